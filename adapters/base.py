@@ -1,0 +1,263 @@
+"""The POS adapter interface the pipeline uses for every POS, and the HTTP client they share.
+
+The pipeline only ever sees `PosAdapter`, `PosCustomer`, `Capabilities` and `ChangePage`: plain value
+types around the canonical `Customer`. Each vendor package implements `PosAdapter` on top of
+`VendorHttpClient`, which owns the session, timeouts, error classification and rate-limit headers.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from adapters.errors import (
+    AdapterError,
+    AuthenticationError,
+    BadResponseError,
+    ErrorAction,
+    ErrorTable,
+    FatalError,
+    RateLimitedError,
+    RefreshTokenError,
+    RetryableError,
+    resolve,
+)
+from adapters.ratelimit import RateLimitInfo
+from models.customer import Customer
+from models.tables import PosStatus
+
+DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds, on every call
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a POS can hold, so the rules know what to write and what to leave out."""
+
+    phone_slot: str  # where phone 1 goes: "Home" (R), "phone" (X), "mobile" (Heartland)
+    has_tags: bool
+    sms_consent: bool
+    shipping_address: bool
+    tags_field: str | None = None  # where tags go when the POS has no tags (documented in README)
+    can_unarchive: bool = True  # R-Series and Heartland: archived customers can be matched again
+
+
+@dataclass(frozen=True)
+class PosCustomer:
+    """A customer as read from (or just written to) a POS."""
+
+    pos_id: str
+    status: PosStatus
+    customer: Customer
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def age_key(self) -> str:
+        """Sorts oldest first: numeric ids by value, others by creation time then id (rule 11)."""
+        if self.pos_id.isdigit():
+            return self.pos_id.rjust(20, "0")
+        stamp = self.created_at.isoformat() if self.created_at else "9999"
+        return f"~{stamp}|{self.pos_id}"[:64]
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """One page of POS customers changed since a cursor. Store `next_cursor` after the page is done."""
+
+    customers: list[PosCustomer]
+    next_cursor: str | None
+    has_more: bool = False
+
+
+@dataclass
+class RequestStats:
+    """Counts of HTTP requests a client made, by status (for metrics and the requests-per-sync bench)."""
+
+    requests: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    last_rate_limit: RateLimitInfo | None = None
+
+
+class PosAdapter(abc.ABC):
+    """What the pipeline may ask of any POS. Canonical values in and out; never vendor JSON."""
+
+    kind: str
+    capabilities: Capabilities
+    stats: RequestStats
+
+    @abc.abstractmethod
+    def get_customer(self, pos_id: str) -> PosCustomer | None:
+        """One customer by id, archived/deleted ones included (status says which); None if unknown."""
+
+    @abc.abstractmethod
+    def search_by_email(self, email: str) -> list[PosCustomer]:
+        """Customers whose email matches (vendor search; callers re-check keys on their side)."""
+
+    @abc.abstractmethod
+    def search_by_phone(self, phone: str) -> list[PosCustomer]:
+        """Customers whose phone matches as far as the vendor's search can tell."""
+
+    @abc.abstractmethod
+    def create_customer(self, customer: Customer) -> PosCustomer:
+        """Create and return the new customer with its POS id."""
+
+    @abc.abstractmethod
+    def update_customer(self, pos_id: str, changes: Mapping[str, Any]) -> PosCustomer:
+        """Write only the given canonical fields (keys of `Customer.SYNCED_FIELDS`)."""
+
+    @abc.abstractmethod
+    def changes_since(self, cursor: str | None) -> ChangePage:
+        """POS customers changed after `cursor` (None: from the beginning), archived/deleted included."""
+
+
+TokenSaver = Callable[[dict[str, Any]], None]
+
+
+class VendorHttpClient:
+    """A `requests` session with timeouts, one error table and rate-limit header parsing.
+
+    Subclasses set `vendor` and `error_table`, implement `auth_headers()` and `parse_rate_limit()`,
+    and may implement `refresh_credentials()` for OAuth (called once on a 401, then the request is
+    repeated; a second 401 is an `AuthenticationError`).
+    """
+
+    vendor: str = "vendor"
+    error_table: ErrorTable
+
+    def __init__(self, base_url: str, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.stats = RequestStats()
+        # Called before every request with the limiter's chance to say "wait" (raises RateLimitedError).
+        self.before_request: Callable[[], None] | None = None
+        # Called with every response's rate-limit reading (feeds the shared limiter).
+        self.on_rate_limit: Callable[[RateLimitInfo], None] | None = None
+
+    # --- hooks ---------------------------------------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:
+        return {}
+
+    def parse_rate_limit(self, response: requests.Response) -> RateLimitInfo | None:
+        return None
+
+    def refresh_credentials(self) -> bool:
+        """Refresh an OAuth token; return False when this client cannot refresh."""
+        return False
+
+    def classify(self, response: requests.Response) -> ErrorAction | None:
+        """Hook for vendors that signal errors in the body of a 2xx; None = use the status table."""
+        return None
+
+    # --- the one request path ------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        endpoint: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one request; return a 2xx response or raise a domain `AdapterError`."""
+        url = path_or_url if path_or_url.startswith("http") else f"{self.base_url}{path_or_url}"
+        endpoint = endpoint or f"{method} {path_or_url.split('?')[0]}"
+        refreshed = False
+        while True:
+            if self.before_request is not None:
+                self.before_request()
+            response = self._send(method, url, endpoint, kwargs)
+            try:
+                return self._check(response, endpoint)
+            except RefreshTokenError:
+                if refreshed or not self.refresh_credentials():
+                    raise AuthenticationError(
+                        "credentials rejected after a token refresh; reconnect the account",
+                        vendor=self.vendor,
+                        endpoint=endpoint,
+                        http_status=response.status_code,
+                    ) from None
+                refreshed = True
+
+    def _send(self, method: str, url: str, endpoint: str, kwargs: dict[str, Any]) -> requests.Response:
+        headers = {"Accept": "application/json", **self.auth_headers(), **(kwargs.get("headers") or {})}
+        rest = {k: v for k, v in kwargs.items() if k != "headers"}
+        self.stats.requests += 1
+        try:
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout, **rest)
+        except requests.RequestException as exc:
+            resolution = resolve(self.error_table, exc)
+            raise self._error(resolution.action, resolution.reason, endpoint, None, None) from exc
+        self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
+        info = self.parse_rate_limit(response)
+        if info is not None:
+            self.stats.last_rate_limit = info
+            if self.on_rate_limit is not None:
+                self.on_rate_limit(info)
+        return response
+
+    def _check(self, response: requests.Response, endpoint: str) -> requests.Response:
+        action = self.classify(response)
+        if action is None and response.ok:
+            return response
+        resolution = resolve(self.error_table, response.status_code)
+        action = action or resolution.action
+        detail = _error_detail(response)
+        reason = f"{resolution.reason} ({response.status_code}{': ' + detail if detail else ''})"
+        info = self.stats.last_rate_limit
+        raise self._error(action, reason, endpoint, response.status_code, info)
+
+    def _error(
+        self,
+        action: ErrorAction,
+        reason: str,
+        endpoint: str,
+        status: int | None,
+        info: RateLimitInfo | None,
+    ) -> AdapterError:
+        common = {"vendor": self.vendor, "endpoint": endpoint, "http_status": status}
+        if action is ErrorAction.RATE_LIMITED:
+            wait = info.retry_after if info and info.retry_after is not None else 1.0
+            return RateLimitedError(reason, retry_after=wait, **common)
+        if action is ErrorAction.RETRY:
+            return RetryableError(reason, **common)
+        if action is ErrorAction.REFRESH_TOKEN:
+            return RefreshTokenError(reason, **common)
+        return FatalError(reason, **common)
+
+    def json(self, response: requests.Response, endpoint: str) -> Any:
+        """The response body as JSON, or a `BadResponseError` naming the endpoint."""
+        try:
+            return response.json()
+        except ValueError:
+            raise BadResponseError(
+                f"the response is not JSON (starts {response.text[:60]!r})", vendor=self.vendor, endpoint=endpoint
+            ) from None
+
+    def bad_field(self, endpoint: str, field_name: str, problem: str = "is missing") -> BadResponseError:
+        return BadResponseError(f"field {field_name!r} {problem}", vendor=self.vendor, endpoint=endpoint)
+
+
+def _error_detail(response: requests.Response) -> str:
+    """A short, non-personal description from an error body (`message` / `error` keys)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors"):
+            value = body.get(key)
+            if isinstance(value, str | int | float):
+                return str(value)[:200]
+            if value:
+                return str(value)[:200]
+    return ""
+
+
+def monotonic_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0

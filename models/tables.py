@@ -1,0 +1,223 @@
+"""Database tables (SQLAlchemy 2.x typed models).
+
+Work is data (ARCHITECTURE principle 2): inbound events, sync jobs and their attempts are rows, so
+retries, the failed list, replay and status are queries, not log greps. Secrets live encrypted in
+`Tenant.shopify_secrets` / `Tenant.pos_secrets` (see `models.crypto`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+IdType = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER keys
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class PosKind(enum.StrEnum):
+    LIGHTSPEED_R = "lightspeed-r"
+    LIGHTSPEED_X = "lightspeed-x"
+    HEARTLAND = "heartland"
+
+    @property
+    def queue(self) -> str:
+        """The Celery queue of this POS kind (ARCHITECTURE principle 6)."""
+        return "pos." + self.value.replace("-", "_")
+
+
+class PosStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"  # R-Series, Heartland: can come back
+    DELETED = "deleted"  # X-Series: gone for good
+
+
+class EventStatus(enum.StrEnum):
+    RECEIVED = "received"  # stored, not yet handed to the broker
+    ENQUEUED = "enqueued"
+    PROCESSED = "processed"
+    FAILED = "failed"  # stored with a reason (bad JSON, schema)
+    IGNORED = "ignored"  # a topic possync does not act on
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # in the failed list: replayable
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    account_name: Mapped[str] = mapped_column(String(255))
+    shop_domain: Mapped[str] = mapped_column(String(255), unique=True)
+    pos_kind: Mapped[str] = mapped_column(String(32))
+    # Non-secret connection details (api_version, base URLs, account ids) as in the tenant file.
+    shopify_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    pos_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Fernet tokens of JSON objects: never stored or printed in clear.
+    shopify_secrets: Mapped[str] = mapped_column(Text)
+    pos_secrets: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class CustomerLink(Base):
+    """Shopify customer id <-> POS customer id, with what possync last wrote each way (echoes)."""
+
+    __tablename__ = "customer_links"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "shopify_customer_id"),
+        Index("ix_customer_links_tenant_pos", "tenant_id", "pos_customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    shopify_customer_id: Mapped[str] = mapped_column(String(64))
+    pos_customer_id: Mapped[str] = mapped_column(String(64))
+    pos_status: Mapped[str] = mapped_column(String(16), default=PosStatus.ACTIVE.value)
+    pos_fingerprint: Mapped[str | None] = mapped_column(String(64))  # what possync last wrote to the POS
+    shopify_fingerprint: Mapped[str | None] = mapped_column(String(64))  # ... and to Shopify
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class PosIndexEntry(Base):
+    """possync's own index of a tenant's POS customers (SPEC rule 9): matching reads it first."""
+
+    __tablename__ = "pos_index"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "pos_customer_id"),
+        Index("ix_pos_index_email", "tenant_id", "email_key"),
+        Index("ix_pos_index_phone", "tenant_id", "phone_key"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    pos_customer_id: Mapped[str] = mapped_column(String(64))
+    # Orders candidates by age so "the oldest record" wins deterministically (rule 11).
+    age_key: Mapped[str] = mapped_column(String(64))
+    email_key: Mapped[str | None] = mapped_column(String(320))
+    phone_key: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=PosStatus.ACTIVE.value)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboundEvent(Base):
+    """One webhook delivery exactly as received; stored before it is acknowledged."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("source", "webhook_id"),
+        Index("ix_inbound_events_status", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16), default="shopify")
+    webhook_id: Mapped[str] = mapped_column(String(128))
+    topic: Mapped[str] = mapped_column(String(128))
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.RECEIVED.value)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SyncJob(Base):
+    """One customer sync: which step it is at, its status, and what each step found."""
+
+    __tablename__ = "sync_jobs"
+    __table_args__ = (
+        Index("ix_sync_jobs_status", "status", "updated_at"),
+        Index("ix_sync_jobs_tenant_status", "tenant_id", "status"),
+        Index("ix_sync_jobs_subject", "tenant_id", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id", ondelete="SET NULL"))
+    direction: Mapped[str] = mapped_column(String(24), default="shopify_to_pos")
+    subject: Mapped[str | None] = mapped_column(String(64))  # Shopify (or POS) customer id when known
+    step: Mapped[str] = mapped_column(String(48))
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_class: Mapped[str | None] = mapped_column(String(64))
+    ambiguous: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str | None] = mapped_column(String(24))  # created / updated / unchanged / skipped ...
+    context: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    attempts_log: Mapped[list[SyncAttempt]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="SyncAttempt.id"
+    )
+
+
+class SyncAttempt(Base):
+    """One try of one step: for audit, status and the latency figures."""
+
+    __tablename__ = "sync_attempts"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("sync_jobs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(48))
+    outcome: Mapped[str] = mapped_column(String(16))  # ok / retry / rate_limited / fatal
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    job: Mapped[SyncJob] = relationship(back_populates="attempts_log")
+
+
+class PollCursor(Base):
+    """Where the POS change poll of a tenant got to; written only after the page's work is committed."""
+
+    __tablename__ = "poll_cursors"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(255))
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""The runtime: settings, the Celery app, routing, the Redis limiter, the HTTP receiver and the CLI."""

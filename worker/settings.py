@@ -1,0 +1,100 @@
+"""Configuration, read once from the environment (INTERFACE.md, "Configuration").
+
+Every variable is read here and nowhere else; the rest of the code asks `get_settings()`. A missing
+or malformed value raises `SettingsError` with a one-line message naming the variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet
+
+DEFAULT_DATABASE_URL = "sqlite:///possync.db"
+DEMO_SECRET_KEY = "ZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW9uLXVzZSE="  # base64 of a public demo string
+KEYGEN_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str | None
+    log_format: str
+    sweep_after_seconds: int
+    job_max_attempts: int
+    retry_backoff_max_seconds: int
+
+    def require_secret_key(self) -> str:
+        if not self.secret_key:
+            raise SettingsError(
+                f"POSSYNC_SECRET_KEY is not set: it encrypts tenant credentials. Generate one with {KEYGEN_HINT}"
+            )
+        return self.secret_key
+
+    def require_redis(self, command: str) -> str:
+        if not self.redis_url:
+            raise SettingsError(
+                f"POSSYNC_REDIS_URL is not set: `possync {command}` runs across processes and needs Redis "
+                "(e.g. POSSYNC_REDIS_URL=redis://127.0.0.1:6379/0)"
+            )
+        return self.redis_url
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `env` (default: the process environment), validating every value."""
+    env = os.environ if env is None else env
+    database_url = env.get("POSSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if "://" not in database_url:
+        raise SettingsError(f"POSSYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {database_url!r}")
+    redis_url = env.get("POSSYNC_REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
+        raise SettingsError(f"POSSYNC_REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+    secret_key = env.get("POSSYNC_SECRET_KEY") or None
+    if secret_key:
+        try:
+            Fernet(secret_key.encode())
+        except (ValueError, TypeError):
+            raise SettingsError(
+                f"POSSYNC_SECRET_KEY is not a valid key (32 url-safe base64 bytes); generate one with {KEYGEN_HINT}"
+            ) from None
+    default_format = "console" if sys.stderr.isatty() else "json"
+    log_format = env.get("POSSYNC_LOG_FORMAT") or default_format
+    if log_format not in ("json", "console"):
+        raise SettingsError(f"POSSYNC_LOG_FORMAT must be 'json' or 'console', got {log_format!r}")
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        log_format=log_format,
+        sweep_after_seconds=_int(env, "POSSYNC_SWEEP_AFTER_SECONDS", 300),
+        job_max_attempts=_int(env, "POSSYNC_JOB_MAX_ATTEMPTS", 8),
+        retry_backoff_max_seconds=_int(env, "POSSYNC_RETRY_BACKOFF_MAX_SECONDS", 600),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read on first use and then kept."""
+    return load_settings()
