@@ -1,0 +1,116 @@
+"""The tenant file (INTERFACE.md, "Tenant file"): its marshmallow schema.
+
+Unknown keys, missing required keys and bad values reject the whole file with the key named; the
+loaded value is plain dicts ready for `models.tenants.apply_tenant`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from models.tables import PosKind
+
+MATCHING_ORDERS = ("email,phone", "phone,email", "email", "phone")
+SLUG = validate.Regexp(r"^[a-z0-9-]+$", error="must match [a-z0-9-]+")
+
+
+class TenantFileError(Exception):
+    """The tenant file is invalid; the message names the key."""
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ShopifySection(_Strict):
+    shop_domain = fields.String(
+        required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$|^[a-z0-9.-]+(:\d+)?$")
+    )
+    access_token = fields.String(required=True, validate=validate.Length(min=1))
+    client_secret = fields.String(required=True, validate=validate.Length(min=1))
+    previous_client_secret = fields.String(load_default=None, allow_none=True)
+    api_version = fields.String(load_default="2026-07", validate=validate.Regexp(r"^\d{4}-\d{2}$|^unstable$"))
+    api_base_url = fields.Url(load_default=None, allow_none=True, require_tld=False)
+
+
+class PosSection(_Strict):
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in PosKind]))
+    base_url = fields.Url(load_default=None, allow_none=True, require_tld=False)
+    account_id = fields.String(load_default=None, allow_none=True)
+    domain_prefix = fields.String(load_default=None, allow_none=True)
+    subdomain = fields.String(load_default=None, allow_none=True)
+    access_token = fields.String(required=True, validate=validate.Length(min=1))
+    refresh_token = fields.String(load_default=None, allow_none=True)
+    client_id = fields.String(load_default=None, allow_none=True)
+    client_secret = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _account_key_for_kind(self, data: dict[str, Any], **_: Any) -> None:
+        needed = {"lightspeed-r": "account_id", "lightspeed-x": "domain_prefix", "heartland": "subdomain"}
+        key = needed.get(data.get("kind", ""))
+        if key and not data.get(key):
+            raise ValidationError(f"is required when pos.kind is {data['kind']}", key)
+
+
+class SettingsSection(_Strict):
+    customer_matching = fields.String(load_default="email,phone", validate=validate.OneOf(MATCHING_ORDERS))
+    update_names = fields.Boolean(load_default=True)
+    default_customer_id = fields.String(load_default=None, allow_none=True)
+    sync_pos_to_shopify = fields.Boolean(load_default=True)
+    poll_interval_seconds = fields.Integer(load_default=60, validate=validate.Range(min=5, max=86400))
+    default_phone_region = fields.String(load_default="US", validate=validate.Regexp(r"^[A-Z]{2}$"))
+    heartland_custom_fields = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # Beyond INTERFACE.md's example: a tenant big enough for its own queue `tenant.<name>`.
+    dedicated_queue = fields.Boolean(load_default=False)
+
+
+class TenantFileSchema(_Strict):
+    name = fields.String(required=True, validate=[SLUG, validate.Length(min=1, max=63)])
+    account_name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    shopify = fields.Nested(ShopifySection, required=True)
+    pos = fields.Nested(PosSection, required=True)
+    settings = fields.Nested(SettingsSection, load_default=lambda: SettingsSection().load({}))
+
+
+def _first_error(messages: Any, path: str = "") -> str:
+    if isinstance(messages, dict):
+        key, value = next(iter(messages.items()))
+        if key == "_schema":
+            return _first_error(value, path)
+        return _first_error(value, f"{path}.{key}" if path else str(key))
+    if isinstance(messages, list) and messages:
+        first = messages[0]
+        if isinstance(first, str):
+            text = "unknown key" if first == "Unknown field." else first.rstrip(".")
+            return f"{path}: {text}" if path else text
+        return _first_error(first, path)
+    return f"{path}: {messages}"
+
+
+def validate_tenant_data(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise TenantFileError("the tenant file must hold one object")
+    try:
+        return TenantFileSchema().load(data)
+    except ValidationError as exc:
+        raise TenantFileError(_first_error(exc.messages)) from None
+
+
+def load_tenant_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or YAML tenant file and validate it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TenantFileError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise TenantFileError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    return validate_tenant_data(data)

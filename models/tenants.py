@@ -1,0 +1,135 @@
+"""Tenants in the database: applying a tenant file, loading a tenant with its decrypted secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.crypto import decrypt_json, encrypt_json, mask
+from models.tables import PosKind, Tenant
+
+SHOPIFY_SECRET_KEYS = ("access_token", "client_secret", "previous_client_secret")
+POS_SECRET_KEYS = ("access_token", "refresh_token", "client_id", "client_secret")
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    customer_matching: tuple[str, ...] = ("email", "phone")
+    update_names: bool = True
+    default_customer_id: str | None = None
+    sync_pos_to_shopify: bool = True
+    poll_interval_seconds: int = 60
+    default_phone_region: str = "US"
+    heartland_custom_fields: dict[str, str] = field(default_factory=dict)
+    dedicated_queue: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TenantSettings:
+        data = dict(data)
+        order = data.pop("customer_matching", "email,phone")
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(customer_matching=tuple(order.split(",")), **known)
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """Everything a step needs to know about a tenant, secrets decrypted (never logged)."""
+
+    id: int
+    name: str
+    account_name: str
+    shop_domain: str
+    pos_kind: PosKind
+    shopify_config: dict[str, Any]
+    pos_config: dict[str, Any]
+    settings: TenantSettings
+    shopify_secrets: dict[str, Any]
+    pos_secrets: dict[str, Any]
+
+    @property
+    def queue(self) -> str:
+        return f"tenant.{self.name}" if self.settings.dedicated_queue else self.pos_kind.queue
+
+
+def _split(section: dict[str, Any], secret_keys: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    config = {k: v for k, v in section.items() if k not in secret_keys}
+    secrets = {k: v for k, v in section.items() if k in secret_keys}
+    return config, secrets
+
+
+def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tenant, bool]:
+    """Create or update a tenant from validated tenant-file data. Returns (tenant, changed)."""
+    shopify_config, shopify_secrets = _split(data["shopify"], SHOPIFY_SECRET_KEYS)
+    pos_config, pos_secrets = _split(data["pos"], POS_SECRET_KEYS)
+    tenant = session.scalar(select(Tenant).where(Tenant.name == data["name"]))
+    values = {
+        "account_name": data["account_name"],
+        "shop_domain": shopify_config.pop("shop_domain").lower(),
+        "pos_kind": pos_config.pop("kind"),
+        "shopify_config": shopify_config,
+        "pos_config": pos_config,
+        "settings": data["settings"],
+    }
+    if tenant is None:
+        tenant = Tenant(name=data["name"], **values)
+        tenant.shopify_secrets = encrypt_json(shopify_secrets, key)
+        tenant.pos_secrets = encrypt_json(pos_secrets, key)
+        session.add(tenant)
+        session.flush()
+        return tenant, True
+    changed = False
+    for attr, value in values.items():
+        if getattr(tenant, attr) != value:
+            setattr(tenant, attr, value)
+            changed = True
+    # Re-encrypt only when the clear secrets differ, so applying the same file twice writes nothing.
+    for attr, secrets in (("shopify_secrets", shopify_secrets), ("pos_secrets", pos_secrets)):
+        if decrypt_json(getattr(tenant, attr), key) != secrets:
+            setattr(tenant, attr, encrypt_json(secrets, key))
+            changed = True
+    session.flush()
+    return tenant, changed
+
+
+def load_context(tenant: Tenant, key: str) -> TenantContext:
+    return TenantContext(
+        id=tenant.id,
+        name=tenant.name,
+        account_name=tenant.account_name,
+        shop_domain=tenant.shop_domain,
+        pos_kind=PosKind(tenant.pos_kind),
+        shopify_config=dict(tenant.shopify_config),
+        pos_config=dict(tenant.pos_config),
+        settings=TenantSettings.from_json(tenant.settings),
+        shopify_secrets=decrypt_json(tenant.shopify_secrets, key),
+        pos_secrets=decrypt_json(tenant.pos_secrets, key),
+    )
+
+
+def get_tenant(session: Session, name: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.name == name))
+
+
+def get_tenant_by_shop(session: Session, shop_domain: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.shop_domain == shop_domain.strip().lower()))
+
+
+def save_pos_secrets(session: Session, tenant_id: int, secrets: dict[str, Any], key: str) -> None:
+    """Store rotated OAuth tokens (encrypted); the caller commits before the new token is used."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise LookupError(f"tenant {tenant_id} no longer exists")
+    tenant.pos_secrets = encrypt_json(secrets, key)
+
+
+def describe(tenant: Tenant, key: str) -> dict[str, Any]:
+    """The tenant as `tenant show` prints it: the file's shape, every secret masked."""
+    shopify = {"shop_domain": tenant.shop_domain, **tenant.shopify_config}
+    shopify |= {k: mask(v) for k, v in decrypt_json(tenant.shopify_secrets, key).items()}
+    pos = {"kind": tenant.pos_kind, **tenant.pos_config}
+    pos |= {k: mask(v) for k, v in decrypt_json(tenant.pos_secrets, key).items()}
+    return {"name": tenant.name, "account_name": tenant.account_name, "shopify": shopify, "pos": pos,
+            "settings": tenant.settings}
