@@ -1,0 +1,1 @@
+"""Benchmarks: each module's `run()` returns `Result` rows; `python -m bench` prints one table."""
