@@ -32,6 +32,7 @@ class Settings:
     sweep_after_seconds: int
     job_max_attempts: int
     retry_backoff_max_seconds: int
+    redis_key_prefix: str
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -91,6 +92,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_after_seconds=_int(env, "POSSYNC_SWEEP_AFTER_SECONDS", 300),
         job_max_attempts=_int(env, "POSSYNC_JOB_MAX_ATTEMPTS", 8),
         retry_backoff_max_seconds=_int(env, "POSSYNC_RETRY_BACKOFF_MAX_SECONDS", 600),
+        redis_key_prefix=env.get("POSSYNC_REDIS_KEY_PREFIX", ""),
     )
 
 

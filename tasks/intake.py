@@ -1,0 +1,146 @@
+"""Turning a stored webhook delivery into sync jobs (or doing the small things inline).
+
+The receiver stores the delivery and enqueues its id; `process_event` parses it, creates the jobs
+in the same transaction that marks the event processed, and only after that commit starts their
+chains. A crash anywhere leaves the event or the jobs stored, and the sweeper picks them up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import links
+from models.shopify_payloads import (
+    ConsentPayload,
+    CustomerPayload,
+    MergePayload,
+    OrderPayload,
+    ParsedPayload,
+    PayloadError,
+    PrivacyPayload,
+    RefundPayload,
+    ShopRedactPayload,
+    parse_payload,
+)
+from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
+from models.tenants import TenantSettings
+from tasks import jobs, privacy, serial
+from worker.celery_app import app
+from worker.logging import bind_job, get_logger
+from worker.routing import INTAKE_QUEUE
+from worker.runtime import db_session
+
+log = get_logger("possync.intake")
+
+SYNC_TOPICS = {
+    "orders/create", "orders/updated", "refunds/create", "customers/create", "customers/update",
+    "customers_email_marketing_consent/update", "customers_marketing_consent/update",
+}
+
+
+@dataclass(frozen=True)
+class JobStart:
+    job_id: int
+    queue: str
+
+
+def enqueue_event(event_id: int) -> None:
+    """Called by the receiver after its commit; raises when the broker is unreachable."""
+    process_event.apply_async(args=[event_id], queue=INTAKE_QUEUE, retry=False)
+
+
+def queue_for_tenant(tenant: Tenant) -> str:
+    """The queue of a tenant's sync steps: its own when dedicated, else its POS kind's."""
+    from models.tables import PosKind
+
+    settings = TenantSettings.from_json(tenant.settings)
+    return f"tenant.{tenant.name}" if settings.dedicated_queue else PosKind(tenant.pos_kind).queue
+
+
+def _job_for(session: Session, event: InboundEvent, payload: ParsedPayload) -> SyncJob | None:
+    context: dict[str, object] = {"topic": payload.topic}
+    if isinstance(payload, OrderPayload):
+        context["order"] = serial.order_to_json(payload.order)
+    elif isinstance(payload, RefundPayload):
+        context["order_id"] = payload.order_id
+    elif isinstance(payload, CustomerPayload | ConsentPayload):
+        context["customer_id"] = payload.customer_id
+    return jobs.new_job(session, tenant_id=event.tenant_id, subject=payload.customer_id, event_id=event.id,
+                        context=context)
+
+
+def handle_event(session: Session, event_id: int) -> list[JobStart]:
+    """Process one stored event; returns the jobs whose chains to start after the commit."""
+    event = session.get(InboundEvent, event_id)
+    if event is None or event.status not in (EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value):
+        return []
+    bind_job(event_id=event.id, topic=event.topic)
+    existing = session.scalars(select(SyncJob).where(SyncJob.event_id == event.id)).all()
+    if existing:  # a redelivered message after a crash between commit and ack
+        event.status = EventStatus.PROCESSED.value
+        return [JobStart(j.id, queue_for_tenant(session.get_one(Tenant, j.tenant_id))) for j in existing
+                if j.status == JobStatus.PENDING.value]
+    try:
+        payload = parse_payload(event.topic, event.body or b"")
+    except PayloadError as exc:
+        event.status, event.error = EventStatus.FAILED.value, str(exc)
+        return []
+    except KeyError:
+        event.status = EventStatus.IGNORED.value
+        return []
+    tenant = session.get_one(Tenant, event.tenant_id)
+    starts: list[JobStart] = []
+    if payload.topic in SYNC_TOPICS:
+        job = _job_for(session, event, payload)
+        if job is not None:
+            starts.append(JobStart(job.id, queue_for_tenant(tenant)))
+    elif isinstance(payload, MergePayload):
+        if payload.succeeded:
+            links.move_links(session, tenant.id, payload.deleted_id, payload.kept_id)
+    elif isinstance(payload, PrivacyPayload) and payload.topic == "customers/redact" and payload.customer_id:
+        merged = _was_merged_away(session, tenant.id, payload.customer_id)
+        privacy.erase_customer(session, tenant.id, payload.customer_id, merged=merged)
+        event.body = None  # the redact request itself names the customer
+    elif isinstance(payload, ShopRedactPayload):
+        privacy.redact_shop(session, tenant.id)
+        return []  # the event row itself is gone with the tenant's data
+    event.status = EventStatus.PROCESSED.value
+    event.processed_at = jobs.now()
+    return starts
+
+
+def _was_merged_away(session: Session, tenant_id: int, shopify_id: str) -> bool:
+    """True when a completed `customers/merge` named this id as the deleted side (rule 27 vs rule 13)."""
+    merges = session.scalars(select(InboundEvent).where(
+        InboundEvent.tenant_id == tenant_id, InboundEvent.topic == "customers/merge",
+        InboundEvent.status == EventStatus.PROCESSED.value))
+    for event in merges:
+        try:
+            payload = parse_payload(event.topic, event.body or b"")
+        except PayloadError:
+            continue
+        if isinstance(payload, MergePayload) and payload.deleted_id == shopify_id:
+            return True
+    return False
+
+
+def start_jobs(starts: list[JobStart]) -> None:
+    from tasks.pipeline import start_chain
+
+    if not starts:
+        return
+    with db_session() as session:
+        for start in starts:
+            job = session.get(SyncJob, start.job_id)
+            if job is not None:
+                start_chain(job, start.queue)
+
+
+@app.task(name="possync.intake.process_event", bind=True, max_retries=None)
+def process_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
+    with db_session() as session:
+        starts = handle_event(session, event_id)
+    start_jobs(starts)

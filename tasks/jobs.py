@@ -1,0 +1,145 @@
+"""Sync jobs as data: creating them, moving them through the steps, failing and replaying them.
+
+A job row is the single source of truth for where a sync is (ARCHITECTURE principle 2); Celery
+messages only carry its id. Every transition here is a plain function on a session, so the
+failed list, replay and status are queries.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.tables import JobStatus, SyncAttempt, SyncJob
+
+SHOPIFY_TO_POS_STEPS = (
+    "fetch_customer",
+    "resolve_match",
+    "default_customer_fallback",
+    "upsert_pos_customer",
+    "sync_marketing_consent",
+)
+POS_TO_SHOPIFY_STEPS = ("push_to_shopify",)
+STEPS_BY_DIRECTION = {"shopify_to_pos": SHOPIFY_TO_POS_STEPS, "pos_to_shopify": POS_TO_SHOPIFY_STEPS}
+DONE = "done"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def steps_of(job: SyncJob) -> tuple[str, ...]:
+    return STEPS_BY_DIRECTION[job.direction]
+
+
+def remaining_steps(job: SyncJob) -> tuple[str, ...]:
+    steps = steps_of(job)
+    return () if job.step == DONE else steps[steps.index(job.step):]
+
+
+def new_job(
+    session: Session,
+    *,
+    tenant_id: int,
+    direction: str = "shopify_to_pos",
+    subject: str | None = None,
+    event_id: int | None = None,
+    context: dict[str, Any] | None = None,
+) -> SyncJob:
+    job = SyncJob(
+        tenant_id=tenant_id,
+        event_id=event_id,
+        direction=direction,
+        subject=subject,
+        step=STEPS_BY_DIRECTION[direction][0],
+        status=JobStatus.PENDING.value,
+        context=context or {},
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def is_step_done(job: SyncJob, step: str) -> bool:
+    """True when the job is already past `step` (a redelivered or replayed message: do nothing)."""
+    if job.step == DONE:
+        return True
+    steps = steps_of(job)
+    return steps.index(job.step) > steps.index(step)
+
+
+def advance(job: SyncJob, step: str, context: dict[str, Any], *, finish: bool = False) -> None:
+    """Record a step's result and move to the next step (or finish the job)."""
+    job.context = {**job.context, **context}
+    steps = steps_of(job)
+    index = steps.index(step)
+    if finish or index == len(steps) - 1:
+        job.step = DONE
+        job.status = JobStatus.SUCCEEDED.value
+        job.finished_at = now()
+        job.last_error = None
+        job.last_error_class = None
+    else:
+        job.step = steps[index + 1]
+        job.status = JobStatus.PENDING.value
+
+
+def record_attempt(
+    session: Session,
+    job: SyncJob,
+    step: str,
+    outcome: str,
+    *,
+    latency_ms: float | None = None,
+    http_status: int | None = None,
+    error: str | None = None,
+) -> None:
+    session.add(
+        SyncAttempt(job_id=job.id, step=step, outcome=outcome, latency_ms=latency_ms, http_status=http_status,
+                    error=error)
+    )
+
+
+def fail(job: SyncJob, error: str, error_class: str) -> None:
+    job.status = JobStatus.FAILED.value
+    job.last_error = error[:2000]
+    job.last_error_class = error_class
+    job.finished_at = now()
+
+
+def supersede_failures(session: Session, job: SyncJob) -> int:
+    """A later successful sync of the same customer resolves its earlier failures (e.g. Heartland rule 22)."""
+    if not job.subject:
+        return 0
+    result = session.execute(
+        update(SyncJob)
+        .where(
+            SyncJob.tenant_id == job.tenant_id,
+            SyncJob.subject == job.subject,
+            SyncJob.direction == job.direction,
+            SyncJob.status == JobStatus.FAILED.value,
+            SyncJob.id < job.id,
+        )
+        .values(status=JobStatus.SUCCEEDED.value, outcome="superseded", step=DONE)
+    )
+    return result.rowcount or 0
+
+
+def failed_jobs(session: Session, tenant_id: int | None = None) -> list[SyncJob]:
+    query = select(SyncJob).where(SyncJob.status == JobStatus.FAILED.value).order_by(SyncJob.id)
+    if tenant_id is not None:
+        query = query.where(SyncJob.tenant_id == tenant_id)
+    return list(session.scalars(query))
+
+
+def prepare_replay(job: SyncJob) -> bool:
+    """Put a failed job back to pending at its failed step; False when there is nothing to replay."""
+    if job.status != JobStatus.FAILED.value:
+        return False
+    job.status = JobStatus.PENDING.value
+    job.context = {**job.context, "transient_failures": 0}
+    job.finished_at = None
+    return True

@@ -1,0 +1,178 @@
+"""What operators do from the CLI: replay failures, resync one customer, poll now, read status.
+
+Where Redis is configured the work goes to the workers; without it (single-process use) it runs
+inline in this process through the same steps, so every command also works on the embedded default.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.db import get_sessionmaker
+from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
+from models.tenants import get_tenant, load_context
+from tasks import jobs
+from tasks.intake import queue_for_tenant
+from tasks.runner import execute_step
+from tasks.steps import STEP_FUNCTIONS
+from worker.routing import POLL_QUEUE, queues_for
+from worker.runtime import db_session, limiter, redis_client
+from worker.settings import get_settings
+
+INLINE_DEADLINE_SECONDS = 120
+
+
+def job_queue(session: Session, job: SyncJob) -> str:
+    if job.direction == "pos_to_shopify":
+        return POLL_QUEUE
+    return queue_for_tenant(session.get_one(Tenant, job.tenant_id))
+
+
+def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> SyncJob:
+    """Run a job's remaining steps here, honouring retry countdowns by waiting (a CLI, not a worker)."""
+    factory = get_sessionmaker(get_settings().database_url)
+    give_up = time.monotonic() + deadline
+    while True:
+        with db_session() as session:
+            job = session.get_one(SyncJob, job_id)
+            steps = jobs.remaining_steps(job)
+            if not steps or job.status == JobStatus.FAILED.value:
+                return job
+        step = steps[0]
+        outcome = execute_step(step, job_id, STEP_FUNCTIONS[step], factory)
+        if outcome.action == "stop":
+            with db_session() as session:
+                return session.get_one(SyncJob, job_id)
+        if outcome.action == "retry":
+            if time.monotonic() + outcome.countdown > give_up:
+                with db_session() as session:
+                    return session.get_one(SyncJob, job_id)
+            time.sleep(outcome.countdown)
+
+
+def dispatch(job_ids: Iterable[int]) -> None:
+    """Hand jobs to the workers (Redis configured) or run them here."""
+    from tasks.pipeline import start_chain
+
+    if get_settings().redis_url:
+        with db_session() as session:
+            for job_id in job_ids:
+                job = session.get_one(SyncJob, job_id)
+                start_chain(job, job_queue(session, job))
+    else:
+        for job_id in job_ids:
+            run_job_inline(job_id)
+
+
+def replay(job_ids: Iterable[int] = (), *, all_failed: bool = False, tenant: str | None = None,
+           progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Replay failed jobs from their failed step. A job that is not failed (e.g. since succeeded) is left alone."""
+    with db_session() as session:
+        if all_failed:
+            tenant_id = _tenant_id(session, tenant) if tenant else None
+            targets = [j.id for j in jobs.failed_jobs(session, tenant_id)]
+        else:
+            targets = list(job_ids)
+    counts = {"replayed": 0, "skipped": 0, "missing": 0}
+    for job_id in targets:
+        with db_session() as session:
+            job = session.get(SyncJob, job_id)
+            if job is None:
+                counts["missing"] += 1
+                ready = False
+            else:
+                ready = jobs.prepare_replay(job)
+                counts["replayed" if ready else "skipped"] += 1
+        if ready:
+            dispatch([job_id])
+        if progress:
+            progress(1)
+    return counts
+
+
+def resync(tenant_name: str, shopify_customer_id: str) -> int:
+    """`possync sync`: a fresh job for one Shopify customer, run now."""
+    with db_session() as session:
+        tenant_id = _tenant_id(session, tenant_name)
+        job = jobs.new_job(session, tenant_id=tenant_id, subject=shopify_customer_id,
+                           context={"topic": "manual", "customer_id": shopify_customer_id})
+        job_id = job.id
+    dispatch([job_id])
+    return job_id
+
+
+def poll_now(tenant_name: str) -> dict[str, Any]:
+    """`possync poll`: one POS change poll for the tenant, now, in this process; its pushes dispatched."""
+    from tasks.clients import pos_adapter_for
+    from tasks.poll import poll_tenant
+
+    settings = get_settings()
+    with db_session() as session:
+        record = get_tenant(session, tenant_name)
+        if record is None:
+            raise LookupError(f"no tenant named {tenant_name!r}")
+        tenant = load_context(record, settings.require_secret_key())
+        result = poll_tenant(session, tenant, pos_adapter_for(tenant))
+    dispatch([s.job_id for s in result.starts])
+    return {"tenant": tenant_name, "pages": result.pages, "changed": result.seen, "echoes": result.echoes,
+            "jobs": len(result.starts), "cursor": result.cursor}
+
+
+def _tenant_id(session: Session, name: str) -> int:
+    record = get_tenant(session, name)
+    if record is None:
+        raise LookupError(f"no tenant named {name!r}")
+    return record.id
+
+
+def queue_depths() -> dict[str, int]:
+    if not get_settings().redis_url:
+        return {}
+    prefix = get_settings().redis_key_prefix
+    client = redis_client()
+    try:
+        return {q: int(client.llen(prefix + q)) for q in queues_for()}
+    except Exception:
+        return {}
+
+
+def status() -> list[dict[str, Any]]:
+    """Per tenant: backlog, last poll and cursor, failures, rate-limit state, ambiguous matches."""
+    rows = []
+    with db_session() as session:
+        for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
+            def count(*conditions: Any, _t: Tenant = tenant) -> int:
+                return session.scalar(select(func.count()).select_from(SyncJob).where(
+                    SyncJob.tenant_id == _t.id, *conditions)) or 0
+
+            outcomes = dict(session.execute(
+                select(SyncJob.outcome, func.count()).where(SyncJob.tenant_id == tenant.id,
+                                                            SyncJob.status == JobStatus.SUCCEEDED.value)
+                .group_by(SyncJob.outcome)).all())
+            unprocessed = session.scalar(select(func.count()).select_from(InboundEvent).where(
+                InboundEvent.tenant_id == tenant.id,
+                InboundEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value]))) or 0
+            cursor = session.get(PollCursor, tenant.id)
+            try:
+                rate = limiter().state(f"pos:{tenant.name}")
+            except Exception:
+                rate = {}
+            rows.append({
+                "tenant": tenant.name,
+                "pos_kind": tenant.pos_kind,
+                "backlog": {"jobs": count(SyncJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value])),
+                            "events": unprocessed},
+                "succeeded": {str(k): v for k, v in outcomes.items()},
+                "failed": count(SyncJob.status == JobStatus.FAILED.value),
+                "ambiguous_matches": count(SyncJob.ambiguous.is_(True)),
+                "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
+                "cursor": cursor.cursor if cursor else None,
+                "last_poll_error": cursor.last_error if cursor else None,
+                "rate_limit": rate,
+            })
+    return rows

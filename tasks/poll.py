@@ -1,0 +1,135 @@
+"""POS -> Shopify: the change poll per tenant (SPEC rule 2).
+
+Each page of changed POS customers updates the POS index, the links' POS status, and creates a
+`push_to_shopify` job per customer whose content is not possync's own write (rule 5). The page's
+work and the new cursor commit in one transaction: the cursor never runs ahead of the work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.base import PosAdapter
+from models import links, pos_index
+from models.tables import PollCursor, SyncJob, Tenant
+from models.tenants import TenantContext, load_context
+from tasks import jobs, serial
+from tasks.intake import JobStart
+from worker.celery_app import app
+from worker.logging import bind_job, get_logger
+from worker.routing import POLL_QUEUE
+from worker.runtime import db_session, redis_client
+from worker.settings import get_settings
+
+log = get_logger("possync.poll")
+MAX_PAGES_PER_RUN = 20
+
+
+@dataclass
+class PollResult:
+    pages: int = 0
+    seen: int = 0
+    echoes: int = 0
+    starts: list[JobStart] = field(default_factory=list)
+    cursor: str | None = None
+
+
+def poll_tenant(session: Session, tenant: TenantContext, adapter: PosAdapter,
+                max_pages: int = MAX_PAGES_PER_RUN) -> PollResult:
+    row = session.get(PollCursor, tenant.id)
+    if row is None:
+        row = PollCursor(tenant_id=tenant.id)
+        session.add(row)
+    result = PollResult(cursor=row.cursor)
+    region = tenant.settings.default_phone_region
+    for _ in range(max_pages):
+        page = adapter.changes_since(row.cursor)
+        pos_index.index_customers(session, tenant.id, page.customers, region)
+        new_jobs = []
+        for pos in page.customers:
+            result.seen += 1
+            link = links.get_link_by_pos(session, tenant.id, pos.pos_id)
+            if link is not None:
+                link.pos_status = pos.status.value
+                if link.pos_fingerprint == pos.customer.fingerprint():
+                    result.echoes += 1
+                    continue
+            if tenant.settings.sync_pos_to_shopify:
+                new_jobs.append(jobs.new_job(session, tenant_id=tenant.id, direction="pos_to_shopify",
+                                             subject=pos.pos_id,
+                                             context={"pos_customer": serial.pos_customer_to_json(pos)}))
+        row.cursor = page.next_cursor or row.cursor
+        row.last_polled_at = jobs.now()
+        row.last_error = None
+        session.commit()
+        result.pages += 1
+        result.starts += [JobStart(j.id, POLL_QUEUE) for j in new_jobs]
+        if not page.has_more:
+            break
+    result.cursor = row.cursor
+    return result
+
+
+def due_tenants(session: Session) -> list[int]:
+    now = jobs.now()
+    due = []
+    for tenant in session.scalars(select(Tenant)):
+        interval = int(tenant.settings.get("poll_interval_seconds", 60))
+        cursor = session.get(PollCursor, tenant.id)
+        last = cursor.last_polled_at if cursor else None
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=now.tzinfo)
+        if last is None or last + timedelta(seconds=interval) <= now:
+            due.append(tenant.id)
+    return due
+
+
+@app.task(name="possync.poll.schedule_polls")
+def schedule_polls() -> None:
+    """Beat, every few seconds: start the polls that are due (at most one queued per tenant)."""
+    prefix = get_settings().redis_key_prefix
+    with db_session() as session:
+        for tenant_id in due_tenants(session):
+            if redis_client().set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300):
+                poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE)
+
+
+@app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)
+def poll_pos_changes(self, tenant_id: int) -> None:  # type: ignore[no-untyped-def]
+    from adapters.errors import AdapterError, RateLimitedError
+    from tasks.clients import pos_adapter_for
+    from tasks.pipeline import start_chain
+
+    settings = get_settings()
+    redis_client().delete(f"{settings.redis_key_prefix}poll-queued:{tenant_id}")
+    lock = redis_client().lock(f"{settings.redis_key_prefix}poll-lock:{tenant_id}", timeout=300)
+    if not lock.acquire(blocking=False):
+        return  # another poll of this tenant is running
+    try:
+        with db_session() as session:
+            tenant = load_context(session.get_one(Tenant, tenant_id), settings.require_secret_key())
+            bind_job(tenant=tenant.name, task="poll")
+            try:
+                result = poll_tenant(session, tenant, pos_adapter_for(tenant))
+            except RateLimitedError as exc:
+                raise self.retry(countdown=min(exc.retry_after + 0.5, 900), max_retries=None) from None
+            except AdapterError as exc:
+                session.rollback()
+                cursor = session.get(PollCursor, tenant_id) or PollCursor(tenant_id=tenant_id)
+                cursor.last_error = str(exc)[:2000]
+                cursor.last_polled_at = jobs.now()
+                session.merge(cursor)
+                log.warning("poll failed", error=str(exc))
+                return
+        with db_session() as session:
+            for start in result.starts:
+                start_chain(session.get_one(SyncJob, start.job_id), start.queue)
+        log.info("polled", pages=result.pages, seen=result.seen, echoes=result.echoes, jobs=len(result.starts))
+    finally:
+        with contextlib.suppress(Exception):  # an expired lock is fine
+            lock.release()

@@ -1,0 +1,166 @@
+"""Running one step of a job: load it, do the step, record the result, classify any failure.
+
+This is the one place that owns sessions, log context, error classification and the retry policy
+(ARCHITECTURE principle 4). It knows nothing of Celery: it returns a `StepOutcome`, and the thin
+task in `tasks.pipeline` turns that into "continue the chain", "stop" or `self.retry(countdown=...)`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+import sqlalchemy.exc
+from sqlalchemy.orm import Session
+
+from adapters.errors import AdapterError, FatalError, RateLimitedError, RetryableError
+from models.tables import JobStatus, SyncJob, Tenant
+from models.tenants import TenantContext, load_context
+from tasks import jobs
+from worker.celery_app import MAX_COUNTDOWN_SECONDS
+from worker.locks import LockBusyError
+from worker.logging import bind_job, get_logger
+from worker.settings import get_settings
+
+log = get_logger("possync.runner")
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    action: str  # "continue" | "stop" | "retry"
+    countdown: float = 0.0
+    reason: str = ""
+
+    @classmethod
+    def cont(cls) -> StepOutcome:
+        return cls("continue")
+
+    @classmethod
+    def stop(cls, reason: str = "") -> StepOutcome:
+        return cls("stop", reason=reason)
+
+    @classmethod
+    def retry(cls, countdown: float, reason: str) -> StepOutcome:
+        return cls("retry", min(max(countdown, 0.05), MAX_COUNTDOWN_SECONDS), reason)
+
+
+class StepFinished(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by a step that completes the whole job early (echo, no customer, nothing to do)."""
+
+    def __init__(self, outcome: str, context: dict[str, Any] | None = None) -> None:
+        self.outcome = outcome
+        self.context = context or {}
+        super().__init__(outcome)
+
+
+@dataclass
+class StepContext:
+    session: Session
+    job: SyncJob
+    tenant: TenantContext
+    secret_key: str
+
+
+StepFunction = Callable[[StepContext], dict[str, Any]]
+
+
+def backoff(failures: int, cap: float) -> float:
+    """Exponential back-off with full jitter: 2, 4, 8 ... seconds, capped."""
+    return random.uniform(0.5, 1.0) * min(cap, 2.0 ** max(1, failures))
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, RetryableError | LockBusyError | sqlalchemy.exc.OperationalError | redis.ConnectionError)
+
+
+def execute_step(step: str, job_id: int, function: StepFunction, session_factory: Callable[[], Session]) -> StepOutcome:
+    """Run `function` as step `step` of job `job_id`, committing its result; never raises for job failures."""
+    settings = get_settings()
+    key = settings.require_secret_key()
+    session = session_factory()
+    started = time.perf_counter()
+    try:
+        job = session.get(SyncJob, job_id)
+        if job is None:
+            log.warning("job vanished", job_id=job_id, step=step)
+            return StepOutcome.stop("no such job")
+        if job.status in (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value) or jobs.is_step_done(job, step):
+            return StepOutcome.cont() if job.status != JobStatus.FAILED.value else StepOutcome.stop("job failed")
+        tenant = load_context(session.get_one(Tenant, job.tenant_id), key)
+        bind_job(tenant=tenant.name, job_id=job.id, step=step, event_id=job.event_id)
+        job.status = JobStatus.RUNNING.value
+        session.commit()
+        ctx = StepContext(session=session, job=job, tenant=tenant, secret_key=key)
+        try:
+            result = function(ctx)
+        except StepFinished as finished:
+            job.outcome = finished.outcome
+            jobs.advance(job, step, finished.context, finish=True)
+            jobs.record_attempt(session, job, step, "ok", latency_ms=_ms(started))
+            jobs.supersede_failures(session, job)
+            session.commit()
+            log.info("job finished early", outcome=finished.outcome)
+            return StepOutcome.stop(finished.outcome)
+        jobs.advance(job, step, result)
+        jobs.record_attempt(session, job, step, "ok", latency_ms=_ms(started))
+        if job.status == JobStatus.SUCCEEDED.value:
+            jobs.supersede_failures(session, job)
+        session.commit()
+        return StepOutcome.cont()
+    except Exception as exc:  # classified below; nothing escapes to crash the worker
+        session.rollback()
+        return _handle_failure(session, job_id, step, exc, started, settings.job_max_attempts,
+                               settings.retry_backoff_max_seconds)
+    finally:
+        session.close()
+
+
+def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, started: float,
+                    max_attempts: int, backoff_cap: int) -> StepOutcome:
+    job = session.get(SyncJob, job_id)
+    status = exc.http_status if isinstance(exc, AdapterError) else None
+    if job is None:
+        return StepOutcome.stop("no such job")
+    if isinstance(exc, RateLimitedError):
+        # Waiting is not failing: no attempt is charged against the retry budget.
+        jobs.record_attempt(session, job, step, "rate_limited", http_status=status, error=str(exc),
+                            latency_ms=_ms(started))
+        return _retry_later(session, job, StepOutcome.retry(exc.retry_after + random.uniform(0, 0.25), str(exc)))
+    if isinstance(exc, LockBusyError):
+        return _retry_later(session, job, StepOutcome.retry(random.uniform(0.2, 1.0), str(exc)))
+    if _transient(exc):
+        failures = int(job.context.get("transient_failures", 0)) + 1
+        job.context = {**job.context, "transient_failures": failures}
+        job.attempts = (job.attempts or 0) + 1
+        jobs.record_attempt(session, job, step, "retry", http_status=status, error=str(exc), latency_ms=_ms(started))
+        if failures >= max_attempts:
+            jobs.fail(job, f"gave up after {failures} attempts: {exc}", type(exc).__name__)
+            session.commit()
+            log.warning("job failed after retries", error=str(exc))
+            return StepOutcome.stop("failed")
+        return _retry_later(session, job, StepOutcome.retry(backoff(failures, backoff_cap), str(exc)))
+    reason = str(exc) if isinstance(exc, FatalError | AdapterError) else f"internal error: {type(exc).__name__}: {exc}"
+    error_class = getattr(exc, "error_class", None) or type(exc).__name__
+    job.attempts = (job.attempts or 0) + 1
+    jobs.record_attempt(session, job, step, "fatal", http_status=status, error=reason, latency_ms=_ms(started))
+    jobs.fail(job, reason, error_class)
+    session.commit()
+    log.warning("job failed", error=reason, error_class=error_class, exc_info=not isinstance(exc, AdapterError))
+    return StepOutcome.stop("failed")
+
+
+def _retry_later(session: Session, job: SyncJob, outcome: StepOutcome) -> StepOutcome:
+    """Back to pending with the time it is due, so the sweeper leaves it alone until then."""
+    job.status = JobStatus.PENDING.value
+    job.next_run_at = jobs.now() + timedelta(seconds=outcome.countdown)
+    session.commit()
+    return outcome
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 2)

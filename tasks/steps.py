@@ -1,0 +1,292 @@
+"""The five steps of a Shopify -> POS sync, and the one step of a POS -> Shopify push.
+
+Each is a plain function of a `StepContext` returning what it found (merged into job.context). The
+decisions are the rules in `tasks.rules`; this module only fetches, calls them, and writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import PosAdapter, PosCustomer
+from adapters.errors import FatalError
+from models import links, pos_index
+from models.customer import Customer
+from models.normalise import email_key, phone_key
+from models.shopify_values import ShopifyCustomer
+from models.tables import PosKind, PosStatus
+from tasks import serial
+from tasks.clients import pos_adapter_for, shopify_client_for
+from tasks.rules.consent import merge_consent
+from tasks.rules.diff import diff_for_update
+from tasks.rules.heartland import create_problems, uses_default_customer
+from tasks.rules.links import LinkVerdict, check_link
+from tasks.rules.mapping import desired_pos_customer
+from tasks.rules.matching import find_match
+from tasks.rules.pos_to_shopify import shopify_changes_from_pos
+from tasks.runner import StepContext, StepFinished
+from worker.locks import customer_locks
+from worker.runtime import redis_client
+from worker.settings import get_settings
+
+CONSENT_FIELDS = ("email_consent", "sms_consent")
+ORDER_TOPICS = ("orders/create", "orders/updated")
+
+
+class MissingFieldsError(FatalError):
+    """Heartland cannot create this customer yet (rule 22); a later Shopify update retries it."""
+
+    error_class = "missing_fields"
+
+
+class ConfigurationError(FatalError):
+    error_class = "configuration"
+
+
+def _shopify_customer(ctx: StepContext) -> ShopifyCustomer | None:
+    data = ctx.job.context.get("shopify_customer")
+    return serial.shopify_customer_from_json(data) if data else None
+
+
+# --- step 1 ------------------------------------------------------------------------------------
+def fetch_customer(ctx: StepContext) -> dict[str, Any]:
+    """Read the customer fresh from Shopify (refund -> its order's customer; no customer -> fallback)."""
+    context = ctx.job.context
+    topic = context.get("topic", "")
+    shopify = shopify_client_for(ctx.tenant)
+    order = serial.order_from_json(context.get("order"))
+    if topic == "refunds/create":
+        order = shopify.get_order(str(context["order_id"]))
+        if order is None:
+            raise FatalError(f"order {context['order_id']} of the refund no longer exists in Shopify")
+    customer_id = order.customer.id if order and order.customer else context.get("customer_id")
+    result: dict[str, Any] = {"order": serial.order_to_json(order)}
+    if not customer_id:
+        return {**result, "no_customer": True}
+    customer = shopify.get_customer(str(customer_id))
+    if customer is None:
+        raise FatalError(f"Shopify customer {customer_id} no longer exists")
+    ctx.job.subject = customer.id
+    link = links.get_link(ctx.session, ctx.tenant.id, customer.id)
+    if topic == "customers/update" and link and link.shopify_fingerprint == customer.customer.fingerprint():
+        raise StepFinished("echo")  # rule 5: possync's own write to Shopify coming back
+    return {**result, "shopify_customer": serial.shopify_customer_to_json(customer)}
+
+
+# --- step 2 ------------------------------------------------------------------------------------
+def _use(pos: PosCustomer, via: str) -> dict[str, Any]:
+    return {"pos_id": pos.pos_id, "pos_current": pos.customer.to_json(), "match_via": via}
+
+
+def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) -> dict[str, Any]:
+    """Link first (checked, rule 12), else match (rules 6-11). Shared by the fallback step."""
+    region = ctx.tenant.settings.default_phone_region
+    link = links.get_link(ctx.session, ctx.tenant.id, customer.id)
+    if link is not None:
+        pos = adapter.get_customer(link.pos_customer_id)
+        if check_link(pos, adapter.capabilities) is LinkVerdict.USE and pos is not None:
+            pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
+            return _use(pos, "link")
+        links.drop_link(ctx.session, ctx.tenant.id, customer.id)
+        if pos is not None:
+            pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
+        else:
+            pos_index.mark_status(ctx.session, ctx.tenant.id, link.pos_customer_id, PosStatus.DELETED)
+    match = find_match(customer.customer, order=ctx.tenant.settings.customer_matching, region=region,
+                       session=ctx.session, tenant_id=ctx.tenant.id, adapter=adapter)
+    found: dict[str, Any] = {"pos_id": None, "pos_current": None, "match_via": None,
+                             "candidates": match.candidates}
+    if match.ambiguous:
+        ctx.job.ambiguous = True
+    if match.pos_id:
+        pos = adapter.get_customer(match.pos_id)
+        if pos is not None and pos.status is PosStatus.ACTIVE:
+            found = {**found, **_use(pos, match.via or "index")}
+    return found
+
+
+def resolve_match(ctx: StepContext) -> dict[str, Any]:
+    customer = _shopify_customer(ctx)
+    if customer is None:
+        return {}
+    return resolve(ctx, pos_adapter_for(ctx.tenant), customer)
+
+
+# --- step 3 ------------------------------------------------------------------------------------
+def default_customer_fallback(ctx: StepContext) -> dict[str, Any]:
+    """Heartland orders with no (or incomplete POS-order) customer go to the default customer (rule 23)."""
+    context = ctx.job.context
+    order = serial.order_from_json(context.get("order"))
+    if order is None or not uses_default_customer(order, ctx.tenant.pos_kind):
+        if context.get("no_customer"):
+            raise StepFinished("no_customer")
+        return {}
+    default_id = ctx.tenant.settings.default_customer_id
+    if not default_id:
+        raise ConfigurationError(
+            "this Heartland order needs the default customer, but settings.default_customer_id is not set"
+        )
+    link = links.get_link(ctx.session, ctx.tenant.id, default_id)
+    if link is not None:
+        raise StepFinished("default_customer", {"pos_id": link.pos_customer_id, "default_customer": True})
+    customer = shopify_client_for(ctx.tenant).get_customer(default_id)
+    if customer is None:
+        raise ConfigurationError(f"the default customer {default_id} does not exist in Shopify")
+    adapter = pos_adapter_for(ctx.tenant)
+    return {"shopify_customer": serial.shopify_customer_to_json(customer), "default_customer": True,
+            **resolve(ctx, adapter, customer)}
+
+
+# --- step 4 ------------------------------------------------------------------------------------
+def _lock_keys(customer: ShopifyCustomer, region: str) -> list[str]:
+    keys = [f"shopify:{customer.id}"]
+    if key := email_key(customer.customer.email):
+        keys.append(f"email:{key}")
+    if key := phone_key(customer.customer.phone, region):
+        keys.append(f"phone:{key}")
+    return keys
+
+
+def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
+    """Create or update the POS customer, serialised per customer so nothing is created twice (rule 33)."""
+    customer = _shopify_customer(ctx)
+    if customer is None:
+        return {}
+    context = ctx.job.context
+    tenant = ctx.tenant
+    region = tenant.settings.default_phone_region
+    adapter = pos_adapter_for(tenant)
+    caps = adapter.capabilities
+    order = serial.order_from_json(context.get("order"))
+    desired = desired_pos_customer(customer, order=order, account_name=tenant.account_name, capabilities=caps)
+    settings = get_settings()
+    with customer_locks(redis_client(), settings.redis_key_prefix, tenant.name, _lock_keys(customer, region)):
+        pos_id = context.get("pos_id")
+        current = Customer.from_json(context["pos_current"]) if context.get("pos_current") else None
+        link = links.get_link(ctx.session, tenant.id, customer.id)
+        if link is not None and link.pos_customer_id != pos_id:
+            pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
+        if pos_id is None and not ctx.job.ambiguous:
+            # Re-check the index under the lock: a concurrent job may have just created this customer.
+            again = find_match(customer.customer, order=tenant.settings.customer_matching, region=region,
+                               session=ctx.session, tenant_id=tenant.id, adapter=None)
+            pos_id = again.pos_id
+        if pos_id is not None and current is None:
+            fetched = adapter.get_customer(pos_id)
+            if fetched is None or fetched.status is not PosStatus.ACTIVE:
+                raise FatalError(f"POS customer {pos_id} disappeared during the sync; it will be matched again")
+            current = fetched.customer
+        if pos_id is None:
+            if tenant.pos_kind is PosKind.HEARTLAND and (problems := create_problems(desired)):
+                raise MissingFieldsError(
+                    f"Heartland needs {', '.join(problems)} to create this customer; "
+                    "it will be retried when Shopify sends an update that supplies them"
+                )
+            written = adapter.create_customer(desired)
+            outcome = "created"
+        else:
+            assert current is not None
+            changes = diff_for_update(desired, current, update_names=tenant.settings.update_names, capabilities=caps)
+            changes = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
+            if changes:
+                written = adapter.update_customer(pos_id, changes)
+                outcome = "updated"
+            else:
+                written = PosCustomer(pos_id=pos_id, status=PosStatus.ACTIVE, customer=current)
+                outcome = "unchanged"
+        pos_index.index_customers(ctx.session, tenant.id, [written], region)
+        links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
+                        pos_fingerprint=written.customer.fingerprint())
+        ctx.job.outcome = outcome
+        ctx.session.commit()  # before the locks are released: the next job must see the link
+    return {"pos_id": written.pos_id, "pos_current": written.customer.to_json()}
+
+
+# --- step 5 ------------------------------------------------------------------------------------
+def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
+    """Email and SMS consent to the POS: newest wins, an unsubscribe is never undone by older data."""
+    customer = _shopify_customer(ctx)
+    context = ctx.job.context
+    if customer is None or not context.get("pos_id") or not context.get("pos_current"):
+        return {}
+    adapter = pos_adapter_for(ctx.tenant)
+    current = Customer.from_json(context["pos_current"])
+    fields = CONSENT_FIELDS if adapter.capabilities.sms_consent else CONSENT_FIELDS[:1]
+    changes = {}
+    for name in fields:
+        chosen = merge_consent(getattr(customer.customer, name), getattr(current, name))
+        if chosen is not None:
+            changes[name] = chosen
+    if not changes:
+        return {}
+    written = adapter.update_customer(context["pos_id"], changes)
+    links.save_link(ctx.session, ctx.tenant.id, customer.id, written.pos_id,
+                    pos_fingerprint=written.customer.fingerprint())
+    if ctx.job.outcome == "unchanged":
+        ctx.job.outcome = "updated"
+    return {"pos_current": written.customer.to_json(), "consent_written": sorted(changes)}
+
+
+# --- POS -> Shopify ----------------------------------------------------------------------------
+def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
+    """A changed POS customer's basic details (names, email, phone, consent) to Shopify (rule 2)."""
+    pos = serial.pos_customer_from_json(ctx.job.context["pos_customer"])
+    tenant = ctx.tenant
+    link = links.get_link_by_pos(ctx.session, tenant.id, pos.pos_id)
+    if link is not None and link.pos_fingerprint == pos.customer.fingerprint():
+        raise StepFinished("echo")  # rule 5: our own write to the POS coming back through the poll
+    if not tenant.settings.sync_pos_to_shopify:
+        raise StepFinished("skipped")
+    if pos.status is not PosStatus.ACTIVE:
+        if link is not None:
+            link.pos_status = pos.status.value
+        raise StepFinished("archived")
+    shopify = shopify_client_for(tenant)
+    existing = shopify.get_customer(link.shopify_customer_id) if link is not None else None
+    if existing is None:
+        existing = _find_in_shopify(shopify, pos.customer, tenant.settings.default_phone_region)
+    if existing is None:
+        basic = shopify_changes_from_pos(pos.customer, None)
+        written = shopify.create_customer(Customer(**{k: v for k, v in basic.items() if k not in CONSENT_FIELDS}))
+        outcome = "created"
+        consent_changes = {k: v for k, v in basic.items() if k in CONSENT_FIELDS}
+    else:
+        changes = shopify_changes_from_pos(pos.customer, existing.customer)
+        basic = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
+        consent_changes = {k: v for k, v in changes.items() if k in CONSENT_FIELDS}
+        written = shopify.update_customer(existing.id, basic) if basic else existing
+        outcome = "updated" if changes else "unchanged"
+    if consent := consent_changes.get("email_consent"):
+        shopify.update_email_consent(written.id, consent)
+    if consent := consent_changes.get("sms_consent"):
+        shopify.update_sms_consent(written.id, consent)
+    if consent_changes:
+        written = shopify.get_customer(written.id) or written
+    ctx.job.subject = pos.pos_id
+    links.save_link(ctx.session, tenant.id, written.id, pos.pos_id, pos_fingerprint=pos.customer.fingerprint(),
+                    shopify_fingerprint=written.customer.fingerprint())
+    ctx.job.outcome = outcome
+    return {"shopify_customer_id": written.id}
+
+
+def _find_in_shopify(shopify: Any, customer: Customer, region: str) -> ShopifyCustomer | None:
+    """Reverse matching: the same keys, oldest (lowest id) first when several match."""
+    for found in (shopify.search_customers(email=customer.email) if customer.email else [],
+                  shopify.search_customers(phone=customer.phone) if customer.phone else []):
+        same = [c for c in found
+                if (email_key(c.customer.email) and email_key(c.customer.email) == email_key(customer.email))
+                or (phone_key(c.customer.phone, region) and
+                    phone_key(c.customer.phone, region) == phone_key(customer.phone, region))]
+        if same:
+            return min(same, key=lambda c: int(c.id) if c.id.isdigit() else c.id)
+    return None
+
+
+STEP_FUNCTIONS = {
+    "fetch_customer": fetch_customer,
+    "resolve_match": resolve_match,
+    "default_customer_fallback": default_customer_fallback,
+    "upsert_pos_customer": upsert_pos_customer,
+    "sync_marketing_consent": sync_marketing_consent,
+    "push_to_shopify": push_to_shopify,
+}

@@ -1,0 +1,17 @@
+-- Correct a tenant's bucket from the vendor's response headers.
+-- KEYS[1] bucket hash; ARGV: capacity or '', rate or '', remaining or ''.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'capacity', ARGV[1]) end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'rate', ARGV[2]) end
+if ARGV[3] ~= '' then
+  local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate')
+  local remaining = tonumber(ARGV[3])
+  local tokens = tonumber(stored[1])
+  if tokens and stored[2] and stored[3] and stored[4] then
+    tokens = math.min(tonumber(stored[3]), tokens + (now - tonumber(stored[2])) * tonumber(stored[4]) / 1000)
+    remaining = math.min(tokens, remaining)
+  end
+  redis.call('HSET', KEYS[1], 'tokens', remaining, 'at', now)
+end
+return 1

@@ -1,0 +1,58 @@
+"""The Celery app and its one `conf.update` (celery-ops.md has the reasons for each setting).
+
+With POSSYNC_REDIS_URL unset the broker is kombu's in-memory transport: valid only inside one
+process (`possync demo`), where an in-process worker thread consumes it.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from worker.routing import INTAKE_QUEUE, declared_queues, route_task
+from worker.settings import Settings, get_settings
+
+# Countdowns (retry back-off, rate-limit waits) never exceed this, and the Redis visibility timeout is
+# well above it plus a step's run time (kombu#337, celery#2599: otherwise tasks run twice).
+MAX_COUNTDOWN_SECONDS = 900
+VISIBILITY_TIMEOUT_SECONDS = 3600
+
+TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper"]
+
+
+def make_celery(settings: Settings) -> Celery:
+    broker = settings.redis_url or "memory://"
+    app = Celery("possync", broker=broker, include=TASK_MODULES)
+    transport_options: dict[str, object] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    if settings.redis_key_prefix and settings.redis_url:
+        transport_options["global_keyprefix"] = settings.redis_key_prefix
+    app.conf.update(
+        broker_transport_options=transport_options,
+        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,  # results live in sync_jobs, never in a result backend
+        task_acks_late=True,  # a worker killed mid-step leaves the message to run again
+        task_reject_on_worker_lost=True,  # ... even when only the child process dies; steps are idempotent
+        worker_prefetch_multiplier=1,  # slow API calls: take one message at a time
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,  # Flower
+        task_send_sent_event=True,
+        task_default_queue=INTAKE_QUEUE,
+        task_queues=declared_queues(),
+        task_create_missing_queues=True,  # tenant.<name> queues
+        task_routes=(route_task,),
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule={
+            "schedule-polls": {"task": "possync.poll.schedule_polls", "schedule": 5.0},
+            "sweep": {"task": "possync.sweeper.sweep", "schedule": 60.0},
+        },
+    )
+    return app
+
+
+app = make_celery(get_settings())

@@ -1,0 +1,35 @@
+"""The `possync` command (INTERFACE.md, "Commands"). Each subcommand group lives in its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from worker.cli.common import fail_cleanly
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """possync keeps Shopify customers and POS customers (Lightspeed R-Series, X-Series, Heartland) in sync."""
+
+
+def _register() -> None:
+    from worker.cli import db, demo, ops, run, tenant
+
+    cli.add_command(db.db)
+    cli.add_command(tenant.tenant)
+    for command in (run.serve, run.worker, run.beat, run.flower):
+        cli.add_command(command)
+    for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.privacy):
+        cli.add_command(command)
+    cli.add_command(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    with fail_cleanly():
+        cli.main(prog_name="possync", standalone_mode=True)
+    sys.exit(0)

@@ -1,0 +1,151 @@
+"""Operator commands: poll, sync, failed, replay, status, privacy."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from models.tables import SyncAttempt, SyncJob, Tenant
+from worker.cli.common import echo_json, settings
+
+
+def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
+    return {"id": job.id, "tenant": tenant_name, "subject": job.subject, "direction": job.direction,
+            "step": job.step, "status": job.status, "attempts": job.attempts, "error": job.last_error,
+            "error_class": job.last_error_class, "event_id": job.event_id,
+            "updated_at": job.updated_at.isoformat() if job.updated_at else None}
+
+
+@click.command()
+@click.option("--tenant", required=True, help="Tenant name.")
+def poll(tenant: str) -> None:
+    """One POS change poll for that tenant, now."""
+    settings().require_secret_key()
+    from tasks.operations import poll_now
+
+    echo_json(poll_now(tenant))
+
+
+@click.command()
+@click.option("--tenant", required=True)
+@click.option("--shopify-customer", "customer_id", required=True, help="Shopify customer id.")
+def sync(tenant: str, customer_id: str) -> None:
+    """Resync one Shopify customer to the POS, now."""
+    settings().require_secret_key()
+    from tasks.operations import resync
+
+    job_id = resync(tenant, customer_id.rsplit("/", 1)[-1])
+    click.echo(f"sync job {job_id} started for customer {customer_id}")
+
+
+@click.group()
+def failed() -> None:
+    """Failed syncs (dead letters) with their reasons."""
+
+
+@failed.command("list")
+@click.option("--tenant", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def failed_list(tenant: str | None, as_json: bool) -> None:
+    """Failed syncs, oldest first."""
+    from tasks.jobs import failed_jobs
+    from worker.runtime import db_session
+
+    with db_session() as session:
+        names = dict(session.execute(select(Tenant.id, Tenant.name)).all())
+        tenant_id = None
+        if tenant is not None:
+            tenant_id = next((i for i, n in names.items() if n == tenant), None)
+            if tenant_id is None:
+                raise LookupError(f"no tenant named {tenant!r}")
+        rows = [_job_row(j, names[j.tenant_id]) for j in failed_jobs(session, tenant_id)]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no failed syncs")
+    for row in rows:
+        click.echo(f"{row['id']}\t{row['tenant']}\t{row['step']}\t{row['error_class']}\t{row['error']}")
+
+
+@failed.command("show")
+@click.argument("job_id", type=int)
+def failed_show(job_id: int) -> None:
+    """One failed sync: event, step, error, attempts."""
+    from worker.runtime import db_session
+
+    with db_session() as session:
+        job = session.get(SyncJob, job_id)
+        if job is None:
+            raise LookupError(f"no sync job {job_id}")
+        row = _job_row(job, session.get_one(Tenant, job.tenant_id).name)
+        row["attempts_log"] = [
+            {"step": a.step, "outcome": a.outcome, "http_status": a.http_status, "latency_ms": a.latency_ms,
+             "error": a.error, "at": a.started_at.isoformat()}
+            for a in session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job.id).order_by(SyncAttempt.id))
+        ]
+    echo_json(row)
+
+
+@click.command()
+@click.argument("job_ids", nargs=-1, type=int)
+@click.option("--all", "all_failed", is_flag=True, help="Replay every failed sync.")
+@click.option("--tenant", default=None, help="With --all: only this tenant's.")
+def replay(job_ids: tuple[int, ...], all_failed: bool, tenant: str | None) -> None:
+    """Replay failed syncs from the step that failed; idempotent."""
+    if not job_ids and not all_failed:
+        raise click.UsageError("give job ids or --all")
+    if tenant and not all_failed:
+        raise click.UsageError("--tenant goes with --all")
+    settings().require_secret_key()
+    from tasks.jobs import failed_jobs
+    from tasks.operations import replay as do_replay
+    from worker.runtime import db_session
+
+    total = len(job_ids)
+    if all_failed:
+        with db_session() as session:
+            total = len(failed_jobs(session))
+    with click.progressbar(length=max(total, 1), label="replaying", file=click.get_text_stream("stderr")) as bar:
+        counts = do_replay(job_ids, all_failed=all_failed, tenant=tenant, progress=bar.update)
+    click.echo(f"replayed {counts['replayed']}, skipped {counts['skipped']} (not failed), missing {counts['missing']}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Per tenant: backlog, last poll, failures, rate-limit state."""
+    from tasks.operations import queue_depths
+    from tasks.operations import status as read_status
+
+    rows = read_status()
+    if as_json:
+        echo_json({"tenants": rows, "queues": queue_depths()})
+        return
+    if not rows:
+        click.echo("no tenants")
+    for row in rows:
+        backlog = row["backlog"]
+        click.echo(f"{row['tenant']} ({row['pos_kind']}): backlog {backlog['jobs']} jobs / {backlog['events']} events, "
+                   f"failed {row['failed']}, ambiguous {row['ambiguous_matches']}, last poll {row['last_poll']}")
+
+
+@click.group()
+def privacy() -> None:
+    """Privacy requests."""
+
+
+@privacy.command("export")
+@click.option("--tenant", required=True)
+@click.option("--shopify-customer", "customer_id", required=True)
+def privacy_export(tenant: str, customer_id: str) -> None:
+    """JSON of everything held about that customer."""
+    from models.tenants import get_tenant
+    from tasks.privacy import export_customer
+    from worker.runtime import db_session
+
+    with db_session() as session:
+        record = get_tenant(session, tenant)
+        if record is None:
+            raise LookupError(f"no tenant named {tenant!r}")
+        echo_json(export_customer(session, record.id, customer_id.rsplit("/", 1)[-1]))

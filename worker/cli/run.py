@@ -1,0 +1,78 @@
+"""Long-running processes: `possync serve`, `worker`, `beat`, `flower`."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from worker.cli.common import settings
+from worker.routing import queues_for
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """The HTTP receiver (development server; production runs `gunicorn worker.web.wsgi:app`)."""
+    conf = settings()
+    conf.require_secret_key()
+    from worker.web.wsgi import build_app
+
+    build_app().run(host=host, port=port, threaded=True)
+
+
+@click.command()
+@click.option("--pos", "pos_kinds", multiple=True, help="POS kind whose queue to consume (repeatable).")
+@click.option("--tenant", "tenants", multiple=True, help="Dedicated tenant queue to consume (repeatable).")
+@click.option("--concurrency", type=int, default=None, help="Worker processes (default: CPU count).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], concurrency: int | None, loglevel: str) -> None:
+    """A Celery worker on the queues of those POS kinds / tenants (default: all shared queues)."""
+    conf = settings()
+    conf.require_redis("worker")
+    conf.require_secret_key()
+    try:
+        queues = queues_for(pos_kinds, tenants)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pos") from None
+    from worker.celery_app import app
+
+    argv = ["worker", "-Q", ",".join(queues), "--loglevel", loglevel, "-E"]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    app.worker_main(argv)
+
+
+@click.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """The scheduler: POS change polls and the sweeper of stuck work. Run exactly one."""
+    conf = settings()
+    conf.require_redis("beat")
+    from worker.celery_app import app
+
+    app.start(["beat", "--loglevel", loglevel])
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--unauthenticated", is_flag=True, help="Start without basic auth (local use only).")
+@click.pass_context
+def flower(ctx: click.Context, unauthenticated: bool) -> None:
+    """Flower on the same broker; basic auth from POSSYNC_FLOWER_BASIC_AUTH=user:password."""
+    conf = settings()
+    conf.require_redis("flower")
+    auth = os.environ.get("POSSYNC_FLOWER_BASIC_AUTH")
+    if not auth and not unauthenticated:
+        raise click.ClickException(
+            "POSSYNC_FLOWER_BASIC_AUTH is not set (user:password); refusing to start Flower without auth "
+            "(pass --unauthenticated to do so on a trusted network)"
+        )
+    if auth and ":" not in auth:
+        raise click.ClickException("POSSYNC_FLOWER_BASIC_AUTH must be user:password")
+    from worker.celery_app import app
+
+    argv = ["flower", *ctx.args]
+    if auth:
+        argv.append(f"--basic-auth={auth}")
+    app.start(argv)

@@ -1,0 +1,60 @@
+"""Queues and the router (ARCHITECTURE principle 6).
+
+Intake and polls have their own queues; sync steps run on their POS kind's queue, or on
+`tenant.<name>` for tenants marked `dedicated_queue`. Step tasks carry their queue as the `route`
+keyword, set once when the chain is built from the tenant, so the router needs no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kombu import Queue
+
+from models.tables import PosKind
+
+INTAKE_QUEUE = "intake"
+POLL_QUEUE = "poll"
+POS_QUEUES = tuple(kind.queue for kind in PosKind)
+
+
+def queue_for_pos(kind: str) -> str:
+    """`heartland` or `lightspeed-r` (CLI spelling) -> its queue name."""
+    try:
+        return PosKind(kind).queue
+    except ValueError:
+        pass
+    for member in PosKind:
+        if member.name.lower() == kind.replace("-", "_").lower() or member.queue == kind:
+            return member.queue
+    raise ValueError(f"unknown POS kind {kind!r}; expected one of {', '.join(k.value for k in PosKind)}")
+
+
+def queues_for(pos_kinds: Iterable[str] = (), tenants: Iterable[str] = ()) -> list[str]:
+    """The queues a `possync worker --pos ... --tenant ...` consumes; all shared queues by default."""
+    pos_kinds, tenants = list(pos_kinds), list(tenants)
+    if not pos_kinds and not tenants:
+        return [INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES]
+    return [queue_for_pos(k) for k in pos_kinds] + [f"tenant.{t}" for t in tenants]
+
+
+def declared_queues() -> list[Queue]:
+    return [Queue(name) for name in (INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES)]
+
+
+TASK_QUEUES = {
+    "possync.intake.process_event": INTAKE_QUEUE,
+    "possync.poll.schedule_polls": POLL_QUEUE,
+    "possync.poll.poll_pos_changes": POLL_QUEUE,
+    "possync.sweeper.sweep": INTAKE_QUEUE,
+}
+
+
+def route_task(name: str, args: Any, kwargs: dict[str, Any] | None, options: dict[str, Any], task: Any = None,
+               **_: Any) -> dict[str, str] | None:
+    """Celery router: a step's `route` keyword names its queue; other tasks have a fixed one."""
+    if kwargs and kwargs.get("route"):
+        return {"queue": kwargs["route"]}
+    queue = TASK_QUEUES.get(name)
+    return {"queue": queue} if queue else None
