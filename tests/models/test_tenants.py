@@ -1,0 +1,97 @@
+"""Tenants: the file schema, applying it twice, credentials encrypted at rest (read from the raw column)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from models.crypto import decrypt_json
+from models.tenant_file import TenantFileError, load_tenant_file, validate_tenant_data
+from models.tenants import apply_tenant, describe, get_tenant_by_shop, load_context
+
+TENANT = {
+    "name": "acme",
+    "account_name": "acmestore",
+    "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "shpat_secret_token_123",
+                "client_secret": "whsec_shopify_456"},
+    "pos": {"kind": "lightspeed-r", "account_id": "12345", "access_token": "ls_access_789",
+            "refresh_token": "ls_refresh_abc", "client_id": "cid", "client_secret": "csecret"},
+    "settings": {"customer_matching": "phone,email", "update_names": False},
+}
+
+
+def test_apply_round_trips_with_credentials_encrypted(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    _, changed = apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    session.commit()
+    assert changed
+    raw = session.execute(sa.text("SELECT shopify_secrets, pos_secrets FROM tenants WHERE name='acme'")).one()
+    for column in raw:
+        for secret in ("shpat_secret_token_123", "whsec_shopify_456", "ls_access_789", "ls_refresh_abc"):
+            assert secret not in column
+    assert decrypt_json(raw[1], secret_key)["refresh_token"] == "ls_refresh_abc"
+    ctx = load_context(get_tenant_by_shop(session, "ACME.myshopify.com"), secret_key)
+    assert ctx.shopify_secrets["access_token"] == "shpat_secret_token_123"
+    assert ctx.settings.customer_matching == ("phone", "email") and ctx.settings.update_names is False
+    assert ctx.queue == "pos.lightspeed_r"
+
+
+def test_applying_the_same_file_twice_changes_nothing(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    session.commit()
+    stored = session.execute(sa.text("SELECT pos_secrets, updated_at FROM tenants")).one()
+    _, changed = apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    session.commit()
+    assert not changed
+    assert session.execute(sa.text("SELECT pos_secrets, updated_at FROM tenants")).one() == stored
+
+
+def test_an_edited_file_updates_the_tenant(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    edited = copy.deepcopy(TENANT)
+    edited["pos"]["access_token"] = "rotated"
+    edited["settings"]["dedicated_queue"] = True
+    tenant, changed = apply_tenant(session, validate_tenant_data(edited), secret_key)
+    assert changed
+    ctx = load_context(tenant, secret_key)
+    assert ctx.pos_secrets["access_token"] == "rotated" and ctx.queue == "tenant.acme"
+
+
+def test_show_masks_every_secret(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    tenant, _ = apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    shown = json.dumps(describe(tenant, secret_key))
+    for secret in ("shpat_secret_token_123", "whsec_shopify_456", "ls_access_789", "ls_refresh_abc", "csecret"):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d.update(colour="red"), "colour: unknown key"),
+        (lambda d: d["pos"].update(kind="square"), "pos.kind"),
+        (lambda d: d["pos"].pop("account_id"), "pos.account_id"),
+        (lambda d: d["shopify"].pop("client_secret"), "shopify.client_secret"),
+        (lambda d: d["settings"].update(customer_matching="name"), "settings.customer_matching"),
+        (lambda d: d["settings"].update(poll_interval_seconds="often"), "settings.poll_interval_seconds"),
+        (lambda d: d.update(name="Acme Store"), "name"),
+    ],
+    ids=["unknown-key", "bad-kind", "missing-account", "missing-secret", "bad-matching", "bad-interval", "bad-name"],
+)
+def test_bad_files_are_rejected_naming_the_key(change, named: str) -> None:  # type: ignore[no-untyped-def]
+    data = copy.deepcopy(TENANT)
+    change(data)
+    with pytest.raises(TenantFileError, match=named.replace(".", r"\.")):
+        validate_tenant_data(data)
+
+
+def test_yaml_and_json_files_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    (tmp_path / "t.json").write_text(json.dumps(TENANT))
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(TENANT))
+    assert load_tenant_file(tmp_path / "t.json") == load_tenant_file(tmp_path / "t.yaml")
+    (tmp_path / "bad.json").write_text("{nope")
+    with pytest.raises(TenantFileError, match="not valid JSON"):
+        load_tenant_file(tmp_path / "bad.json")

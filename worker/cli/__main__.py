@@ -1,0 +1,5 @@
+"""`python -m worker.cli` is `possync`."""
+
+from worker.cli import main
+
+main()
