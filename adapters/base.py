@@ -228,6 +228,8 @@ class VendorHttpClient:
             return RetryableError(reason, **common)
         if action is ErrorAction.REFRESH_TOKEN:
             return RefreshTokenError(reason, **common)
+        if status == 401:
+            return AuthenticationError(reason, **common)
         return FatalError(reason, **common)
 
     def json(self, response: requests.Response, endpoint: str) -> Any:

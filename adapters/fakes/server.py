@@ -100,7 +100,9 @@ class FakeVendorServer:
         """Serve on a free port (or `port`); returns the base URL."""
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = make_server(host, port, self.app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fake-{self.vendor}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{self.vendor}", daemon=True
+        )
         self._thread.start()
         return self.url
 

@@ -1,0 +1,184 @@
+"""The X-Series HTTP client: base URL, Bearer auth with refresh-token rotation, rate-limit headers.
+
+Everything vendor-specific about talking HTTP to X-Series lives here; the adapter only asks for
+paths and gets JSON. Facts marked [U] in the reference are constants, so a wrong guess is one line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from adapters.base import DEFAULT_TIMEOUT, TokenSaver, VendorHttpClient
+from adapters.errors import AdapterError, AuthenticationError, ErrorAction, FatalError
+from adapters.lightspeed_x.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
+from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
+
+API_PREFIX = "/api/2.0"  # customers, search; the date-based versions keep the same shapes
+TOKEN_PATH = "/api/1.0/token"  # the token endpoint stayed on 1.0 [D]
+REAL_HOST = "https://{domain_prefix}.retail.lightspeed.app"
+WINDOW_SECONDS = 300.0  # the fixed rate-limit window [D]; used to express the window as a drip rate
+_DOMAIN_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$", re.IGNORECASE)
+_EPOCH_FLOOR = 1_000_000_000.0  # an X-RateLimit-Reset above this is an epoch time, below it a delta [U]
+
+
+def base_url_for(config: Mapping[str, Any]) -> str:
+    """`pos.base_url` replaces the host part only; null means the store's real host (INTERFACE.md)."""
+    override = config.get("base_url")
+    if override:
+        return str(override).rstrip("/")
+    prefix = config.get("domain_prefix")
+    if not prefix or not _DOMAIN_PREFIX.match(str(prefix)):
+        raise ValueError("lightspeed-x needs pos.domain_prefix (the store's sub-domain, e.g. 'acme')")
+    return REAL_HOST.format(domain_prefix=str(prefix).lower())
+
+
+def parse_rate_limit_headers(headers: Mapping[str, str], status: int, now: float | None = None) -> RateLimitInfo | None:
+    """Read X-Series' window headers into the shared `RateLimitInfo`.
+
+    capacity = `X-RateLimit-Limit`, level = limit - `X-RateLimit-Remaining`, drip = limit / window
+    (the sustained rate a fixed window allows). `Retry-After` is an HTTP date on X-Series, though
+    seconds are accepted too; without it an exhausted window waits until `X-RateLimit-Reset`.
+    A 429 always yields a reading, so a stale one from an earlier response is never reused.
+    """
+    now = time.time() if now is None else now
+    capacity = _number(header(headers, "X-RateLimit-Limit"))
+    remaining = _number(header(headers, "X-RateLimit-Remaining"))
+    reset = _number(header(headers, "X-RateLimit-Reset"))
+    retry_after = parse_retry_after(header(headers, "Retry-After"), now=now)
+    if retry_after is None and reset is not None and (status == 429 or remaining == 0):
+        retry_after = max(0.0, reset - now) if reset >= _EPOCH_FLOOR else max(0.0, reset)
+    if capacity is None and remaining is None and retry_after is None and status != 429:
+        return None
+    level = capacity - remaining if capacity is not None and remaining is not None else None
+    drip = capacity / WINDOW_SECONDS if capacity else None
+    return RateLimitInfo(capacity=capacity, level=level, drip_per_second=drip, retry_after=retry_after)
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+class WrongAddressError(FatalError):
+    """A 404 that is not the API's (no JSON body): the base URL or domain_prefix points elsewhere.
+
+    Kept apart from "this customer does not exist", so a misconfigured tenant never reads as a store
+    whose customers have all vanished (which would drop every link and create duplicates).
+    """
+
+
+class LightspeedXClient(VendorHttpClient):
+    """Bearer token auth; with OAuth secrets, one refresh on a 401 (the refresh token rotates)."""
+
+    vendor = VENDOR
+
+    def __init__(
+        self,
+        base_url: str,
+        secrets: Mapping[str, Any],
+        save_secrets: TokenSaver | None = None,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(base_url, timeout=timeout)
+        self.secrets: dict[str, Any] = dict(secrets)
+        self.save_secrets = save_secrets
+        self.can_refresh = all(self.secrets.get(k) for k in ("refresh_token", "client_id", "client_secret"))
+        self.error_table = OAUTH_ERROR_TABLE if self.can_refresh else ERROR_TABLE
+        self._refreshing = False
+
+    # --- hooks ---------------------------------------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:
+        token = self.secrets.get("access_token")
+        if self._refreshing or not token:
+            return {}
+        return {"Authorization": f"Bearer {token}"}
+
+    def parse_rate_limit(self, response: requests.Response) -> RateLimitInfo | None:
+        return parse_rate_limit_headers(response.headers, response.status_code)
+
+    def refresh_credentials(self) -> bool:
+        """Trade the refresh token for new tokens; store them before the new access token is used.
+
+        Since 2025-03 the old refresh token is revoked once a new one is issued, so the new pair is
+        handed to `save_secrets` first: if that raises, the new token is not used by this client.
+        """
+        if not self.can_refresh:
+            return False
+        endpoint = f"POST {TOKEN_PATH}"
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self.secrets["refresh_token"],
+            "client_id": self.secrets["client_id"],
+            "client_secret": self.secrets["client_secret"],
+        }
+        self._refreshing = True
+        try:
+            response = self._send("POST", f"{self.base_url}{TOKEN_PATH}", endpoint, {"data": form})
+        finally:
+            self._refreshing = False
+        if response.status_code in (400, 401, 403):
+            raise AuthenticationError(
+                f"the refresh token was rejected ({response.status_code}: revoked, expired or already used); "
+                "reconnect the store",
+                vendor=self.vendor,
+                endpoint=endpoint,
+                http_status=response.status_code,
+            )
+        self._check(response, endpoint)
+        body = self.json(response, endpoint)
+        if not isinstance(body, dict):
+            raise self.bad_field(endpoint, "body", "is not an object")
+        access = body.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise self.bad_field(endpoint, "access_token")
+        refresh = body.get("refresh_token")
+        if refresh is not None and (not isinstance(refresh, str) or not refresh):
+            raise self.bad_field(endpoint, "refresh_token", "is not a string")
+        new_secrets = {**self.secrets, "access_token": access}
+        new_secrets["refresh_token"] = refresh or self.secrets["refresh_token"]
+        if self.save_secrets is not None:
+            self.save_secrets(dict(new_secrets))
+        self.secrets = new_secrets
+        return True
+
+    def _check(self, response: requests.Response, endpoint: str) -> requests.Response:
+        if response.status_code == 404 and not _is_json(response):
+            raise WrongAddressError(
+                "the address answered 404 without a JSON body; check pos.base_url and pos.domain_prefix",
+                vendor=self.vendor,
+                endpoint=endpoint,
+                http_status=404,
+            )
+        return super()._check(response, endpoint)
+
+    def _error(
+        self,
+        action: ErrorAction,
+        reason: str,
+        endpoint: str,
+        status: int | None,
+        info: RateLimitInfo | None,
+    ) -> AdapterError:
+        # A 401 that cannot be refreshed is a credentials problem, not a generic fatal one.
+        if status == 401 and action is ErrorAction.FATAL:
+            return AuthenticationError(reason, vendor=self.vendor, endpoint=endpoint, http_status=status)
+        return super()._error(action, reason, endpoint, status, info)
+
+
+def _is_json(response: requests.Response) -> bool:
+    try:
+        return isinstance(response.json(), dict)
+    except ValueError:
+        return False
