@@ -19,13 +19,12 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper"]
 
 
-def make_celery(settings: Settings) -> Celery:
-    broker = settings.redis_url or "memory://"
-    app = Celery("possync", broker=broker, include=TASK_MODULES)
+def celery_config(settings: Settings) -> dict[str, object]:
     transport_options: dict[str, object] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
     if settings.redis_key_prefix and settings.redis_url:
         transport_options["global_keyprefix"] = settings.redis_key_prefix
-    app.conf.update(
+    return dict(
+        broker_url=settings.redis_url or "memory://",
         broker_transport_options=transport_options,
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
@@ -52,7 +51,19 @@ def make_celery(settings: Settings) -> Celery:
             "sweep": {"task": "possync.sweeper.sweep", "schedule": 60.0},
         },
     )
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("possync", include=TASK_MODULES)
+    app.conf.update(celery_config(settings))
     return app
+
+
+def reconfigure(settings: Settings) -> None:
+    """Point the process's app at other settings (tests, the demo) and drop pooled broker connections."""
+    app.conf.update(celery_config(settings))
+    app.pool.force_close_all()
+    app._pool = None
 
 
 app = make_celery(get_settings())

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models.db import session_scope
 from worker.limiter import RateLimiter
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings, set_settings
 
 
 @functools.cache
@@ -36,3 +36,13 @@ def limiter() -> RateLimiter:
 def db_session() -> Iterator[Session]:
     with session_scope(get_settings().database_url) as session:
         yield session
+
+
+def activate(settings: Settings) -> None:
+    """Make `settings` this process's configuration: Celery app, Redis client and limiter follow."""
+    from worker.celery_app import reconfigure
+
+    set_settings(settings)
+    redis_client.cache_clear()
+    limiter.cache_clear()
+    reconfigure(settings)

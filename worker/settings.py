@@ -6,7 +6,6 @@ or malformed value raises `SettingsError` with a one-line message naming the var
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -96,7 +95,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-@functools.cache
+_current: Settings | None = None
+
+
 def get_settings() -> Settings:
     """The process's settings, read on first use and then kept."""
-    return load_settings()
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+def set_settings(settings: Settings) -> None:
+    """Replace the process's settings (the demo and tests); see `worker.runtime.activate`."""
+    global _current
+    _current = settings

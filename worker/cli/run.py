@@ -37,7 +37,9 @@ def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], concurrency: in
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pos") from None
     from worker.celery_app import app
+    from worker.logging import configure_logging
 
+    configure_logging(conf.log_format)
     argv = ["worker", "-Q", ",".join(queues), "--loglevel", loglevel, "-E"]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]

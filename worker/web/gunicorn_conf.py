@@ -1,0 +1,33 @@
+"""gunicorn settings for the receiver: `gunicorn -c python:worker.web.gunicorn_conf worker.web.wsgi:app`.
+
+Threads (`gthread`) because a delivery mostly waits on PostgreSQL and the broker, and keep-alive
+because Shopify reuses connections. The defaults suit a 2-core host (see `bench/intake.py` for the
+figures); gunicorn's own flags and `GUNICORN_CMD_ARGS` override anything here.
+
+For `/metrics` across processes, set `PROMETHEUS_MULTIPROC_DIR` to an empty directory before start;
+`child_exit` below then drops a dead worker's live gauges.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Any
+
+bind = "0.0.0.0:8000"
+worker_class = "gthread"
+workers = max(2, multiprocessing.cpu_count())
+threads = 8
+keepalive = 5  # seconds; Shopify connects within 1 s and expects an answer within 5 s
+timeout = 30
+graceful_timeout = 20
+max_requests = 20000  # recycle workers now and then; jitter spreads the restarts
+max_requests_jitter = 2000
+accesslog = None  # a line per webhook is noise; metrics count them
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

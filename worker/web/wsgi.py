@@ -1,0 +1,49 @@
+"""The receiver for gunicorn: `gunicorn -c python:worker.web.gunicorn_conf worker.web.wsgi:app`.
+
+Built from the environment (`worker.settings`). gunicorn runs several processes, so the broker must
+be Redis (`POSSYNC_REDIS_URL`); loading this module without it fails with a message naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+from worker.settings import get_settings
+from worker.web.app import create_app
+
+BROKER_PING_TIMEOUT = 2.0  # seconds; readiness must answer well inside a probe's timeout
+
+
+def enqueue_event(event_id: int) -> None:
+    """Hand a stored event to the pipeline. Imported on first use: the task module loads Celery."""
+    from tasks.intake import enqueue_event as enqueue
+
+    enqueue(event_id)
+
+
+def redis_ping(url: str) -> Callable[[], None]:
+    """A readiness check of the broker: one PING on a client kept for the process."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=BROKER_PING_TIMEOUT, socket_connect_timeout=BROKER_PING_TIMEOUT)
+
+    def ping() -> None:
+        client.ping()
+
+    return ping
+
+
+def build_app() -> Flask:
+    settings = get_settings()
+    redis_url = settings.require_redis("serve (under gunicorn)")
+    return create_app(
+        settings.database_url,
+        settings.require_secret_key(),
+        enqueue_event,
+        broker_ping=redis_ping(redis_url),
+    )
+
+
+app = build_app()
