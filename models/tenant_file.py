@@ -16,6 +16,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from models.tables import PosKind
 
 MATCHING_ORDERS = ("email,phone", "phone,email", "email", "phone")
+# Canonical fields Heartland keeps in merchant custom fields (SPEC rule 24).
+HEARTLAND_CUSTOM_FIELD_NAMES = ("email_opt_in", "sms_opt_in", "birthday", "tags")
 SLUG = validate.Regexp(r"^[a-z0-9-]+$", error="must match [a-z0-9-]+")
 
 
@@ -65,7 +67,10 @@ class SettingsSection(_Strict):
     sync_pos_to_shopify = fields.Boolean(load_default=True)
     poll_interval_seconds = fields.Integer(load_default=60, validate=validate.Range(min=5, max=86400))
     default_phone_region = fields.String(load_default="US", validate=validate.Regexp(r"^[A-Z]{2}$"))
-    heartland_custom_fields = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    heartland_custom_fields = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(HEARTLAND_CUSTOM_FIELD_NAMES)), values=fields.String(),
+        load_default=dict,
+    )
     # Beyond INTERFACE.md's example: a tenant big enough for its own queue `tenant.<name>`.
     dedicated_queue = fields.Boolean(load_default=False)
 

@@ -23,6 +23,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
     transport_options: dict[str, object] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
     if settings.redis_key_prefix and settings.redis_url:
         transport_options["global_keyprefix"] = settings.redis_key_prefix
+    if settings.redis_sentinel_master:  # sentinel://host:26379;sentinel://host2:26379 (kombu has no Cluster support)
+        transport_options["master_name"] = settings.redis_sentinel_master
     return dict(
         broker_url=settings.redis_url or "memory://",
         broker_transport_options=transport_options,

@@ -28,7 +28,7 @@ class BucketSize:
 DEFAULT_BUCKETS: dict[str, BucketSize] = {
     PosKind.LIGHTSPEED_R.value: BucketSize(90, 1.0),  # leaky bucket 90, drip 1/s (one register)
     PosKind.LIGHTSPEED_X.value: BucketSize(50, 350 / 300),  # 350 requests per 5 minutes, one register
-    PosKind.HEARTLAND.value: BucketSize(20, 10.0),  # undocumented: a cautious guess (unverified)
+    PosKind.HEARTLAND.value: BucketSize(10, 5.0),  # undocumented: a cautious guess (unverified)
     "shopify": BucketSize(40, 2.0),
 }
 

@@ -32,6 +32,7 @@ class Settings:
     job_max_attempts: int
     retry_backoff_max_seconds: int
     redis_key_prefix: str
+    redis_sentinel_master: str | None
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -70,7 +71,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"POSSYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {database_url!r}")
     redis_url = env.get("POSSYNC_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
-        raise SettingsError(f"POSSYNC_REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}")
+        raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, got {redis_url!r}")
     secret_key = env.get("POSSYNC_SECRET_KEY") or None
     if secret_key:
         try:
@@ -92,6 +93,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_max_attempts=_int(env, "POSSYNC_JOB_MAX_ATTEMPTS", 8),
         retry_backoff_max_seconds=_int(env, "POSSYNC_RETRY_BACKOFF_MAX_SECONDS", 600),
         redis_key_prefix=env.get("POSSYNC_REDIS_KEY_PREFIX", ""),
+        redis_sentinel_master=env.get("POSSYNC_REDIS_SENTINEL_MASTER") or None,
     )
 
 

@@ -25,15 +25,19 @@ def serve(host: str, port: int) -> None:
 @click.command()
 @click.option("--pos", "pos_kinds", multiple=True, help="POS kind whose queue to consume (repeatable).")
 @click.option("--tenant", "tenants", multiple=True, help="Dedicated tenant queue to consume (repeatable).")
+@click.option("--queue", "extra_queues", multiple=True,
+              help="Any other queue by name, e.g. intake or poll (repeatable).")
 @click.option("--concurrency", type=int, default=None, help="Worker processes (default: CPU count).")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], concurrency: int | None, loglevel: str) -> None:
+def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], extra_queues: tuple[str, ...],
+           concurrency: int | None, loglevel: str) -> None:
     """A Celery worker on the queues of those POS kinds / tenants (default: all shared queues)."""
     conf = settings()
     conf.require_redis("worker")
     conf.require_secret_key()
     try:
-        queues = queues_for(pos_kinds, tenants)
+        queues = queues_for(pos_kinds, tenants) if (pos_kinds or tenants or not extra_queues) else []
+        queues += [q for q in extra_queues if q not in queues]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pos") from None
     from worker.celery_app import app

@@ -1,0 +1,48 @@
+"""Fixtures: a Heartland fake on 127.0.0.1 per test, and adapters pointed at it through `make_adapter`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from adapters.heartland import FakeServer, HeartlandAdapter, make_adapter
+from models.tenants import TenantSettings
+from tests.adapters.heartland.helpers import CUSTOM_FIELDS, TOKEN
+
+AdapterFactory = Callable[..., HeartlandAdapter]
+
+
+@pytest.fixture(scope="session")
+def running_fake() -> Iterator[FakeServer]:
+    """One server for the whole run: stopping one takes half a second (the serve loop's poll interval)."""
+    server = FakeServer(api_token=TOKEN, requests_per_window=None)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake(running_fake: FakeServer) -> FakeServer:
+    """The shared server, emptied: no records, faults, latency or logged requests; rate limit off."""
+    running_fake.reset()
+    running_fake.clear()
+    running_fake.set_rate_limit(None)
+    running_fake.api_token = TOKEN
+    return running_fake
+
+
+@pytest.fixture
+def make(fake: FakeServer) -> AdapterFactory:
+    def build(custom_fields: dict[str, str] | None = None, token: str = TOKEN) -> HeartlandAdapter:
+        settings = TenantSettings(heartland_custom_fields=CUSTOM_FIELDS if custom_fields is None else custom_fields)
+        config = {"base_url": fake.url, "account_id": None, "domain_prefix": None, "subdomain": "acme"}
+        secrets = {"access_token": token, "refresh_token": None, "client_id": None, "client_secret": None}
+        return make_adapter(config, secrets, settings, None)
+
+    return build
+
+
+@pytest.fixture
+def adapter(make: AdapterFactory) -> HeartlandAdapter:
+    return make()

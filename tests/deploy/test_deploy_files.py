@@ -1,0 +1,630 @@
+"""Offline checks of docker-compose.yml, .env.example, deploy/Dockerfile and deploy/k8s.
+
+There is no Docker engine or cluster here, so the files are checked the way a reviewer would:
+against the published schemas (Compose Specification; Kubernetes and KEDA schemas vendored in
+deploy/schemas) and against the rules the architecture depends on (exactly one beat, a worker and a
+ScaledObject for every queue, Redis `noeviction`, non-root containers, documented variables). The
+two helpers shipped in the image (gunicorn.conf.py, healthcheck.py) are exercised for real.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import http.server
+import importlib.resources
+import importlib.util
+import itertools
+import json
+import re
+import shlex
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from models.tables import PosKind
+from worker.routing import INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+K8S = ROOT / "deploy" / "k8s"
+SCHEMAS = ROOT / "deploy" / "schemas"
+ALL_QUEUES = {INTAKE_QUEUE, POLL_QUEUE, *(kind.queue for kind in PosKind)}
+WORKER_PING = "celery -A worker.celery_app inspect ping -d"
+# `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}`; `$$` is a literal `$`.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def compose_text() -> str:
+    return COMPOSE.read_text()
+
+
+def load_compose(text: str | None = None) -> dict[str, Any]:
+    return yaml.load(compose_text() if text is None else text, Loader=YAML_LOADER)
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f".env.example line is not NAME=value: {line!r}"
+            values[name.strip()] = value
+    return values
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation, enough for this file (no nesting)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        value = env.get(name)
+        if op == ":-":  # default when unset or empty
+            return value or arg
+        if op == "-":  # default when unset
+            return arg if value is None else value
+        if op in (":?", "?") and (value is None or (op == ":?" and value == "")):
+            raise AssertionError(f"compose would refuse to start: {name}: {arg}")
+        return value or ""
+
+    return INTERPOLATION.sub(replace, text)
+
+
+def compose_validator() -> Draft202012Validator:
+    """The Compose Specification schema as built into check-jsonschema (vendor.compose-spec)."""
+    resource = importlib.resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json")
+    return Draft202012Validator(json.loads(resource.read_text()))
+
+
+def manifest_validator() -> Draft202012Validator:
+    """deploy/schemas/manifest.schema.json with its sibling files resolvable by relative reference."""
+    resources = [
+        (path.as_uri(), Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT202012))
+        for path in sorted(SCHEMAS.glob("*.json"))
+    ]
+    registry = Registry().with_resources(resources)
+    return Draft202012Validator({"$ref": (SCHEMAS / "manifest.schema.json").as_uri()}, registry=registry)
+
+
+def errors(validator: Draft202012Validator, instance: Any) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(instance)]
+
+
+def manifest_files() -> list[Path]:
+    return sorted(K8S.rglob("*.yaml"))
+
+
+def applied_files() -> list[Path]:
+    """What `kubectl apply -f deploy/k8s/` applies (not recursive: templates/ and examples/ are left out)."""
+    return sorted(K8S.glob("*.yaml"))
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """The one object in `path` (a fresh copy: tests may change it)."""
+    return copy.deepcopy(_parse_manifest(path))
+
+
+@functools.cache
+def _parse_manifest(path: Path) -> dict[str, Any]:
+    docs = [doc for doc in yaml.load_all(path.read_text(), Loader=YAML_LOADER) if doc is not None]
+    assert len(docs) == 1, f"{path.name}: one object per file (check-jsonschema validates one document)"
+    return docs[0]
+
+
+def objects(paths: list[Path] | None = None) -> list[dict[str, Any]]:
+    return [load_manifest(p) for p in (applied_files() if paths is None else paths)]
+
+
+def of_kind(kind: str, paths: list[Path] | None = None) -> list[dict[str, Any]]:
+    return [obj for obj in objects(paths) if obj["kind"] == kind]
+
+
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj["spec"]["template"]["spec"]
+
+
+def command_of(container: dict[str, Any]) -> list[str]:
+    return [*container.get("command", []), *container.get("args", [])]
+
+
+def queues_consumed(argv: list[str]) -> set[str]:
+    """Queues a worker command line consumes: `possync worker --pos/--tenant/--queue` or `celery ... -Q a,b`."""
+    if argv[:2] == ["possync", "worker"]:
+        queues = set()
+        for flag, value in itertools.pairwise(argv):
+            if flag == "--pos":
+                queues.add(queue_for_pos(value))
+            elif flag == "--tenant":
+                queues.add(f"tenant.{value}")
+            elif flag == "--queue":
+                queues.add(value)
+        return queues
+    if argv[:1] == ["celery"] and "worker" in argv and "-Q" in argv:
+        return set(argv[argv.index("-Q") + 1].split(","))
+    return set()
+
+
+def possync_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Services that run the possync image."""
+    image = compose["x-possync-image"]["image"]
+    return {name: svc for name, svc in compose["services"].items() if svc.get("image") == image}
+
+
+# --- docker-compose.yml -------------------------------------------------------------------------
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    assert errors(compose_validator(), load_compose()) == []
+
+
+def test_compose_file_still_matches_after_interpolation_with_env_example() -> None:
+    text = interpolate(compose_text(), env_example())
+    assert "${" not in text
+    assert errors(compose_validator(), load_compose(text)) == []
+
+
+def test_compose_schema_check_rejects_a_misspelt_key() -> None:
+    """Guard against a vacuous check: the same validator must fail a broken copy."""
+    broken = load_compose()
+    broken["services"]["beat"]["healthchek"] = broken["services"]["beat"].pop("healthcheck")
+    assert any("healthchek" in e for e in errors(compose_validator(), broken))
+
+
+def test_redis_never_evicts_and_persists_its_queues() -> None:
+    command = load_compose()["services"]["redis"]["command"]
+    argv = shlex.split(command) if isinstance(command, str) else command
+    assert argv[argv.index("--maxmemory-policy") + 1] == "noeviction"
+    assert argv[argv.index("--appendonly") + 1] == "yes"
+
+
+def test_compose_runs_exactly_one_beat() -> None:
+    services = load_compose()["services"]
+    beats = [name for name, svc in services.items() if svc.get("command", [])[:2] == ["possync", "beat"]]
+    assert beats == ["beat"]
+    assert services["beat"]["deploy"]["replicas"] == 1
+
+
+def test_compose_has_a_worker_for_every_queue() -> None:
+    services = load_compose()["services"]
+    consumed: dict[str, list[str]] = {}
+    for name, svc in services.items():
+        for queue in queues_consumed(svc.get("command", [])):
+            consumed.setdefault(queue, []).append(name)
+    assert set(consumed) == ALL_QUEUES
+    for kind in PosKind:  # one service per POS queue, so each scales on its own
+        assert len(consumed[kind.queue]) == 1 and consumed[kind.queue][0] == f"worker-{kind.value}"
+
+
+def test_app_services_wait_for_a_successful_migration() -> None:
+    compose = load_compose()
+    services = possync_services(compose)
+    assert services["migrate"]["command"] == ["possync", "db", "upgrade"]
+    for name, svc in services.items():
+        if name == "migrate":
+            continue
+        assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy", name
+        assert svc["depends_on"]["postgres"]["condition"] == "service_healthy", name
+
+
+def test_every_long_running_service_has_a_health_check() -> None:
+    services = load_compose()["services"]
+    for name, svc in services.items():
+        if name == "migrate":
+            continue
+        assert svc.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        assert not svc["healthcheck"].get("disable"), name
+    for name, svc in services.items():
+        if name.startswith("worker-"):
+            test = " ".join(svc["healthcheck"]["test"])
+            # `$$` is compose's escape: the shell in the container sees `$HOSTNAME`, the worker's node name.
+            assert WORKER_PING in test and "celery@$$HOSTNAME" in test, name
+    assert "/healthz" in " ".join(services["receiver"]["healthcheck"]["test"])
+
+
+def test_receiver_runs_under_gunicorn_on_port_8000() -> None:
+    receiver = load_compose()["services"]["receiver"]
+    assert receiver["command"][0] == "gunicorn" and receiver["command"][-1] == "worker.web.wsgi:app"
+    assert any(str(p).endswith(":8000") for p in receiver["ports"])
+    assert receiver["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+
+
+def test_flower_requires_basic_auth_and_listens_on_loopback_only() -> None:
+    flower = load_compose()["services"]["flower"]
+    assert flower["command"][:2] == ["possync", "flower"]
+    assert "--unauthenticated" not in flower["command"]
+    assert "${POSSYNC_FLOWER_BASIC_AUTH:?" in flower["environment"]["POSSYNC_FLOWER_BASIC_AUTH"]
+    assert all(str(p).startswith("127.0.0.1:") for p in flower["ports"])
+
+
+def test_every_variable_used_is_documented_in_env_example() -> None:
+    used = {m.group(1) for m in INTERPOLATION.finditer(compose_text()) if m.group(1)}
+    assert used, "no ${VAR} found: the pattern is broken"
+    assert used - env_example().keys() == set()
+
+
+def test_secrets_have_no_default_and_stop_compose_when_missing() -> None:
+    text = compose_text()
+    for name in ("POSTGRES_PASSWORD", "POSSYNC_SECRET_KEY", "POSSYNC_FLOWER_BASIC_AUTH"):
+        assert f"${{{name}:?" in text, name
+        assert f"${{{name}:-" not in text, name
+    env = env_example()
+    del env["POSSYNC_SECRET_KEY"]
+    with pytest.raises(AssertionError, match="POSSYNC_SECRET_KEY"):
+        interpolate(text, env)
+
+
+def test_env_example_holds_no_usable_secret() -> None:
+    env = env_example()
+    with pytest.raises(ValueError):  # a published, working key would end up in someone's production
+        Fernet(env["POSSYNC_SECRET_KEY"].encode())
+    assert "change-me" in env["POSTGRES_PASSWORD"]
+    assert env["POSSYNC_FLOWER_BASIC_AUTH"].endswith(":change-me")
+    assert "Fernet.generate_key()" in ENV_EXAMPLE.read_text()  # says how to make a real one
+
+
+def test_env_example_documents_every_setting_possync_reads() -> None:
+    """Drift check: a new POSSYNC_* variable in the settings or CLI must reach the deployment files."""
+    read = set()
+    for path in [ROOT / "worker" / "settings.py", *sorted((ROOT / "worker" / "cli").glob("*.py"))]:
+        if path.exists():
+            read |= set(re.findall(r"\"(POSSYNC_[A-Z0-9_]+)\"", path.read_text()))
+    assert "POSSYNC_DATABASE_URL" in read
+    compose_env = set(load_compose()["x-possync-env"]) | {"POSSYNC_FLOWER_BASIC_AUTH"}
+    assert read - (env_example().keys() | compose_env) == set()
+    secret = load_manifest(K8S / "templates" / "secret.yaml")
+    k8s_keys = set(of_kind("ConfigMap")[0]["data"]) | set(secret["stringData"])
+    assert read - k8s_keys == set()
+
+
+def test_compose_app_containers_are_not_root() -> None:
+    for name, svc in possync_services(load_compose()).items():
+        assert str(svc.get("user", "10001")).split(":")[0] not in ("0", "root"), name
+
+
+# --- deploy/Dockerfile --------------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    logical, current = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    return [(entry.split(None, 1)[0].upper(), entry.split(None, 1)[1] if " " in entry else "") for entry in logical]
+
+
+def final_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions()
+    last_from = max(i for i, (op, _) in enumerate(instructions) if op == "FROM")
+    return instructions[last_from:]
+
+
+def test_dockerfile_is_multi_stage_and_ships_only_the_built_virtualenv() -> None:
+    instructions = dockerfile_instructions()
+    stages = [args for op, args in instructions if op == "FROM"]
+    assert len(stages) >= 2
+    assert any(op == "COPY" and args.startswith("--from=build") for op, args in final_stage())
+    assert any(op == "RUN" and "pip wheel" in args for op, args in instructions)
+
+
+def test_dockerfile_runs_as_a_non_root_user() -> None:
+    users = [args for op, args in final_stage() if op == "USER"]
+    assert users, "the runtime stage sets no USER"
+    user = users[-1].split(":")[0]
+    assert user.isdigit() and int(user) != 0  # numeric, so Kubernetes' runAsNonRoot can verify it
+
+
+def test_dockerfile_exposes_8000_and_defaults_to_the_receiver_under_gunicorn() -> None:
+    stage = final_stage()
+    assert ("EXPOSE", "8000") in stage
+    cmd = json.loads([args for op, args in stage if op == "CMD"][-1])
+    assert cmd[0] == "gunicorn" and cmd[-1] == "worker.web.wsgi:app"
+
+
+def test_dockerfile_bakes_in_no_secret() -> None:
+    for op, args in dockerfile_instructions():
+        if op in ("ENV", "ARG"):
+            assert not re.search(r"SECRET|PASSWORD|TOKEN|BASIC_AUTH|DATABASE_URL|REDIS_URL", args, re.I), args
+    ignore = (ROOT / "deploy" / "Dockerfile.dockerignore").read_text().splitlines()
+    assert ".env" in ignore and ".git" in ignore and ".venv" in ignore
+
+
+def test_dockerfile_copies_files_that_exist() -> None:
+    for op, args in dockerfile_instructions():
+        if op == "COPY" and not args.startswith("--from"):
+            *sources, _target = args.split()
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: missing, the image would not build"
+
+
+# --- deploy/k8s ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def k8s_validator() -> Draft202012Validator:
+    return manifest_validator()
+
+
+@pytest.mark.parametrize("path", manifest_files(), ids=lambda p: str(p.relative_to(K8S)))
+def test_manifest_matches_the_kubernetes_and_keda_schemas(path: Path, k8s_validator: Draft202012Validator) -> None:
+    assert errors(k8s_validator, load_manifest(path)) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "break_it", "expected"),
+    [
+        (
+            "40-beat-deployment.yaml",
+            lambda o: pod_spec(o)["containers"][0].update(imagePullPolicyy="x"),
+            "imagePullPolicyy",
+        ),
+        (
+            "31-worker-lightspeed-r-scaledobject.yaml",
+            lambda o: o["spec"]["triggers"][0]["metadata"].update(listLength=20),
+            "listLength",
+        ),
+        (
+            "31-worker-lightspeed-r-scaledobject.yaml",
+            lambda o: o["spec"]["triggers"][0]["metadata"].pop("listName"),
+            "listName",
+        ),
+        ("21-receiver-service.yaml", lambda o: o.update(kind="Servic"), "kind"),
+        ("00-namespace.yaml", lambda o: o.update(apiVersion="apps/v1"), "apiVersion"),
+    ],
+)
+def test_manifest_schema_rejects_broken_objects(
+    path: str, break_it: Any, expected: str, k8s_validator: Draft202012Validator
+) -> None:
+    """Guard against a vacuous check: each broken copy must fail, naming the field."""
+    obj = copy.deepcopy(load_manifest(K8S / path))
+    assert errors(k8s_validator, obj) == []
+    break_it(obj)
+    assert any(expected in e for e in errors(k8s_validator, obj))
+
+
+def test_every_object_lives_in_the_possync_namespace() -> None:
+    for path in manifest_files():
+        obj = load_manifest(path)
+        if obj["kind"] == "Namespace":
+            assert obj["metadata"]["name"] == "possync"
+        else:
+            assert obj["metadata"].get("namespace") == "possync", path.name
+
+
+def test_every_queue_has_a_worker_deployment_and_a_scaled_object() -> None:
+    deployments = {d["metadata"]["name"]: d for d in of_kind("Deployment")}
+    scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in of_kind("ScaledObject")}
+    consumed: dict[str, str] = {}
+    for name, deployment in deployments.items():
+        for queue in queues_consumed(command_of(pod_spec(deployment)["containers"][0])):
+            consumed[queue] = name
+    assert set(consumed) == ALL_QUEUES
+    for queue, name in consumed.items():
+        assert name in scaled, f"{name} (queue {queue}) has no ScaledObject"
+        lists = {t["metadata"]["listName"] for t in scaled[name]["spec"]["triggers"] if t["type"] == "redis"}
+        assert queue in lists, f"ScaledObject {name} does not watch the list {queue}"
+        # KEDA owns the replica count; a fixed one in the Deployment would fight it on every apply.
+        assert "replicas" not in deployments[name]["spec"], name
+    for kind in PosKind:
+        assert queues_consumed(command_of(pod_spec(deployments[consumed[kind.queue]])["containers"][0])) == {kind.queue}
+
+
+def test_scaled_objects_authenticate_through_an_existing_trigger_authentication() -> None:
+    auths = {a["metadata"]["name"] for a in of_kind("TriggerAuthentication")}
+    targets = {d["metadata"]["name"] for d in of_kind("Deployment")}
+    for so in of_kind("ScaledObject"):
+        assert so["spec"]["scaleTargetRef"]["name"] in targets
+        for trigger in so["spec"]["triggers"]:
+            assert trigger["authenticationRef"]["name"] in auths
+
+
+def test_tenant_example_consumes_its_dedicated_queue() -> None:
+    examples = sorted((K8S / "examples").glob("*.yaml"))
+    deployment = of_kind("Deployment", examples)[0]
+    scaled = of_kind("ScaledObject", examples)[0]
+    assert queues_consumed(command_of(pod_spec(deployment)["containers"][0])) == {"tenant.acme"}
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert [t["metadata"]["listName"] for t in scaled["spec"]["triggers"]] == ["tenant.acme"]
+
+
+def test_kubernetes_runs_exactly_one_beat_recreated_not_rolled() -> None:
+    beats = [d for d in of_kind("Deployment") if command_of(pod_spec(d)["containers"][0])[:2] == ["possync", "beat"]]
+    assert len(beats) == 1
+    beat = beats[0]
+    assert beat["spec"]["replicas"] == 1
+    assert beat["spec"]["strategy"]["type"] == "Recreate"
+    assert beat["metadata"]["name"] not in {s["spec"]["scaleTargetRef"]["name"] for s in of_kind("ScaledObject")}
+
+
+def test_migration_job_runs_db_upgrade() -> None:
+    (job,) = of_kind("Job")
+    assert command_of(pod_spec(job)["containers"][0]) == ["possync", "db", "upgrade"]
+    assert pod_spec(job)["restartPolicy"] == "Never"
+
+
+def test_receiver_probes_use_healthz_and_readyz_on_8000() -> None:
+    (receiver,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "receiver"]
+    container = pod_spec(receiver)["containers"][0]
+    assert command_of(container)[0] == "gunicorn" and command_of(container)[-1] == "worker.web.wsgi:app"
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    (service,) = [s for s in of_kind("Service") if s["metadata"]["name"] == "receiver"]
+    assert service["spec"]["selector"].items() <= receiver["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_workers_are_probed_with_a_celery_ping_to_themselves() -> None:
+    for deployment in of_kind("Deployment", manifest_files()):
+        container = pod_spec(deployment)["containers"][0]
+        if not queues_consumed(command_of(container)):
+            continue
+        probe = " ".join(container["livenessProbe"]["exec"]["command"])
+        assert WORKER_PING in probe and "celery@$HOSTNAME" in probe, deployment["metadata"]["name"]
+        assert probe.startswith("sh -c"), "a shell is needed to expand $HOSTNAME"
+
+
+def test_every_pod_runs_non_root_without_privilege_escalation() -> None:
+    for obj in of_kind("Deployment", manifest_files()) + of_kind("Job", manifest_files()):
+        name = obj["metadata"]["name"]
+        pod = pod_spec(obj)
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["runAsUser"] != 0, name
+        assert pod.get("automountServiceAccountToken") is False, name
+        for container in pod["containers"]:
+            ctx = container["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False, name
+            assert ctx["readOnlyRootFilesystem"] is True, name
+            assert ctx["capabilities"]["drop"] == ["ALL"], name
+            assert ctx.get("runAsUser", 10001) != 0, name
+
+
+def test_every_container_has_resource_requests_and_limits() -> None:
+    for obj in of_kind("Deployment", manifest_files()) + of_kind("Job", manifest_files()):
+        for container in pod_spec(obj)["containers"]:
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= resources["requests"].keys(), obj["metadata"]["name"]
+            assert "memory" in resources["limits"], obj["metadata"]["name"]
+
+
+def test_flower_is_behind_basic_auth_and_sees_no_database_secret() -> None:
+    (flower,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "flower"]
+    container = pod_spec(flower)["containers"][0]
+    assert command_of(container)[:2] == ["possync", "flower"] and "--unauthenticated" not in command_of(container)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POSSYNC_FLOWER_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]["name"] == "possync"
+    assert "POSSYNC_DATABASE_URL" not in env and "POSSYNC_SECRET_KEY" not in env
+    assert flower["spec"]["replicas"] == 1
+
+
+def test_secret_is_a_template_of_placeholders_kept_out_of_the_applied_folder() -> None:
+    assert of_kind("Secret") == [], "a Secret in deploy/k8s/*.yaml would overwrite the real one on apply"
+    secret = load_manifest(K8S / "templates" / "secret.yaml")
+    for key, value in secret["stringData"].items():
+        assert "REPLACE_ME" in value or "example.internal" in value, key
+    referenced = set()
+    for obj in objects(manifest_files()):
+        if obj["kind"] in ("Deployment", "Job"):
+            for container in pod_spec(obj)["containers"]:
+                for env in container.get("env", []):
+                    ref = env.get("valueFrom", {}).get("secretKeyRef")
+                    if ref:
+                        assert ref["name"] == secret["metadata"]["name"]
+                        referenced.add(ref["key"])
+        if obj["kind"] == "TriggerAuthentication":
+            referenced |= {ref["key"] for ref in obj["spec"]["secretTargetRef"]}
+    assert referenced == set(secret["stringData"]), "template keys and references disagree"
+
+
+def test_every_container_uses_the_same_image() -> None:
+    images = {
+        c["image"]
+        for obj in objects(manifest_files())
+        if obj["kind"] in ("Deployment", "Job")
+        for c in pod_spec(obj)["containers"]
+    }
+    assert len(images) == 1
+
+
+# --- deploy/gunicorn.conf.py and deploy/healthcheck.py ------------------------------------------
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gunicorn_config_empties_the_metrics_dir_and_drops_dead_workers(tmp_path: Path, monkeypatch) -> None:
+    metrics = tmp_path / "prom"
+    metrics.mkdir()
+    (metrics / "counter_111.db").write_bytes(b"stale")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics))
+    conf = load_module("possync_gunicorn_conf", ROOT / "deploy" / "gunicorn.conf.py")
+    assert list(metrics.iterdir()) == []  # emptied at import, in the master, before workers fork
+    (metrics / "gauge_livesum_4242.db").write_bytes(b"x")
+    (metrics / "counter_4242.db").write_bytes(b"x")
+    conf.child_exit(None, SimpleNamespace(pid=4242))
+    assert sorted(p.name for p in metrics.iterdir()) == ["counter_4242.db"]  # counters outlive the process
+    conf.on_starting(None)
+    assert list(metrics.iterdir()) == []
+
+
+def test_gunicorn_config_keeps_the_receivers_settings_and_adds_the_containers(tmp_path: Path, monkeypatch) -> None:
+    from worker.web import gunicorn_conf as receiver
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "a" / "b"))
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    conf = load_module("possync_gunicorn_conf_2", ROOT / "deploy" / "gunicorn.conf.py")
+    assert (tmp_path / "a" / "b").is_dir()  # created when missing
+    assert conf.bind == "0.0.0.0:8000"
+    for name in ("worker_class", "threads", "timeout", "keepalive", "accesslog", "child_exit"):
+        assert getattr(conf, name) == getattr(receiver, name), name
+    assert conf.workers == 3  # not cpu_count(): that is the node's, not the container's
+    assert conf.control_socket_disable is True  # it would be created under the read-only $HOME
+    assert conf.DEFAULT_MULTIPROC_DIR.startswith("/tmp/")
+
+
+@pytest.fixture
+def healthcheck() -> ModuleType:
+    return load_module("possync_healthcheck", ROOT / "deploy" / "healthcheck.py")
+
+
+@pytest.fixture
+def local_http() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_healthcheck_http(healthcheck: ModuleType, local_http: str) -> None:
+    assert healthcheck.main(["http", f"{local_http}/healthz"]) == 0
+    assert healthcheck.check_http(f"{local_http}/readyz") == "HTTP 503"
+    assert healthcheck.main(["http", f"{local_http}/readyz"]) == 1
+    assert healthcheck.check_http("http://127.0.0.1:9/healthz", timeout=2).startswith("unreachable")
+
+
+def test_healthcheck_broker(healthcheck: ModuleType, redis_server_url: str, capsys) -> None:
+    assert healthcheck.main(["broker"], env={"POSSYNC_REDIS_URL": redis_server_url}) == 0
+    assert healthcheck.main(["broker"], env={"POSSYNC_REDIS_URL": "redis://:s3cret-pw@127.0.0.1:9/0"}) == 1
+    assert healthcheck.main(["broker"], env={}) == 1
+    err = capsys.readouterr().err
+    assert "unhealthy: broker unreachable" in err and "POSSYNC_REDIS_URL is not set" in err
+    assert "s3cret-pw" not in err  # the URL may carry a password: never printed
+    assert healthcheck.main(["nonsense"]) == 2
