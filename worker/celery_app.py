@@ -64,8 +64,8 @@ def make_celery(settings: Settings) -> Celery:
 def reconfigure(settings: Settings) -> None:
     """Point the process's app at other settings (tests, the demo) and drop pooled broker connections."""
     app.conf.update(celery_config(settings))
-    app.pool.force_close_all()
-    app._pool = None
+    app._pool = None  # made again from the new broker_url on next use
+    app.amqp._producer_pool = None
 
 
 app = make_celery(get_settings())
