@@ -45,6 +45,8 @@ class Capabilities:
     shipping_address: bool
     tags_field: str | None = None  # where tags go when the POS has no tags (documented in README)
     can_unarchive: bool = True  # R-Series and Heartland: archived customers can be matched again
+    birthday: bool = True  # Heartland: only through a mapped custom field
+    email_consent: bool = True  # Heartland: only through a mapped custom field
 
 
 @dataclass(frozen=True)

@@ -23,20 +23,25 @@ from worker.settings import get_settings
 
 
 def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate_limiter: RateLimiter,
-                 pos_label: str) -> None:
+                 tenant: str) -> None:
     size = DEFAULT_BUCKETS[size_key]
+    calls = 0
 
     def before_request() -> None:
-        wait = rate_limiter.acquire(bucket_name, size)
+        # Only a step's first request may be told to wait: the rest of the step runs on credit, so a
+        # multi-request write is never interrupted half-done (a half-done create would be repeated).
+        nonlocal calls
+        calls += 1
+        wait = rate_limiter.acquire(bucket_name, size, on_credit=calls > 1)
         if wait > 0:
-            metrics.LIMITER_WAITS.labels(pos=pos_label).inc()
+            metrics.LIMITER_WAITS.labels(vendor=size_key, tenant=tenant).inc()
             raise RateLimitedError("waiting for the tenant's rate-limit budget", retry_after=wait,
                                    vendor=client.vendor)
 
     def on_rate_limit(info: RateLimitInfo) -> None:
         rate_limiter.observe(bucket_name, info)
         if info.retry_after:
-            metrics.RATE_LIMITED.labels(pos=pos_label).inc()
+            metrics.RATE_LIMITED.labels(vendor=size_key, tenant=tenant).inc()
 
     client.before_request = before_request
     client.on_rate_limit = on_rate_limit
@@ -50,7 +55,7 @@ def pos_adapter_for(tenant: TenantContext) -> PosAdapter:
             save_pos_secrets(session, tenant.id, secrets, settings.require_secret_key())
 
     adapter = make_pos_adapter(tenant, save_secrets)
-    wire_limiter(adapter.client, f"pos:{tenant.name}", tenant.pos_kind.value, limiter(), tenant.pos_kind.value)
+    wire_limiter(adapter.client, f"pos:{tenant.name}", tenant.pos_kind.value, limiter(), tenant.name)
     return adapter
 
 

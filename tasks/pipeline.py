@@ -23,38 +23,41 @@ from worker.settings import get_settings
 def run(task: Task, step: str, job_id: int) -> int:
     outcome = execute_step(step, job_id, STEP_FUNCTIONS[step], get_sessionmaker(get_settings().database_url))
     if outcome.action == "retry":
-        raise task.retry(countdown=outcome.countdown, max_retries=None)
+        # The job row keeps the retry budget (waits for rate limits and locks are free), so Celery's
+        # own count is unlimited: `max_retries=None` on the task, not on `retry()`, where None means
+        # "the task's default" (3), and a 4th wait would be dropped with MaxRetriesExceededError.
+        raise task.retry(countdown=outcome.countdown)
     if outcome.action == "stop":
         raise Ignore()
     return job_id
 
 
-@app.task(bind=True, name="possync.pipeline.fetch_customer")
+@app.task(bind=True, max_retries=None, name="possync.pipeline.fetch_customer")
 def fetch_customer(self: Task, job_id: int, route: str | None = None) -> int:
     return run(self, "fetch_customer", job_id)
 
 
-@app.task(bind=True, name="possync.pipeline.resolve_match")
+@app.task(bind=True, max_retries=None, name="possync.pipeline.resolve_match")
 def resolve_match(self: Task, job_id: int, route: str | None = None) -> int:
     return run(self, "resolve_match", job_id)
 
 
-@app.task(bind=True, name="possync.pipeline.default_customer_fallback")
+@app.task(bind=True, max_retries=None, name="possync.pipeline.default_customer_fallback")
 def default_customer_fallback(self: Task, job_id: int, route: str | None = None) -> int:
     return run(self, "default_customer_fallback", job_id)
 
 
-@app.task(bind=True, name="possync.pipeline.upsert_pos_customer")
+@app.task(bind=True, max_retries=None, name="possync.pipeline.upsert_pos_customer")
 def upsert_pos_customer(self: Task, job_id: int, route: str | None = None) -> int:
     return run(self, "upsert_pos_customer", job_id)
 
 
-@app.task(bind=True, name="possync.pipeline.sync_marketing_consent")
+@app.task(bind=True, max_retries=None, name="possync.pipeline.sync_marketing_consent")
 def sync_marketing_consent(self: Task, job_id: int, route: str | None = None) -> int:
     return run(self, "sync_marketing_consent", job_id)
 
 
-@app.task(bind=True, name="possync.pipeline.push_to_shopify")
+@app.task(bind=True, max_retries=None, name="possync.pipeline.push_to_shopify")
 def push_to_shopify(self: Task, job_id: int, route: str | None = None) -> int:
     return run(self, "push_to_shopify", job_id)
 

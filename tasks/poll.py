@@ -117,7 +117,7 @@ def poll_pos_changes(self, tenant_id: int) -> None:  # type: ignore[no-untyped-d
             try:
                 result = poll_tenant(session, tenant, pos_adapter_for(tenant))
             except RateLimitedError as exc:
-                raise self.retry(countdown=min(exc.retry_after + 0.5, 900), max_retries=None) from None
+                raise self.retry(countdown=min(exc.retry_after + 0.5, 900)) from None
             except AdapterError as exc:
                 session.rollback()
                 cursor = session.get(PollCursor, tenant_id) or PollCursor(tenant_id=tenant_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.base import PosAdapter, PosCustomer
-from adapters.errors import FatalError
+from adapters.errors import AdapterError, FatalError
 from models import links, pos_index
 from models.customer import Customer
 from models.normalise import email_key, phone_key
@@ -19,7 +19,7 @@ from tasks import serial
 from tasks.clients import pos_adapter_for, shopify_client_for
 from tasks.rules.consent import merge_consent
 from tasks.rules.diff import diff_for_update
-from tasks.rules.heartland import create_problems, uses_default_customer
+from tasks.rules.heartland import create_problems, describe_problems, uses_default_customer
 from tasks.rules.links import LinkVerdict, check_link
 from tasks.rules.mapping import desired_pos_customer
 from tasks.rules.matching import find_match
@@ -92,16 +92,21 @@ def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) ->
             pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
         else:
             pos_index.mark_status(ctx.session, ctx.tenant.id, link.pos_customer_id, PosStatus.DELETED)
-    match = find_match(customer.customer, order=ctx.tenant.settings.customer_matching, region=region,
-                       session=ctx.session, tenant_id=ctx.tenant.id, adapter=adapter)
-    found: dict[str, Any] = {"pos_id": None, "pos_current": None, "match_via": None,
-                             "candidates": match.candidates}
-    if match.ambiguous:
-        ctx.job.ambiguous = True
-    if match.pos_id:
+    found: dict[str, Any] = {"pos_id": None, "pos_current": None, "match_via": None}
+    for _ in range(3):  # an index hit the POS says is no longer active is re-indexed, then matched again
+        match = find_match(customer.customer, order=ctx.tenant.settings.customer_matching, region=region,
+                           session=ctx.session, tenant_id=ctx.tenant.id, adapter=adapter)
+        found["candidates"] = match.candidates
+        ctx.job.ambiguous = match.ambiguous
+        if not match.pos_id:
+            break
         pos = adapter.get_customer(match.pos_id)
         if pos is not None and pos.status is PosStatus.ACTIVE:
-            found = {**found, **_use(pos, match.via or "index")}
+            return {**found, **_use(pos, match.via or "index")}
+        if pos is None:
+            pos_index.mark_status(ctx.session, ctx.tenant.id, match.pos_id, PosStatus.DELETED)
+        else:
+            pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
     return found
 
 
@@ -178,15 +183,21 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             current = fetched.customer
         if pos_id is None:
             if tenant.pos_kind is PosKind.HEARTLAND and (problems := create_problems(desired)):
-                raise MissingFieldsError(
-                    f"Heartland needs {', '.join(problems)} to create this customer; "
-                    "it will be retried when Shopify sends an update that supplies them"
-                )
-            written = adapter.create_customer(desired)
+                raise MissingFieldsError(describe_problems(problems))
+            try:
+                written = adapter.create_customer(desired)
+            except AdapterError as exc:
+                if partial := getattr(exc, "partial_pos_id", None):
+                    # Created but not finished (e.g. Heartland's address call failed): link it now, so the
+                    # retry completes this customer instead of creating a second one.
+                    links.save_link(ctx.session, tenant.id, customer.id, str(partial))
+                    ctx.session.commit()
+                raise
             outcome = "created"
         else:
             assert current is not None
-            changes = diff_for_update(desired, current, update_names=tenant.settings.update_names, capabilities=caps)
+            changes = diff_for_update(desired, current, update_names=tenant.settings.update_names, capabilities=caps,
+                                      region=region)
             changes = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
             if changes:
                 written = adapter.update_customer(pos_id, changes)
@@ -211,7 +222,9 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
         return {}
     adapter = pos_adapter_for(ctx.tenant)
     current = Customer.from_json(context["pos_current"])
-    fields = CONSENT_FIELDS if adapter.capabilities.sms_consent else CONSENT_FIELDS[:1]
+    caps = adapter.capabilities
+    fields = tuple(name for name, held in zip(CONSENT_FIELDS, (caps.email_consent, caps.sms_consent), strict=True)
+                   if held)
     changes = {}
     for name in fields:
         chosen = merge_consent(getattr(customer.customer, name), getattr(current, name))
@@ -246,12 +259,12 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
     if existing is None:
         existing = _find_in_shopify(shopify, pos.customer, tenant.settings.default_phone_region)
     if existing is None:
-        basic = shopify_changes_from_pos(pos.customer, None)
+        basic = shopify_changes_from_pos(pos.customer, None, region=tenant.settings.default_phone_region)
         written = shopify.create_customer(Customer(**{k: v for k, v in basic.items() if k not in CONSENT_FIELDS}))
         outcome = "created"
         consent_changes = {k: v for k, v in basic.items() if k in CONSENT_FIELDS}
     else:
-        changes = shopify_changes_from_pos(pos.customer, existing.customer)
+        changes = shopify_changes_from_pos(pos.customer, existing.customer, region=tenant.settings.default_phone_region)
         basic = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
         consent_changes = {k: v for k, v in changes.items() if k in CONSENT_FIELDS}
         written = shopify.update_customer(existing.id, basic) if basic else existing

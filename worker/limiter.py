@@ -48,9 +48,14 @@ class RateLimiter:
     def _keys(self, tenant: str) -> list[str]:
         return [f"{self.prefix}rl:{tenant}", f"{self.prefix}cooldown:{tenant}"]
 
-    def acquire(self, tenant: str, size: BucketSize, cost: float = 1.0) -> float:
-        """Take `cost` tokens now, or return how many seconds to wait (nothing taken then)."""
-        wait_ms = self._acquire(keys=self._keys(tenant), args=[size.capacity, size.per_second, cost])
+    def acquire(self, tenant: str, size: BucketSize, cost: float = 1.0, *, on_credit: bool = False) -> float:
+        """Take `cost` tokens now, or return how many seconds to wait (nothing taken then).
+
+        `on_credit` always takes them (the bucket may go below zero) and returns 0: for the later
+        requests of one operation (Heartland's create is three calls), which must not be cut in half.
+        """
+        args = [size.capacity, size.per_second, cost, "1" if on_credit else "0"]
+        wait_ms = self._acquire(keys=self._keys(tenant), args=args)
         return int(wait_ms) / 1000.0
 
     def cooldown(self, tenant: str, seconds: float) -> None:

@@ -27,7 +27,7 @@ def customer_locks(client: redis.Redis, prefix: str, tenant: str, keys: Iterable
     held: list[Lock] = []
     try:
         for name in names:
-            lock = client.lock(name, timeout=LOCK_TIMEOUT_SECONDS, blocking=True, blocking_timeout=2)
+            lock = client.lock(name, timeout=LOCK_TIMEOUT_SECONDS, blocking=False)
             if not lock.acquire():
                 raise LockBusyError(f"customer lock {name.rsplit(':', 2)[-2]} is held by another job")
             held.append(lock)

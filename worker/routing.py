@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from models.tables import PosKind
 
@@ -40,7 +40,8 @@ def queues_for(pos_kinds: Iterable[str] = (), tenants: Iterable[str] = ()) -> li
 
 
 def declared_queues() -> list[Queue]:
-    return [Queue(name) for name in (INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES)]
+    """Each queue on its own direct exchange with its name as the key (as Celery makes missing ones)."""
+    return [Queue(name, Exchange(name), routing_key=name) for name in (INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES)]
 
 
 TASK_QUEUES = {

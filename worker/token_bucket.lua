@@ -1,11 +1,14 @@
 -- Token bucket per tenant, shared by every worker on every machine (ARCHITECTURE principle 5).
 -- KEYS[1] bucket hash {tokens, at, capacity, rate}; KEYS[2] cooldown key (set on a 429).
--- ARGV: capacity, refill per second, cost. Time comes from Redis TIME so worker clocks don't matter.
+-- ARGV: capacity, refill per second, cost, and "1" to take the cost even on credit (a request in the
+-- middle of a multi-request operation must not be interrupted: the debt delays the next caller).
+-- Time comes from Redis TIME so worker clocks don't matter.
 -- Returns the wait in milliseconds: 0 means the request may go now (and its cost was taken).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local on_credit = ARGV[4] == '1'
 local cooldown = redis.call('PTTL', KEYS[2])
-if cooldown > 0 then
+if cooldown > 0 and not on_credit then
   return cooldown
 end
 local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate')
@@ -16,7 +19,7 @@ local tokens = tonumber(stored[1]) or capacity
 local at = tonumber(stored[2]) or now
 tokens = math.min(capacity, tokens + (now - at) * rate / 1000)
 local wait = 0
-if tokens >= cost then
+if tokens >= cost or on_credit then
   tokens = tokens - cost
 else
   wait = math.ceil((cost - tokens) * 1000 / rate)

@@ -60,6 +60,8 @@ CAPABILITIES = Capabilities(
     shipping_address=True,
     tags_field=None,
     can_unarchive=True,
+    birthday=False,
+    email_consent=False,
 )
 
 
@@ -103,6 +105,8 @@ def capabilities_for(fields: CustomFields) -> Capabilities:
         shipping_address=True,
         tags_field=f"custom:{fields.tags}" if fields.tags else None,
         can_unarchive=True,
+        birthday=fields.birthday is not None,
+        email_consent=fields.email_opt_in is not None,
     )
 
 

@@ -37,3 +37,62 @@ def test_order_for_a_new_customer_creates_one_pos_customer(shop: Shop, db_url: s
     with session_scope(db_url) as session:
         link = session.scalar(select(CustomerLink))
         assert link is not None and link.shopify_customer_id == customer_id
+
+
+def pos_requests_during(shop: Shop, action) -> int:  # type: ignore[no-untyped-def]
+    before = len(shop.pos.vendor_requests())
+    action()
+    return len(shop.pos.vendor_requests()) - before
+
+
+def test_returning_unchanged_customer_costs_one_request_and_no_write(shop: Shop, db_url: str) -> None:
+    customer_id = shop.shopify.add_customer("Ann", "Lee", "ann@example.com", "+1 613-555-0101", address=ADDRESS)
+    payload = customer_payload(id=customer_id, email="ann@example.com")
+    shop.send("customers/update", payload)
+    wait_for(lambda: finished(db_url, 1), what="first sync")
+
+    def second() -> None:
+        shop.send("customers/update", payload)
+        wait_for(lambda: finished(db_url, 2), what="second sync")
+
+    used = pos_requests_during(shop, second)
+    job = jobs_of(db_url)[-1]
+    assert job.status == JobStatus.SUCCEEDED.value and job.outcome == "unchanged", job.last_error
+    assert used <= 1
+    assert all(r.method == "GET" for r in shop.pos.vendor_requests()[-used:])
+
+
+def test_a_changed_customer_is_updated_field_by_field(shop: Shop, db_url: str) -> None:
+    customer_id = shop.shopify.add_customer("Bo", "Berg", "bo@example.com", "+1 613-555-0102", address=ADDRESS)
+    payload = customer_payload(id=customer_id, email="bo@example.com")
+    shop.send("customers/update", payload)
+    wait_for(lambda: finished(db_url, 1), what="first sync")
+    with shop.shopify.lock:  # the merchant edits the customer in Shopify
+        shop.shopify._customers[customer_id]["last_name"] = "Bergman"
+    shop.send("customers/update", payload)
+    [_, job] = wait_for(lambda: finished(db_url, 2), what="second sync")
+    assert job.outcome == "updated", job.last_error
+    assert "Bergman" in str(shop.pos.state())
+
+
+def test_a_repeated_delivery_syncs_once(shop: Shop, db_url: str) -> None:
+    customer_id = shop.shopify.add_customer("Cy", "Dunn", "cy@example.com", None, address=ADDRESS)
+    payload = customer_payload(id=customer_id, email="cy@example.com")
+    for _ in range(3):
+        assert shop.send("customers/create", payload, webhook_id="same-delivery").status_code == 200
+    wait_for(lambda: finished(db_url, 1), what="the sync")
+    assert len(jobs_of(db_url)) == 1
+
+
+def test_simultaneous_events_for_a_new_customer_create_exactly_one(shop: Shop, db_url: str) -> None:
+    import concurrent.futures
+
+    customer_id = shop.shopify.add_customer("Di", "Eko", "di@example.com", "+1 613-555-0103", address=ADDRESS)
+    customer = customer_payload(id=customer_id, email="di@example.com")
+    sends = [("orders/create", order_payload(customer=customer)), ("customers/update", customer)] * 5
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda s: shop.send(*s), sends))
+    wait_for(lambda: finished(db_url, 10), timeout=60, what="all ten syncs")
+    assert all(j.status == JobStatus.SUCCEEDED.value for j in jobs_of(db_url)), [j.last_error for j in jobs_of(db_url)]
+    assert sorted(j.outcome for j in jobs_of(db_url)).count("created") == 1
+    assert str(shop.pos.state()).lower().count("di@example.com") == 1

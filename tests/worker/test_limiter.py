@@ -69,3 +69,12 @@ def test_embedded_mode_runs_the_same_script_on_fakeredis() -> None:
     limiter = RateLimiter(fakeredis.FakeRedis(), "demo:")
     size = BucketSize(capacity=2, per_second=1)
     assert [limiter.acquire("t", size) > 0 for _ in range(3)] == [False, False, True]
+
+
+def test_on_credit_requests_always_pass_and_delay_the_next_caller(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    limiter = RateLimiter(redis_client, redis_prefix)
+    size = BucketSize(capacity=1, per_second=10)
+    assert limiter.acquire("acme", size) == 0
+    assert [limiter.acquire("acme", size, on_credit=True) for _ in range(3)] == [0, 0, 0]
+    wait = limiter.acquire("acme", size)
+    assert 0.3 < wait <= 0.41  # three tokens of debt plus one to take, at 10/s

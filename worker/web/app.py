@@ -15,7 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from models.db import get_engine
-from worker.web.shopify_webhooks import DB_ERRORS, MAX_BODY_BYTES, ShopifyWebhookReceiver
+from worker.web.event_store import DB_ERRORS
+from worker.web.shopify_webhooks import MAX_BODY_BYTES, ShopifyWebhookReceiver
 from worker.web.tenant_cache import DEFAULT_TTL_SECONDS, TenantSecretsCache
 
 

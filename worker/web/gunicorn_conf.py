@@ -17,7 +17,7 @@ from typing import Any
 bind = "0.0.0.0:8000"
 worker_class = "gthread"
 workers = max(2, multiprocessing.cpu_count())
-threads = 8
+threads = 4
 keepalive = 5  # seconds; Shopify connects within 1 s and expects an answer within 5 s
 timeout = 30
 graceful_timeout = 20

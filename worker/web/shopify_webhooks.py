@@ -24,21 +24,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from flask import Request, Response, jsonify
-from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, text, update
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from adapters.shopify.hmac import verify
 from models.crypto import SecretsError
-from models.db import get_sessionmaker
 from models.shopify_payloads import ACTED_TOPICS, PayloadError, parse_payload
-from models.tables import EventStatus, InboundEvent
+from models.tables import EventStatus
 from worker import metrics
+from worker.logging import get_logger
+from worker.web.event_store import DB_ERRORS, DatabaseUnavailable, EventStore
 from worker.web.tenant_cache import TenantSecretsCache
 
-log = structlog.get_logger(__name__)
+log = get_logger("possync.web")
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB; Shopify's largest order payloads are far below this
 SOURCE = "shopify"
@@ -61,7 +59,6 @@ TOPIC_RE = re.compile(r"^[A-Za-z0-9_./-]{1,128}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 UNAUTHORIZED_BODY = {"error": "unauthorized"}
-DB_ERRORS = (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.InterfaceError)
 
 
 class _Reply(Exception):  # noqa: N818 - control flow, not an error
@@ -80,11 +77,10 @@ class ShopifyWebhookReceiver:
         enqueue: Callable[[int], None],
         max_body: int = MAX_BODY_BYTES,
     ) -> None:
-        self._database_url = database_url
+        self._events = EventStore(database_url)
         self._secrets = secrets
         self._enqueue = enqueue
         self._max_body = max_body
-        self._postgres = database_url.startswith("postgresql")
 
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -110,20 +106,29 @@ class ShopifyWebhookReceiver:
         if not TOPIC_RE.match(topic):
             raise _Reply(400, {"error": "missing or malformed X-Shopify-Topic"}, "invalid")
         status, reason = self._classify(topic, raw)
-        event = InboundEvent(
-            tenant_id=tenant_id,
-            source=SOURCE,
-            webhook_id=webhook_id,
-            topic=topic,
-            headers=_stored_headers(request),
-            body=raw,
-            status=status.value,
-            error=reason,
-        )
-        if not self._store(event):
+        values = {
+            "tenant_id": tenant_id,
+            "source": SOURCE,
+            "webhook_id": webhook_id,
+            "topic": topic,
+            "headers": _stored_headers(request),
+            "body": raw,
+            "status": status.value,
+            "error": reason,
+            "received_at": datetime.now(UTC),
+        }
+        enqueue = self._enqueue if status is EventStatus.RECEIVED else None
+        try:
+            outcome = self._events.store(values, enqueue)
+        except DatabaseUnavailable as exc:
+            raise self._unavailable(exc.step, exc.cause) from None
+        if outcome.event_id is None:
             return 200, {"ok": True, "duplicate": True}, "duplicate"
+        if outcome.enqueue_error is not None:
+            metrics.ENQUEUE_FAILURES.inc()
+            log.warning("webhook_enqueue_failed", event_id=outcome.event_id,
+                        error=type(outcome.enqueue_error).__name__)
         if status is EventStatus.RECEIVED:
-            self._hand_over(event.id)
             return 200, {"ok": True}, "accepted"
         if status is EventStatus.IGNORED:
             return 200, {"ok": True, "ignored": True}, "ignored"
@@ -160,7 +165,7 @@ class ShopifyWebhookReceiver:
         try:
             entry = self._secrets.get(shop)
         except DB_ERRORS as exc:
-            raise self._unavailable("tenant lookup", exc) from None
+            raise self._unavailable("tenant lookup", type(exc).__name__) from None
         except SecretsError:
             log.error("webhook_secrets_undecryptable", shop=shop)
             raise _Reply(503, {"error": "unavailable"}, "unavailable") from None
@@ -183,62 +188,9 @@ class ShopifyWebhookReceiver:
             return EventStatus.FAILED, _clean(str(exc), 500)
         return EventStatus.RECEIVED, None
 
-    def _store(self, event: InboundEvent) -> bool:
-        """Insert and commit; False when this webhook id is already stored (a retried delivery)."""
-        session = get_sessionmaker(self._database_url)()
-        try:
-            session.add(event)
-            session.commit()
-            return True
-        except sa_exc.IntegrityError:
-            session.rollback()
-            try:
-                existing = session.scalar(
-                    select(InboundEvent.id).where(
-                        InboundEvent.source == event.source, InboundEvent.webhook_id == event.webhook_id
-                    )
-                )
-            except DB_ERRORS as exc:
-                raise self._unavailable("duplicate check", exc) from None
-            if existing is None:  # not our unique key (e.g. the tenant was deleted meanwhile): try later
-                raise _Reply(503, {"error": "unavailable"}, "unavailable") from None
-            return False
-        except DB_ERRORS as exc:
-            session.rollback()
-            raise self._unavailable("insert", exc) from None
-        finally:
-            session.close()
-
-    def _hand_over(self, event_id: int) -> None:
-        """Enqueue by id, then mark the row `enqueued`. Failures here never change the 200."""
-        try:
-            self._enqueue(event_id)
-        except Exception as exc:  # broker unreachable, misconfigured task: the sweeper retries later
-            metrics.ENQUEUE_FAILURES.inc()
-            log.warning("webhook_enqueue_failed", event_id=event_id, error=type(exc).__name__)
-            return
-        session = get_sessionmaker(self._database_url)()
-        try:
-            if self._postgres:
-                # Losing this mark in a crash only makes the sweeper enqueue again (tasks are
-                # idempotent), so the commit need not wait for the WAL flush.
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            # Conditional: a fast worker may already have moved the event on; never step it back.
-            session.execute(
-                update(InboundEvent)
-                .where(InboundEvent.id == event_id, InboundEvent.status == EventStatus.RECEIVED.value)
-                .values(status=EventStatus.ENQUEUED.value, enqueued_at=datetime.now(UTC))
-            )
-            session.commit()
-        except DB_ERRORS as exc:
-            session.rollback()
-            log.warning("webhook_mark_enqueued_failed", event_id=event_id, error=type(exc).__name__)
-        finally:
-            session.close()
-
     @staticmethod
-    def _unavailable(step: str, exc: BaseException) -> _Reply:
-        log.error("webhook_database_unavailable", step=step, error=type(exc).__name__)
+    def _unavailable(step: str, error: str) -> _Reply:
+        log.error("webhook_database_unavailable", step=step, error=error)
         return _Reply(503, {"error": "unavailable"}, "unavailable")
 
 

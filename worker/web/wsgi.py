@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from worker.logging import configure_logging
 from worker.settings import get_settings
 from worker.web.app import create_app
 
@@ -37,6 +38,7 @@ def redis_ping(url: str) -> Callable[[], None]:
 
 def build_app() -> Flask:
     settings = get_settings()
+    configure_logging(settings.log_format)
     redis_url = settings.require_redis("serve (under gunicorn)")
     return create_app(
         settings.database_url,

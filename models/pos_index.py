@@ -1,0 +1,194 @@
+"""possync's own index of each tenant's POS customers (SPEC rule 9).
+
+POS systems store emails and phones exactly as typed and their searches compare stored text, so a
+vendor search misses `(613) 555-1212` when asked for `6135551212`. Every POS customer possync reads
+(change poll, searches, writes) is recorded here under its normalised keys, and matching asks this
+table first: one indexed probe on `(tenant_id, email_key)` or `(tenant_id, phone_key)`.
+
+Writes are bulk upserts because the change poll feeds whole pages (100+ customers) at a time: one
+`INSERT ... ON CONFLICT DO UPDATE` per page on PostgreSQL (one multi-row statement) and on SQLite
+(the embedded demo; one prepared statement run per row, in process).
+
+None of these functions commit: the caller owns the transaction (a poll page's index rows and its
+cursor are committed together).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from adapters.base import PosCustomer
+from models.normalise import email_key as make_email_key
+from models.normalise import phone_key as make_phone_key
+from models.tables import PosIndexEntry, PosStatus
+
+_TABLE = PosIndexEntry.__table__
+# Column sizes from the migration: a key that does not fit is not a usable key (a 40-digit "phone"
+# is a note someone typed), so it is stored as None rather than truncated into a false match.
+_EMAIL_KEY_MAX = 320
+_PHONE_KEY_MAX = 32
+
+
+def index_row(tenant_id: int, pos_customer: PosCustomer, region: str, seen_at: datetime) -> dict[str, Any]:
+    """The index row of one POS customer (exposed for bulk loaders and benchmarks)."""
+    customer = pos_customer.customer
+    email = make_email_key(customer.email)
+    phone = make_phone_key(customer.phone, region)
+    return {
+        "tenant_id": tenant_id,
+        "pos_customer_id": pos_customer.pos_id,
+        "age_key": pos_customer.age_key,
+        "email_key": email if email and len(email) <= _EMAIL_KEY_MAX else None,
+        "phone_key": phone if phone and len(phone) <= _PHONE_KEY_MAX else None,
+        "status": PosStatus(pos_customer.status).value,
+        "last_seen_at": seen_at,
+    }
+
+
+def index_customers(
+    session: Session,
+    tenant_id: int,
+    pos_customers: Iterable[PosCustomer],
+    region: str,
+    *,
+    seen_at: datetime | None = None,
+) -> int:
+    """Insert or refresh the index rows of these POS customers; returns how many rows were written.
+
+    The last reading of a customer wins for keys and status. The age key only ever moves to the
+    older value: a search result may lack `created_at` (age key `~9999|id`) and must not make an
+    old record look new, which would change which duplicate is "the oldest" (rule 11).
+    """
+    seen_at = seen_at or datetime.now(UTC)
+    rows: dict[str, dict[str, Any]] = {}
+    for pos_customer in pos_customers:
+        # One row per id per statement: PostgreSQL refuses to upsert the same key twice in one INSERT.
+        rows[pos_customer.pos_id] = index_row(tenant_id, pos_customer, region, seen_at)
+    if not rows:
+        return 0
+    # Rows in id order: two pages upserting overlapping customers then lock them in the same order
+    # and cannot deadlock each other.
+    ordered = [rows[pos_id] for pos_id in sorted(rows)]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(_TABLE)
+        oldest = func.least(_TABLE.c.age_key, stmt.excluded.age_key)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(_TABLE)
+        oldest = func.min(_TABLE.c.age_key, stmt.excluded.age_key)  # SQLite's two-argument min() is scalar
+    else:
+        _upsert_one_by_one(session, ordered)
+        return len(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[_TABLE.c.tenant_id, _TABLE.c.pos_customer_id],
+        set_={
+            "age_key": oldest,
+            "email_key": stmt.excluded.email_key,
+            "phone_key": stmt.excluded.phone_key,
+            "status": stmt.excluded.status,
+            "last_seen_at": stmt.excluded.last_seen_at,
+        },
+    )
+    if dialect == "postgresql":
+        # With RETURNING, SQLAlchemy's "insertmanyvalues" sends the page as one multi-row INSERT;
+        # without it psycopg2's executemany makes one round trip per row (measured 2-3x slower).
+        session.execute(stmt.returning(_TABLE.c.id), ordered).all()
+    else:
+        session.execute(stmt, ordered)  # sqlite3's executemany stays in process
+    return len(rows)
+
+
+def _upsert_one_by_one(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Portable fallback for databases without ON CONFLICT (not used by PostgreSQL or SQLite)."""
+    for row in rows:
+        entry = session.scalar(
+            select(PosIndexEntry).where(
+                PosIndexEntry.tenant_id == row["tenant_id"],
+                PosIndexEntry.pos_customer_id == row["pos_customer_id"],
+            )
+        )
+        if entry is None:
+            session.add(PosIndexEntry(**row))
+            continue
+        row = dict(row, age_key=min(entry.age_key, row["age_key"]))
+        for name, value in row.items():
+            setattr(entry, name, value)
+    session.flush()
+
+
+def lookup(
+    session: Session,
+    tenant_id: int,
+    *,
+    email_key: str | None = None,
+    phone_key: str | None = None,
+    active_only: bool = True,
+) -> list[PosIndexEntry]:
+    """Index rows with this email key and/or phone key (both given: rows having both), oldest first.
+
+    Keys are the normalised forms (`models.normalise`), not raw input. Each probe is served by
+    `ix_pos_index_email` / `ix_pos_index_phone`; the sort only orders the few rows that share a key.
+    """
+    if email_key is None and phone_key is None:
+        raise ValueError("lookup needs an email_key or a phone_key")
+    stmt = _lookup_statement(email_key is not None, phone_key is not None, active_only)
+    params = {"tenant_id": tenant_id, "email_key": email_key, "phone_key": phone_key}
+    return list(session.scalars(stmt, params))
+
+
+@functools.cache
+def _lookup_statement(by_email: bool, by_phone: bool, active_only: bool) -> Select[tuple[PosIndexEntry]]:
+    """Built once per shape: constructing a statement costs more than the indexed probe it runs."""
+    stmt = select(PosIndexEntry).where(PosIndexEntry.tenant_id == bindparam("tenant_id"))
+    if by_email:
+        stmt = stmt.where(PosIndexEntry.email_key == bindparam("email_key"))
+    if by_phone:
+        stmt = stmt.where(PosIndexEntry.phone_key == bindparam("phone_key"))
+    if active_only:
+        stmt = stmt.where(PosIndexEntry.status == PosStatus.ACTIVE.value)
+    stmt = stmt.order_by(PosIndexEntry.age_key, PosIndexEntry.pos_customer_id)
+    # Bulk upserts bypass the identity map; without populate_existing a row loaded earlier in this
+    # session would be returned with its old status.
+    return stmt.execution_options(populate_existing=True)
+
+
+def get_entry(session: Session, tenant_id: int, pos_id: str) -> PosIndexEntry | None:
+    return session.scalar(
+        select(PosIndexEntry)
+        .where(PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id == pos_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def mark_status(session: Session, tenant_id: int, pos_id: str, status: PosStatus | str) -> bool:
+    """Record a status seen outside a full read (e.g. a linked customer found archived); False if not indexed."""
+    result = session.execute(
+        update(PosIndexEntry)
+        .where(PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id == pos_id)
+        .values(status=PosStatus(status).value, last_seen_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def forget(session: Session, tenant_id: int, pos_ids: Iterable[str]) -> int:
+    """Delete the index rows of these POS customers (privacy: redact, shop redact); returns rows deleted."""
+    ids = list(dict.fromkeys(pos_ids))
+    if not ids:
+        return 0
+    deleted = 0
+    for start in range(0, len(ids), 500):  # stays under SQLite's bound-parameter limit
+        result = session.execute(
+            delete(PosIndexEntry)
+            .where(PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id.in_(ids[start : start + 500]))
+            .execution_options(synchronize_session=False)
+        )
+        deleted += result.rowcount or 0
+    return deleted

@@ -1,0 +1,184 @@
+"""What a POS customer should look like for a Shopify customer (SPEC rules 14 to 18, 25).
+
+`desired_pos_customer` builds the canonical `Customer` that create writes whole and update diffs
+against (`tasks.rules.diff`). It only carries fields the tenant's POS can hold (`held_fields`), so
+nothing downstream has to filter again.
+
+Where each canonical field lands, per POS (the README copies this table):
+
+| canonical field | Lightspeed R-Series | Lightspeed X-Series | Heartland Retail |
+| --- | --- | --- | --- |
+| first_name / last_name | `firstName` / `lastName` | `first_name` / `last_name` | `first_name` / `last_name` |
+| email (email 1) | `Contact.Emails` primary | `email` | `email` |
+| phone (phone 1, rule 15) | `Contact.Phones` `Home` | `phone` | `mobile` (phone on the address) |
+| birthday (`facts.birth_date`) | `dob` | `date_of_birth` | custom field `heartland_custom_fields["birthday"]` |
+| billing address (Shopify default address) | `Contact.Addresses` | `physical_*` | `billing_address_id` address |
+| shipping address (the order's) | not held: travels with the sale | `postal_*` | `shipping_address_id` address |
+| email consent | `Contact.noEmail` (opt-out) | `do_not_email` (opt-out) | custom field `["email_opt_in"]` |
+| SMS consent | `Contact.noPhone` (opt-out) | `enable_promotional_sms` | custom field `["sms_opt_in"]` only |
+| tags `Shopify` + account name (rule 18) | customer `Tags` | `custom_field_4` (no tags) | custom field `["tags"]` |
+
+Where a POS has no tags, the tags are joined with `TAGS_SEPARATOR` into the text field named by
+`Capabilities.tags_field`, which merchants can filter customer lists by. A Heartland field with no
+key in `heartland_custom_fields` is not held at all (see `tasks.rules.heartland.heartland_capabilities`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from adapters.base import Capabilities
+from models.customer import Address, Customer
+from models.shopify_values import ShopifyCustomer, ShopifyOrder
+from tasks.rules.consent import pos_flag_consent, pos_opt_in
+
+SHOPIFY_TAG = "Shopify"
+_ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)
+TAGS_SEPARATOR = ", "
+
+# Every field possync writes to a POS (rule 14), before capabilities remove what a POS cannot hold.
+POS_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birthday",
+    "billing_address",
+    "shipping_address",
+    "email_consent",
+    "sms_consent",
+    "tags",
+)
+
+
+@functools.lru_cache(maxsize=256)  # Capabilities are frozen; a tenant's never change while it runs
+def held_fields(capabilities: Capabilities) -> tuple[str, ...]:
+    """The canonical fields this POS can hold, in `POS_FIELDS` order.
+
+    `birthday` and `email_consent` are read with a default of True because `Capabilities` does not
+    (yet) carry them; Heartland holds them only when the merchant mapped a custom field.
+    """
+    can = {
+        "shipping_address": capabilities.shipping_address,
+        "sms_consent": capabilities.sms_consent,
+        "tags": capabilities.has_tags or bool(capabilities.tags_field),
+        "birthday": capabilities.birthday,
+        "email_consent": capabilities.email_consent,
+    }
+    return tuple(name for name in POS_FIELDS if can.get(name, True))
+
+
+def merge_tags(*groups: Iterable[str]) -> tuple[str, ...]:
+    """Tags in first-seen order, de-duplicated case-insensitively as Shopify does (first spelling kept)."""
+    seen: dict[str, str] = {}
+    for group in groups:
+        for tag in group:
+            tag = tag.strip()
+            if tag and tag.casefold() not in seen:
+                seen[tag.casefold()] = tag
+    return tuple(seen.values())
+
+
+def join_tags(tags: Iterable[str]) -> str:
+    """Tags as one text field value for a POS without tags."""
+    return TAGS_SEPARATOR.join(merge_tags(tags))
+
+
+def split_tags(text: str | None) -> tuple[str, ...]:
+    """The reverse of `join_tags`, tolerant of hand-edited separators."""
+    return merge_tags((text or "").replace(";", ",").split(","))
+
+
+def possync_tags(account_name: str | None) -> tuple[str, ...]:
+    """The tags every synced customer carries: `Shopify` and the tenant's account name (rule 14)."""
+    return merge_tags((SHOPIFY_TAG, account_name or ""))
+
+
+def desired_pos_customer(
+    shopify: ShopifyCustomer,
+    *,
+    order: ShopifyOrder | None,
+    account_name: str,
+    capabilities: Capabilities,
+) -> Customer:
+    """The POS customer for this Shopify customer (and the order that triggered the sync, if any).
+
+    - names, birthday (`facts.birth_date`, rule 17), email and phone 1 come from the customer; when
+      the customer profile lacks an email or phone, the order's contact email/phone is used;
+    - the billing address is the customer's default address (rule 16), else the order's billing address;
+    - the shipping address is the order's, only where the POS holds one;
+    - consent: email always, SMS where the POS holds it (rule 25);
+    - tags: `Shopify` and the account name (rule 14).
+    """
+    source = shopify.customer
+    values: dict[str, Any] = {
+        "first_name": _text(source.first_name),
+        "last_name": _text(source.last_name),
+        "email": _text(source.email) or (_text(order.email) if order else None),
+        "phone": _text(source.phone) or (_text(order.phone) if order else None),
+        "birthday": source.birthday,
+        "billing_address": _address(source.billing_address) or (_address(order.billing_address) if order else None),
+        "shipping_address": _address(order.shipping_address) if order else None,
+        "email_consent": source.email_consent,
+        "sms_consent": source.sms_consent,
+        "tags": possync_tags(account_name),
+    }
+    keep = set(held_fields(capabilities))
+    return Customer(**{name: value for name, value in values.items() if name in keep})
+
+
+def _text(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _address(address: Address | None) -> Address | None:
+    if address is None or not any(getattr(address, name) for name in _ADDRESS_FIELDS):
+        return None
+    return address
+
+
+# --- what a POS holds: the per-POS table above as data ---------------------------------------------
+
+
+def held_values(customer: Customer, capabilities: Capabilities) -> dict[str, Any]:
+    """The customer as the POS would store it, keyed by the POS's own slot names.
+
+    Phone 1 goes to `capabilities.phone_slot` (rule 15), consent becomes a boolean, tags become a
+    text field where the POS has no tags (rule 18). Fields the POS cannot hold are absent. Used by
+    the round-trip property tests, and available to adapters and fakes that want the same layout.
+    """
+    keep = held_fields(capabilities)
+    out: dict[str, Any] = {}
+    for name in keep:
+        value = getattr(customer, name)
+        if name == "phone":
+            out[capabilities.phone_slot] = value
+        elif name in ("email_consent", "sms_consent"):
+            out[name.replace("consent", "opt_in")] = None if value is None else pos_opt_in(value.state)
+        elif name == "tags":
+            out["tags" if capabilities.has_tags else str(capabilities.tags_field)] = (
+                tuple(value) if capabilities.has_tags else join_tags(value)
+            )
+        else:
+            out[name] = value
+    return out
+
+
+def from_held_values(values: Mapping[str, Any], capabilities: Capabilities) -> Customer:
+    """The canonical customer back from `held_values` (a POS reading: consent as explicit flags)."""
+    fields: dict[str, Any] = {}
+    for name in held_fields(capabilities):
+        if name == "phone":
+            fields["phone"] = values.get(capabilities.phone_slot)
+        elif name in ("email_consent", "sms_consent"):
+            flag = values.get(name.replace("consent", "opt_in"))
+            fields[name] = None if flag is None else pos_flag_consent(flag)
+        elif name == "tags":
+            raw = values.get("tags" if capabilities.has_tags else str(capabilities.tags_field))
+            fields["tags"] = merge_tags(raw or ()) if capabilities.has_tags else split_tags(raw)
+        else:
+            fields[name] = values.get(name)
+    return Customer(**fields)

@@ -1,0 +1,36 @@
+"""What a new or changed POS customer sends to Shopify (SPEC rule 2's direction).
+
+Only the basic details travel this way: first and last name, email, phone and marketing consent.
+Addresses, birthday and tags stay with the POS. The comparisons are those of the Shopify -> POS diff
+(emails case-insensitively, phones by match key) and an empty POS value never blanks a Shopify one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.customer import Customer
+from tasks.rules.consent import consent_for_shopify
+from tasks.rules.diff import is_blank, same_value
+
+BASIC_FIELDS = ("first_name", "last_name", "email", "phone")
+CONSENT_FIELDS = ("email_consent", "sms_consent")
+
+
+def shopify_changes_from_pos(pos: Customer, shopify: Customer | None, *, region: str = "US") -> dict[str, Any]:
+    """The Shopify fields to write from this POS reading; `{}` when Shopify already agrees.
+
+    `shopify` is None for a POS customer with no Shopify counterpart yet: then every basic detail
+    the POS has is returned (the create payload). `region` is the tenant's `default_phone_region`.
+    """
+    current = shopify or Customer()
+    changes: dict[str, Any] = {}
+    for name in BASIC_FIELDS:
+        want, have = getattr(pos, name), getattr(current, name)
+        if not is_blank(want) and not same_value(name, want, have, region):
+            changes[name] = want.strip() if isinstance(want, str) else want
+    for name in CONSENT_FIELDS:
+        consent = consent_for_shopify(getattr(pos, name), getattr(current, name) if shopify else None)
+        if consent is not None:
+            changes[name] = consent
+    return changes

@@ -1,0 +1,27 @@
+"""`worker.web.wsgi` builds the app from the environment and insists on Redis (gunicorn is multi-process)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+PROBE = "import worker.web.wsgi as w; print(sorted(r.rule for r in w.app.url_map.iter_rules()))"
+
+
+def run_probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("POSSYNC_")}
+    return subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_wsgi_app_is_built_from_settings(pg_url: str, secret_key: str, redis_server_url: str) -> None:
+    result = run_probe({"POSSYNC_DATABASE_URL": pg_url, "POSSYNC_SECRET_KEY": secret_key,
+                        "POSSYNC_REDIS_URL": redis_server_url})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "/webhooks/shopify" in result.stdout and "/readyz" in result.stdout
+
+
+def test_wsgi_without_redis_names_the_variable(pg_url: str, secret_key: str) -> None:
+    result = run_probe({"POSSYNC_DATABASE_URL": pg_url, "POSSYNC_SECRET_KEY": secret_key})
+    assert result.returncode != 0 and "POSSYNC_REDIS_URL" in result.stderr
