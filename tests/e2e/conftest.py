@@ -35,6 +35,7 @@ def e2e_env(pg_url: str, redis_server_url: str, secret_key: str) -> Iterator[dic
         "POSSYNC_REDIS_KEY_PREFIX": E2E_PREFIX,
         "POSSYNC_LOG_FORMAT": "json",
         "POSSYNC_SWEEP_AFTER_SECONDS": "5",
+        "POSSYNC_RETRY_BACKOFF_MAX_SECONDS": "1",  # retries in seconds, not minutes
     }
     activate(load_settings(env))
     yield env

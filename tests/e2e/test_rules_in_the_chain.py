@@ -1,0 +1,102 @@
+"""The SPEC rules the chain carries, end to end: refunds, retries, Heartland, archived links, replay."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
+from models.db import session_scope
+from models.tables import JobStatus, SyncAttempt
+from tasks.operations import replay
+from tests.e2e.harness import Shop, wait_for
+from tests.e2e.test_shopify_to_pos import ADDRESS, finished, jobs_of
+
+
+def attempts(db_url: str, job_id: int) -> list[SyncAttempt]:
+    with session_scope(db_url) as session:
+        return list(session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job_id).order_by(SyncAttempt.id)))
+
+
+def test_rule_1_a_refund_syncs_its_orders_customer(shop: Shop, db_url: str) -> None:
+    customer_id = shop.shopify.add_customer("Fay", "Gil", "fay@example.com", None, address=ADDRESS)
+    order_id = shop.shopify.add_order(customer_id)
+    shop.send("refunds/create", refund_payload(order_id))
+    [job] = wait_for(lambda: finished(db_url), what="the refund's sync")
+    assert job.status == JobStatus.SUCCEEDED.value and job.outcome == "created", job.last_error
+    assert job.subject == customer_id
+
+
+def test_a_step_retried_many_times_continues_the_chain(shop: Shop, db_url: str) -> None:
+    """Celery has open bugs around retries inside chains: six 503s in a row, then the chain goes on."""
+    customer_id = shop.shopify.add_customer("Gus", "Hale", "gus@example.com", None, address=ADDRESS)
+    shop.pos.inject(503, count=6)
+    shop.send("customers/create", customer_payload(id=customer_id, email="gus@example.com"))
+    [job] = wait_for(lambda: finished(db_url), timeout=120, what="the sync after six 503s")
+    assert job.status == JobStatus.SUCCEEDED.value and job.outcome == "created", job.last_error
+    outcomes = [a.outcome for a in attempts(db_url, job.id)]
+    assert outcomes.count("retry") >= 4
+    assert [a.step for a in attempts(db_url, job.id) if a.outcome == "ok"][-1] == "sync_marketing_consent"
+
+
+def test_a_429_storm_waits_without_using_the_retry_budget(shop: Shop, db_url: str) -> None:
+    customer_id = shop.shopify.add_customer("Hal", "Ives", "hal@example.com", None, address=ADDRESS)
+    shop.pos.inject(429, count=10, headers={"Retry-After": "0"})
+    shop.send("customers/create", customer_payload(id=customer_id, email="hal@example.com"))
+    [job] = wait_for(lambda: finished(db_url), timeout=120, what="the sync after a 429 storm")
+    assert job.status == JobStatus.SUCCEEDED.value, job.last_error
+    assert sum(a.outcome == "rate_limited" for a in attempts(db_url, job.id)) >= 5
+    assert job.attempts == 0  # waits are not failures
+
+
+def test_rule_12_an_archived_link_is_dropped_and_a_new_customer_created(make_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop = make_shop("lightspeed-r")
+    customer_id = shop.shopify.add_customer("Ida", "Jay", "ida@example.com", None, address=ADDRESS)
+    payload = customer_payload(id=customer_id, email="ida@example.com")
+    shop.send("customers/update", payload)
+    [first] = wait_for(lambda: finished(db_url), what="first sync")
+    shop.pos.archive(first.context["pos_id"])
+    shop.send("customers/update", payload)
+    [_, second] = wait_for(lambda: finished(db_url, 2), what="second sync")
+    assert second.outcome == "created", second.last_error
+    assert second.context["pos_id"] != first.context["pos_id"]
+
+
+def test_rule_22_heartland_without_address_fails_then_a_later_update_completes_it(make_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop = make_shop("heartland")
+    customer_id = shop.shopify.add_customer("Jo", "Kim", "jo@example.com", None)
+    payload = customer_payload(id=customer_id, email="jo@example.com")
+    shop.send("customers/create", payload)
+    [failed] = wait_for(lambda: finished(db_url), what="the failed sync")
+    assert failed.status == JobStatus.FAILED.value
+    assert failed.last_error_class == "missing_fields" and "address" in failed.last_error
+    assert shop.pos.records == [] or not shop.pos.records  # nothing half-created
+    with shop.shopify.lock:
+        shop.shopify._customers[customer_id]["addresses"] = [
+            {"address1": "1 Main St", "city": "Austin", "province_code": "TX", "zip": "78701", "country_code": "US"}]
+    shop.send("customers/update", payload)
+    wait_for(lambda: len([j for j in jobs_of(db_url) if j.status == JobStatus.SUCCEEDED.value]) == 2,
+             what="the update to succeed and supersede the failure")
+    assert [j.outcome for j in jobs_of(db_url)] == ["superseded", "created"]
+
+
+def test_rule_23_heartland_order_without_customer_uses_the_default_customer(make_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    default_id = "7208000999999"
+    shop = make_shop("heartland", settings={"default_customer_id": default_id})
+    shop.shopify.add_customer("Walk", "In", "walkin@example.com", None, address=ADDRESS, id=default_id)
+    shop.send("orders/create", order_payload(customer=None, email=None, source_name="pos"))
+    [job] = wait_for(lambda: finished(db_url), what="the default-customer sync")
+    assert job.status == JobStatus.SUCCEEDED.value, job.last_error
+    assert job.context.get("default_customer") is True and job.context.get("pos_id")
+    assert "walkin@example.com" in str(shop.pos.state())
+
+
+def test_replay_resumes_a_failed_job_and_a_second_replay_does_nothing(shop: Shop, db_url: str) -> None:
+    customer_id = shop.shopify.add_customer("Kai", "Lo", "kai@example.com", None, address=ADDRESS)
+    shop.pos.inject(400, count=1, body={"message": "injected validation failure"})
+    shop.send("customers/create", customer_payload(id=customer_id, email="kai@example.com"))
+    [job] = wait_for(lambda: finished(db_url), what="the failed sync")
+    assert job.status == JobStatus.FAILED.value and "400" in job.last_error
+    counts = replay([job.id])
+    assert counts["replayed"] == 1
+    wait_for(lambda: jobs_of(db_url)[0].status == JobStatus.SUCCEEDED.value, what="the replayed job")
+    assert replay([job.id]) == {"replayed": 0, "skipped": 1, "missing": 0}
