@@ -112,3 +112,18 @@ def redis_client(redis_server_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_server_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def activate_env(secret_key: str):  # type: ignore[no-untyped-def]
+    """Switch this process's settings (Celery app, Redis, limiter) to an env; restored afterwards."""
+    from worker.runtime import activate
+    from worker.settings import get_settings, load_settings
+
+    previous = get_settings()
+
+    def use(**env: str) -> None:
+        activate(load_settings({"POSSYNC_SECRET_KEY": secret_key, **env}))
+
+    yield use
+    activate(previous)

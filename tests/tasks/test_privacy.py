@@ -1,0 +1,81 @@
+"""SPEC rules 27-29: export, erase (told apart from a merge), erase a shop."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from adapters.base import PosCustomer
+from adapters.shopify.webhooks import customer_redact_payload, merge_payload, order_payload
+from models import links, pos_index
+from models.customer import Customer
+from models.tables import CustomerLink, EventStatus, InboundEvent, PosIndexEntry, PosStatus, SyncJob, Tenant
+from models.tenant_file import validate_tenant_data
+from models.tenants import apply_tenant
+from tasks import jobs
+from tasks.intake import handle_event
+from tasks.privacy import erase_customer, export_customer, redact_shop
+
+TENANT = {"name": "acme", "account_name": "acmestore",
+          "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
+          "pos": {"kind": "lightspeed-r", "account_id": "1", "access_token": "t"}}
+
+
+def seed(session, secret_key: str) -> Tenant:  # type: ignore[no-untyped-def]
+    tenant, _ = apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    body = json.dumps(order_payload(customer={"id": 42, "email": "jane@example.com"})).encode()
+    event = InboundEvent(tenant_id=tenant.id, webhook_id="w1", topic="orders/create", body=body,
+                         status=EventStatus.PROCESSED.value, headers={"X-Shopify-Topic": "orders/create"})
+    session.add(event)
+    session.flush()
+    jobs.new_job(session, tenant_id=tenant.id, subject="42", event_id=event.id,
+                 context={"shopify_customer": {"customer": {"email": "jane@example.com"}}})
+    pos_index.index_customers(session, tenant.id, [PosCustomer("7", PosStatus.ACTIVE, Customer(
+        email="jane@example.com", phone="6135551212"))], "US")
+    links.save_link(session, tenant.id, "42", "7")
+    session.commit()
+    return tenant
+
+
+def test_rule_28_export_holds_everything_about_the_customer(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    tenant = seed(session, secret_key)
+    data = export_customer(session, tenant.id, "42")
+    assert data["link"]["pos_customer_id"] == "7"
+    assert data["pos_index"][0]["email_key"] == "jane@example.com"
+    assert len(data["sync_jobs"]) == 1 and len(data["events"]) == 1
+    assert "jane@example.com" in json.dumps(data)
+
+
+def test_rule_27_erasure_keeps_only_opaque_ids(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    tenant = seed(session, secret_key)
+    counts = erase_customer(session, tenant.id, "42")
+    session.commit()
+    assert counts == {"events": 1, "jobs": 1, "index": 1, "links": 1}
+    leftovers = json.dumps(export_customer(session, tenant.id, "42"))
+    assert "jane@example.com" not in leftovers and "6135551212" not in leftovers
+    assert session.scalar(select(func.count()).select_from(SyncJob)) == 1  # the audit row stays
+
+
+def test_rule_27_a_redact_after_a_merge_keeps_the_moved_link(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    tenant = seed(session, secret_key)
+    for number, (topic, payload) in enumerate([
+        ("customers/merge", merge_payload(kept_id=99, deleted_id=42)),
+        ("customers/redact", customer_redact_payload(42)),
+    ]):
+        event = InboundEvent(tenant_id=tenant.id, webhook_id=f"m{number}", topic=topic,
+                             body=json.dumps(payload).encode())
+        session.add(event)
+        session.flush()
+        handle_event(session, event.id)
+        session.commit()
+    assert links.get_link(session, tenant.id, "99").pos_customer_id == "7"  # rule 13: the link moved
+    assert session.scalar(select(func.count()).select_from(PosIndexEntry)) == 1  # not an erasure of the person
+
+
+def test_rule_29_shop_redact_deletes_the_tenants_data(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    tenant = seed(session, secret_key)
+    redact_shop(session, tenant.id)
+    session.commit()
+    for table in (InboundEvent, SyncJob, CustomerLink, PosIndexEntry):
+        assert session.scalar(select(func.count()).select_from(table)) == 0
