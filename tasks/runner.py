@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import redis
@@ -104,6 +104,7 @@ def execute_step(step: str, job_id: int, function: StepFunction, session_factory
             jobs.record_attempt(session, job, step, "ok", latency_ms=_ms(started))
             jobs.supersede_failures(session, job)
             session.commit()
+            _count_finished(session, job, tenant)
             log.info("job finished early", outcome=finished.outcome)
             return StepOutcome.stop(finished.outcome)
         jobs.advance(job, step, result)
@@ -111,6 +112,8 @@ def execute_step(step: str, job_id: int, function: StepFunction, session_factory
         if job.status == JobStatus.SUCCEEDED.value:
             jobs.supersede_failures(session, job)
         session.commit()
+        if job.status == JobStatus.SUCCEEDED.value:
+            _count_finished(session, job, tenant)
         return StepOutcome.cont()
     except Exception as exc:  # classified below; nothing escapes to crash the worker
         session.rollback()
@@ -160,6 +163,21 @@ def _retry_later(session: Session, job: SyncJob, outcome: StepOutcome) -> StepOu
     job.next_run_at = jobs.now() + timedelta(seconds=outcome.countdown)
     session.commit()
     return outcome
+
+
+def _count_finished(session: Session, job: SyncJob, tenant: TenantContext) -> None:
+    """Metrics of a job that just finished: the sync counter, and webhook -> POS latency."""
+    from models.tables import InboundEvent
+    from worker import metrics
+
+    outcome = job.outcome or job.status
+    metrics.SYNCS.labels(tenant=tenant.name, pos=tenant.pos_kind.value, outcome=outcome).inc()
+    if job.status == JobStatus.SUCCEEDED.value and job.event_id and job.direction == "shopify_to_pos":
+        event = session.get(InboundEvent, job.event_id)
+        if event is not None and event.received_at is not None:
+            received = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=UTC)
+            metrics.WEBHOOK_TO_POS_SECONDS.labels(pos=tenant.pos_kind.value).observe(
+                (jobs.now() - received).total_seconds())
 
 
 def _ms(started: float) -> float:

@@ -29,8 +29,10 @@ def serve(host: str, port: int) -> None:
               help="Any other queue by name, e.g. intake or poll (repeatable).")
 @click.option("--concurrency", type=int, default=None, help="Worker processes (default: CPU count).")
 @click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve this worker's Prometheus metrics (syncs, latency, 429s, limiter waits) on this port.")
 def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], extra_queues: tuple[str, ...],
-           concurrency: int | None, loglevel: str) -> None:
+           concurrency: int | None, loglevel: str, metrics_port: int | None) -> None:
     """A Celery worker on the queues of those POS kinds / tenants (default: all shared queues)."""
     conf = settings()
     conf.require_redis("worker")
@@ -40,6 +42,8 @@ def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], extra_queues: t
         queues += [q for q in extra_queues if q not in queues]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--pos") from None
+    if metrics_port:
+        serve_worker_metrics(metrics_port)
     from worker.celery_app import app
     from worker.logging import configure_logging
 
@@ -82,3 +86,15 @@ def flower(ctx: click.Context, unauthenticated: bool) -> None:
     if auth:
         argv.append(f"--basic-auth={auth}")
     app.start(argv)
+
+
+def serve_worker_metrics(port: int) -> None:
+    """Prefork children write their metrics to a shared directory; this process serves the sum."""
+    import tempfile
+
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="possync-metrics-"))
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, registry=registry)
