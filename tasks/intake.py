@@ -83,6 +83,8 @@ def handle_event(session: Session, event_id: int) -> list[JobStart]:
         event.status = EventStatus.PROCESSED.value
         return [JobStart(j.id, queue_for_tenant(session.get_one(Tenant, j.tenant_id))) for j in existing
                 if j.status == JobStatus.PENDING.value]
+    if event.source == "lightspeed-x":
+        return _lightspeed_x_event(session, event)
     try:
         payload = parse_payload(event.topic, event.body or b"")
     except PayloadError as exc:
@@ -110,6 +112,25 @@ def handle_event(session: Session, event_id: int) -> list[JobStart]:
     event.status = EventStatus.PROCESSED.value
     event.processed_at = jobs.now()
     return starts
+
+
+def _lightspeed_x_event(session: Session, event: InboundEvent) -> list[JobStart]:
+    """An X-Series `customer.update`: a push job that re-reads the customer (the body is only a hint)."""
+    from urllib.parse import parse_qs
+
+    from adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
+    from worker.routing import POLL_QUEUE
+
+    form = {k: v[0] for k, v in parse_qs((event.body or b"").decode("utf-8", "replace")).items()}
+    try:
+        pos_id = parse_webhook(form)
+    except WebhookPayloadError as exc:
+        event.status, event.error = EventStatus.FAILED.value, str(exc)
+        return []
+    job = jobs.new_job(session, tenant_id=event.tenant_id, direction="pos_to_shopify", subject=pos_id,
+                       event_id=event.id, context={"pos_customer_id": pos_id})
+    event.status, event.processed_at = EventStatus.PROCESSED.value, jobs.now()
+    return [JobStart(job.id, POLL_QUEUE)]
 
 
 def _was_merged_away(session: Session, tenant_id: int, shopify_id: str) -> bool:

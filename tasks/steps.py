@@ -243,8 +243,14 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
 # --- POS -> Shopify ----------------------------------------------------------------------------
 def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
     """A changed POS customer's basic details (names, email, phone, consent) to Shopify (rule 2)."""
-    pos = serial.pos_customer_from_json(ctx.job.context["pos_customer"])
     tenant = ctx.tenant
+    if "pos_customer" in ctx.job.context:
+        pos = serial.pos_customer_from_json(ctx.job.context["pos_customer"])
+    else:  # an X-Series webhook: only the id is known, read the customer now
+        fetched = pos_adapter_for(tenant).get_customer(ctx.job.context["pos_customer_id"])
+        if fetched is None:
+            raise StepFinished("gone")
+        pos = fetched
     link = links.get_link_by_pos(ctx.session, tenant.id, pos.pos_id)
     if link is not None and link.pos_fingerprint == pos.customer.fingerprint():
         raise StepFinished("echo")  # rule 5: our own write to the POS coming back through the poll

@@ -12,7 +12,7 @@ so the most recent value is the true one.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 # --- intake (worker.web) -----------------------------------------------------------------------
 WEBHOOK_RESULTS = ("accepted", "duplicate", "ignored", "invalid", "unauthorized", "too_large", "unavailable")
@@ -59,18 +59,8 @@ LIMITER_WAITS = Counter(
     "Times possync's own shared limiter deferred a call (a retry with a countdown), by vendor and tenant",
     ["vendor", "tenant"],
 )
-FAILED_SYNCS = Gauge(
-    "possync_failed_syncs",
-    "Sync jobs in the failed list (replayable), by tenant",
-    ["tenant"],
-    multiprocess_mode="mostrecent",
-)
-QUEUE_DEPTH = Gauge(
-    "possync_queue_depth",
-    "Messages waiting in a Celery queue",
-    ["queue"],
-    multiprocess_mode="mostrecent",
-)
+# The failed-list size, job counts and queue depths come from the database and Redis at scrape time:
+# see worker/pipeline_metrics.py.
 
 
 def topic_label(topic: str | None, known: frozenset[str]) -> str:

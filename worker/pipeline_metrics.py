@@ -53,8 +53,7 @@ class PipelineCollector(Collector):
                     .group_by(InboundEvent.tenant_id, InboundEvent.status)):
                 events.add_metric([tenants.get(tenant_id, (str(tenant_id),))[0], status or EventStatus.RECEIVED], count)
         yield from (jobs, failed, ambiguous, events)
-        if self.queue_depths is not None:
-            depth = GaugeMetricFamily("possync_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
-            for queue, count in self.queue_depths().items():
-                depth.add_metric([queue], count)
-            yield depth
+        depth = GaugeMetricFamily("possync_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
+        for queue, count in (self.queue_depths() if self.queue_depths else {}).items():
+            depth.add_metric([queue], count)
+        yield depth

@@ -60,3 +60,34 @@ def test_rule_2_a_new_pos_customer_is_created_in_shopify(make_shop, db_url: str)
     emails = [c["email"] for c in shop.shopify.customers.values()]
     assert emails == ["nia@example.com"]
     assert job.subject == str(pos_id)
+
+
+def test_rule_2_an_x_series_webhook_triggers_the_same_push(make_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    shop = make_shop("lightspeed-x")
+    [pos_id] = shop.pos.seed([{"first_name": "Ola", "last_name": "Pine", "email": "ola@example.com"}])
+    url = f"{shop.receiver_url}/webhooks/lightspeed-x/{shop.name}"
+    first = shop.pos.send_webhook(url, str(pos_id))
+    assert first.status_code == 200 and first.json()["stored_as"] == "received"
+    assert shop.pos.send_webhook(url, str(pos_id)).json()["duplicate"] is True  # the same delivery again
+    [job] = wait_for(lambda: finished(db_url), what="the webhook's push")
+    assert job.direction == "pos_to_shopify" and job.outcome == "created", job.last_error
+    assert [c["email"] for c in shop.shopify.customers.values()] == ["ola@example.com"]
+    assert requests.post(f"{shop.receiver_url}/webhooks/lightspeed-x/nobody", data={"payload": "{}"},
+                         timeout=5).status_code == 404
+    junk = requests.post(url, data={"payload": "not json"}, timeout=5)
+    assert junk.status_code == 200 and junk.json()["stored_as"] == "failed"
+
+
+def test_metrics_report_the_pipelines_numbers(shop: Shop, db_url: str) -> None:
+    import requests
+
+    customer_id = shop.shopify.add_customer("Pia", "Quin", "pia@example.com", None, address=ADDRESS)
+    shop.send("customers/create", customer_payload(id=customer_id, email="pia@example.com"))
+    wait_for(lambda: finished(db_url), what="the sync")
+    text = requests.get(f"{shop.receiver_url}/metrics", timeout=5).text
+    pattern = (rf'possync_sync_jobs{{direction="shopify_to_pos",outcome="created",pos="{shop.kind}",'
+               rf'status="succeeded",tenant="{shop.name}"}} 1.0')
+    assert pattern in text, text[-2000:]
+    assert f'possync_failed_list_size{{tenant="{shop.name}"}} 0.0' in text

@@ -17,9 +17,9 @@ def serve(host: str, port: int) -> None:
     """The HTTP receiver (development server; production runs `gunicorn worker.web.wsgi:app`)."""
     conf = settings()
     conf.require_secret_key()
-    from worker.web.wsgi import build_app
+    from worker.web.wsgi import app
 
-    build_app().run(host=host, port=port, threaded=True)
+    app.run(host=host, port=port, threaded=True)
 
 
 @click.command()

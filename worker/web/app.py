@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from models.db import get_engine
+from worker.pipeline_metrics import PipelineCollector
+from worker.web import lightspeed_x_webhooks
 from worker.web.event_store import DB_ERRORS
 from worker.web.shopify_webhooks import MAX_BODY_BYTES, ShopifyWebhookReceiver
 from worker.web.tenant_cache import DEFAULT_TTL_SECONDS, TenantSecretsCache
@@ -28,6 +30,7 @@ def create_app(
     broker_ping: Callable[[], None] | None = None,
     secrets_ttl: float = DEFAULT_TTL_SECONDS,
     max_body: int = MAX_BODY_BYTES,
+    queue_depths: Callable[[], dict[str, int]] | None = None,
 ) -> Flask:
     """The receiver app. `broker_ping` raises when the broker is unreachable (None: not checked)."""
     app = Flask("possync")
@@ -40,6 +43,10 @@ def create_app(
     @app.post("/webhooks/shopify")
     def shopify_webhook() -> Response:
         return receiver.handle(request)
+
+    lightspeed_x_webhooks.register(app, database_url, enqueue)
+    pipeline = CollectorRegistry(auto_describe=False)
+    pipeline.register(PipelineCollector(database_url, queue_depths))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -69,7 +76,7 @@ def create_app(
 
     @app.get("/metrics")
     def metrics_view() -> Response:
-        return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_registry()) + generate_latest(pipeline), mimetype=CONTENT_TYPE_LATEST)
 
     return app
 

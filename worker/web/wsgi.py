@@ -6,6 +6,7 @@ be Redis (`POSSYNC_REDIS_URL`); loading this module without it fails with a mess
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from flask import Flask
@@ -40,12 +41,23 @@ def build_app() -> Flask:
     settings = get_settings()
     configure_logging(settings.log_format)
     redis_url = settings.require_redis("serve (under gunicorn)")
+    # Load the task module (and Celery with it) now rather than on the first delivery, which would
+    # otherwise pay the import; without it the app still loads and each enqueue fails (sweeper catches up).
+    with contextlib.suppress(ImportError):
+        import tasks.intake  # noqa: F401
     return create_app(
         settings.database_url,
         settings.require_secret_key(),
         enqueue_event,
         broker_ping=redis_ping(redis_url),
+        queue_depths=queue_depths,
     )
+
+
+def queue_depths() -> dict[str, int]:
+    from tasks.operations import queue_depths as read
+
+    return read()
 
 
 app = build_app()

@@ -53,7 +53,7 @@ def test_metrics_exposes_the_possync_metrics(client: FlaskClient) -> None:
     text = response.data.decode()
     assert 'possync_webhook_events_total{result="accepted",topic="customers/delete"}' in text
     for name in ("possync_syncs_total", "possync_webhook_to_pos_seconds", "possync_pos_requests_total",
-                 "possync_rate_limited_total", "possync_limiter_waits_total", "possync_failed_syncs",
+                 "possync_rate_limited_total", "possync_limiter_waits_total", "possync_failed_list_size",
                  "possync_queue_depth"):
         assert f"# TYPE {name} " in text
 
