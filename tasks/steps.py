@@ -275,6 +275,9 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
         consent_changes = {k: v for k, v in changes.items() if k in CONSENT_FIELDS}
         written = shopify.update_customer(existing.id, basic) if basic else existing
         outcome = "updated" if changes else "unchanged"
+    # Only unsubscribes travel from a POS to Shopify: POS opt-out flags default to "may contact", so a
+    # POS "yes" is no evidence that the customer consented, and Shopify's own opt-in stays the way in.
+    consent_changes = {k: v for k, v in consent_changes.items() if not v.state.allows_marketing}
     if consent := consent_changes.get("email_consent"):
         shopify.update_email_consent(written.id, consent)
     if consent := consent_changes.get("sms_consent"):

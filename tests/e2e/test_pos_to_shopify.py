@@ -57,9 +57,11 @@ def test_rule_2_a_new_pos_customer_is_created_in_shopify(make_shop, db_url: str)
     assert result["jobs"] == 1, result
     [job] = wait_for(lambda: finished(db_url), what="the push")
     assert job.status == JobStatus.SUCCEEDED.value and job.outcome == "created", job.last_error
-    emails = [c["email"] for c in shop.shopify.customers.values()]
-    assert emails == ["nia@example.com"]
+    [created] = shop.shopify.customers.values()
+    assert created["email"] == "nia@example.com"
     assert job.subject == str(pos_id)
+    # The POS's default "may email" is no evidence of consent: Shopify is not subscribed by it.
+    assert created["email_consent"]["state"] == "NOT_SUBSCRIBED"
 
 
 def test_rule_2_an_x_series_webhook_triggers_the_same_push(make_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
