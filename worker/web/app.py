@@ -32,7 +32,11 @@ def create_app(
     max_body: int = MAX_BODY_BYTES,
     queue_depths: Callable[[], dict[str, int]] | None = None,
 ) -> Flask:
-    """The receiver app. `broker_ping` raises when the broker is unreachable (None: not checked)."""
+    """The receiver app. `broker_ping` raises when the broker is unreachable (None: not checked).
+
+    Tenants' signing secrets are cached per process for `secrets_ttl` seconds: a rotated client
+    secret is used by every receiver process within that time (see `worker.web.tenant_cache`).
+    """
     app = Flask("possync")
     # Werkzeug enforces this on the input stream too (chunked bodies have no Content-Length).
     app.config["MAX_CONTENT_LENGTH"] = max_body

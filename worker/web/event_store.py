@@ -46,9 +46,7 @@ class EventStore:
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
 
-    def store(
-        self, values: dict[str, Any], enqueue: Callable[[int], None] | None = None
-    ) -> StoreOutcome:
+    def store(self, values: dict[str, Any], enqueue: Callable[[int], None] | None = None) -> StoreOutcome:
         """Insert and commit the event; then, when `enqueue` is given, call it with the new id and
         mark the row `enqueued`. Raises `DatabaseUnavailable` when the row could not be committed;
         nothing after the commit can fail the delivery."""
@@ -75,7 +73,7 @@ class EventStore:
             conn.commit()
             return event_id
         except sa_exc.IntegrityError as exc:  # databases without ON CONFLICT, or a vanished tenant
-            conn.rollback()
+            _rollback_quietly(conn)
             if self._exists(conn, values):
                 return None
             raise DatabaseUnavailable("insert", exc) from None

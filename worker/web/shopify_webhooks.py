@@ -175,7 +175,7 @@ class ShopifyWebhookReceiver:
         if matched is None:
             raise unauthorized
         if matched > 0:
-            log.info("webhook_signed_with_previous_secret", shop=shop)
+            log.debug("webhook_signed_with_previous_secret", shop=shop)  # fine during a rotation
         return entry.tenant_id
 
     @staticmethod

@@ -1,0 +1,808 @@
+"""A fake Shopify GraphQL Admin API, faithful to the parts possync uses, quirks included.
+
+It does not parse GraphQL: it dispatches on the `operationName` the client sends (falling back to the
+first root field of the document), validates the variables the real API requires, and answers in
+Shopify's shapes: `data`, `errors[].extensions.code`, `extensions.cost` with `requestedQueryCost`,
+`actualQueryCost` and `throttleStatus {maximumAvailable, currentlyAvailable, restoreRate}`.
+
+Quirks kept on purpose:
+- calculated-cost throttling: a request whose requested cost exceeds what the bucket holds gets HTTP
+  200 with `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`; the difference
+  between requested and actual cost is refunded (default bucket 1000 restoring 50/s);
+- `numberOfOrders` is an UnsignedInt64, serialised as a string;
+- phones are stored in E.164 and must be valid; emails and phones are unique per shop;
+- consent input refuses NOT_SUBSCRIBED, REDACTED and INVALID, needs an email (or phone) to attach
+  to, and an update older than the stored `consentUpdatedAt` changes nothing (latest wins);
+- an unknown or wrong token is HTTP 401 with Shopify's REST-style `{"errors": "[API] ..."}` body.
+
+With `subscribe(url, secret)` the fake also sends the webhooks Shopify sends after an API write
+(`customers/create`, `customers/update`, the consent topics): that is how possync meets its own
+writes coming back (SPEC rule 5).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import queue
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import phonenumbers
+from flask import Flask, Response, jsonify, request
+
+from adapters.fakes.server import FakeVendorServer
+from adapters.shopify import webhooks
+
+DEFAULT_TOKEN = "shpat_fake_token"
+DEFAULT_SHOP = "possync-demo.myshopify.com"
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+MAX_QUERY_COST = 1000
+MAX_PAGE = 250
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+METAFIELD_RE = re.compile(r'metafield\(\s*namespace:\s*"([^"]+)"\s*,\s*key:\s*"([^"]+)"\s*\)')
+ROOT_FIELD_RE = re.compile(r"\{\s*(\w+)")
+SEARCH_TERM_RE = re.compile(r'(\w+):(?:"((?:[^"\\]|\\.)*)"|(\S+))')
+SETTABLE_CONSENT = {"SUBSCRIBED", "PENDING", "UNSUBSCRIBED"}
+EMAIL_STATES = {"NOT_SUBSCRIBED", "PENDING", "SUBSCRIBED", "UNSUBSCRIBED", "REDACTED", "INVALID"}
+OPT_IN_LEVELS = {"SINGLE_OPT_IN", "CONFIRMED_OPT_IN", "UNKNOWN"}
+
+# Requested costs per operation (objects 1 point, connections 2 + first x node, mutations 10), as
+# Shopify would compute them for the client's selections. Actual cost is lower when less came back.
+NODE_COST = 6  # customer + amountSpent + defaultEmailAddress + defaultPhoneNumber + defaultAddress + metafield
+COSTS = {
+    "GetCustomer": NODE_COST,
+    "GetOrder": 3 + NODE_COST,
+    "CustomerCreate": 10,
+    "CustomerUpdate": 10,
+    "CustomerEmailMarketingConsentUpdate": 10,
+    "CustomerSmsMarketingConsentUpdate": 10,
+}
+ROOT_FIELDS = {
+    "customer": "GetCustomer",
+    "customers": "SearchCustomers",
+    "order": "GetOrder",
+    "customerCreate": "CustomerCreate",
+    "customerUpdate": "CustomerUpdate",
+    "customerEmailMarketingConsentUpdate": "CustomerEmailMarketingConsentUpdate",
+    "customerSmsMarketingConsentUpdate": "CustomerSmsMarketingConsentUpdate",
+}
+
+
+class GraphQLError(Exception):
+    """A top-level `errors` entry (bad variables, unknown field); the request's data is null."""
+
+    def __init__(self, message: str, code: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.entry = {"message": message, "extensions": {"code": code, **extensions}}
+
+
+class RefusedError(Exception):
+    """A mutation's `userErrors` (the mutation's payload has `customer: null`)."""
+
+    def __init__(self, *errors: dict[str, Any]) -> None:
+        super().__init__("; ".join(e["message"] for e in errors))
+        self.errors = list(errors)
+
+
+def user_error(field: list[str] | None, message: str, code: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"field": field, "message": message}
+    if code:
+        error["code"] = code
+    return error
+
+
+class CostBucket:
+    """Shopify's calculated-query-cost leaky bucket for one app on one shop."""
+
+    def __init__(self, maximum: float, restore_rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.maximum = maximum
+        self.restore_rate = restore_rate
+        self.available = maximum
+        self._clock = clock
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def _restore(self) -> None:
+        now = self._clock()
+        self.available = min(self.maximum, self.available + (now - self._at) * self.restore_rate)
+        self._at = now
+
+    def take(self, requested: float) -> bool:
+        with self._lock:
+            self._restore()
+            if requested > self.available:
+                return False
+            self.available -= requested
+            return True
+
+    def refund(self, points: float) -> None:
+        with self._lock:
+            self.available = min(self.maximum, self.available + max(0.0, points))
+
+    def status(self) -> dict[str, float | int]:
+        with self._lock:
+            self._restore()
+            return {
+                "maximumAvailable": float(self.maximum),
+                "currentlyAvailable": int(self.available),
+                "restoreRate": float(self.restore_rate),
+            }
+
+
+@dataclass
+class Delivery:
+    topic: str
+    webhook_id: str
+    status: int | None
+    error: str | None = None
+
+
+class FakeShopify(FakeVendorServer):
+    vendor = "shopify"
+
+    def __init__(
+        self,
+        access_token: str = DEFAULT_TOKEN,
+        *,
+        shop_domain: str = DEFAULT_SHOP,
+        maximum_available: float | None = 1000.0,
+        restore_rate: float = 50.0,
+        default_region: str = "US",
+    ) -> None:
+        self.access_token = access_token
+        self.shop_domain = shop_domain
+        self.default_region = default_region
+        # None disables throttling (every response still reports a full bucket).
+        self.bucket = CostBucket(maximum_available, restore_rate) if maximum_available is not None else None
+        self._restore_rate = restore_rate
+        self._customers: dict[str, dict[str, Any]] = {}
+        self._orders: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(7_208_000_000_001)
+        self._subscriptions: list[tuple[str, str, frozenset[str] | None]] = []
+        self.deliveries: list[Delivery] = []
+        self._outbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._sender: threading.Thread | None = None
+        super().__init__()
+
+    # --- store helpers for tests ---------------------------------------------------------------
+    def _next_id(self) -> str:
+        return str(next(self._ids))
+
+    def add_customer(
+        self,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        *,
+        id: str | int | None = None,
+        state: str = "ENABLED",
+        tags: Iterable[str] = (),
+        address: dict[str, Any] | None = None,
+        email_consent: str | None = None,
+        sms_consent: str | None = None,
+        consent_updated_at: str | None = None,
+        birthday: str | None = None,
+        orders_count: int = 0,
+        amount_spent: str = "0.0",
+    ) -> str:
+        """Add a customer directly (no validation, no webhook); returns its numeric id as a string.
+
+        `address` uses GraphQL `MailingAddressInput` keys (`address1`, `city`, `provinceCode`, `zip`,
+        `countryCode`, ...); consent states are GraphQL enum values (`SUBSCRIBED`, ...).
+        """
+        with self.lock:
+            customer_id = str(id) if id is not None else self._next_id()
+            now = _now()
+            record: dict[str, Any] = {
+                "id": customer_id,
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": email,
+                "phone": self._e164(phone) if phone else None,
+                "state": state.upper(),
+                "tags": list(tags),
+                "addresses": [_address_from_input(address)] if address else [],
+                "email_consent": _consent_record(email_consent or "NOT_SUBSCRIBED", consent_updated_at),
+                "sms_consent": _consent_record(sms_consent or "NOT_SUBSCRIBED", consent_updated_at),
+                "metafields": {},
+                "orders_count": orders_count,
+                "amount_spent": amount_spent,
+                "created_at": now,
+                "updated_at": now,
+            }
+            if birthday:
+                record["metafields"][("facts", "birth_date")] = {"type": "date", "value": birthday}
+            self._customers[customer_id] = record
+            return customer_id
+
+    def add_order(
+        self,
+        customer_id: str | int | None = None,
+        *,
+        id: str | int | None = None,
+        source_name: str = "web",
+        email: str | None = None,
+        phone: str | None = None,
+        billing_address: dict[str, Any] | None = None,
+        shipping_address: dict[str, Any] | None = None,
+    ) -> str:
+        """Add an order (addresses in `MailingAddressInput` keys); counts it on its customer."""
+        with self.lock:
+            order_id = str(id) if id is not None else self._next_id()
+            customer = self._customers.get(str(customer_id)) if customer_id is not None else None
+            if customer_id is not None and customer is None:
+                raise KeyError(f"no customer {customer_id}")
+            if customer is not None:
+                customer["orders_count"] += 1
+            self._orders[order_id] = {
+                "id": order_id,
+                "customer_id": str(customer_id) if customer_id is not None else None,
+                "source_name": source_name,
+                "email": email if email is not None else (customer or {}).get("email"),
+                "phone": phone,
+                "billing_address": _address_from_input(billing_address) if billing_address else None,
+                "shipping_address": _address_from_input(shipping_address) if shipping_address else None,
+            }
+            return order_id
+
+    def set_metafield(self, customer_id: str, namespace: str, key: str, value: str, type_: str = "date") -> None:
+        with self.lock:
+            self._customers[str(customer_id)]["metafields"][(namespace, key)] = {"type": type_, "value": value}
+
+    @property
+    def customers(self) -> dict[str, dict[str, Any]]:
+        """A copy of the stored customers by id (internal snake_case records)."""
+        with self.lock:
+            return copy.deepcopy(self._customers)
+
+    @property
+    def orders(self) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self._orders)
+
+    def seed(self, records: Iterable[dict[str, Any]]) -> list[Any]:
+        """Control API: `{"type": "customer"|"order", ...add_customer/add_order keyword arguments}`."""
+        ids = []
+        for record in records:
+            fields = dict(record)
+            kind = fields.pop("type", "customer")
+            ids.append(self.add_order(**fields) if kind == "order" else self.add_customer(**fields))
+        return ids
+
+    def state(self) -> Any:
+        def jsonable(record: dict[str, Any]) -> dict[str, Any]:
+            out = dict(record)
+            if "metafields" in out:
+                out["metafields"] = {f"{ns}.{key}": v for (ns, key), v in out["metafields"].items()}
+            return out
+
+        with self.lock:
+            return {
+                "customers": [jsonable(c) for c in self._customers.values()],
+                "orders": [jsonable(o) for o in self._orders.values()],
+                "throttle": self.bucket.status() if self.bucket else None,
+            }
+
+    def reset(self) -> None:
+        super().reset()
+        if self.bucket is not None:
+            self.bucket = CostBucket(self.bucket.maximum, self.bucket.restore_rate)
+
+    # --- webhooks after API writes ---------------------------------------------------------------
+    def subscribe(self, url: str, secret: str, topics: Iterable[str] | None = None) -> None:
+        """Send the webhooks Shopify would send after API writes to `url`, signed with `secret`."""
+        with self.lock:
+            self._subscriptions.append((url, secret, frozenset(topics) if topics is not None else None))
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_loop, name="fake-shopify-webhooks", daemon=True)
+                self._sender.start()
+
+    def emit(self, topic: str, payload: dict[str, Any]) -> None:
+        """Queue one delivery of `payload` to every subscription that wants `topic`."""
+        if self._subscriptions:
+            self._outbox.put((topic, payload))
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> None:
+        """Block until every queued webhook has been sent (tests)."""
+        deadline = time.monotonic() + timeout
+        while (self._outbox.unfinished_tasks) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _send_loop(self) -> None:
+        while True:
+            item = self._outbox.get()
+            try:
+                if item is None:
+                    return
+                topic, payload = item
+                for url, secret, topics in list(self._subscriptions):
+                    if topics is not None and topic not in topics:
+                        continue
+                    webhook_id = str(uuid.uuid4())
+                    try:
+                        response = webhooks.send_webhook(url, topic, payload, secret, self.shop_domain, webhook_id)
+                        self.deliveries.append(Delivery(topic, webhook_id, response.status_code))
+                    except Exception as exc:  # a down receiver is what Shopify's retries are for
+                        self.deliveries.append(Delivery(topic, webhook_id, None, type(exc).__name__))
+            finally:
+                self._outbox.task_done()
+
+    def stop(self) -> None:
+        if self._sender is not None:
+            self._outbox.put(None)
+            self._sender = None
+        super().stop()
+
+    # --- HTTP ------------------------------------------------------------------------------------
+    def register_routes(self, app: Flask) -> None:
+        @app.post("/admin/api/<version>/graphql.json")
+        def _graphql(version: str) -> Response:
+            if request.headers.get("X-Shopify-Access-Token") != self.access_token:
+                return _json({"errors": INVALID_TOKEN}, 401)
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+                return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)
+            variables = body.get("variables") or {}
+            if not isinstance(variables, dict):
+                return _json({"errors": {"variables": "must be an object"}}, 400)
+            response = _json(self.execute(body["query"], variables, body.get("operationName")))
+            response.headers["X-Shopify-API-Version"] = version
+            return response
+
+    def execute(self, query: str, variables: dict[str, Any], operation: str | None) -> dict[str, Any]:
+        """One GraphQL request: dispatch, cost accounting and the response envelope."""
+        name = operation or _root_operation(query)
+        handler = getattr(self, f"_op_{name}", None) if name else None
+        if handler is None:
+            error = GraphQLError(
+                f"Field '{name or '?'}' doesn't exist on type 'QueryRoot'", "undefinedField", fieldName=name
+            )
+            return {"errors": [error.entry]}
+        requested = self._requested_cost(name, variables)
+        if requested > MAX_QUERY_COST:
+            return {
+                "errors": [GraphQLError(
+                    f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).",
+                    "MAX_COST_EXCEEDED", cost=requested, maxCost=MAX_QUERY_COST,
+                ).entry],
+            }
+        if self.bucket is not None and not self.bucket.take(requested):
+            return {
+                "errors": [{
+                    "message": "Throttled",
+                    "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+                }],
+                "extensions": {"cost": self._cost(requested, None)},
+            }
+        try:
+            with self.lock:
+                data, actual = handler(variables, query)
+        except GraphQLError as exc:
+            if self.bucket is not None:
+                self.bucket.refund(requested)
+            return {"errors": [exc.entry], "extensions": {"cost": self._cost(requested, 0)}}
+        if self.bucket is not None:
+            self.bucket.refund(requested - actual)
+        return {"data": data, "extensions": {"cost": self._cost(requested, actual)}}
+
+    def _requested_cost(self, name: str, variables: dict[str, Any]) -> int:
+        if name == "SearchCustomers":
+            first = variables.get("first")
+            return 2 + (first if isinstance(first, int) and first > 0 else 0) * NODE_COST
+        return COSTS.get(name, 1)
+
+    def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
+        status = self.bucket.status() if self.bucket is not None else {
+            "maximumAvailable": 1000.0, "currentlyAvailable": 1000, "restoreRate": float(self._restore_rate)
+        }
+        return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": status}
+
+    # --- operations: each returns (data, actual cost) ---------------------------------------------
+    def _op_GetCustomer(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        customer_id = _gid_variable(variables, "id", "Customer")
+        record = self._customers.get(customer_id) if customer_id else None
+        if record is None:
+            return {"customer": None}, 1
+        return {"customer": self._node(record, query)}, NODE_COST
+
+    def _op_GetOrder(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        order_id = _gid_variable(variables, "id", "Order")
+        order = self._orders.get(order_id) if order_id else None
+        if order is None:
+            return {"order": None}, 1
+        customer = self._customers.get(order["customer_id"]) if order["customer_id"] else None
+        node = {
+            "id": f"gid://shopify/Order/{order['id']}",
+            "sourceName": order["source_name"],
+            "email": order["email"],
+            "phone": order["phone"],
+            "customer": self._node(customer, query) if customer else None,
+            "billingAddress": _address_node(order["billing_address"]),
+            "shippingAddress": _address_node(order["shipping_address"]),
+        }
+        return {"order": node}, 3 + (NODE_COST if customer else 0)
+
+    def _op_SearchCustomers(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        search = variables.get("query")
+        first = variables.get("first")
+        if not isinstance(first, int) or isinstance(first, bool):
+            raise _invalid_variable("first", "Int!", first)
+        if not 1 <= first <= MAX_PAGE:
+            raise GraphQLError(f"The 'first' argument must be between 1 and {MAX_PAGE}", "BAD_REQUEST")
+        matches = [c for c in self._customers.values() if self._matches(c, search if isinstance(search, str) else "")]
+        matches.sort(key=lambda c: int(c["id"]))
+        nodes = [self._node(c, query) for c in matches[:first]]
+        return {"customers": {"nodes": nodes}}, 2 + len(nodes) * NODE_COST
+
+    def _op_CustomerCreate(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        value = _input_variable(variables, "CustomerInput!")
+        try:
+            if value.get("id"):
+                raise RefusedError(user_error(["id"], "Id must not be given when creating a customer"))
+            record = {"id": None, "orders_count": 0, "amount_spent": "0.0", "state": "DISABLED", "tags": [],
+                      "addresses": [], "metafields": {}, "first_name": None, "last_name": None, "email": None,
+                      "phone": None, "email_consent": _consent_record("NOT_SUBSCRIBED", None),
+                      "sms_consent": _consent_record("NOT_SUBSCRIBED", None)}
+            self._apply_input(record, value)
+            if not (record["email"] or record["phone"] or record["first_name"] or record["last_name"]):
+                raise RefusedError(user_error(None, "A name, phone number, or email address must be present"))
+        except RefusedError as exc:
+            return {"customerCreate": {"customer": None, "userErrors": exc.errors}}, 10
+        record["id"] = self._next_id()
+        record["created_at"] = record["updated_at"] = _now()
+        self._customers[record["id"]] = record
+        self.emit("customers/create", self._webhook_body(record))
+        return {"customerCreate": {"customer": self._node(record, query), "userErrors": []}}, 10
+
+    def _op_CustomerUpdate(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        value = _input_variable(variables, "CustomerInput!")
+        customer_id = _parse_gid(value.get("id"), "Customer")
+        record = self._customers.get(customer_id) if customer_id else None
+        try:
+            if record is None:
+                raise RefusedError(user_error(["id"], "Customer does not exist"))
+            draft = copy.deepcopy(record)
+            self._apply_input(draft, {k: v for k, v in value.items() if k != "id"})
+        except RefusedError as exc:
+            return {"customerUpdate": {"customer": None, "userErrors": exc.errors}}, 10
+        if draft != record:
+            draft["updated_at"] = _now()
+            record.clear()
+            record.update(draft)
+            self.emit("customers/update", self._webhook_body(record))
+        return {"customerUpdate": {"customer": self._node(record, query), "userErrors": []}}, 10
+
+    def _op_CustomerEmailMarketingConsentUpdate(  # noqa: N802
+        self, variables: dict[str, Any], query: str
+    ) -> tuple[dict[str, Any], int]:
+        return self._consent_update(variables, query, "email")
+
+    def _op_CustomerSmsMarketingConsentUpdate(  # noqa: N802
+        self, variables: dict[str, Any], query: str
+    ) -> tuple[dict[str, Any], int]:
+        return self._consent_update(variables, query, "sms")
+
+    def _consent_update(self, variables: dict[str, Any], query: str, channel: str) -> tuple[dict[str, Any], int]:
+        root = "customerEmailMarketingConsentUpdate" if channel == "email" else "customerSmsMarketingConsentUpdate"
+        key = "emailMarketingConsent" if channel == "email" else "smsMarketingConsent"
+        type_name = "CustomerEmailMarketingConsentUpdateInput!" if channel == "email" else (
+            "CustomerSmsMarketingConsentUpdateInput!")
+        value = _input_variable(variables, type_name)
+        consent = value.get(key)
+        if not isinstance(consent, dict):
+            raise _invalid_variable("input", type_name, value, f"Expected value for {key} to not be null")
+        customer_id = _parse_gid(value.get("customerId"), "Customer")
+        record = self._customers.get(customer_id) if customer_id else None
+        try:
+            if record is None:
+                raise RefusedError(user_error(["input", "customerId"], "Customer not found", "INVALID"))
+            if channel == "email" and not record["email"]:
+                raise RefusedError(user_error(["input", "customerId"], "Customer must have an email address",
+                                            "MISSING_ARGUMENT"))
+            if channel == "sms" and not record["phone"]:
+                raise RefusedError(user_error(["input", "customerId"], "Customer must have a phone number",
+                                            "MISSING_ARGUMENT"))
+            changed = self._apply_consent(record, channel, consent, ["input", key])
+        except RefusedError as exc:
+            return {root: {"customer": None, "userErrors": exc.errors}}, 10
+        if changed:
+            record["updated_at"] = _now()
+            if channel == "email":
+                self.emit("customers_email_marketing_consent/update", webhooks.email_consent_payload(
+                    record["id"], record["email"], record["email_consent"]["state"].lower(),
+                    opt_in_level=(record["email_consent"]["opt_in_level"] or "").lower() or None,
+                    consent_updated_at=record["email_consent"]["updated_at"]))
+            else:
+                self.emit("customers_marketing_consent/update", webhooks.sms_consent_payload(
+                    record["id"], record["phone"], record["sms_consent"]["state"].lower(),
+                    opt_in_level=(record["sms_consent"]["opt_in_level"] or "").lower() or None,
+                    consent_updated_at=record["sms_consent"]["updated_at"]))
+        return {root: {"customer": self._node(record, query), "userErrors": []}}, 10
+
+    # --- writing a CustomerInput -----------------------------------------------------------------
+    def _apply_input(self, record: dict[str, Any], value: dict[str, Any]) -> None:
+        """Apply a `CustomerInput` to `record` in place; raises `RefusedError` like Shopify's validations."""
+        errors: list[dict[str, Any]] = []
+        for graphql_name, name in (("firstName", "first_name"), ("lastName", "last_name")):
+            if graphql_name in value:
+                text = value[graphql_name]
+                if text is not None and (not isinstance(text, str) or len(text) > 255):
+                    errors.append(user_error([graphql_name], f"{graphql_name} is too long (maximum is 255)"))
+                else:
+                    record[name] = text or None
+        if "email" in value:
+            email = value["email"]
+            if email in (None, ""):
+                record["email"] = None
+            elif not isinstance(email, str) or not EMAIL_RE.match(email) or len(email) > 255:
+                errors.append(user_error(["email"], "Email is invalid"))
+            elif self._taken("email", email.lower(), record["id"]):
+                errors.append(user_error(["email"], "Email has already been taken"))
+            else:
+                record["email"] = email
+        if "phone" in value:
+            phone = value["phone"]
+            if phone in (None, ""):
+                record["phone"] = None
+            else:
+                e164 = self._e164(phone) if isinstance(phone, str) else None
+                if e164 is None:
+                    errors.append(user_error(["phone"], "Phone is invalid"))
+                elif self._taken("phone", e164, record["id"]):
+                    errors.append(user_error(["phone"], "Phone has already been taken"))
+                else:
+                    record["phone"] = e164
+        if "tags" in value:
+            tags = value["tags"] if isinstance(value["tags"], list) else str(value["tags"] or "").split(",")
+            tags = [t.strip() for t in tags if isinstance(t, str) and t.strip()]
+            if len(tags) > 250:
+                errors.append(user_error(["tags"], "Tags cannot be more than 250"))
+            elif any(len(t) > 255 for t in tags):
+                errors.append(user_error(["tags"], "Tags is too long (maximum is 255 characters)"))
+            else:
+                record["tags"] = list(dict.fromkeys(tags))
+        if "addresses" in value:
+            addresses = value["addresses"] or []
+            for position, address in enumerate(addresses):
+                code = (address or {}).get("countryCode")
+                if code is not None and (not isinstance(code, str) or not re.fullmatch(r"[A-Za-z]{2}", code)):
+                    errors.append(user_error(["addresses", str(position), "countryCode"], "Country is invalid"))
+            if not errors:
+                record["addresses"] = [_address_from_input(a) for a in addresses if a]
+        for position, metafield in enumerate(value.get("metafields") or []):
+            namespace, key = metafield.get("namespace"), metafield.get("key")
+            if not namespace or not key:
+                errors.append(user_error(["metafields", str(position), "key"], "Key can't be blank"))
+                continue
+            if metafield.get("type") == "date" and not _is_date(metafield.get("value")):
+                errors.append(user_error(["metafields", str(position), "value"], "Value must be a date (YYYY-MM-DD)"))
+                continue
+            record["metafields"][(namespace, key)] = {"type": metafield.get("type"), "value": metafield.get("value")}
+        if errors:
+            raise RefusedError(*errors)
+        for channel, key in (("email", "emailMarketingConsent"), ("sms", "smsMarketingConsent")):
+            if value.get(key) is not None:
+                if channel == "email" and not record["email"]:
+                    raise RefusedError(user_error([key], "An email address is required to set email marketing consent"))
+                if channel == "sms" and not record["phone"]:
+                    raise RefusedError(user_error([key], "A phone number is required to set SMS marketing consent"))
+                self._apply_consent(record, channel, value[key], [key])
+
+    def _apply_consent(self, record: dict[str, Any], channel: str, consent: dict[str, Any], path: list[str]) -> bool:
+        """Set one channel's consent; False when an older timestamp lost to the stored one (latest wins)."""
+        state = consent.get("marketingState")
+        if not isinstance(state, str) or state not in EMAIL_STATES:
+            raise GraphQLError(f"Variable $input of type {path[-1]} was provided invalid value for marketingState",
+                               "INVALID_VARIABLE")
+        if state not in SETTABLE_CONSENT:
+            raise RefusedError(user_error([*path, "marketingState"], f"State {state} cannot be set", "INVALID"))
+        level = consent.get("marketingOptInLevel")
+        if level is not None and level not in OPT_IN_LEVELS:
+            raise GraphQLError("Variable $input was provided invalid value for marketingOptInLevel", "INVALID_VARIABLE")
+        stamp_text = consent.get("consentUpdatedAt")
+        stamp = _parse_stamp(stamp_text) if stamp_text is not None else datetime.now(UTC)
+        if stamp is None:
+            raise GraphQLError("Variable $input was provided invalid value for consentUpdatedAt", "INVALID_VARIABLE")
+        slot = f"{channel}_consent"
+        stored = _parse_stamp(record[slot]["updated_at"]) if record[slot]["updated_at"] else None
+        if stored is not None and stamp < stored:
+            return False
+        record[slot] = {"state": state, "opt_in_level": level, "updated_at": stamp.isoformat()}
+        return True
+
+    def _taken(self, field: str, value: str, own_id: str | None) -> bool:
+        for other in self._customers.values():
+            if other["id"] == own_id or not other[field]:
+                continue
+            if (other[field].lower() if field == "email" else other[field]) == value:
+                return True
+        return False
+
+    def _e164(self, phone: str) -> str | None:
+        try:
+            parsed = phonenumbers.parse(phone, self.default_region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(parsed):
+            return None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    def _matches(self, record: dict[str, Any], search: str) -> bool:
+        """Shopify search syntax, the subset possync sends: `field:"value"` terms joined by OR / AND."""
+        groups = [g for g in re.split(r"\s+OR\s+", search.strip()) if g]
+        for group in groups:
+            terms = SEARCH_TERM_RE.findall(group)
+            if terms and all(self._term(record, f, q or bare) for f, q, bare in terms):
+                return True
+        return False
+
+    def _term(self, record: dict[str, Any], field: str, raw: str) -> bool:
+        value = raw.replace('\\"', '"').replace("\\\\", "\\")
+        if field == "email":
+            return bool(record["email"]) and record["email"].lower() == value.strip().lower()
+        if field == "phone":
+            wanted = self._e164(value) or re.sub(r"\D", "", value)
+            return bool(record["phone"]) and record["phone"] == wanted
+        if field == "id":
+            return record["id"] == value
+        return False
+
+    # --- rendering --------------------------------------------------------------------------------
+    def _node(self, record: dict[str, Any], query: str) -> dict[str, Any]:
+        """A `Customer` node in the shape of the client's selection."""
+        match = METAFIELD_RE.search(query)
+        metafield = record["metafields"].get((match.group(1), match.group(2))) if match else None
+        default = record["addresses"][0] if record["addresses"] else None
+        email_consent, sms_consent = record["email_consent"], record["sms_consent"]
+        return {
+            "id": f"gid://shopify/Customer/{record['id']}",
+            "firstName": record["first_name"],
+            "lastName": record["last_name"],
+            "state": record["state"],
+            "tags": sorted(record["tags"], key=str.lower),
+            "numberOfOrders": str(record["orders_count"]),  # UnsignedInt64 is a JSON string
+            "updatedAt": record["updated_at"],
+            "amountSpent": {"amount": record["amount_spent"], "currencyCode": "USD"},
+            "defaultEmailAddress": {
+                "emailAddress": record["email"],
+                "marketingState": email_consent["state"],
+                "marketingOptInLevel": email_consent["opt_in_level"],
+                "marketingUpdatedAt": email_consent["updated_at"],
+            } if record["email"] else None,
+            "defaultPhoneNumber": {
+                "phoneNumber": record["phone"],
+                "marketingState": sms_consent["state"],
+                "marketingOptInLevel": sms_consent["opt_in_level"],
+                "marketingUpdatedAt": sms_consent["updated_at"],
+                "marketingCollectedFrom": "OTHER",
+            } if record["phone"] else None,
+            "defaultAddress": _address_node(default),
+            "metafield": {"value": metafield["value"]} if metafield else None,
+        }
+
+    def _webhook_body(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The 2026-07 `customers/create|update` body for a stored customer."""
+        default = record["addresses"][0] if record["addresses"] else None
+        address = None
+        if default:
+            address = webhooks.address_payload(
+                default.get("address1"), default.get("city"), default.get("province_code"), default.get("zip"),
+                default.get("country_code"), address2=default.get("address2"), company=default.get("company"),
+                first_name=record["first_name"], last_name=record["last_name"],
+            )
+        return webhooks.customer_payload(
+            record["id"], record["email"], record["first_name"], record["last_name"], record["phone"],
+            default_address=address, state=record["state"].lower(), created_at=record.get("created_at"),
+            updated_at=record["updated_at"],
+        )
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+def _json(body: Any, status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _parse_stamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return len(value) == 10
+
+
+def _consent_record(state: str, updated_at: str | None) -> dict[str, Any]:
+    return {"state": state.upper(), "opt_in_level": "SINGLE_OPT_IN" if state.upper() == "SUBSCRIBED" else None,
+            "updated_at": updated_at}
+
+
+def _address_from_input(value: dict[str, Any]) -> dict[str, Any]:
+    """A `MailingAddressInput` as stored (snake_case)."""
+    return {
+        "address1": value.get("address1"),
+        "address2": value.get("address2"),
+        "city": value.get("city"),
+        "company": value.get("company"),
+        "province_code": value.get("provinceCode"),
+        "zip": value.get("zip"),
+        "country_code": (value.get("countryCode") or "").upper() or None,
+    }
+
+
+def _address_node(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not address:
+        return None
+    return {
+        "address1": address.get("address1"),
+        "address2": address.get("address2"),
+        "city": address.get("city"),
+        "company": address.get("company"),
+        "province": address.get("province_code"),
+        "provinceCode": address.get("province_code"),
+        "zip": address.get("zip"),
+        "countryCodeV2": address.get("country_code"),
+    }
+
+
+def _root_operation(query: str) -> str | None:
+    """The operation for a document sent without `operationName`: its first root field."""
+    match = ROOT_FIELD_RE.search(query)
+    return ROOT_FIELDS.get(match.group(1)) if match else None
+
+
+def _invalid_variable(name: str, type_name: str, value: Any, explanation: str | None = None) -> GraphQLError:
+    return GraphQLError(
+        f"Variable ${name} of type {type_name} was provided invalid value",
+        "INVALID_VARIABLE",
+        value=value,
+        problems=[{"path": [], "explanation": explanation or "Expected value to not be null"}],
+    )
+
+
+def _input_variable(variables: dict[str, Any], type_name: str) -> dict[str, Any]:
+    value = variables.get("input")
+    if not isinstance(value, dict):
+        raise _invalid_variable("input", type_name, value)
+    return value
+
+
+def _parse_gid(value: Any, kind: str) -> str | None:
+    """The number of a `gid://shopify/<kind>/<n>`; None for a well-formed gid of another kind;
+    a `GraphQLError` (as Shopify's coercion error) for anything that is not a gid at all."""
+    if not isinstance(value, str) or not value.startswith("gid://shopify/"):
+        raise GraphQLError(f"Invalid global id '{str(value)[:60]}'", "argumentLiteralsIncompatible",
+                           typeName="CoercionError")
+    parts = value[len("gid://shopify/"):].split("/")
+    if len(parts) != 2 or not parts[1].isdigit():
+        raise GraphQLError(f"Invalid global id '{value[:60]}'", "argumentLiteralsIncompatible",
+                           typeName="CoercionError")
+    return parts[1] if parts[0] == kind else None
+
+
+def _gid_variable(variables: dict[str, Any], name: str, kind: str) -> str | None:
+    if variables.get(name) is None:
+        raise _invalid_variable(name, "ID!", None)
+    return _parse_gid(variables[name], kind)

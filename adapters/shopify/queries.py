@@ -1,0 +1,76 @@
+"""The GraphQL Admin API documents possync sends (API version 2026-07).
+
+Each document carries an operation name; the fake dispatches on it, and Shopify logs it, which makes
+a merchant's API-usage page readable. Email and phone (with their consent) are read through
+`defaultEmailAddress` / `defaultPhoneNumber`, which replaced the deprecated `email`, `phone`,
+`emailMarketingConsent` and `smsMarketingConsent` fields in 2025-04. In 2026-10 the `marketing*`
+fields of `CustomerPhoneNumber` are deprecated in turn (for `smsMarketingConsent { state ... }`);
+moving past 2026-07 means changing `_PHONE` below.
+"""
+
+from __future__ import annotations
+
+SEARCH_PAGE_SIZE = 10  # search results read per lookup; matching only needs the first few
+
+_ADDRESS = "address1 address2 city company province provinceCode zip countryCodeV2"
+_EMAIL = "defaultEmailAddress { emailAddress marketingState marketingOptInLevel marketingUpdatedAt }"
+_PHONE = (
+    "defaultPhoneNumber { phoneNumber marketingState marketingOptInLevel marketingUpdatedAt marketingCollectedFrom }"
+)
+
+
+def customer_fields(namespace: str, key: str) -> str:
+    """The selection of a customer; the birthday metafield's namespace and key are per deployment."""
+    return (
+        f"id firstName lastName state tags numberOfOrders updatedAt amountSpent {{ amount currencyCode }} "
+        f"{_EMAIL} {_PHONE} defaultAddress {{ {_ADDRESS} }} "
+        f'metafield(namespace: "{namespace}", key: "{key}") {{ value }}'
+    )
+
+
+def get_customer(fields: str) -> str:
+    return f"query GetCustomer($id: ID!) {{ customer(id: $id) {{ {fields} }} }}"
+
+
+def search_customers(fields: str) -> str:
+    return (
+        "query SearchCustomers($query: String!, $first: Int!) "
+        f"{{ customers(first: $first, query: $query) {{ nodes {{ {fields} }} }} }}"
+    )
+
+
+def get_order(fields: str) -> str:
+    return (
+        "query GetOrder($id: ID!) { order(id: $id) { id sourceName email phone "
+        f"customer {{ {fields} }} billingAddress {{ {_ADDRESS} }} shippingAddress {{ {_ADDRESS} }} }} }}"
+    )
+
+
+def customer_create(fields: str) -> str:
+    return (
+        "mutation CustomerCreate($input: CustomerInput!) { customerCreate(input: $input) "
+        f"{{ customer {{ {fields} }} userErrors {{ field message }} }} }}"
+    )
+
+
+def customer_update(fields: str) -> str:
+    return (
+        "mutation CustomerUpdate($input: CustomerInput!) { customerUpdate(input: $input) "
+        f"{{ customer {{ {fields} }} userErrors {{ field message }} }} }}"
+    )
+
+
+def email_consent_update(fields: str) -> str:
+    return (
+        "mutation CustomerEmailMarketingConsentUpdate($input: CustomerEmailMarketingConsentUpdateInput!) "
+        "{ customerEmailMarketingConsentUpdate(input: $input) "
+        f"{{ customer {{ {fields} }} userErrors {{ field message code }} }} }}"
+    )
+
+
+def sms_consent_update(fields: str) -> str:
+    return (
+        "mutation CustomerSmsMarketingConsentUpdate($input: CustomerSmsMarketingConsentUpdateInput!) "
+        "{ customerSmsMarketingConsentUpdate(input: $input) "
+        f"{{ customer {{ {fields} }} userErrors {{ field message code }} }} }}"
+    )
