@@ -41,7 +41,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
         worker_prefetch_multiplier=1,  # slow API calls: take one message at a time
         worker_hijack_root_logger=False,
         worker_send_task_events=True,  # Flower
-        task_send_sent_event=True,
+        task_send_sent_event=False,  # a second publish per enqueue; Flower still sees received/started/...
         task_default_queue=INTAKE_QUEUE,
         task_queues=declared_queues(),
         task_create_missing_queues=True,  # tenant.<name> queues

@@ -8,6 +8,8 @@ whole and the entries possync does not own (a Work phone, a Secondary email) mus
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -175,15 +177,22 @@ class LightspeedRAdapter(PosAdapter):
         for record in records:
             pos_id = mapping.record_id(record, endpoint)
             stamp, when = mapping.record_stamp(record, endpoint)
-            if pos_id in seen or state.already_seen(pos_id, when):
+            # Seen = same id AND same content at that second: an edit within the second of the last poll
+            # (an archive, a Contact change) keeps its timeStamp but is still a change to hand out.
+            key = f"{pos_id}:{_digest(record)}"
+            if pos_id in seen or state.already_seen(key, when):
                 continue
             seen.add(pos_id)
             customers.append(mapping.to_pos_customer(record, endpoint))
-            returned.append((pos_id, stamp, when))
-        for pos_id, stamp, when in returned:
-            state.advance(pos_id, stamp, when)
+            returned.append((key, stamp, when))
+        for key, stamp, when in returned:
+            state.advance(key, stamp, when)
         state.next_url = following
         return ChangePage(customers=customers, next_cursor=state.encode(), has_more=following is not None)
+
+
+def _digest(record: Any) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def _national_digits(phone: str, region: str) -> str:

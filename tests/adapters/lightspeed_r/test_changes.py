@@ -61,7 +61,16 @@ def test_same_second_newcomer_is_not_missed(fake: FakeServer, adapter: Lightspee
     (late,) = fake.seed([{"first_name": "Late", "time_stamp": T0}])
     page = adapter.changes_since(cursor)
     assert [p.pos_id for p in page.customers] == [late]
-    assert json.loads(page.next_cursor or "")["ids"] == ["1", late]
+    assert [key.split(":")[0] for key in json.loads(page.next_cursor or "")["ids"]] == ["1", late]
+
+
+def test_same_second_edit_is_not_missed(fake: FakeServer, adapter: LightspeedRAdapter) -> None:
+    """Same id, same second, different content (an archive right after the poll): still a change."""
+    (pos_id,) = fake.seed([{"first_name": "A", "time_stamp": T0}])
+    cursor = adapter.changes_since(None).next_cursor
+    fake.edit(pos_id, {"lastName": "Edited"})
+    page = adapter.changes_since(cursor)
+    assert [(p.pos_id, p.customer.last_name) for p in page.customers] == [(pos_id, "Edited")]
 
 
 def test_archived_customers_are_changes(fake: FakeServer, adapter: LightspeedRAdapter) -> None:
