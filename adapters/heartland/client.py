@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import requests
 
 from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
-from adapters.errors import AdapterError, AuthenticationError, ErrorAction, FatalError, resolve
+from adapters.errors import FatalError, resolve
 from adapters.heartland.errors import HEARTLAND_ERROR_TABLE, VENDOR, describe_validation
 from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
 
@@ -87,18 +87,6 @@ class HeartlandClient(VendorHttpClient):
             raise FatalError(reason, vendor=self.vendor, endpoint=endpoint, http_status=422)
         return super()._check(response, endpoint)
 
-    def _error(
-        self,
-        action: ErrorAction,
-        reason: str,
-        endpoint: str,
-        status: int | None,
-        info: RateLimitInfo | None,
-    ) -> AdapterError:
-        # No refresh token exists for Heartland: a 401 is a dead credential, said as such.
-        if status == 401:
-            return AuthenticationError(reason, vendor=self.vendor, endpoint=endpoint, http_status=status)
-        return super()._error(action, reason, endpoint, status, info)
 
     # --- Heartland shapes --------------------------------------------------------------------------
     def list_page(

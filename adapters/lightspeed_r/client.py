@@ -21,10 +21,8 @@ import requests
 
 from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
 from adapters.errors import (
-    AdapterError,
     AuthenticationError,
     BadResponseError,
-    ErrorAction,
     RateLimitedError,
     RetryableError,
     resolve,
@@ -103,18 +101,6 @@ class LightspeedRClient(VendorHttpClient):
     def parse_rate_limit(self, response: requests.Response) -> RateLimitInfo | None:
         return rate_limit_from_headers(response.headers, response.status_code)
 
-    def _error(
-        self,
-        action: ErrorAction,
-        reason: str,
-        endpoint: str,
-        status: int | None,
-        info: RateLimitInfo | None,
-    ) -> AdapterError:
-        # A 401 that cannot be refreshed is an authentication problem, not just "fatal".
-        if status == 401 and action is ErrorAction.FATAL:
-            return AuthenticationError(reason, vendor=self.vendor, endpoint=endpoint, http_status=status)
-        return super()._error(action, reason, endpoint, status, info)
 
     def refresh_credentials(self) -> bool:
         """Trade the refresh token for a new pair; save both before the new access token is used."""

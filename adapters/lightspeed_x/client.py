@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from adapters.base import DEFAULT_TIMEOUT, TokenSaver, VendorHttpClient
-from adapters.errors import AdapterError, AuthenticationError, ErrorAction, FatalError
+from adapters.errors import AuthenticationError, FatalError
 from adapters.lightspeed_x.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
 from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
 
@@ -163,18 +163,6 @@ class LightspeedXClient(VendorHttpClient):
             )
         return super()._check(response, endpoint)
 
-    def _error(
-        self,
-        action: ErrorAction,
-        reason: str,
-        endpoint: str,
-        status: int | None,
-        info: RateLimitInfo | None,
-    ) -> AdapterError:
-        # A 401 that cannot be refreshed is a credentials problem, not a generic fatal one.
-        if status == 401 and action is ErrorAction.FATAL:
-            return AuthenticationError(reason, vendor=self.vendor, endpoint=endpoint, http_status=status)
-        return super()._error(action, reason, endpoint, status, info)
 
 
 def _is_json(response: requests.Response) -> bool:
