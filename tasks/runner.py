@@ -18,7 +18,7 @@ import redis
 import sqlalchemy.exc
 from sqlalchemy.orm import Session
 
-from adapters.errors import AdapterError, FatalError, RateLimitedError, RetryableError
+from adapters.errors import AdapterError, AuthenticationError, FatalError, RateLimitedError, RetryableError
 from models.tables import JobStatus, SyncJob, Tenant
 from models.tenants import TenantContext, load_context
 from tasks import jobs
@@ -84,6 +84,7 @@ def execute_step(step: str, job_id: int, function: StepFunction, session_factory
     key = settings.require_secret_key()
     session = session_factory()
     started = time.perf_counter()
+    tenant: TenantContext | None = None
     try:
         job = session.get(SyncJob, job_id)
         if job is None:
@@ -117,6 +118,8 @@ def execute_step(step: str, job_id: int, function: StepFunction, session_factory
         return StepOutcome.cont()
     except Exception as exc:  # classified below; nothing escapes to crash the worker
         session.rollback()
+        if _credentials_rotated_meanwhile(session, tenant, exc, key):
+            exc = RetryableError("another worker rotated the POS tokens during this step; retrying with them")
         return _handle_failure(session, job_id, step, exc, started, settings.job_max_attempts,
                                settings.retry_backoff_max_seconds)
     finally:
@@ -155,6 +158,18 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
     session.commit()
     log.warning("job failed", error=reason, error_class=error_class, exc_info=not isinstance(exc, AdapterError))
     return StepOutcome.stop("failed")
+
+
+def _credentials_rotated_meanwhile(session: Session, tenant: TenantContext | None, exc: Exception, key: str) -> bool:
+    """A 401 / invalid_grant after another worker refreshed the rotating tokens is not a dead credential.
+
+    R-Series and X-Series revoke the old refresh token when a new one is issued; a worker still holding
+    the old pair fails. If the stored tokens changed since this step loaded them, try again with them.
+    """
+    if tenant is None or not isinstance(exc, AuthenticationError):
+        return False
+    stored = session.get(Tenant, tenant.id)
+    return stored is not None and load_context(stored, key).pos_secrets != tenant.pos_secrets
 
 
 def _retry_later(session: Session, job: SyncJob, outcome: StepOutcome) -> StepOutcome:

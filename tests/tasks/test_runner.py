@@ -1,0 +1,95 @@
+"""The step runner's failure policy, driven with plain step functions against a real database."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.errors import AuthenticationError, FatalError, RateLimitedError, RetryableError
+from models.db import get_sessionmaker
+from models.tables import JobStatus, SyncJob
+from models.tenant_file import validate_tenant_data
+from models.tenants import apply_tenant, save_pos_secrets
+from tasks import jobs
+from tasks.runner import StepContext, execute_step
+
+TENANT = {"name": "acme", "account_name": "acmestore",
+          "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
+          "pos": {"kind": "lightspeed-r", "account_id": "1", "access_token": "old-access", "refresh_token": "old",
+                  "client_id": "c", "client_secret": "cs"}}
+
+
+@pytest.fixture
+def job_id(session, secret_key: str, activate_env, db_url: str) -> int:  # type: ignore[no-untyped-def]
+    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_JOB_MAX_ATTEMPTS="3")
+    tenant, _ = apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    job = jobs.new_job(session, tenant_id=tenant.id)
+    session.commit()
+    return job.id
+
+
+def run(db_url: str, job_id: int, function) -> object:  # type: ignore[no-untyped-def]
+    return execute_step("fetch_customer", job_id, function, get_sessionmaker(db_url))
+
+
+def job(session, job_id: int) -> SyncJob:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return session.get_one(SyncJob, job_id)
+
+
+def test_success_advances_to_the_next_step(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    outcome = run(db_url, job_id, lambda ctx: {"found": 1})
+    assert outcome.action == "continue"
+    assert job(session, job_id).step == "resolve_match" and job(session, job_id).context["found"] == 1
+
+
+def test_a_fatal_error_fails_the_job_with_its_reason(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    def step(ctx: StepContext) -> dict:
+        raise FatalError("the record failed validation", vendor="heartland", endpoint="POST /api/customers")
+
+    assert run(db_url, job_id, step).action == "stop"
+    failed = job(session, job_id)
+    assert failed.status == JobStatus.FAILED.value and "heartland POST /api/customers" in failed.last_error
+
+
+def test_waiting_does_not_use_the_retry_budget(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    def step(ctx: StepContext) -> dict:
+        raise RateLimitedError("slow down", retry_after=2.0)
+
+    for _ in range(5):
+        outcome = run(db_url, job_id, step)
+        assert outcome.action == "retry" and 2.0 <= outcome.countdown <= 2.5
+    assert job(session, job_id).attempts == 0 and job(session, job_id).status == JobStatus.PENDING.value
+
+
+def test_transient_errors_fail_the_job_after_the_last_attempt(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    def step(ctx: StepContext) -> dict:
+        raise RetryableError("503 from the vendor")
+
+    assert [run(db_url, job_id, step).action for _ in range(3)] == ["retry", "retry", "stop"]
+    failed = job(session, job_id)
+    assert failed.status == JobStatus.FAILED.value and "gave up after 3 attempts" in failed.last_error
+
+
+def test_an_unexpected_exception_fails_the_job_instead_of_crashing(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    def step(ctx: StepContext) -> dict:
+        raise KeyError("surprise")
+
+    assert run(db_url, job_id, step).action == "stop"
+    assert "internal error: KeyError" in job(session, job_id).last_error
+
+
+def test_tokens_rotated_by_another_worker_mean_retry_not_fail(session, db_url: str, job_id: int,  # type: ignore[no-untyped-def]
+                                                               secret_key: str) -> None:
+    def step(ctx: StepContext) -> dict:
+        # Another worker refreshed meanwhile: our refresh token was revoked and the vendor said no.
+        save_pos_secrets(ctx.session, ctx.tenant.id, {**ctx.tenant.pos_secrets, "refresh_token": "new"}, secret_key)
+        ctx.session.commit()
+        raise AuthenticationError("invalid_grant", vendor="lightspeed-r")
+
+    assert run(db_url, job_id, step).action == "retry"
+    assert job(session, job_id).status == JobStatus.PENDING.value
+
+    def dead(ctx: StepContext) -> dict:
+        raise AuthenticationError("invalid_grant", vendor="lightspeed-r")
+
+    assert run(db_url, job_id, dead).action == "stop"  # nothing rotated: the credential really is dead
