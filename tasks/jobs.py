@@ -135,10 +135,20 @@ def failed_jobs(session: Session, tenant_id: int | None = None) -> list[SyncJob]
     return list(session.scalars(query))
 
 
+# Failures caused by the customer's data, not by the call: a replay must read the (since fixed) data again.
+DATA_ERROR_CLASSES = frozenset({"missing_fields"})
+
+
 def prepare_replay(job: SyncJob) -> bool:
-    """Put a failed job back to pending at its failed step; False when there is nothing to replay."""
+    """Put a failed job back to pending at its failed step; False when there is nothing to replay.
+
+    A failure of the data itself (Heartland's missing address) restarts at the first step, so the
+    replay works on what the merchant has since fixed in Shopify rather than on the stored snapshot.
+    """
     if job.status != JobStatus.FAILED.value:
         return False
+    if job.last_error_class in DATA_ERROR_CLASSES:
+        job.step = steps_of(job)[0]
     job.status = JobStatus.PENDING.value
     job.context = {**job.context, "transient_failures": 0}
     job.finished_at = None
