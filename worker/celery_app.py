@@ -25,8 +25,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
         transport_options["global_keyprefix"] = settings.redis_key_prefix
     if settings.redis_sentinel_master:  # sentinel://host:26379;sentinel://host2:26379 (kombu has no Cluster support)
         transport_options["master_name"] = settings.redis_sentinel_master
+    plain_redis = bool(settings.redis_url) and settings.redis_url.startswith(("redis://", "rediss://", "unix://"))
     return dict(
         broker_url=settings.redis_url or "memory://",
+        broker_transport="worker.redis_transport:Transport" if plain_redis else None,
         broker_transport_options=transport_options,
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
