@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from adapters.errors import RateLimitedError
 from models.db import get_sessionmaker
 from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
 from models.tenants import get_tenant, load_context
@@ -117,7 +118,15 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
         if record is None:
             raise LookupError(f"no tenant named {tenant_name!r}")
         tenant = load_context(record, settings.require_secret_key())
-        result = poll_tenant(session, tenant, pos_adapter_for(tenant))
+        for attempt in range(5):  # a CLI may wait for the tenant's rate-limit budget (a worker never does)
+            try:
+                result = poll_tenant(session, tenant, pos_adapter_for(tenant))
+                break
+            except RateLimitedError as exc:
+                session.rollback()
+                if attempt == 4:
+                    raise
+                time.sleep(min(exc.retry_after, 5.0))
     dispatch([s.job_id for s in result.starts])
     return {"tenant": tenant_name, "pages": result.pages, "changed": result.seen, "echoes": result.echoes,
             "jobs": len(result.starts), "cursor": result.cursor}

@@ -30,6 +30,9 @@ from worker.runtime import redis_client
 from worker.settings import get_settings
 
 CONSENT_FIELDS = ("email_consent", "sms_consent")
+# Set (and committed) just before a POS create is sent. A step that finds it set is running again after
+# a create whose answer was never recorded (worker killed, timeout, 5xx): the vendor may hold the customer.
+CREATE_SENT = "create_sent"
 ORDER_TOPICS = ("orders/create", "orders/updated")
 
 
@@ -173,8 +176,10 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
         if pos_id is None and not ctx.job.ambiguous:
             # Re-check the index under the lock: a concurrent job may have just created this customer.
+            # After an unrecorded create, ask the vendor too (tests/resilience/test_worker_crash.py).
             again = find_match(customer.customer, order=tenant.settings.customer_matching, region=region,
-                               session=ctx.session, tenant_id=tenant.id, adapter=None)
+                               session=ctx.session, tenant_id=tenant.id,
+                               adapter=adapter if context.get(CREATE_SENT) else None)
             pos_id = again.pos_id
         if pos_id is not None and current is None:
             fetched = adapter.get_customer(pos_id)
@@ -184,6 +189,8 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         if pos_id is None:
             if tenant.pos_kind is PosKind.HEARTLAND and (problems := create_problems(desired)):
                 raise MissingFieldsError(describe_problems(problems))
+            ctx.job.context = {**ctx.job.context, CREATE_SENT: True}
+            ctx.session.commit()
             try:
                 written = adapter.create_customer(desired)
             except AdapterError as exc:
@@ -205,6 +212,8 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             else:
                 written = PosCustomer(pos_id=pos_id, status=PosStatus.ACTIVE, customer=current)
                 outcome = "unchanged"
+            if context.get(CREATE_SENT):
+                outcome = "created"  # this job's own create, finished (or confirmed) after an interruption
         pos_index.index_customers(ctx.session, tenant.id, [written], region)
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
                         pos_fingerprint=written.customer.fingerprint())

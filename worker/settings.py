@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet
 
 DEFAULT_DATABASE_URL = "sqlite:///possync.db"
-DEMO_SECRET_KEY = "ZGVtby1rZXktbm90LWZvci1wcm9kdWN0aW9uLXVzZSE="  # base64 of a public demo string
 KEYGEN_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 

@@ -21,7 +21,7 @@ TERMINAL = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
 PHASE_TIMEOUT_SECONDS = 45.0
 
 
-class PipelineTimeout(Exception):
+class PipelineStalledError(Exception):
     """The worker did not finish the jobs of a phase in time; the message says how far it got."""
 
 
@@ -29,12 +29,15 @@ class JobProgress:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self.expected = 0
+        self.started = time.monotonic()
+        # Drawn on a terminal only; elsewhere (CI, pipes) the phase lines alone say where it is.
         self.bar = tqdm(total=0, unit="job", desc="possync demo", file=sys.stderr, dynamic_ncols=True,
+                        disable=not sys.stderr.isatty(),
                         bar_format="{desc:<34} {bar} {n_fmt}/{total_fmt} jobs [{elapsed}]")
 
     def phase(self, title: str) -> None:
         self.bar.set_description_str(title[:34])
-        self.bar.write(f"- {title}", file=sys.stderr)
+        tqdm.write(f"[{time.monotonic() - self.started:5.1f}s] {title}", file=sys.stderr)
 
     def expect(self, jobs: int) -> None:
         """`jobs` more sync jobs will appear (events sent, pushes made)."""
@@ -59,7 +62,7 @@ class JobProgress:
             if total >= self.expected and done == total and (also is None or also()):
                 return
             if time.monotonic() > deadline:
-                raise PipelineTimeout(f"after {timeout:.0f}s: {done} of {max(total, self.expected)} jobs finished")
+                raise PipelineStalledError(f"after {timeout:.0f}s: {done} of {max(total, self.expected)} jobs finished")
             time.sleep(0.05)
 
     def close(self) -> None:

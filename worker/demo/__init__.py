@@ -1,0 +1,116 @@
+"""`possync demo`: the whole pipeline on the embedded default, against the built-in sandboxes.
+
+One process holds everything: a SQLite file in the work folder, the in-memory broker with a worker
+thread, fakeredis for the limiter and locks, the receiver on a local port, and the fakes of Shopify
+and the three POS. A scripted day of events runs through it (`script.py`), then a table per POS
+(`report.py`) says what possync did. Exit status 0 means every scripted expectation held.
+
+Modules: `stack` (the embedded runtime), `shops` (tenants and their sandboxes), `script` (the day),
+`progress` (the bar), `report` (the closing table), `keep` (`--keep-running`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily below: settings must be activated before the task modules load
+    from worker.demo.shops import DemoShop
+    from worker.demo.stack import EmbeddedStack
+
+SUMMARY_FILENAME = "demo-summary.json"
+
+
+def _out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _workdir(workdir: str | None) -> Path:
+    """The given folder (made if missing; an earlier demo database in it is replaced) or a new temp one."""
+    from worker.demo.stack import DB_FILENAME
+
+    if workdir is None:
+        return Path(tempfile.mkdtemp(prefix="possync-demo-"))
+    path = Path(workdir).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        (path / f"{DB_FILENAME}{suffix}").unlink(missing_ok=True)
+    return path
+
+
+def run_demo(keep_running: bool = False, workdir: str | None = None) -> int:
+    """Run the scripted day; 0 when every expectation held ("green"), 1 otherwise."""
+    from worker.demo.stack import EmbeddedStack
+
+    started = time.monotonic()
+    folder = _workdir(workdir)
+    _out(f"possync demo: working in {folder}")
+    stack = EmbeddedStack(folder)
+    shops: list[DemoShop] = []
+    try:
+        stack.start()
+        shops = _open_shops(stack)
+        ok = _play(stack, shops, folder, started)
+        if keep_running:
+            from worker.demo.keep import keep_serving
+
+            keep_serving(stack, shops)
+        return 0 if ok else 1
+    finally:
+        for shop in shops:
+            shop.stop()
+        stack.stop()
+
+
+def _open_shops(stack: EmbeddedStack) -> list[DemoShop]:
+    from worker.demo.shops import KINDS, open_shop
+
+    assert stack.receiver is not None
+    return [open_shop(kind, stack.database_url, stack.secret_key, stack.receiver.url) for kind in KINDS]
+
+
+def _play(stack: EmbeddedStack, shops: list[DemoShop], folder: Path, started: float) -> bool:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from worker.demo import report
+    from worker.demo.progress import JobProgress, PipelineStalledError
+    from worker.demo.script import Day
+
+    progress = JobProgress(stack.database_url)
+    day = Day(shops, stack.database_url, progress)
+    problem = None
+    try:
+        with logging_redirect_tqdm():
+            day.run()
+    except PipelineStalledError as exc:
+        problem = f"the pipeline stalled: {exc}"
+    finally:
+        progress.phase("done")
+        progress.close()
+    rows = report.collect(day)
+    elapsed = time.monotonic() - started
+    _out()
+    for line in report.render_table(rows):
+        _out(line)
+    for line in report.render_story(day, rows):
+        _out(line)
+    for line in report.render_checks(day.checks):
+        _out(line)
+    green = problem is None and all(c.ok for c in day.checks)
+    if problem:
+        _out(f"NOT MET: {problem}")
+    summary = {"green": green, "seconds": round(elapsed, 1), "database_url": stack.database_url,
+               "pos": [r.to_json() for r in rows],
+               "checks": [{"pos": c.shop, "what": c.what, "ok": c.ok} for c in day.checks]}
+    (folder / SUMMARY_FILENAME).write_text(json.dumps(summary, indent=2, sort_keys=True))
+    _out()
+    _out(f"{'GREEN' if green else 'RED'}: scripted day finished in {elapsed:.1f}s")
+    _out("The same numbers from the database (status adds both directions up; failed list has the reasons):")
+    _out(f"  POSSYNC_DATABASE_URL={stack.database_url} possync status --json")
+    _out(f"  POSSYNC_DATABASE_URL={stack.database_url} possync failed list")
+    sys.stdout.flush()
+    return green
