@@ -19,6 +19,7 @@ class RateLimitInfo:
     level: float | None = None  # how many are used now
     drip_per_second: float | None = None  # how fast used capacity comes back
     retry_after: float | None = None  # seconds to wait before the next request, when told
+    request_cost: float | None = None  # what the last request cost in bucket units, when told
 
     @property
     def remaining(self) -> float | None:

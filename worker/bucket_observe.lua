@@ -1,9 +1,16 @@
 -- Correct a tenant's bucket from the vendor's response headers.
--- KEYS[1] bucket hash; ARGV: capacity or '', rate or '', remaining or ''.
+-- KEYS[1] bucket hash; ARGV: capacity or '', rate or '', remaining or '', request cost or ''.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'capacity', ARGV[1]) end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'rate', ARGV[2]) end
+if ARGV[4] ~= '' then
+  -- a moving average: requests differ in price (relations, writes)
+  local old = tonumber(redis.call('HGET', KEYS[1], 'cost'))
+  local new = tonumber(ARGV[4])
+  if old then new = old * 0.8 + new * 0.2 end
+  redis.call('HSET', KEYS[1], 'cost', new)
+end
 if ARGV[3] ~= '' then
   local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate')
   local remaining = tonumber(ARGV[3])

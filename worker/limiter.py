@@ -73,8 +73,9 @@ class RateLimiter:
 
         capacity = info.capacity or None
         rate = info.drip_per_second or None
-        if capacity or rate or info.remaining is not None:
-            self._observe(keys=self._keys(tenant)[:1], args=[arg(capacity), arg(rate), arg(info.remaining)])
+        if capacity or rate or info.remaining is not None or info.request_cost:
+            self._observe(keys=self._keys(tenant)[:1],
+                          args=[arg(capacity), arg(rate), arg(info.remaining), arg(info.request_cost)])
         if info.retry_after:
             self.cooldown(tenant, info.retry_after)
 

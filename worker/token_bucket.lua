@@ -11,10 +11,11 @@ local cooldown = redis.call('PTTL', KEYS[2])
 if cooldown > 0 and not on_credit then
   return cooldown
 end
-local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate')
+local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate', 'cost')
 local capacity = tonumber(stored[3]) or tonumber(ARGV[1])
 local rate = tonumber(stored[4]) or tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
+-- The vendor's own price of a request, learnt from its headers, overrides the caller's guess.
+local cost = tonumber(stored[5]) or tonumber(ARGV[3])
 local tokens = tonumber(stored[1]) or capacity
 local at = tonumber(stored[2]) or now
 tokens = math.min(capacity, tokens + (now - at) * rate / 1000)

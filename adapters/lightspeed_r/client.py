@@ -69,7 +69,13 @@ def rate_limit_from_headers(headers: Mapping[str, str], status: int) -> RateLimi
             retry_after = max(retry_after or 0.0, BURST_MIN_WAIT)
     elif bucket is None and drip is None:
         return None
-    return RateLimitInfo(capacity=capacity, level=level, drip_per_second=drip, retry_after=retry_after)
+    try:  # requests with relations cost more than 1 unit: the shared limiter learns the real price
+        cost = float(header(headers, "X-LS-API-Request-Cost") or "")
+    except ValueError:
+        cost = None
+    cost = cost if cost is not None and math.isfinite(cost) and cost > 0 else None
+    return RateLimitInfo(capacity=capacity, level=level, drip_per_second=drip, retry_after=retry_after,
+                         request_cost=cost)
 
 
 class LightspeedRClient(VendorHttpClient):

@@ -78,3 +78,12 @@ def test_on_credit_requests_always_pass_and_delay_the_next_caller(redis_client, 
     assert [limiter.acquire("acme", size, on_credit=True) for _ in range(3)] == [0, 0, 0]
     wait = limiter.acquire("acme", size)
     assert 0.3 < wait <= 0.41  # three tokens of debt plus one to take, at 10/s
+
+
+def test_the_vendors_request_cost_is_learnt(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    """R-Series charges more than 1 unit for a request with relations: charging 1 would overrun it."""
+    limiter = RateLimiter(redis_client, redis_prefix)
+    size = BucketSize(capacity=10, per_second=0.01)
+    limiter.observe("acme", RateLimitInfo(capacity=10, level=0, drip_per_second=0.01, request_cost=2.0))
+    waits = [limiter.acquire("acme", size) for _ in range(6)]
+    assert waits[:5] == [0, 0, 0, 0, 0] and waits[5] > 0  # 5 requests of 2 units fill a bucket of 10

@@ -19,7 +19,9 @@ def test_bucket_headers_on_a_normal_answer() -> None:
     info = rate_limit_from_headers(
         {"X-LS-API-Bucket-Level": "92.57/90", "X-LS-API-Drip-Rate": "2", "X-LS-API-Request-Cost": "1"}, 200
     )
-    assert info == RateLimitInfo(capacity=90.0, level=92.57, drip_per_second=2.0, retry_after=None)
+    assert info == RateLimitInfo(
+        capacity=90.0, level=92.57, drip_per_second=2.0, retry_after=None, request_cost=1.0
+    )
     assert info.remaining == 0.0
 
 
