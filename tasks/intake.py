@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
+import sqlalchemy.exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +37,9 @@ from worker.runtime import db_session
 
 log = get_logger("possync.intake")
 
+# Failures of the infrastructure, not of the event: processing it again later will work.
+TRANSIENT_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
+                    redis.RedisError)
 SYNC_TOPICS = {
     "orders/create", "orders/updated", "refunds/create", "customers/create", "customers/update",
     "customers_email_marketing_consent/update", "customers_marketing_consent/update",
@@ -160,8 +165,24 @@ def start_jobs(starts: list[JobStart]) -> None:
                 start_chain(job, start.queue)
 
 
+def fail_event(event_id: int, exc: BaseException) -> None:
+    """Store why an event could not be processed, so it is on the failed list instead of coming back."""
+    reason = f"internal error while processing this event ({type(exc).__name__}); see the worker log"
+    with db_session() as session:
+        event = session.get(InboundEvent, event_id)
+        if event is not None and event.status in (EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value):
+            event.status, event.error = EventStatus.FAILED.value, reason
+    log.error("event_failed", event_id=event_id, error_class=type(exc).__name__, exc_info=exc)
+
+
 @app.task(name="possync.intake.process_event", bind=True, max_retries=None)
 def process_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
-    with db_session() as session:
-        starts = handle_event(session, event_id)
+    try:
+        with db_session() as session:
+            starts = handle_event(session, event_id)
+    except TRANSIENT_ERRORS:
+        raise  # the event stays `enqueued`; the sweeper sends it again once the database or Redis is back
+    except Exception as exc:  # this event itself cannot be processed (tests/resilience/test_receiver_fuzz.py)
+        fail_event(event_id, exc)
+        return
     start_jobs(starts)

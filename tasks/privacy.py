@@ -30,7 +30,7 @@ def _events_about(session: Session, tenant_id: int, shopify_id: str) -> list[Inb
             try:
                 if _mentions(json.loads(event.body), shopify_id):
                     events[event.id] = event
-            except ValueError:
+            except (ValueError, RecursionError):  # a malformed body stored as `failed` (deep nesting, bad UTF-8)
                 continue
     return list(events.values())
 

@@ -191,6 +191,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 raise MissingFieldsError(describe_problems(problems))
             ctx.job.context = {**ctx.job.context, CREATE_SENT: True}
             ctx.session.commit()
+            requests_before = adapter.client.stats.requests
             try:
                 written = adapter.create_customer(desired)
             except AdapterError as exc:
@@ -198,6 +199,10 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                     # Created but not finished (e.g. Heartland's address call failed): link it now, so the
                     # retry completes this customer instead of creating a second one.
                     links.save_link(ctx.session, tenant.id, customer.id, str(partial))
+                    ctx.session.commit()
+                elif adapter.client.stats.requests == requests_before:
+                    # Nothing reached the vendor (the limiter said "wait"): there is no create to look for.
+                    ctx.job.context = {k: v for k, v in ctx.job.context.items() if k != CREATE_SENT}
                     ctx.session.commit()
                 raise
             outcome = "created"
