@@ -58,3 +58,20 @@ def test_stuck_jobs_are_restarted_but_waiting_ones_are_not(session, tenant_id: i
     result = sweeper.sweep(after_seconds=60)
     assert started == [(stuck.id, "pos.heartland")] and result.jobs == 1
     assert recent.id not in [s[0] for s in started]
+
+
+def test_enqueued_events_whose_message_was_lost_are_enqueued_again_unless_a_backlog_holds_them(  # type: ignore[no-untyped-def]
+        session, tenant_id: int, monkeypatch) -> None:
+    from worker.runtime import redis_client
+
+    sent: list[int] = []
+    monkeypatch.setattr(sweeper, "enqueue_event", sent.append)
+    lost = InboundEvent(tenant_id=tenant_id, webhook_id="lost", topic="customers/update", body=b"{}",
+                        status=EventStatus.ENQUEUED.value, received_at=jobs.now() - timedelta(minutes=5),
+                        enqueued_at=jobs.now() - timedelta(minutes=5))
+    session.add(lost)
+    session.commit()
+    redis_client().rpush("intake", b"a message still waiting")  # the intake queue has a backlog
+    assert sweeper.sweep(after_seconds=60).events == 0 and sent == []
+    redis_client().delete("intake")  # the backlog drained and the event is still not processed: lost
+    assert sweeper.sweep(after_seconds=60).events == 1 and sent == [lost.id]
