@@ -39,18 +39,7 @@ _ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)
 TAGS_SEPARATOR = ", "
 
 # Every field possync writes to a POS (rule 14), before capabilities remove what a POS cannot hold.
-POS_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birthday",
-    "billing_address",
-    "shipping_address",
-    "email_consent",
-    "sms_consent",
-    "tags",
-)
+POS_FIELDS = Customer.SYNCED_FIELDS
 
 
 @functools.lru_cache(maxsize=256)  # Capabilities are frozen; a tenant's never change while it runs
