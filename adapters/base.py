@@ -8,13 +8,18 @@ types around the canonical `Customer`. Each vendor package implements `PosAdapte
 from __future__ import annotations
 
 import abc
+import functools
+import os
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import requests
+import requests.adapters
+import requests.utils
 
 from adapters.errors import (
     AdapterError,
@@ -121,6 +126,53 @@ class PosAdapter(abc.ABC):
 TokenSaver = Callable[[dict[str, Any]], None]
 
 
+@functools.lru_cache(maxsize=256)
+def _environment_proxies(origin: str) -> tuple[tuple[str, str], ...]:
+    return tuple(requests.utils.get_environ_proxies(origin).items())
+
+
+@functools.lru_cache(maxsize=1)
+def _environment_ca_bundle() -> str | None:
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+
+class VendorSession(requests.Session):
+    """A `requests.Session` that reads the proxy and CA-bundle variables once per host, not per request.
+
+    requests scans the whole environment twice on every request to find proxies, about a tenth of a
+    sync's CPU; a running process's environment does not change (ARCHITECTURE principle 8). `.netrc`
+    is not consulted: every vendor authenticates with headers.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False  # the environment is merged below, from the cache
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        parts = urllib.parse.urlsplit(url)
+        proxies = {**dict(_environment_proxies(f"{parts.scheme}://{parts.netloc}")), **(proxies or {})}
+        if verify is True or verify is None:
+            verify = _environment_ca_bundle() or verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
+_transports: dict[int, requests.adapters.HTTPAdapter] = {}
+
+
+def shared_transport() -> requests.adapters.HTTPAdapter:
+    """This process's connection pools, shared by every client it builds.
+
+    A step builds its clients afresh (each with its own session, cookies and rate-limit hooks), but a
+    TCP (and TLS) connection to the vendor is worth keeping: connecting anew for every request cost
+    more than the request. Keyed by process id, so a forked worker never shares a parent's sockets.
+    """
+    pid = os.getpid()
+    if pid not in _transports:
+        _transports.clear()
+        _transports[pid] = requests.adapters.HTTPAdapter(pool_connections=64, pool_maxsize=16)
+    return _transports[pid]
+
+
 class VendorHttpClient:
     """A `requests` session with timeouts, one error table and rate-limit header parsing.
 
@@ -135,7 +187,9 @@ class VendorHttpClient:
     def __init__(self, base_url: str, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = VendorSession()
+        self.session.mount("https://", shared_transport())
+        self.session.mount("http://", shared_transport())
         self.stats = RequestStats()
         # Called before every request with the limiter's chance to say "wait" (raises RateLimitedError).
         self.before_request: Callable[[], None] | None = None

@@ -45,6 +45,7 @@ from flask import Flask
 
 from adapters.shopify.webhooks import address_payload, customer_payload, order_payload, webhook_headers
 from bench.table import Result, percentile, render
+from worker.web import gunicorn_conf
 
 PG_ADMIN_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("POSSYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -52,10 +53,9 @@ SHOP = "bench.myshopify.com"
 CLIENT_SECRET = "shpss_bench_secret"
 TARGET_RATE = 300.0  # accepted deliveries per second
 TARGET_P99_MS = 100.0
-# Tuned for 2 cores (see the README table): 2 processes x 4 threads; more processes or threads only add
-# GIL and context-switch contention, fewer leave a core idle while requests wait on PostgreSQL commits.
-WORKERS = 2
-THREADS = 4
+# The production defaults (2 processes per core, 4 threads each); --workers/--threads try others.
+WORKERS = gunicorn_conf.workers
+THREADS = gunicorn_conf.threads
 CONNECTIONS = 8  # concurrent keep-alive connections of the load generator
 REPO = Path(__file__).resolve().parent.parent
 LPUSH_LIST = "events"  # under the run's prefix, when tasks.intake is not importable

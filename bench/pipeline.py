@@ -1,23 +1,25 @@
 """The sync pipeline end to end: latency from an accepted webhook, and throughput against bare Celery.
 
-Latency: the receiver (in this process), one `possync worker --concurrency 2`, fakes that answer at
+Latency: the receiver (in this process), one `possync worker` (CONCURRENCY below), fakes that answer at
 once, an idle system. Per POS kind, `orders/create` deliveries for new customers are sent one at a
 time; each is timed from the receiver's 200 to (a) the POS fake logging the write that created the
 customer and (b) the job row's `finished_at` (whole chain done, consent step included). Same clock:
 the fakes run in this process and the worker on this machine.
 
 Throughput: 1,000 sync jobs for new R-Series customers created directly (`tasks.jobs.new_job`, then
-`tasks.pipeline.start_chain` for each): the receiver and intake are bypassed, so this measures the
-five-step chain alone. Reference, same run, same Redis, same Celery settings and worker concurrency:
-1,000 chains of five no-op tasks (`bench.noop_tasks`). Both are timed from the first publish to the
-last completion. The fakes' own limits are off and the shared limiter is told the vendor allows far
-more than we send (`Stack.lift_limiter`), so the figure is the pipeline's, not a vendor budget's.
-CPU seconds per sync are read from /proc for the worker, this process (fakes, publisher) and the
-whole machine (the rest is PostgreSQL and Redis), which says where a miss comes from.
+`tasks.pipeline.enqueue_job` for each): the receiver and intake are bypassed, so this measures the
+five steps alone (one message per sync: a worker runs a job's steps back to back). Reference, same
+run, same Redis, same Celery settings and worker concurrency: 1,000 chains of five no-op tasks
+(`bench.noop_tasks`). Both are timed from the first publish to the last completion. The fakes' own
+limits are off and the shared limiter is told the vendor allows far more than we send
+(`Stack.lift_limiter`), so the figure is the pipeline's, not a vendor budget's. CPU seconds per sync
+are read from /proc for the worker, this process (fakes, publisher) and the whole machine (the rest
+is PostgreSQL and Redis), which says where a miss comes from.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -49,7 +51,10 @@ P50_TARGET_S = 1.0
 P99_TARGET_S = 3.0
 THROUGHPUT_JOBS = 1_000
 THROUGHPUT_WARMUP = 30
-CONCURRENCY = 2  # worker processes: one per core of the 2-core reference machine
+# Worker processes, two per core for both the pipeline and the bare chain: a sync mostly waits on
+# PostgreSQL, Redis and the vendor, and with one process per core the machine stayed ~20% idle.
+# BENCH_CONCURRENCY overrides it.
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
 RATE_TARGET = 100.0  # syncs per second
 RATIO_TARGET = 0.5  # of the bare chain's rate
 WRITE_METHODS = ("POST", "PUT", "PATCH")
@@ -191,14 +196,14 @@ def _new_jobs(s: Stack, shop: Shop, customers: list[str]) -> tuple[list[int], st
     return ids, queue
 
 
-def _start_chains(s: Stack, ids: list[int], queue: str) -> None:
+def _enqueue_jobs(s: Stack, ids: list[int], queue: str) -> None:
     from models.db import session_scope
     from models.tables import SyncJob
-    from tasks.pipeline import start_chain
+    from tasks.pipeline import enqueue_job
 
     with session_scope(s.database_url) as session:
         for job in session.scalars(sa.select(SyncJob).where(SyncJob.id.in_(ids)).order_by(SyncJob.id)):
-            start_chain(job, queue)
+            enqueue_job(job, queue)
 
 
 def measure_pipeline(s: Stack, count: int, say: Say = _quiet) -> Run:
@@ -208,7 +213,7 @@ def measure_pipeline(s: Stack, count: int, say: Say = _quiet) -> Run:
     worker = s.start_worker("--concurrency", str(CONCURRENCY))
     try:
         warm, queue = _new_jobs(s, shop, customers[:THROUGHPUT_WARMUP])
-        _start_chains(s, warm, queue)
+        _enqueue_jobs(s, warm, queue)
         wait_for(lambda: finished_count(s.database_url, shop.tenant_id) >= THROUGHPUT_WARMUP, 120,
                  what="the pipeline warm-up")
         ids, queue = _new_jobs(s, shop, customers[THROUGHPUT_WARMUP:])
@@ -216,7 +221,7 @@ def measure_pipeline(s: Stack, count: int, say: Say = _quiet) -> Run:
         say(f"throughput: {count} sync jobs (new R-Series customers) ...")
         before = CpuSample.take([worker])
         start = time.time()
-        _start_chains(s, ids, queue)
+        _enqueue_jobs(s, ids, queue)
         total = THROUGHPUT_WARMUP + count
         wait_for(lambda: finished_count(s.database_url, shop.tenant_id) >= total, 900, 0.1,
                  what=f"{count} sync jobs")
@@ -239,12 +244,11 @@ class StepCost:
 
 
 def measure_steps(s: Stack, count: int = 50) -> StepCost:
-    """The five steps run in this process (`execute_step`, no Celery): what one sync costs in code and I/O."""
+    """The five steps run in this process (`run_steps`, no Celery): what one sync costs in code and I/O."""
     from sqlalchemy import event
 
     from models.db import get_engine, get_sessionmaker
-    from tasks.jobs import SHOPIFY_TO_POS_STEPS
-    from tasks.runner import execute_step
+    from tasks.runner import run_steps
     from tasks.steps import STEP_FUNCTIONS
 
     shop = s.add_shop("lightspeed-r")
@@ -263,9 +267,9 @@ def measure_steps(s: Stack, count: int = 50) -> StepCost:
         counted["commits"] += 1
 
     def sync(job_id: int) -> None:
-        for step in SHOPIFY_TO_POS_STEPS:
-            if execute_step(step, job_id, STEP_FUNCTIONS[step], factory).action != "continue":
-                raise RuntimeError(f"step {step} of job {job_id} did not continue")
+        outcome = run_steps(job_id, STEP_FUNCTIONS, factory)
+        if outcome.reason != "succeeded":
+            raise RuntimeError(f"job {job_id} did not succeed: {outcome}")
 
     for job_id in ids[:warm]:
         sync(job_id)
@@ -292,7 +296,7 @@ def throughput_results(pipeline: Run, bare: Run, steps: StepCost | None = None) 
     return [
         Result("pipeline: throughput (syncs/s)", pipeline.rate, "/s", f">= {RATE_TARGET:.0f}/s",
                pipeline.rate >= RATE_TARGET and pipeline.failed == 0,
-               f"{pipeline.count} jobs via new_job + start_chain (receiver bypassed), new R-Series customers "
+               f"{pipeline.count} jobs via new_job + enqueue_job (receiver bypassed), new R-Series customers "
                f"(Shopify read, 2 searches, create), worker --concurrency {CONCURRENCY}, fakes in this process; "
                f"{pipeline.seconds:.1f} s; {pipeline.failed} failed; {pipeline.cpu_note()}"),
         Result("bare Celery: chains of five no-op tasks/s", bare.rate, "/s", "reference", True,
@@ -301,7 +305,7 @@ def throughput_results(pipeline: Run, bare: Run, steps: StepCost | None = None) 
                f"same run, one after the other; by the stack's own CPU per chain (worker, fakes, PostgreSQL, Redis; "
                f"other programs excluded) {cpu_ratio:.2f}"),
         *([Result("pipeline: step code CPU per sync (no Celery)", steps.cpu_ms, "ms", "(cause)", True,
-                  f"the five steps run in-process via execute_step, {steps.count} new R-Series customers: "
+                  f"the five steps run in-process via run_steps, {steps.count} new R-Series customers: "
                   f"{steps.statements:.0f} SQL statements and {steps.commits:.0f} commits, "
                   f"{steps.requests:.0f} HTTP requests per sync; thread CPU, fakes excluded")] if steps else []),
     ]

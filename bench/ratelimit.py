@@ -56,14 +56,14 @@ def _queue_syncs(database_url: str, tenant_id: int, customers: list[str]) -> Non
     from models.tables import Tenant
     from tasks import jobs
     from tasks.intake import queue_for_tenant
-    from tasks.pipeline import start_chain
+    from tasks.pipeline import enqueue_job
 
     with session_scope(database_url) as session:
         queue = queue_for_tenant(session.get_one(Tenant, tenant_id))
         created = [jobs.new_job(session, tenant_id=tenant_id, subject=cid,
                                 context={"topic": "customers/create", "customer_id": cid}) for cid in customers]
     for job in created:
-        start_chain(job, queue)
+        enqueue_job(job, queue)
 
 
 def _limiter_waits(database_url: str) -> int:

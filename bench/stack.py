@@ -4,7 +4,7 @@ receiver and the vendor fakes, all owned by one run and removed at its end.
 The generic parts of `tests/e2e/harness.py`, without pytest: a benchmark is a plain function that
 opens a `Stack`, drives it and reads numbers back. Each `Stack` creates `possync_bench_<random>` on
 the local PostgreSQL (migrated with Alembic) and a `possync-bench:<random>:` Redis prefix, switches
-this process's settings to them (so `start_chain` and `app.control` talk to the same broker as its
+this process's settings to them (so `enqueue_job` and `app.control` talk to the same broker as its
 workers) and drops both on close, whatever happened.
 """
 

@@ -53,6 +53,10 @@ def pos_adapter_for(tenant: TenantContext) -> PosAdapter:
     def save_secrets(secrets: dict[str, Any]) -> None:
         with session_scope(settings.database_url) as session:
             save_pos_secrets(session, tenant.id, secrets, settings.require_secret_key())
+        # The later steps of this run build their adapters from the same context: give them the new
+        # pair, since the vendor has revoked the old refresh token.
+        tenant.pos_secrets.clear()
+        tenant.pos_secrets.update(secrets)
 
     adapter = make_pos_adapter(tenant, save_secrets)
     wire_limiter(adapter.client, f"pos:{tenant.name}", tenant.pos_kind.value, limiter(), tenant.name)

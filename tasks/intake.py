@@ -154,7 +154,7 @@ def _was_merged_away(session: Session, tenant_id: int, shopify_id: str) -> bool:
 
 
 def start_jobs(starts: list[JobStart]) -> None:
-    from tasks.pipeline import start_chain
+    from tasks.pipeline import enqueue_job
 
     if not starts:
         return
@@ -162,7 +162,7 @@ def start_jobs(starts: list[JobStart]) -> None:
         for start in starts:
             job = session.get(SyncJob, start.job_id)
             if job is not None:
-                start_chain(job, start.queue)
+                enqueue_job(job, start.queue)
 
 
 def fail_event(event_id: int, exc: BaseException) -> None:

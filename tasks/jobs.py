@@ -114,14 +114,17 @@ def supersede_failures(session: Session, job: SyncJob) -> int:
     """A later successful sync of the same customer resolves its earlier failures (e.g. Heartland rule 22)."""
     if not job.subject:
         return 0
-    result = session.execute(
-        update(SyncJob)
+    table = SyncJob.__table__
+    # A Core statement on the session's connection: the superseded jobs are not loaded here, so the
+    # ORM's bookkeeping around an UPDATE (a large part of a sync's CPU) has nothing to do.
+    result = session.connection().execute(
+        update(table)
         .where(
-            SyncJob.tenant_id == job.tenant_id,
-            SyncJob.subject == job.subject,
-            SyncJob.direction == job.direction,
-            SyncJob.status == JobStatus.FAILED.value,
-            SyncJob.id < job.id,
+            table.c.tenant_id == job.tenant_id,
+            table.c.subject == job.subject,
+            table.c.direction == job.direction,
+            table.c.status == JobStatus.FAILED.value,
+            table.c.id < job.id,
         )
         .values(status=JobStatus.SUCCEEDED.value, outcome="superseded", step=DONE)
     )

@@ -19,7 +19,7 @@ from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, Sync
 from models.tenants import get_tenant, load_context
 from tasks import jobs
 from tasks.intake import queue_for_tenant
-from tasks.runner import execute_step
+from tasks.runner import run_steps
 from tasks.steps import STEP_FUNCTIONS
 from worker.routing import POLL_QUEUE, queues_for
 from worker.runtime import db_session, limiter, redis_client
@@ -39,32 +39,22 @@ def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> Sy
     factory = get_sessionmaker(get_settings().database_url)
     give_up = time.monotonic() + deadline
     while True:
-        with db_session() as session:
-            job = session.get_one(SyncJob, job_id)
-            steps = jobs.remaining_steps(job)
-            if not steps or job.status == JobStatus.FAILED.value:
-                return job
-        step = steps[0]
-        outcome = execute_step(step, job_id, STEP_FUNCTIONS[step], factory)
-        if outcome.action == "stop":
+        outcome = run_steps(job_id, STEP_FUNCTIONS, factory)
+        if outcome.action != "retry" or time.monotonic() + outcome.countdown > give_up:
             with db_session() as session:
                 return session.get_one(SyncJob, job_id)
-        if outcome.action == "retry":
-            if time.monotonic() + outcome.countdown > give_up:
-                with db_session() as session:
-                    return session.get_one(SyncJob, job_id)
-            time.sleep(outcome.countdown)
+        time.sleep(outcome.countdown)
 
 
 def dispatch(job_ids: Iterable[int]) -> None:
     """Hand jobs to the workers (Redis configured) or run them here."""
-    from tasks.pipeline import start_chain
+    from tasks.pipeline import enqueue_job
 
     if get_settings().redis_url:
         with db_session() as session:
             for job_id in job_ids:
                 job = session.get_one(SyncJob, job_id)
-                start_chain(job, job_queue(session, job))
+                enqueue_job(job, job_queue(session, job))
     else:
         for job_id in job_ids:
             run_job_inline(job_id)

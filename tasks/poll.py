@@ -103,7 +103,7 @@ def schedule_polls() -> None:
 def poll_pos_changes(self, tenant_id: int) -> None:  # type: ignore[no-untyped-def]
     from adapters.errors import AdapterError, RateLimitedError
     from tasks.clients import pos_adapter_for
-    from tasks.pipeline import start_chain
+    from tasks.pipeline import enqueue_job
 
     settings = get_settings()
     redis_client().delete(f"{settings.redis_key_prefix}poll-queued:{tenant_id}")
@@ -128,7 +128,7 @@ def poll_pos_changes(self, tenant_id: int) -> None:  # type: ignore[no-untyped-d
                 return
         with db_session() as session:
             for start in result.starts:
-                start_chain(session.get_one(SyncJob, start.job_id), start.queue)
+                enqueue_job(session.get_one(SyncJob, start.job_id), start.queue)
         log.info("polled", pages=result.pages, seen=result.seen, echoes=result.echoes, jobs=len(result.starts))
     finally:
         with contextlib.suppress(Exception):  # an expired lock is fine

@@ -70,8 +70,8 @@ def fetch_customer(ctx: StepContext) -> dict[str, Any]:
     if customer is None:
         raise FatalError(f"Shopify customer {customer_id} no longer exists")
     ctx.job.subject = customer.id
-    link = links.get_link(ctx.session, ctx.tenant.id, customer.id)
-    if topic == "customers/update" and link and link.shopify_fingerprint == customer.customer.fingerprint():
+    link = links.get_link(ctx.session, ctx.tenant.id, customer.id) if topic == "customers/update" else None
+    if link and link.shopify_fingerprint == customer.customer.fingerprint():
         raise StepFinished("echo")  # rule 5: possync's own write to Shopify coming back
     return {**result, "shopify_customer": serial.shopify_customer_to_json(customer)}
 

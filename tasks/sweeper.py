@@ -87,7 +87,7 @@ class QueueBacklog:
 
 
 def sweep(after_seconds: float | None = None, event_grace: float = EVENT_GRACE_SECONDS) -> SweepResult:
-    from tasks.pipeline import start_chain
+    from tasks.pipeline import enqueue_job
 
     after = after_seconds if after_seconds is not None else get_settings().sweep_after_seconds
     result = SweepResult()
@@ -108,7 +108,7 @@ def sweep(after_seconds: float | None = None, event_grace: float = EVENT_GRACE_S
             job.status = JobStatus.PENDING.value
             job.next_run_at = None
             job.updated_at = jobs.now()
-            start_chain(job, queue)
+            enqueue_job(job, queue)
             result.jobs += 1
     if result.events or result.jobs:
         log.info("swept", events=result.events, jobs=result.jobs)

@@ -12,10 +12,11 @@ takes the stricter reading. Custom fields are addressed as `custom@<key>` [C-off
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from adapters.fakes.like import like_pattern
 
 
 class QueryError(ValueError):
@@ -100,8 +101,7 @@ def _equal(a: Any, b: Any) -> bool:
 def _like(value: Any, pattern: Any) -> bool:
     if not isinstance(value, str) or not isinstance(pattern, str):
         return False
-    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+    return like_pattern(pattern, ignore_case=False).fullmatch(value) is not None
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {

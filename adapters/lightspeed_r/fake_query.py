@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.fakes.like import like_pattern
 from adapters.lightspeed_r.fake_store import FakeRequestError, parse_time
 
 # Relation -> cost on one record (0.1 to-one, 0.2 to-many, docs §1.6); list queries pay double.
@@ -79,11 +79,6 @@ def relation_cost(relations: list[str], *, is_list: bool) -> float:
     return sum(RELATIONS[r] for r in relations) * (2 if is_list else 1)
 
 
-def like(pattern: str) -> re.Pattern[str]:
-    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
 @dataclass(frozen=True)
 class Condition:
     field: str
@@ -114,7 +109,7 @@ class Condition:
         values = getter(record)
         op = self.op
         if op in ("~", "!~"):
-            pattern = like(self.operand)
+            pattern = like_pattern(self.operand, ignore_case=True)
             hit = any(pattern.fullmatch(str(v)) for v in values)
             return hit if op == "~" else not hit
         if op == "IN":

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from adapters.errors import AuthenticationError, FatalError, RateLimitedError, RetryableError
 from models.db import get_sessionmaker
-from models.tables import JobStatus, SyncJob
+from models.tables import JobStatus, SyncAttempt, SyncJob
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, save_pos_secrets
 from tasks import jobs
-from tasks.runner import StepContext, execute_step
+from tasks.runner import StepContext, StepFinished, execute_step, run_steps
 
 TENANT = {"name": "acme", "account_name": "acmestore",
           "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
@@ -93,3 +94,73 @@ def test_tokens_rotated_by_another_worker_mean_retry_not_fail(session, db_url: s
         raise AuthenticationError("invalid_grant", vendor="lightspeed-r")
 
     assert run(db_url, job_id, dead).action == "stop"  # nothing rotated: the credential really is dead
+
+
+def _attempts(session, job_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    session.expire_all()
+    rows = session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job_id).order_by(SyncAttempt.id))
+    return [(row.step, row.outcome) for row in rows]
+
+
+def test_run_steps_runs_the_remaining_steps_in_order_each_committed(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    seen: list[tuple[str, list[str]]] = []
+
+    def recorder(name: str):  # type: ignore[no-untyped-def]
+        def step(ctx: StepContext) -> dict:
+            # What the step sees is what the earlier steps recorded.
+            seen.append((name, sorted(ctx.job.context)))
+            return {name: True}
+        return step
+
+    outcome = run_steps(job_id, {name: recorder(name) for name in jobs.SHOPIFY_TO_POS_STEPS}, get_sessionmaker(db_url))
+    assert outcome.action == "stop" and outcome.reason == "succeeded"
+    assert [name for name, _ in seen] == list(jobs.SHOPIFY_TO_POS_STEPS)
+    assert seen[-1][1] == sorted(jobs.SHOPIFY_TO_POS_STEPS[:-1])
+    assert _attempts(session, job_id) == [(name, "ok") for name in jobs.SHOPIFY_TO_POS_STEPS]
+    finished = job(session, job_id)
+    assert finished.status == JobStatus.SUCCEEDED.value and finished.step == jobs.DONE
+
+
+def test_a_waiting_step_names_itself_and_the_next_run_resumes_there(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+    budget = {"waits": 1}
+
+    def ok(name: str):  # type: ignore[no-untyped-def]
+        def step(ctx: StepContext) -> dict:
+            calls.append(name)
+            return {}
+        return step
+
+    def upsert(ctx: StepContext) -> dict:
+        calls.append("upsert_pos_customer")
+        if budget["waits"]:
+            budget["waits"] -= 1
+            raise RateLimitedError("slow down", retry_after=1.0)
+        return {}
+
+    functions = {name: ok(name) for name in jobs.SHOPIFY_TO_POS_STEPS} | {"upsert_pos_customer": upsert}
+    first = run_steps(job_id, functions, get_sessionmaker(db_url))
+    assert first.action == "retry" and first.step == "upsert_pos_customer" and 1.0 <= first.countdown <= 1.25
+    waiting = job(session, job_id)
+    assert waiting.step == "upsert_pos_customer" and waiting.status == JobStatus.PENDING.value
+    assert waiting.next_run_at is not None
+
+    second = run_steps(job_id, functions, get_sessionmaker(db_url))
+    assert second.reason == "succeeded"
+    # The steps before the wait ran once: their results were committed before it.
+    assert calls == [*jobs.SHOPIFY_TO_POS_STEPS[:3], "upsert_pos_customer", "upsert_pos_customer",
+                     "sync_marketing_consent"]
+
+
+def test_a_step_that_finishes_the_job_early_stops_the_run(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    def echo(ctx: StepContext) -> dict:
+        raise StepFinished("echo")
+
+    def never(ctx: StepContext) -> dict:
+        raise AssertionError("a finished job ran on")
+
+    functions = {name: never for name in jobs.SHOPIFY_TO_POS_STEPS} | {"fetch_customer": echo}
+    assert run_steps(job_id, functions, get_sessionmaker(db_url)).reason == "echo"
+    finished = job(session, job_id)
+    assert finished.status == JobStatus.SUCCEEDED.value and finished.outcome == "echo"
+    assert run_steps(job_id, functions, get_sessionmaker(db_url)).action == "continue"  # a redelivery: nothing

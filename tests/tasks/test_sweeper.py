@@ -44,7 +44,7 @@ def test_stuck_jobs_are_restarted_but_waiting_ones_are_not(session, tenant_id: i
     import tasks.pipeline
 
     started: list[tuple[int, str]] = []
-    monkeypatch.setattr(tasks.pipeline, "start_chain", lambda job, queue: started.append((job.id, queue)))
+    monkeypatch.setattr(tasks.pipeline, "enqueue_job", lambda job, queue: started.append((job.id, queue)))
     stuck = jobs.new_job(session, tenant_id=tenant_id)
     stuck.status, stuck.updated_at = JobStatus.RUNNING.value, jobs.now() - timedelta(minutes=10)
     waiting = jobs.new_job(session, tenant_id=tenant_id)

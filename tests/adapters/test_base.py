@@ -1,0 +1,92 @@
+"""The shared HTTP layer of every vendor client: one connection pool per process, environment read once."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from adapters import base
+from adapters.base import VendorHttpClient, VendorSession, shared_transport
+
+
+class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as the vendors answer (werkzeug's server, used by the fakes, always closes)."""
+
+    protocol_version = "HTTP/1.1"
+    peers: set[tuple[str, int]] = set()
+
+    def do_GET(self) -> None:
+        self.peers.add(self.client_address)
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def keepalive_url() -> Iterator[str]:
+    KeepAliveHandler.peers = set()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_clients_built_one_after_another_reuse_the_vendor_connection(keepalive_url: str) -> None:
+    for _ in range(3):  # a step builds its clients afresh; the TCP connection outlives them
+        client = VendorHttpClient(keepalive_url)
+        assert client.request("GET", "/customers").status_code == 200
+    assert len(KeepAliveHandler.peers) == 1
+
+
+def test_a_forked_process_gets_its_own_pools(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = shared_transport()
+    assert shared_transport() is parent
+    monkeypatch.setattr(base.os, "getpid", lambda: -1)  # as in a child after fork: another pid
+    child = shared_transport()
+    assert child is not parent and list(base._transports) == [-1]
+
+
+@pytest.fixture
+def fresh_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
+                 "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    base._environment_proxies.cache_clear()
+    base._environment_ca_bundle.cache_clear()
+    yield monkeypatch
+    base._environment_proxies.cache_clear()
+    base._environment_ca_bundle.cache_clear()
+
+
+def _settings(url: str, proxies: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
+    return VendorSession().merge_environment_settings(url, proxies, None, True, None)
+
+
+def test_proxy_and_ca_bundle_variables_are_honoured(fresh_environment: pytest.MonkeyPatch) -> None:
+    fresh_environment.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    fresh_environment.setenv("NO_PROXY", "internal.example")
+    fresh_environment.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company.pem")
+    vendor = _settings("https://api.lightspeedapp.com/API/V3/Account/1/Customer.json")
+    assert vendor["proxies"]["https"] == "http://proxy.example:3128"
+    assert vendor["verify"] == "/etc/ssl/company.pem"
+    assert "https" not in _settings("https://internal.example/graphql.json")["proxies"]
+    explicit = _settings("https://api.lightspeedapp.com/", {"https": "http://other.example:8080"})
+    assert explicit["proxies"]["https"] == "http://other.example:8080"  # a request's own proxies win
+
+
+def test_the_environment_is_read_once_per_host(fresh_environment: pytest.MonkeyPatch) -> None:
+    assert "https" not in _settings("https://acme.myshopify.com/admin/api/2026-07/graphql.json")["proxies"]
+    fresh_environment.setenv("HTTPS_PROXY", "http://late.example:3128")  # a running process's env is fixed
+    assert "https" not in _settings("https://acme.myshopify.com/admin/api/2026-07/graphql.json")["proxies"]
+    assert base._environment_proxies.cache_info().hits >= 1
