@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -65,6 +65,25 @@ class StepContext:
     job: SyncJob
     tenant: TenantContext
     secret_key: str
+    step: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    continues: bool = False  # this run goes straight on to the next step
+    recorded: bool = False
+
+    def record(self, result: dict[str, Any], *, finish: bool = False) -> None:
+        """Record this step's result and attempt in the open transaction; whoever commits next saves them.
+
+        The runner does this after the step returns. A step that must commit before it lets go of
+        something (the upsert holds customer locks until its link is committed) calls it itself, so its
+        result is saved in that commit instead of one more right after.
+        """
+        jobs.advance(self.job, self.step, result, finish=finish)
+        jobs.record_attempt(self.session, self.job, self.step, "ok", latency_ms=_ms(self.started))
+        if self.job.status == JobStatus.SUCCEEDED.value:
+            jobs.supersede_failures(self.session, self.job)
+        elif self.continues:
+            self.job.status = JobStatus.RUNNING.value  # this worker goes straight on with the next step
+        self.recorded = True
 
 
 StepFunction = Callable[[StepContext], dict[str, Any]]
@@ -111,11 +130,12 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
         if job.status == JobStatus.SUCCEEDED.value or not todo:
             return StepOutcome.cont()  # a redelivered or replayed message of a step already done
         tenant = load_context(session.get_one(Tenant, job.tenant_id), key)
-        for step in todo:
+        for index, step in enumerate(todo):
             started = time.perf_counter()
             bind_job(tenant=tenant.name, job_id=job.id, step=step, event_id=job.event_id)
-            if not _run_step(StepContext(session=session, job=job, tenant=tenant, secret_key=key), step,
-                             functions[step], started):
+            ctx = StepContext(session=session, job=job, tenant=tenant, secret_key=key, step=step, started=started,
+                              continues=index + 1 < len(todo))
+            if not _run_step(ctx, functions[step]):
                 return StepOutcome.stop(job.outcome or "finished")
             if job.status == JobStatus.SUCCEEDED.value:
                 return StepOutcome.stop("succeeded")
@@ -130,29 +150,22 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
         session.close()
 
 
-def _run_step(ctx: StepContext, step: str, function: StepFunction, started: float) -> bool:
+def _run_step(ctx: StepContext, function: StepFunction) -> bool:
     """One step: do it, record its result and attempt, commit. False when it finished the whole job."""
-    session, job = ctx.session, ctx.job
     try:
         result = function(ctx)
     except StepFinished as finished:
-        job.outcome = finished.outcome
-        jobs.advance(job, step, finished.context, finish=True)
-        jobs.record_attempt(session, job, step, "ok", latency_ms=_ms(started))
-        jobs.supersede_failures(session, job)
-        session.commit()
-        _count_finished(session, job, ctx.tenant)
+        ctx.job.outcome = finished.outcome
+        ctx.record(finished.context, finish=True)
+        ctx.session.commit()
+        _count_finished(ctx.session, ctx.job, ctx.tenant)
         log.info("job finished early", outcome=finished.outcome)
         return False
-    jobs.advance(job, step, result)
-    jobs.record_attempt(session, job, step, "ok", latency_ms=_ms(started))
-    if job.status == JobStatus.SUCCEEDED.value:
-        jobs.supersede_failures(session, job)
-    else:
-        job.status = JobStatus.RUNNING.value  # this worker goes straight on with the next step
-    session.commit()
-    if job.status == JobStatus.SUCCEEDED.value:
-        _count_finished(session, job, ctx.tenant)
+    if not ctx.recorded:
+        ctx.record(result)
+    ctx.session.commit()
+    if ctx.job.status == JobStatus.SUCCEEDED.value:
+        _count_finished(ctx.session, ctx.job, ctx.tenant)
     return True
 
 

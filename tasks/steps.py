@@ -223,8 +223,10 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
                         pos_fingerprint=written.customer.fingerprint())
         ctx.job.outcome = outcome
+        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json()}
+        ctx.record(result)
         ctx.session.commit()  # before the locks are released: the next job must see the link
-    return {"pos_id": written.pos_id, "pos_current": written.customer.to_json()}
+    return result
 
 
 # --- step 5 ------------------------------------------------------------------------------------

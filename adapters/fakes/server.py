@@ -15,15 +15,14 @@ Control API (JSON, for tests in other processes; in-process code calls the metho
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cheroot import wsgi
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server
 
 CONTROL_PREFIX = "/_control/"
 
@@ -65,7 +64,7 @@ class FakeVendorServer:
         self.request_log: list[LoggedRequest] = []
         self.faults: list[Fault] = []
         self.latency = 0.0
-        self._server: BaseWSGIServer | None = None
+        self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
         self._register_control_routes()
         self.app.before_request(self._before)
@@ -97,24 +96,29 @@ class FakeVendorServer:
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on a free port (or `port`); returns the base URL."""
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = make_server(host, port, self.app, threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{self.vendor}", daemon=True
-        )
+        """Serve on a free port (or `port`); returns the base URL.
+
+        cheroot rather than werkzeug's development server: the vendors keep HTTP/1.1 connections
+        alive, and so must their fakes, or the clients' connection reuse is never exercised (werkzeug
+        closes every connection; a thread and a TCP connect per request were most of a fake's cost).
+        """
+        self._server = wsgi.Server((host, port), self.app, numthreads=16, server_name=f"possync-fake-{self.vendor}")
+        # How often the serving loop looks up from select(): also how long stop() waits for it.
+        self._server.expiration_interval = 0.05
+        self._server.prepare()  # binds now, so the port is known before the first request
+        self._thread = threading.Thread(target=self._server.serve, name=f"fake-{self.vendor}", daemon=True)
         self._thread.start()
         return self.url
 
     @property
     def url(self) -> str:
         assert self._server is not None, "fake not started"
-        return f"http://{self._server.host}:{self._server.port}"
+        host, port = self._server.bind_addr[:2]
+        return f"http://{host}:{port}"
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:

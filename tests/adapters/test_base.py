@@ -90,3 +90,22 @@ def test_the_environment_is_read_once_per_host(fresh_environment: pytest.MonkeyP
     fresh_environment.setenv("HTTPS_PROXY", "http://late.example:3128")  # a running process's env is fixed
     assert "https" not in _settings("https://acme.myshopify.com/admin/api/2026-07/graphql.json")["proxies"]
     assert base._environment_proxies.cache_info().hits >= 1
+
+
+def test_the_fakes_keep_connections_alive_as_the_vendors_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib3.connection
+
+    from adapters.lightspeed_r import FakeServer
+
+    connects: list[object] = []
+    real_connect = urllib3.connection.HTTPConnection.connect
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect",
+                        lambda self: connects.append(self) or real_connect(self))
+    fake = FakeServer()
+    url = fake.start()
+    try:
+        for _ in range(3):
+            assert VendorHttpClient(url).request("GET", "/_control/state").status_code == 200
+        assert len(connects) == 1  # one TCP connection served all three
+    finally:
+        fake.stop()
