@@ -1,12 +1,17 @@
 """Building a tenant's POS adapter and Shopify client, wired to the shared limiter.
 
-Every vendor request first asks the tenant's token bucket (a wait becomes `RateLimitedError`, which
-the runner turns into a retry with a countdown), and every response's rate-limit headers correct
-the bucket. Rotated OAuth tokens are committed, encrypted, before the new token is used.
+Every vendor request first asks the tenant's token bucket (a wait becomes `BudgetWaitError`, which
+the runner turns into a retry with a countdown that carries the job's turn), and every
+response's rate-limit headers correct the bucket. Rotated OAuth tokens are committed, encrypted,
+before the new token is used.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from adapters.base import PosAdapter, VendorHttpClient
@@ -22,6 +27,29 @@ from worker.runtime import limiter
 from worker.settings import get_settings
 
 
+class BudgetWaitError(RateLimitedError):
+    """possync's own limiter says "wait `retry_after` s"; `turn_at` (epoch s) is the job's turn, if given one."""
+
+    def __init__(self, retry_after: float, *, turn_at: float | None, **kwargs: Any) -> None:
+        super().__init__("waiting for the tenant's rate-limit budget", retry_after=retry_after, **kwargs)
+        self.turn_at = turn_at
+
+
+# The turn a job was given when it was last told to wait (epoch seconds), for its first limited request.
+_held_turn: ContextVar[float | None] = ContextVar("held_turn", default=None)
+EARLY_TOLERANCE_SECONDS = 0.25  # clocks of different machines, and countdown jitter
+
+
+@contextmanager
+def held_turn(at: float | None) -> Iterator[None]:
+    """Run with the turn this job holds (the runner sets it for the step that waited)."""
+    token = _held_turn.set(at)
+    try:
+        yield
+    finally:
+        _held_turn.reset(token)
+
+
 def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate_limiter: RateLimiter,
                  tenant: str) -> None:
     size = DEFAULT_BUCKETS[size_key]
@@ -32,11 +60,19 @@ def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate
         # multi-request write is never interrupted half-done (a half-done create would be repeated).
         nonlocal calls
         calls += 1
-        wait = rate_limiter.acquire(bucket_name, size, on_credit=calls > 1)
-        if wait > 0:
+        if calls > 1:
+            rate_limiter.acquire(bucket_name, size, on_credit=True)
+            return
+        turn = _held_turn.get()
+        if turn is not None and turn - time.time() > EARLY_TOLERANCE_SECONDS:
+            # Woken before its turn (countdowns are capped): wait again for the same turn.
+            raise BudgetWaitError(turn - time.time(), turn_at=turn, vendor=client.vendor)
+        grant = rate_limiter.acquire(bucket_name, size, holds_turn=turn is not None)
+        if grant.wait > 0:
             metrics.LIMITER_WAITS.labels(vendor=size_key, tenant=tenant).inc()
-            raise RateLimitedError("waiting for the tenant's rate-limit budget", retry_after=wait,
-                                   vendor=client.vendor)
+            raise BudgetWaitError(grant.wait, turn_at=time.time() + grant.wait if grant.turn else None,
+                                  vendor=client.vendor)
+        _held_turn.set(None)
 
     def on_rate_limit(info: RateLimitInfo) -> None:
         rate_limiter.observe(bucket_name, info)

@@ -38,8 +38,10 @@ def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> Sy
     """Run a job's remaining steps here, honouring retry countdowns by waiting (a CLI, not a worker)."""
     factory = get_sessionmaker(get_settings().database_url)
     give_up = time.monotonic() + deadline
+    held_turn: float | None = None
     while True:
-        outcome = run_steps(job_id, STEP_FUNCTIONS, factory)
+        outcome = run_steps(job_id, STEP_FUNCTIONS, factory, held_turn=held_turn)
+        held_turn = outcome.held_turn
         if outcome.action != "retry" or time.monotonic() + outcome.countdown > give_up:
             with db_session() as session:
                 return session.get_one(SyncJob, job_id)

@@ -21,20 +21,22 @@ from worker.celery_app import app
 from worker.settings import get_settings
 
 
-def run(job_id: int, route: str | None) -> None:
-    outcome = run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(get_settings().database_url))
+def run(job_id: int, route: str | None, held_turn: float | None) -> None:
+    outcome = run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(get_settings().database_url), held_turn=held_turn)
     if outcome.action == "retry":
         # The job row keeps the retry budget (waits for rate limits and locks are free); the message is
-        # only the wake-up call, acknowledged once this one is sent.
-        TASKS[outcome.step].apply_async((job_id,), {"route": route}, countdown=outcome.countdown)
+        # only the wake-up call, acknowledged once this one is sent. It carries the job's rate-limit turn,
+        # so a woken step that is still short is given the next turn rather than the last.
+        kwargs = {"route": route, "held_turn": outcome.held_turn} if outcome.held_turn else {"route": route}
+        TASKS[outcome.step].apply_async((job_id,), kwargs, countdown=outcome.countdown)
 
 
 def _step_task(step: str) -> Task:
     """The task that starts (or resumes) a job at `step`; every step's task runs the same way."""
 
     @app.task(name=f"possync.pipeline.{step}")
-    def step_task(job_id: int, route: str | None = None) -> None:
-        run(job_id, route)
+    def step_task(job_id: int, route: str | None = None, held_turn: float | None = None) -> None:
+        run(job_id, route, held_turn)
 
     return step_task
 

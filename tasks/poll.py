@@ -100,8 +100,9 @@ def schedule_polls() -> None:
 
 
 @app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)
-def poll_pos_changes(self, tenant_id: int) -> None:  # type: ignore[no-untyped-def]
+def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> None:  # type: ignore[no-untyped-def]
     from adapters.errors import AdapterError, RateLimitedError
+    from tasks.clients import held_turn as with_held_turn
     from tasks.clients import pos_adapter_for
     from tasks.pipeline import enqueue_job
 
@@ -115,9 +116,12 @@ def poll_pos_changes(self, tenant_id: int) -> None:  # type: ignore[no-untyped-d
             tenant = load_context(session.get_one(Tenant, tenant_id), settings.require_secret_key())
             bind_job(tenant=tenant.name, task="poll")
             try:
-                result = poll_tenant(session, tenant, pos_adapter_for(tenant))
+                with with_held_turn(held_turn):
+                    result = poll_tenant(session, tenant, pos_adapter_for(tenant))
             except RateLimitedError as exc:
-                raise self.retry(countdown=min(exc.retry_after + 0.5, 900)) from None
+                turn = getattr(exc, "turn_at", None)  # the poll's rate-limit turn: keep it
+                raise self.retry(countdown=min(exc.retry_after + (0.0 if turn else 0.5), 900),
+                                 kwargs={"held_turn": turn}) from None
             except AdapterError as exc:
                 session.rollback()
                 cursor = session.get(PollCursor, tenant_id) or PollCursor(tenant_id=tenant_id)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from adapters.errors import AdapterError, AuthenticationError, FatalError, RateLimitedError, RetryableError
 from models.tables import JobStatus, SyncJob, Tenant
 from models.tenants import TenantContext, load_context
-from tasks import jobs
+from tasks import clients, jobs
 from worker.celery_app import MAX_COUNTDOWN_SECONDS
 from worker.locks import LockBusyError
 from worker.logging import bind_job, get_logger
@@ -36,6 +36,7 @@ class StepOutcome:
     countdown: float = 0.0
     reason: str = ""
     step: str = ""  # for "retry": the step to run again
+    held_turn: float | None = None  # for a limiter wait: the job's turn (epoch s)
 
     @classmethod
     def cont(cls) -> StepOutcome:
@@ -46,8 +47,8 @@ class StepOutcome:
         return cls("stop", reason=reason)
 
     @classmethod
-    def retry(cls, countdown: float, reason: str, step: str = "") -> StepOutcome:
-        return cls("retry", min(max(countdown, 0.05), MAX_COUNTDOWN_SECONDS), reason, step)
+    def retry(cls, countdown: float, reason: str, step: str = "", held_turn: float | None = None) -> StepOutcome:
+        return cls("retry", min(max(countdown, 0.05), MAX_COUNTDOWN_SECONDS), reason, step, held_turn)
 
 
 class StepFinished(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -104,14 +105,15 @@ def execute_step(step: str, job_id: int, function: StepFunction, session_factory
 
 
 def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factory: Callable[[], Session], *,
-              steps: tuple[str, ...] | None = None) -> StepOutcome:
+              steps: tuple[str, ...] | None = None, held_turn: float | None = None) -> StepOutcome:
     """Run the job's remaining steps (or only `steps`) back to back; never raises for job failures.
 
     Each step is still its own unit: it does one thing, its result and attempt row are committed before
     the next begins, and a crash between steps resumes at the first step not committed. What the steps
     share is the session, the job and the decrypted tenant, loaded once: handing a step to the next
     through the broker cost more CPU than the step itself (README, benchmarks). The run stops when the
-    job finishes or fails, or when a step must wait; the outcome then names the step to run again.
+    job finishes or fails, or when a step must wait; the outcome then names the step to run again and,
+    for a rate-limit wait, the job's turn, which the next run passes back as `held_turn`.
     """
     settings = get_settings()
     key = settings.require_secret_key()
@@ -130,15 +132,16 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
         if job.status == JobStatus.SUCCEEDED.value or not todo:
             return StepOutcome.cont()  # a redelivered or replayed message of a step already done
         tenant = load_context(session.get_one(Tenant, job.tenant_id), key)
-        for index, step in enumerate(todo):
-            started = time.perf_counter()
-            bind_job(tenant=tenant.name, job_id=job.id, step=step, event_id=job.event_id)
-            ctx = StepContext(session=session, job=job, tenant=tenant, secret_key=key, step=step, started=started,
-                              continues=index + 1 < len(todo))
-            if not _run_step(ctx, functions[step]):
-                return StepOutcome.stop(job.outcome or "finished")
-            if job.status == JobStatus.SUCCEEDED.value:
-                return StepOutcome.stop("succeeded")
+        with clients.held_turn(held_turn):
+            for index, step in enumerate(todo):
+                started = time.perf_counter()
+                bind_job(tenant=tenant.name, job_id=job.id, step=step, event_id=job.event_id)
+                ctx = StepContext(session=session, job=job, tenant=tenant, secret_key=key, step=step,
+                                  started=started, continues=index + 1 < len(todo))
+                if not _run_step(ctx, functions[step]):
+                    return StepOutcome.stop(job.outcome or "finished")
+                if job.status == JobStatus.SUCCEEDED.value:
+                    return StepOutcome.stop("succeeded")
         return StepOutcome.cont()
     except Exception as exc:  # classified below; nothing escapes to crash the worker
         session.rollback()
@@ -179,7 +182,9 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
         # Waiting is not failing: no attempt is charged against the retry budget.
         jobs.record_attempt(session, job, step, "rate_limited", http_status=status, error=str(exc),
                             latency_ms=_ms(started))
-        return _retry_later(session, job, StepOutcome.retry(exc.retry_after + random.uniform(0, 0.25), str(exc), step))
+        turn = getattr(exc, "turn_at", None)  # a turn from our own limiter: already spaced, no jitter
+        countdown = exc.retry_after + (0.0 if turn else random.uniform(0, 0.25))
+        return _retry_later(session, job, StepOutcome.retry(countdown, str(exc), step, turn))
     if isinstance(exc, LockBusyError):
         return _retry_later(session, job, StepOutcome.retry(random.uniform(0.2, 1.0), str(exc), step))
     if _transient(exc):

@@ -1,10 +1,13 @@
 """The global rate limiter: an atomic Redis token bucket per tenant plus a cooldown key.
 
 Celery's `rate_limit` is per worker process (celery#5732), so it cannot keep a fleet under a vendor's
-account-wide limit. Every POS call first asks `acquire()`; a non-zero answer is a wait the task turns
-into a retry with a countdown (never a sleep in a worker slot). A 429 sets a cooldown every worker
-honours. Vendor headers correct the bucket's size and fill (`observe()`), so a wrong guess below is
-a one-line change that the live headers fix anyway.
+account-wide limit. Every POS call first asks `acquire()`; a non-zero wait is one the task turns into
+a retry with a countdown (never a sleep in a worker slot). Each wait is a turn of its own, spaced
+by a request's cost behind the last one given, so 500 waiting jobs wake one at a time at the
+vendor's pace rather than all together for one token (bench/ratelimit, before turns: 12,397 wake-ups
+for 342 admitted requests and the machine 87% busy; with them about 3 per request, 10% busy).
+A 429 sets a cooldown every worker honours. Vendor headers correct the bucket's size and fill
+(`observe()`), so a wrong guess below is a one-line change that the live headers fix anyway.
 """
 
 from __future__ import annotations
@@ -16,6 +19,15 @@ import redis
 
 from adapters.ratelimit import RateLimitInfo
 from models.tables import PosKind
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The limiter's answer: go now (`wait` 0, the cost taken), or come back after `wait` seconds;
+    `turn`: the wait is a turn of the caller's own; come back with `acquire(..., holds_turn=True)`."""
+
+    wait: float
+    turn: bool
 
 
 @dataclass(frozen=True)
@@ -48,15 +60,18 @@ class RateLimiter:
     def _keys(self, tenant: str) -> list[str]:
         return [f"{self.prefix}rl:{tenant}", f"{self.prefix}cooldown:{tenant}"]
 
-    def acquire(self, tenant: str, size: BucketSize, cost: float = 1.0, *, on_credit: bool = False) -> float:
-        """Take `cost` tokens now, or return how many seconds to wait (nothing taken then).
+    def acquire(self, tenant: str, size: BucketSize, cost: float = 1.0, *, on_credit: bool = False,
+                holds_turn: bool = False) -> Grant:
+        """Take `cost` tokens and go now, or get a wait (a turn of its own; nothing taken yet).
 
-        `on_credit` always takes them (the bucket may go below zero) and returns 0: for the later
-        requests of one operation (Heartland's create is three calls), which must not be cut in half.
+        `holds_turn`: the caller has come back at its turn; if still short, its next turn comes from the
+        sequence of such callers rather than behind every newcomer's.
+        `on_credit` always goes now (the bucket may go below zero): for the later requests of one
+        operation (Heartland's create is three calls), which must not be cut in half.
         """
-        args = [size.capacity, size.per_second, cost, "1" if on_credit else "0"]
-        wait_ms = self._acquire(keys=self._keys(tenant), args=args)
-        return int(wait_ms) / 1000.0
+        args = [size.capacity, size.per_second, cost, "1" if on_credit else "0", "1" if holds_turn else "0"]
+        wait_ms, turn = self._acquire(keys=self._keys(tenant), args=args)
+        return Grant(int(wait_ms) / 1000.0, bool(int(turn)))
 
     def cooldown(self, tenant: str, seconds: float) -> None:
         """After a 429: every worker waits `seconds` before the next call for this tenant."""

@@ -10,7 +10,8 @@ from models.db import get_sessionmaker
 from models.tables import JobStatus, SyncAttempt, SyncJob
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, save_pos_secrets
-from tasks import jobs
+from tasks import clients, jobs
+from tasks.clients import BudgetWaitError
 from tasks.runner import StepContext, StepFinished, execute_step, run_steps
 
 TENANT = {"name": "acme", "account_name": "acmestore",
@@ -164,3 +165,19 @@ def test_a_step_that_finishes_the_job_early_stops_the_run(session, db_url: str, 
     finished = job(session, job_id)
     assert finished.status == JobStatus.SUCCEEDED.value and finished.outcome == "echo"
     assert run_steps(job_id, functions, get_sessionmaker(db_url)).action == "continue"  # a redelivery: nothing
+
+
+def test_a_rate_limit_turn_goes_back_to_the_step_that_waited(db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    seen: list[float | None] = []
+
+    def step(ctx: StepContext) -> dict:
+        seen.append(clients._held_turn.get())
+        if len(seen) == 1:
+            raise BudgetWaitError(1.0, turn_at=1234.5)
+        return {}
+
+    first = run_steps(job_id, {"fetch_customer": step}, get_sessionmaker(db_url), steps=("fetch_customer",))
+    assert first.action == "retry" and first.held_turn == 1234.5 and first.countdown == 1.0  # a turn: no jitter
+    second = run_steps(job_id, {"fetch_customer": step}, get_sessionmaker(db_url), steps=("fetch_customer",),
+                       held_turn=first.held_turn)
+    assert second.action == "continue" and seen == [None, 1234.5]
