@@ -27,7 +27,9 @@ def serve(host: str, port: int) -> None:
 @click.option("--tenant", "tenants", multiple=True, help="Dedicated tenant queue to consume (repeatable).")
 @click.option("--queue", "extra_queues", multiple=True,
               help="Any other queue by name, e.g. intake or poll (repeatable).")
-@click.option("--concurrency", type=int, default=None, help="Worker processes (default: CPU count).")
+@click.option("--concurrency", type=int, default=None,
+              help="Worker processes (default: two per CPU, since a sync mostly waits on PostgreSQL, Redis and "
+                   "the vendor).")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.option("--metrics-port", type=int, default=None,
               help="Serve this worker's Prometheus metrics (syncs, latency, 429s, limiter waits) on this port.")
@@ -48,10 +50,9 @@ def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], extra_queues: t
     from worker.logging import configure_logging
 
     configure_logging(conf.log_format)
-    argv = ["worker", "-Q", ",".join(queues), "--loglevel", loglevel, "-E"]
-    if concurrency:
-        argv += ["--concurrency", str(concurrency)]
-    app.worker_main(argv)
+    # Two processes per core: with one, the 2-core benchmark machine stayed a fifth idle (bench/pipeline.py).
+    processes = concurrency or 2 * (os.cpu_count() or 1)
+    app.worker_main(["worker", "-Q", ",".join(queues), "--loglevel", loglevel, "-E", "--concurrency", str(processes)])
 
 
 @click.command()
