@@ -21,14 +21,14 @@ from worker.celery_app import app
 from worker.settings import get_settings
 
 
-def run(job_id: int, route: str | None, held_turn: float | None) -> None:
+def run(step: str, job_id: int, route: str | None, held_turn: float | None) -> None:
     outcome = run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(get_settings().database_url), held_turn=held_turn)
     if outcome.action == "retry":
         # The job row keeps the retry budget (waits for rate limits and locks are free); the message is
         # only the wake-up call, acknowledged once this one is sent. It carries the job's rate-limit turn,
         # so a woken step that is still short is given the next turn rather than the last.
         kwargs = {"route": route, "held_turn": outcome.held_turn} if outcome.held_turn else {"route": route}
-        TASKS[outcome.step].apply_async((job_id,), kwargs, countdown=outcome.countdown)
+        TASKS.get(outcome.step, TASKS[step]).apply_async((job_id,), kwargs, countdown=outcome.countdown)
 
 
 def _step_task(step: str) -> Task:
@@ -36,7 +36,7 @@ def _step_task(step: str) -> Task:
 
     @app.task(name=f"possync.pipeline.{step}")
     def step_task(job_id: int, route: str | None = None, held_turn: float | None = None) -> None:
-        run(job_id, route, held_turn)
+        run(step, job_id, route, held_turn)
 
     return step_task
 

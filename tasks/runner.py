@@ -110,15 +110,15 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
 
     Each step is still its own unit: it does one thing, its result and attempt row are committed before
     the next begins, and a crash between steps resumes at the first step not committed. What the steps
-    share is the session, the job and the decrypted tenant, loaded once: handing a step to the next
-    through the broker cost more CPU than the step itself (README, benchmarks). The run stops when the
+    share is the session, the job and the decrypted tenant, loaded once: handing each step to the next
+    through the broker cost a third of a sync's worker CPU (README, benchmarks). The run stops when the
     job finishes or fails, or when a step must wait; the outcome then names the step to run again and,
     for a rate-limit wait, the job's turn, which the next run passes back as `held_turn`.
     """
     settings = get_settings()
     key = settings.require_secret_key()
     session = session_factory()
-    step = steps[0] if steps else "load"
+    step = steps[0] if steps else ""  # known once the job is loaded
     started = time.perf_counter()
     tenant: TenantContext | None = None
     try:
@@ -131,6 +131,7 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
         todo = [s for s in (steps or jobs.remaining_steps(job)) if not jobs.is_step_done(job, s)]
         if job.status == JobStatus.SUCCEEDED.value or not todo:
             return StepOutcome.cont()  # a redelivered or replayed message of a step already done
+        step = todo[0]
         tenant = load_context(session.get_one(Tenant, job.tenant_id), key)
         with clients.held_turn(held_turn):
             for index, step in enumerate(todo):
@@ -178,6 +179,7 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
     status = exc.http_status if isinstance(exc, AdapterError) else None
     if job is None:
         return StepOutcome.stop("no such job")
+    step = step or job.step  # the run failed before it knew its first step (loading the job)
     if isinstance(exc, RateLimitedError):
         # Waiting is not failing: no attempt is charged against the retry budget.
         jobs.record_attempt(session, job, step, "rate_limited", http_status=status, error=str(exc),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import select
 
 from adapters.errors import AuthenticationError, FatalError, RateLimitedError, RetryableError
@@ -10,7 +11,7 @@ from models.db import get_sessionmaker
 from models.tables import JobStatus, SyncAttempt, SyncJob
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, save_pos_secrets
-from tasks import clients, jobs
+from tasks import clients, jobs, runner
 from tasks.clients import BudgetWaitError
 from tasks.runner import StepContext, StepFinished, execute_step, run_steps
 
@@ -181,3 +182,13 @@ def test_a_rate_limit_turn_goes_back_to_the_step_that_waited(db_url: str, job_id
     second = run_steps(job_id, {"fetch_customer": step}, get_sessionmaker(db_url), steps=("fetch_customer",),
                        held_turn=first.held_turn)
     assert second.action == "continue" and seen == [None, 1234.5]
+
+
+def test_a_failure_while_loading_retries_at_the_jobs_own_step(db_url: str, job_id: int,  # type: ignore[no-untyped-def]
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def database_gone(*_args: object) -> None:
+        raise sqlalchemy.exc.OperationalError("SELECT tenants", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(runner, "load_context", database_gone)
+    outcome = run_steps(job_id, {}, get_sessionmaker(db_url))
+    assert outcome.action == "retry" and outcome.step == "fetch_customer"  # a step the pipeline can send
