@@ -44,6 +44,7 @@ from bench.stack import (
     wait_for,
 )
 from bench.table import Result, percentile, render
+from worker.settings import default_processes
 
 LATENCY_SYNCS = 100  # per POS kind
 LATENCY_WARMUP = 5
@@ -51,10 +52,9 @@ P50_TARGET_S = 1.0
 P99_TARGET_S = 3.0
 THROUGHPUT_JOBS = 1_000
 THROUGHPUT_WARMUP = 30
-# Worker processes, two per core for both the pipeline and the bare chain: a sync mostly waits on
-# PostgreSQL, Redis and the vendor, and with one process per core the machine stayed ~20% idle.
+# Worker processes for both the pipeline and the bare chain: possync's default (two per core);
 # BENCH_CONCURRENCY overrides it.
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", str(2 * (os.cpu_count() or 1))))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", str(default_processes())))
 RATE_TARGET = 100.0  # syncs per second
 RATIO_TARGET = 0.5  # of the bare chain's rate
 WRITE_METHODS = ("POST", "PUT", "PATCH")

@@ -99,11 +99,6 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, RetryableError | LockBusyError | sqlalchemy.exc.OperationalError | redis.ConnectionError)
 
 
-def execute_step(step: str, job_id: int, function: StepFunction, session_factory: Callable[[], Session]) -> StepOutcome:
-    """Run `function` as step `step` of job `job_id` alone (tests and tools drive single steps this way)."""
-    return run_steps(job_id, {step: function}, session_factory, steps=(step,))
-
-
 def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factory: Callable[[], Session], *,
               steps: tuple[str, ...] | None = None, held_turn: float | None = None) -> StepOutcome:
     """Run the job's remaining steps (or only `steps`) back to back; never raises for job failures.

@@ -17,6 +17,15 @@ DEFAULT_DATABASE_URL = "sqlite:///possync.db"
 KEYGEN_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
+def default_processes() -> int:
+    """Worker and receiver processes when not told: two per core.
+
+    A sync or a delivery spends most of its time waiting on PostgreSQL, Redis and the vendor; with one
+    process per core the 2-core benchmark machine stayed a fifth idle (bench/pipeline.py, bench/intake.py).
+    """
+    return 2 * (os.cpu_count() or 1)
+
+
 class SettingsError(Exception):
     """A configuration value is missing or malformed; the message names the variable."""
 

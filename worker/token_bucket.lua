@@ -20,7 +20,7 @@ local cooldown = redis.call('PTTL', KEYS[2])
 if cooldown > 0 and not on_credit then
   return {cooldown, holds_turn and 1 or 0}
 end
-local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate', 'cost', 'tail')
+local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate', 'cost', 'tail', 'short_tail')
 local capacity = tonumber(stored[3]) or tonumber(ARGV[1])
 local rate = tonumber(stored[4]) or tonumber(ARGV[2])
 -- The vendor's own price of a request, learnt from its headers, overrides the caller's guess.
@@ -28,7 +28,12 @@ local cost = tonumber(stored[5]) or tonumber(ARGV[3])
 local tokens = tonumber(stored[1]) or capacity
 local at = tonumber(stored[2]) or now
 local tail = tonumber(stored[6]) or 0
+local short_tail = tonumber(stored[7]) or 0
 tokens = math.min(capacity, tokens + (now - at) * rate / 1000)
+-- The wait until the next turn after `last`: when the tokens are there, one request after it.
+local function wait_after(last)
+  return math.max(math.ceil((cost - tokens) * 1000 / rate), last - now + math.ceil(cost * 1000 / rate))
+end
 local wait = 0
 local turn = 0
 if on_credit or tokens >= cost then
@@ -36,16 +41,16 @@ if on_credit or tokens >= cost then
 elseif holds_turn then
   -- Short at its turn: requests on credit since the turns were given took tokens they did not
   -- count. Such callers get turns of their own, spaced the same way, never all the same wait.
-  local short = tonumber(redis.call('HGET', KEYS[1], 'short_tail')) or 0
-  wait = math.max(math.ceil((cost - tokens) * 1000 / rate), short - now + math.ceil(cost * 1000 / rate))
-  redis.call('HSET', KEYS[1], 'short_tail', now + wait)
+  wait = wait_after(short_tail)
+  short_tail = now + wait
   turn = 1
 else
-  wait = math.max(math.ceil((cost - tokens) * 1000 / rate), tail - now + math.ceil(cost * 1000 / rate))
+  wait = wait_after(tail)
   tail = now + wait
   turn = 1
 end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now, 'capacity', capacity, 'rate', rate, 'tail', tail)
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now, 'capacity', capacity, 'rate', rate, 'tail', tail,
+           'short_tail', short_tail)
 -- kept until it has refilled and the last turn has come, so no turn is forgotten
 redis.call('PEXPIRE', KEYS[1], math.max(math.ceil((capacity - tokens) * 1000 / rate), tail - now) + 60000)
 return {wait, turn}

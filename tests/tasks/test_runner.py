@@ -13,7 +13,7 @@ from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, save_pos_secrets
 from tasks import clients, jobs, runner
 from tasks.clients import BudgetWaitError
-from tasks.runner import StepContext, StepFinished, execute_step, run_steps
+from tasks.runner import StepContext, StepFinished, run_steps
 
 TENANT = {"name": "acme", "account_name": "acmestore",
           "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
@@ -31,7 +31,7 @@ def job_id(session, secret_key: str, activate_env, db_url: str) -> int:  # type:
 
 
 def run(db_url: str, job_id: int, function) -> object:  # type: ignore[no-untyped-def]
-    return execute_step("fetch_customer", job_id, function, get_sessionmaker(db_url))
+    return run_steps(job_id, {"fetch_customer": function}, get_sessionmaker(db_url), steps=("fetch_customer",))
 
 
 def job(session, job_id: int) -> SyncJob:  # type: ignore[no-untyped-def]

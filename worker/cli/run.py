@@ -8,6 +8,7 @@ import click
 
 from worker.cli.common import settings
 from worker.routing import queues_for
+from worker.settings import default_processes
 
 
 @click.command()
@@ -50,8 +51,7 @@ def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], extra_queues: t
     from worker.logging import configure_logging
 
     configure_logging(conf.log_format)
-    # Two processes per core: with one, the 2-core benchmark machine stayed a fifth idle (bench/pipeline.py).
-    processes = concurrency or 2 * (os.cpu_count() or 1)
+    processes = concurrency or default_processes()
     app.worker_main(["worker", "-Q", ",".join(queues), "--loglevel", loglevel, "-E", "--concurrency", str(processes)])
 
 

@@ -14,13 +14,14 @@ For `/metrics` across processes, set `PROMETHEUS_MULTIPROC_DIR` to an empty dire
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from typing import Any
 
+from worker.settings import default_processes
+
 bind = "0.0.0.0:8000"
 worker_class = "gthread"
-workers = 2 * multiprocessing.cpu_count()
+workers = default_processes()
 threads = 4
 keepalive = 5  # seconds; Shopify connects within 1 s and expects an answer within 5 s
 timeout = 30

@@ -27,7 +27,7 @@ def test_two_worker_processes_per_core_by_default(started: list[list[str]]) -> N
     result = CliRunner().invoke(worker, ["--pos", "heartland"])
     assert result.exit_code == 0, result.output
     [argv] = started
-    assert _option(argv, "--concurrency") == str(2 * (os.cpu_count() or 1))
+    assert _option(argv, "--concurrency") == str(2 * (os.cpu_count() or 1))  # default_processes()
     assert _option(argv, "-Q") == "pos.heartland"
 
 
