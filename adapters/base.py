@@ -2,7 +2,7 @@
 
 The pipeline only ever sees `PosAdapter`, `PosCustomer`, `Capabilities` and `ChangePage`: plain value
 types around the canonical `Customer`. Each vendor package implements `PosAdapter` on top of
-`VendorHttpClient`, which owns the session, timeouts, error classification and rate-limit headers.
+`VendorHttpClient`, which owns the transport, timeouts, error classification and rate-limit headers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import requests
@@ -136,24 +137,20 @@ def _environment_ca_bundle() -> str | None:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
 
 
-class VendorSession(requests.Session):
-    """A `requests.Session` that reads the proxy and CA-bundle variables once per host, not per request.
+def environment_settings(url: str) -> tuple[dict[str, str], str | bool]:
+    """(proxies, verify) for `url` from the proxy and CA-bundle variables, read once per host.
 
-    requests scans the whole environment twice on every request to find proxies, about a tenth of a
-    sync's CPU; a running process's environment does not change (ARCHITECTURE principle 8). `.netrc`
-    is not consulted: every vendor authenticates with headers.
+    What `requests.Session` works out per request, scanning the whole environment twice; a running
+    process's environment does not change (ARCHITECTURE principle 8). `NO_PROXY` is honoured.
     """
+    parts = urllib.parse.urlsplit(url)
+    return dict(_environment_proxies(f"{parts.scheme}://{parts.netloc}")), _environment_ca_bundle() or True
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.trust_env = False  # the environment is merged below, from the cache
 
-    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        parts = urllib.parse.urlsplit(url)
-        proxies = {**dict(_environment_proxies(f"{parts.scheme}://{parts.netloc}")), **(proxies or {})}
-        if verify is True or verify is None:
-            verify = _environment_ca_bundle() or verify
-        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+# Sent on every vendor request: names the integration in the vendor's logs, and asks for compressed
+# bodies as a `requests.Session` did by default.
+DEFAULT_HEADERS = {"User-Agent": "possync",
+                   "Accept-Encoding": "gzip, deflate", "Accept": "application/json"}
 
 
 _transports: dict[int, requests.adapters.HTTPAdapter] = {}
@@ -162,7 +159,7 @@ _transports: dict[int, requests.adapters.HTTPAdapter] = {}
 def shared_transport() -> requests.adapters.HTTPAdapter:
     """This process's connection pools, shared by every client it builds.
 
-    A step builds its clients afresh (each with its own session, cookies and rate-limit hooks), but a
+    A step builds its clients afresh (each with its own credentials and rate-limit hooks), but a
     TCP (and TLS) connection to the vendor is worth keeping: connecting anew for every request cost
     more than the request. Keyed by process id, so a forked worker never shares a parent's sockets.
     """
@@ -174,7 +171,12 @@ def shared_transport() -> requests.adapters.HTTPAdapter:
 
 
 class VendorHttpClient:
-    """A `requests` session with timeouts, one error table and rate-limit header parsing.
+    """`requests` with timeouts, one error table and rate-limit header parsing.
+
+    Requests go straight to the process's shared transport adapter, not through a `requests.Session`:
+    vendor APIs need no cookie jar, redirects or session hooks, and a session's merging of them was a
+    third of a request's CPU. A redirect is not followed: a 3xx fails as a fatal error naming the
+    endpoint and status (a wrong base URL), rather than sending credentials on to another host.
 
     Subclasses set `vendor` and `error_table`, implement `auth_headers()` and `parse_rate_limit()`,
     and may implement `refresh_credentials()` for OAuth (called once on a 401, then the request is
@@ -182,14 +184,12 @@ class VendorHttpClient:
     """
 
     vendor: str = "vendor"
-    error_table: ErrorTable
+    error_table: ErrorTable = MappingProxyType({})  # vendors add theirs; unlisted statuses go by class
 
     def __init__(self, base_url: str, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = VendorSession()
-        self.session.mount("https://", shared_transport())
-        self.session.mount("http://", shared_transport())
+        self.transport = shared_transport()
         self.stats = RequestStats()
         # Called before every request with the limiter's chance to say "wait" (raises RateLimitedError).
         self.before_request: Callable[[], None] | None = None
@@ -240,12 +240,22 @@ class VendorHttpClient:
                     ) from None
                 refreshed = True
 
+    def transmit(self, method: str, url: str, *, headers: Mapping[str, str] | None = None, params: Any = None,
+                 json: Any = None, data: Any = None) -> requests.Response:
+        """One HTTP exchange, no error handling: `requests.RequestException` on a network failure."""
+        prepared = requests.Request(method, url, headers={**DEFAULT_HEADERS, **(headers or {})}, params=params,
+                                    json=json, data=data).prepare()
+        proxies, verify = environment_settings(url)
+        response = self.transport.send(prepared, timeout=self.timeout, proxies=proxies, verify=verify)
+        _ = response.content  # read it all: that gives the connection back to the pool for the next request
+        return response
+
     def _send(self, method: str, url: str, endpoint: str, kwargs: dict[str, Any]) -> requests.Response:
-        headers = {"Accept": "application/json", **self.auth_headers(), **(kwargs.get("headers") or {})}
+        headers = {**self.auth_headers(), **(kwargs.get("headers") or {})}
         rest = {k: v for k, v in kwargs.items() if k != "headers"}
         self.stats.requests += 1
         try:
-            response = self.session.request(method, url, headers=headers, timeout=self.timeout, **rest)
+            response = self.transmit(method, url, headers=headers, **rest)
         except requests.RequestException as exc:
             resolution = resolve(self.error_table, exc)
             raise self._error(resolution.action, resolution.reason, endpoint, None, None) from exc
@@ -259,7 +269,7 @@ class VendorHttpClient:
 
     def _check(self, response: requests.Response, endpoint: str) -> requests.Response:
         action = self.classify(response)
-        if action is None and response.ok:
+        if action is None and 200 <= response.status_code < 300:  # a 3xx is not followed (class docstring)
             return response
         resolution = resolve(self.error_table, response.status_code)
         action = action or resolution.action

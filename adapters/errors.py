@@ -104,10 +104,15 @@ class RateLimitedError(AdapterError):
     """
 
     action = ErrorAction.RATE_LIMITED
+    turn_at: float | None = None  # set by possync's own limiter: the caller's turn (epoch seconds)
 
     def __init__(self, message: str, *, retry_after: float, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.retry_after = max(0.0, retry_after)
         super().__init__(message, **kwargs)
+
+    def countdown(self, jitter: float) -> float:
+        """Seconds until the retry: `retry_after` plus `jitter`, except for a turn, which is already spaced."""
+        return self.retry_after + (0.0 if self.turn_at else jitter)
 
 
 class FatalError(AdapterError):

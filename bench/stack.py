@@ -103,6 +103,10 @@ class WorkerProcess:
         self.log = Path(log_dir or tempfile.gettempdir()) / f"possync-bench-worker-{uuid.uuid4().hex[:6]}.log"
         self._out: Any = None
 
+    def fresh(self) -> WorkerProcess:
+        """A new, unstarted process with this one's environment and command: a supervisor's restart."""
+        return type(self)(self.env, command=self.command, log_dir=str(self.log.parent))
+
     def start(self) -> WorkerProcess:
         full = {k: v for k, v in os.environ.items() if not k.startswith("POSSYNC_")} | self.env
         self._out = self.log.open("wb")

@@ -49,8 +49,10 @@ def _ping_after_idle(engine: Engine) -> None:
     first requests after a database restart are answered normally (tests/resilience).
     """
 
+    @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        # A connection made a moment ago is as fresh as one used a moment ago.
         record.info["checked_in_at"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")

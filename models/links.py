@@ -1,9 +1,8 @@
 """Links between a Shopify customer and a POS customer (SPEC rules 12, 13, 33), with echo fingerprints.
 
 One row per (tenant, Shopify customer id), enforced by a unique constraint: two workers that save a
-link for the same Shopify customer at the same time end with one row, never two. Saving is
-insert-first inside a SAVEPOINT; the loser of a race gets an IntegrityError, rolls back only its
-savepoint and updates the winner's row, so the surrounding transaction stays usable.
+link for the same Shopify customer at the same time end with one row, never two. Saving is one
+upsert, so a race never raises and the surrounding transaction stays usable.
 
 A POS customer may be linked from several Shopify customers (a phone shared by two online
 accounts): lookups by POS id return the oldest link first.
@@ -13,9 +12,12 @@ None of these functions commit; the caller owns the transaction.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,11 +25,17 @@ from models.tables import CustomerLink, PosStatus
 
 
 def get_link(session: Session, tenant_id: int, shopify_id: str) -> CustomerLink | None:
-    return session.scalar(
-        select(CustomerLink)
-        .where(CustomerLink.tenant_id == tenant_id, CustomerLink.shopify_customer_id == str(shopify_id))
-        .execution_options(populate_existing=True)
-    )
+    return session.scalar(_GET_LINK, {"tenant_id": tenant_id, "shopify_id": str(shopify_id)})
+
+
+# Built once: every sync reads its link twice, and building the statement cost as much as the read.
+# populate_existing: upserts bypass the identity map, so a link loaded earlier must be read afresh.
+_GET_LINK = (
+    select(CustomerLink)
+    .where(CustomerLink.tenant_id == bindparam("tenant_id"),
+           CustomerLink.shopify_customer_id == bindparam("shopify_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 def links_for_pos(session: Session, tenant_id: int, pos_id: str) -> list[CustomerLink]:
@@ -55,51 +63,43 @@ def save_link(
     *,
     pos_fingerprint: str | None = None,
     shopify_fingerprint: str | None = None,
-) -> CustomerLink:
-    """Create or update the link of `shopify_id` to `pos_id`; safe against a concurrent save.
+) -> None:
+    """Create or update the link of `shopify_id` to `pos_id` in one `INSERT ... ON CONFLICT DO UPDATE`.
 
     A fingerprint left as None keeps the stored one, unless the link now points at another POS
     customer: fingerprints of the old customer say nothing about the new one, so they are cleared.
-    The link's `pos_status` is set to active (a link is only saved to a customer possync uses).
+    The link's `pos_status` is set to active (a link is only saved to a customer possync uses). The
+    database settles a concurrent save of the same Shopify customer: one row, the later write wins.
     """
-    shopify_id, pos_id = str(shopify_id), str(pos_id)
-    link = get_link(session, tenant_id, shopify_id)
-    if link is None:
-        link = CustomerLink(
-            tenant_id=tenant_id,
-            shopify_customer_id=shopify_id,
-            pos_customer_id=pos_id,
-            pos_status=PosStatus.ACTIVE.value,
-            pos_fingerprint=pos_fingerprint,
-            shopify_fingerprint=shopify_fingerprint,
-        )
-        try:
-            with session.begin_nested():
-                session.add(link)
-        except IntegrityError:
-            # Another transaction inserted this Shopify customer's link first (rule 33): use its row.
-            link = get_link(session, tenant_id, shopify_id)
-            if link is None:  # pragma: no cover - the conflicting row vanished (deleted concurrently)
-                raise
-        else:
-            return link
-    _update(link, pos_id, pos_fingerprint, shopify_fingerprint)
-    session.flush()
-    return link
+    now = datetime.now(UTC)
+    session.execute(_upsert_statement(session.get_bind().dialect.name), {
+        "tenant_id": tenant_id, "shopify_customer_id": str(shopify_id), "pos_customer_id": str(pos_id),
+        "pos_status": PosStatus.ACTIVE.value, "pos_fingerprint": pos_fingerprint,
+        "shopify_fingerprint": shopify_fingerprint, "created_at": now, "updated_at": now,
+    })
 
 
-def _update(link: CustomerLink, pos_id: str, pos_fp: str | None, shopify_fp: str | None) -> None:
-    if link.pos_customer_id != pos_id:
-        link.pos_customer_id = pos_id
-        link.pos_fingerprint = None
-        link.shopify_fingerprint = None
-    if link.pos_status != PosStatus.ACTIVE.value:
-        link.pos_status = PosStatus.ACTIVE.value
-    if pos_fp is not None:
-        link.pos_fingerprint = pos_fp
-    if shopify_fp is not None:
-        link.shopify_fingerprint = shopify_fp
-    link.updated_at = datetime.now(UTC)
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """Built once per dialect (PostgreSQL, or SQLite for the demo: both have ON CONFLICT)."""
+    table = CustomerLink.__table__
+    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    new = stmt.excluded
+    same_customer = table.c.pos_customer_id == new.pos_customer_id
+
+    def kept_unless_given(column: str) -> Any:
+        return case((same_customer, func.coalesce(new[column], table.c[column])), else_=new[column])
+
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.tenant_id, table.c.shopify_customer_id],
+        set_={
+            "pos_customer_id": new.pos_customer_id,
+            "pos_status": new.pos_status,
+            "pos_fingerprint": kept_unless_given("pos_fingerprint"),
+            "shopify_fingerprint": kept_unless_given("shopify_fingerprint"),
+            "updated_at": new.updated_at,
+        },
+    )
 
 
 def set_fingerprints(

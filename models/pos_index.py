@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -123,40 +123,33 @@ def _upsert_one_by_one(session: Session, rows: list[dict[str, Any]]) -> None:
     session.flush()
 
 
-def lookup(
-    session: Session,
-    tenant_id: int,
-    *,
-    email_key: str | None = None,
-    phone_key: str | None = None,
-    active_only: bool = True,
-) -> list[PosIndexEntry]:
-    """Index rows with this email key and/or phone key (both given: rows having both), oldest first.
+def lookup(session: Session, tenant_id: int, *, email_key: str | None = None, phone_key: str | None = None,
+           active_only: bool = True) -> list[Row[Any]]:
+    """Index rows with this email key or this phone key, oldest first (matching's one probe).
 
-    Keys are the normalised forms (`models.normalise`), not raw input. Each probe is served by
-    `ix_pos_index_email` / `ix_pos_index_phone`; the sort only orders the few rows that share a key.
+    Keys are the normalised forms (`models.normalise`), not raw input. Matching tries the keys in
+    the tenant's order, but reading both in one statement (each probe served by `ix_pos_index_email`
+    / `ix_pos_index_phone`) costs one round trip where asking key by key cost two for every new
+    customer. Rows, not entities: matching only reads them, and the ORM's bookkeeping cost more than
+    the probe.
     """
     if email_key is None and phone_key is None:
         raise ValueError("lookup needs an email_key or a phone_key")
-    stmt = _lookup_statement(email_key is not None, phone_key is not None, active_only)
     params = {"tenant_id": tenant_id, "email_key": email_key, "phone_key": phone_key}
-    return list(session.scalars(stmt, params))
+    return list(session.execute(_lookup_statement(active_only), params))
 
 
 @functools.cache
-def _lookup_statement(by_email: bool, by_phone: bool, active_only: bool) -> Select[tuple[PosIndexEntry]]:
-    """Built once per shape: constructing a statement costs more than the indexed probe it runs."""
-    stmt = select(PosIndexEntry).where(PosIndexEntry.tenant_id == bindparam("tenant_id"))
-    if by_email:
-        stmt = stmt.where(PosIndexEntry.email_key == bindparam("email_key"))
-    if by_phone:
-        stmt = stmt.where(PosIndexEntry.phone_key == bindparam("phone_key"))
+def _lookup_statement(active_only: bool) -> Select[Any]:
+    """Built once: constructing a statement costs more than the indexed probe it runs."""
+    stmt = select(_TABLE.c.pos_customer_id, _TABLE.c.age_key, _TABLE.c.status, _TABLE.c.email_key,
+                  _TABLE.c.phone_key).where(
+        _TABLE.c.tenant_id == bindparam("tenant_id"),
+        or_(_TABLE.c.email_key == bindparam("email_key"), _TABLE.c.phone_key == bindparam("phone_key")),
+    )
     if active_only:
-        stmt = stmt.where(PosIndexEntry.status == PosStatus.ACTIVE.value)
-    stmt = stmt.order_by(PosIndexEntry.age_key, PosIndexEntry.pos_customer_id)
-    # Bulk upserts bypass the identity map; without populate_existing a row loaded earlier in this
-    # session would be returned with its old status.
-    return stmt.execution_options(populate_existing=True)
+        stmt = stmt.where(_TABLE.c.status == PosStatus.ACTIVE.value)
+    return stmt.order_by(_TABLE.c.age_key, _TABLE.c.pos_customer_id)
 
 
 def get_entry(session: Session, tenant_id: int, pos_id: str) -> PosIndexEntry | None:

@@ -7,10 +7,12 @@ failed list, replay and status are queries.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.tables import JobStatus, SyncAttempt, SyncJob
@@ -110,25 +112,79 @@ def fail(job: SyncJob, error: str, error_class: str) -> None:
     job.finished_at = now()
 
 
-def supersede_failures(session: Session, job: SyncJob) -> int:
-    """A later successful sync of the same customer resolves its earlier failures (e.g. Heartland rule 22)."""
-    if not job.subject:
-        return 0
-    table = SyncJob.__table__
-    # A Core statement on the session's connection: the superseded jobs are not loaded here, so the
-    # ORM's bookkeeping around an UPDATE (a large part of a sync's CPU) has nothing to do.
-    result = session.connection().execute(
-        update(table)
-        .where(
-            table.c.tenant_id == job.tenant_id,
-            table.c.subject == job.subject,
-            table.c.direction == job.direction,
-            table.c.status == JobStatus.FAILED.value,
-            table.c.id < job.id,
-        )
-        .values(status=JobStatus.SUCCEEDED.value, outcome="superseded", step=DONE)
-    )
-    return result.rowcount or 0
+@dataclass(frozen=True)
+class Attempt:
+    """One try of one step, as `save` writes it to `sync_attempts`."""
+
+    step: str
+    outcome: str  # ok / retry / rate_limited / fatal
+    latency_ms: float | None = None
+    http_status: int | None = None
+    error: str | None = None
+
+
+# What a running job changes: `save` writes all of these from the object, so no ORM history is needed.
+_MUTABLE = ("subject", "step", "status", "attempts", "next_run_at", "last_error", "last_error_class", "ambiguous",
+            "outcome", "context", "finished_at")
+
+
+def save(session: Session, job: SyncJob, attempt: Attempt | None = None, *, supersede: bool = False) -> None:
+    """Write a running job's state, and optionally one attempt row and its supersede, in the open transaction.
+
+    The runner keeps its job out of the session (`run_steps` expunges it) and saves it here: through the
+    ORM, the job's UPDATE, the attempt's INSERT ... RETURNING and their unit of work cost twice the CPU
+    of one prebuilt statement, five times per sync. On PostgreSQL the three writes are one statement
+    (data-modifying CTEs); elsewhere (SQLite, the demo) they run one after the other. The caller commits.
+    """
+    at = now()
+    # Bind names differ from column names: SQLAlchemy reserves those for its own SET / VALUES parameters.
+    values: dict[str, Any] = {name: getattr(job, name) for name in _MUTABLE}
+    values.update(id=job.id, updated_at=at, ambiguous=bool(job.ambiguous), attempts=job.attempts or 0,
+                  context=job.context or {})
+    if attempt is not None:
+        values.update(attempt_step=attempt.step, attempt_outcome=attempt.outcome, attempt_latency_ms=attempt.latency_ms,
+                      attempt_http_status=attempt.http_status, attempt_error=attempt.error, started_at=at)
+    supersede = supersede and bool(job.subject)
+    if supersede:
+        values.update(tenant_id=job.tenant_id, direction=job.direction)
+    params = {f"p_{name}": value for name, value in values.items()}
+    connection = session.connection()
+    for statement in _save_statements(connection.dialect.name, attempt is not None, supersede):
+        connection.execute(statement, params)
+
+
+_JOBS = SyncJob.__table__
+_ATTEMPTS = SyncAttempt.__table__
+
+
+@functools.cache
+def _save_statements(dialect: str, with_attempt: bool, supersede: bool) -> tuple[Executable, ...]:
+    """Built once per shape and reused: building a statement per call cost as much as running it."""
+    job_update = (update(_JOBS).where(_JOBS.c.id == bindparam("p_id"))
+                  .values({name: bindparam(f"p_{name}") for name in (*_MUTABLE, "updated_at")}))
+    others = []
+    if with_attempt:
+        others.append(insert(_ATTEMPTS).values(
+            job_id=bindparam("p_id"), step=bindparam("p_attempt_step"), outcome=bindparam("p_attempt_outcome"),
+            latency_ms=bindparam("p_attempt_latency_ms"), http_status=bindparam("p_attempt_http_status"),
+            error=bindparam("p_attempt_error"), started_at=bindparam("p_started_at")))
+    if supersede:
+        # A later successful sync of the same customer resolves its earlier failures (e.g. Heartland rule 22).
+        others.append(
+            update(_JOBS)
+            .where(
+                _JOBS.c.tenant_id == bindparam("p_tenant_id"),
+                _JOBS.c.subject == bindparam("p_subject"),
+                _JOBS.c.direction == bindparam("p_direction"),
+                _JOBS.c.status == JobStatus.FAILED.value,
+                _JOBS.c.id < bindparam("p_id"),
+            )
+            .values(status=JobStatus.SUCCEEDED.value, outcome="superseded", step=DONE))
+    if dialect != "postgresql":
+        return (job_update, *others)
+    for index, other in enumerate(others):
+        job_update = job_update.add_cte(other.cte(f"write_{index}"))
+    return (job_update,)
 
 
 def failed_jobs(session: Session, tenant_id: int | None = None) -> list[SyncJob]:

@@ -119,9 +119,9 @@ def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> No
                 with with_held_turn(held_turn):
                     result = poll_tenant(session, tenant, pos_adapter_for(tenant))
             except RateLimitedError as exc:
-                turn = getattr(exc, "turn_at", None)  # the poll's rate-limit turn: keep it
-                raise self.retry(countdown=min(exc.retry_after + (0.0 if turn else 0.5), 900),
-                                 kwargs={"held_turn": turn}) from None
+                # The poll keeps its rate-limit turn, if it was given one.
+                raise self.retry(countdown=min(exc.countdown(jitter=0.5), 900),
+                                 kwargs={"held_turn": exc.turn_at}) from None
             except AdapterError as exc:
                 session.rollback()
                 cursor = session.get(PollCursor, tenant_id) or PollCursor(tenant_id=tenant_id)

@@ -70,21 +70,27 @@ class StepContext:
     started: float = field(default_factory=time.perf_counter)
     continues: bool = False  # this run goes straight on to the next step
     recorded: bool = False
+    attempt: jobs.Attempt | None = None  # recorded, not yet committed
 
     def record(self, result: dict[str, Any], *, finish: bool = False) -> None:
-        """Record this step's result and attempt in the open transaction; whoever commits next saves them.
+        """Record this step's result and attempt; the next `commit` saves them.
 
         The runner does this after the step returns. A step that must commit before it lets go of
         something (the upsert holds customer locks until its link is committed) calls it itself, so its
         result is saved in that commit instead of one more right after.
         """
         jobs.advance(self.job, self.step, result, finish=finish)
-        jobs.record_attempt(self.session, self.job, self.step, "ok", latency_ms=_ms(self.started))
-        if self.job.status == JobStatus.SUCCEEDED.value:
-            jobs.supersede_failures(self.session, self.job)
-        elif self.continues:
+        self.attempt = jobs.Attempt(self.step, "ok", latency_ms=_ms(self.started))
+        if self.continues and self.job.status != JobStatus.SUCCEEDED.value:
             self.job.status = JobStatus.RUNNING.value  # this worker goes straight on with the next step
         self.recorded = True
+
+    def commit(self) -> None:
+        """Save the job (it is kept out of the session: `jobs.save`) with any recorded attempt, and commit."""
+        succeeded = self.attempt is not None and self.job.status == JobStatus.SUCCEEDED.value
+        jobs.save(self.session, self.job, self.attempt, supersede=succeeded)
+        self.session.commit()
+        self.attempt = None
 
 
 StepFunction = Callable[[StepContext], dict[str, Any]]
@@ -121,6 +127,7 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
         if job is None:
             log.warning("job vanished", job_id=job_id, step=step)
             return StepOutcome.stop("no such job")
+        session.expunge(job)  # written by `StepContext.commit`, never flushed by the ORM
         if job.status == JobStatus.FAILED.value:
             return StepOutcome.stop("job failed")
         todo = [s for s in (steps or jobs.remaining_steps(job)) if not jobs.is_step_done(job, s)]
@@ -156,13 +163,14 @@ def _run_step(ctx: StepContext, function: StepFunction) -> bool:
     except StepFinished as finished:
         ctx.job.outcome = finished.outcome
         ctx.record(finished.context, finish=True)
-        ctx.session.commit()
+        ctx.commit()
         _count_finished(ctx.session, ctx.job, ctx.tenant)
         log.info("job finished early", outcome=finished.outcome)
         return False
     if not ctx.recorded:
         ctx.record(result)
-    ctx.session.commit()
+    if ctx.attempt is not None:  # else the step committed its own record (the upsert, under its locks)
+        ctx.commit()
     if ctx.job.status == JobStatus.SUCCEEDED.value:
         _count_finished(ctx.session, ctx.job, ctx.tenant)
     return True
@@ -179,9 +187,8 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
         # Waiting is not failing: no attempt is charged against the retry budget.
         jobs.record_attempt(session, job, step, "rate_limited", http_status=status, error=str(exc),
                             latency_ms=_ms(started))
-        turn = getattr(exc, "turn_at", None)  # a turn from our own limiter: already spaced, no jitter
-        countdown = exc.retry_after + (0.0 if turn else random.uniform(0, 0.25))
-        return _retry_later(session, job, StepOutcome.retry(countdown, str(exc), step, turn))
+        countdown = exc.countdown(jitter=random.uniform(0, 0.25))
+        return _retry_later(session, job, StepOutcome.retry(countdown, str(exc), step, exc.turn_at))
     if isinstance(exc, LockBusyError):
         return _retry_later(session, job, StepOutcome.retry(random.uniform(0.2, 1.0), str(exc), step))
     if _transient(exc):

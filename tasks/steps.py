@@ -190,7 +190,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             if tenant.pos_kind is PosKind.HEARTLAND and (problems := create_problems(desired)):
                 raise MissingFieldsError(describe_problems(problems))
             ctx.job.context = {**ctx.job.context, CREATE_SENT: True}
-            ctx.session.commit()
+            ctx.commit()
             requests_before = adapter.client.stats.requests
             try:
                 written = adapter.create_customer(desired)
@@ -199,11 +199,11 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                     # Created but not finished (e.g. Heartland's address call failed): link it now, so the
                     # retry completes this customer instead of creating a second one.
                     links.save_link(ctx.session, tenant.id, customer.id, str(partial))
-                    ctx.session.commit()
+                    ctx.commit()
                 elif adapter.client.stats.requests == requests_before:
                     # Nothing reached the vendor (the limiter said "wait"): there is no create to look for.
                     ctx.job.context = {k: v for k, v in ctx.job.context.items() if k != CREATE_SENT}
-                    ctx.session.commit()
+                    ctx.commit()
                 raise
             outcome = "created"
         else:
@@ -225,7 +225,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         ctx.job.outcome = outcome
         result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json()}
         ctx.record(result)
-        ctx.session.commit()  # before the locks are released: the next job must see the link
+        ctx.commit()  # before the locks are released: the next job must see the link
     return result
 
 

@@ -122,9 +122,7 @@ class LightspeedRClient(VendorHttpClient):
         body_kwargs: dict[str, Any] = {"data": form} if TOKEN_BODY_AS_FORM else {"json": form}
         self.stats.requests += 1
         try:
-            response = self.session.post(
-                self.token_url, headers={"Accept": "application/json"}, timeout=self.timeout, **body_kwargs
-            )
+            response = self.transmit("POST", self.token_url, **body_kwargs)
         except requests.RequestException as exc:
             resolution = resolve(self.error_table, exc)
             raise RetryableError(f"token refresh: {resolution.reason}", vendor=self.vendor, endpoint=endpoint) from exc

@@ -116,8 +116,11 @@ def find_match(
     index rows already written for earlier search results stay in the caller's transaction.
     """
     keys = match_keys(customer, order, region)
+    if not keys:
+        return NO_MATCH  # no email and no phone: nothing to look up or search for, so a new customer
+    rows = lookup(session, tenant_id, **{f"{kind}_key": key for kind, key in keys})
     for kind, key in keys:
-        entries = lookup(session, tenant_id, **{f"{kind}_key": key})
+        entries = [row for row in rows if getattr(row, f"{kind}_key") == key]
         result = choose_candidate(entries, via="index", matched_on=kind)
         if result is not None:
             return result

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from adapters import base
-from adapters.base import VendorHttpClient, VendorSession, shared_transport
+from adapters.base import VendorHttpClient, environment_settings, shared_transport
+from adapters.errors import FatalError
 
 
 class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
@@ -17,10 +18,18 @@ class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     peers: set[tuple[str, int]] = set()
+    headers_seen: list[dict[str, str]] = []
 
     def do_GET(self) -> None:
         self.peers.add(self.client_address)
+        self.headers_seen.append(dict(self.headers))
         body = b"{}"
+        if self.path.startswith("/moved"):
+            self.send_response(302)
+            self.send_header("Location", "http://elsewhere.example/customers")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -34,6 +43,7 @@ class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def keepalive_url() -> Iterator[str]:
     KeepAliveHandler.peers = set()
+    KeepAliveHandler.headers_seen = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -47,6 +57,21 @@ def test_clients_built_one_after_another_reuse_the_vendor_connection(keepalive_u
         client = VendorHttpClient(keepalive_url)
         assert client.request("GET", "/customers").status_code == 200
     assert len(KeepAliveHandler.peers) == 1
+
+
+def test_every_request_names_possync_and_carries_the_clients_headers(keepalive_url: str) -> None:
+    client = VendorHttpClient(keepalive_url)
+    client.request("GET", "/customers", headers={"X-Extra": "1"})
+    sent = KeepAliveHandler.headers_seen[-1]
+    assert sent["User-Agent"] == "possync" and sent["Accept"] == "application/json" and sent["X-Extra"] == "1"
+
+
+def test_a_redirect_is_a_fatal_error_not_followed(keepalive_url: str) -> None:
+    """A 3xx means a wrong base URL: fail naming it rather than send the credentials to another host."""
+    with pytest.raises(FatalError, match="302") as caught:
+        VendorHttpClient(keepalive_url).request("GET", "/moved", endpoint="GET /moved")
+    assert caught.value.endpoint == "GET /moved"
+    assert len(KeepAliveHandler.headers_seen) == 1  # elsewhere.example was never asked
 
 
 def test_a_forked_process_gets_its_own_pools(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,8 +94,9 @@ def fresh_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Monkey
     base._environment_ca_bundle.cache_clear()
 
 
-def _settings(url: str, proxies: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
-    return VendorSession().merge_environment_settings(url, proxies, None, True, None)
+def _settings(url: str) -> dict:  # type: ignore[type-arg]
+    proxies, verify = environment_settings(url)
+    return {"proxies": proxies, "verify": verify}
 
 
 def test_proxy_and_ca_bundle_variables_are_honoured(fresh_environment: pytest.MonkeyPatch) -> None:
@@ -81,8 +107,7 @@ def test_proxy_and_ca_bundle_variables_are_honoured(fresh_environment: pytest.Mo
     assert vendor["proxies"]["https"] == "http://proxy.example:3128"
     assert vendor["verify"] == "/etc/ssl/company.pem"
     assert "https" not in _settings("https://internal.example/graphql.json")["proxies"]
-    explicit = _settings("https://api.lightspeedapp.com/", {"https": "http://other.example:8080"})
-    assert explicit["proxies"]["https"] == "http://other.example:8080"  # a request's own proxies win
+    assert _settings("http://127.0.0.1:8080/")["verify"] == "/etc/ssl/company.pem"
 
 
 def test_the_environment_is_read_once_per_host(fresh_environment: pytest.MonkeyPatch) -> None:

@@ -105,3 +105,14 @@ def test_cpu_samples_subtract_and_describe_per_item() -> None:
     assert used == CpuSample(1.0, 0.5, pytest.approx(0.2), pytest.approx(0.1), 4.0)
     note = used.per_item_note(100, 2.0)
     assert "worker 10.0" in note and "fakes+driver 5.0" in note and "other programs 22.0" in note
+
+
+def test_a_restarted_worker_runs_the_same_command_in_the_same_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The resilience suite's supervisor restarts an exited worker with `fresh()` (it once raised here)."""
+    from tests.e2e.harness import WorkerProcess
+
+    first = WorkerProcess({"POSSYNC_X": "1"}, ("--concurrency", "3"), log_dir=str(tmp_path))
+    again = first.fresh()
+    assert type(again) is WorkerProcess and again is not first and again.proc is None
+    assert (again.env, again.command, again.log.parent) == (first.env, first.command, tmp_path)
+    assert again.log != first.log

@@ -43,7 +43,17 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(engine: Engine, monkeypatc
     pings: list[object] = []
     real_ping = engine.dialect.do_ping
     monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
-    first = _backend_pid(engine)  # a new connection: never checked in, so pinged once
+    first = _backend_pid(engine)  # a new connection: just made, so not pinged either
     for _ in range(5):
         assert _backend_pid(engine) == first
-    assert len(pings) == 1
+    assert pings == []
+
+
+def test_a_connection_idle_past_the_limit_is_pinged(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+    for _ in range(3):
+        _backend_pid(engine)
+    assert len(pings) == 3  # every checkout, the first included: a fresh connection's age counts too

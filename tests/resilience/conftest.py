@@ -186,7 +186,7 @@ class Stack:
             self.restarts.append(reason)
             warnings.warn(f"the supervisor restarted a {reason}", stacklevel=2)
             self.retired.append(process)
-            replacement = WorkerProcess(process.env, process.args)
+            replacement = process.fresh()
             replacement.start()
             self.workers[index] = replacement
 

@@ -220,3 +220,11 @@ def test_rule_33_a_customer_created_by_one_event_is_found_by_the_next(db: Sessio
     second = match(db, tid, adapter=adapter)
     assert (second.pos_id, second.via) == (created.pos_id, "index")
     assert len(adapter.searches) == searches
+
+
+def test_rule_10_a_customer_without_email_or_phone_matches_nobody_and_asks_no_one(db: Session, tid: int) -> None:
+    """Only a name to go on: nothing to look up (the index probe needs a key) and no vendor search."""
+    adapter = MemoryAdapter()
+    adapter.add(Customer(first_name="Jane", email="jane.doe@example.com"))
+    assert match(db, tid, customer=Customer(first_name="Jane"), adapter=adapter) == NO_MATCH
+    assert adapter.searches == []
