@@ -77,15 +77,27 @@ def index_customers(
     # and cannot deadlock each other.
     ordered = [rows[pos_id] for pos_id in sorted(rows)]
     dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        _upsert_one_by_one(session, ordered)
+        return len(rows)
+    if dialect == "postgresql":
+        # With RETURNING, SQLAlchemy's "insertmanyvalues" sends the page as one multi-row INSERT;
+        # without it psycopg2's executemany makes one round trip per row (measured 2-3x slower).
+        session.execute(_upsert_statement(dialect), ordered).all()
+    else:
+        session.execute(_upsert_statement(dialect), ordered)  # sqlite3's executemany stays in process
+    return len(rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """Built once per dialect: building the ON CONFLICT statement cost as much as running it."""
     if dialect == "postgresql":
         stmt = postgresql.insert(_TABLE)
         oldest = func.least(_TABLE.c.age_key, stmt.excluded.age_key)
-    elif dialect == "sqlite":
+    else:
         stmt = sqlite.insert(_TABLE)
         oldest = func.min(_TABLE.c.age_key, stmt.excluded.age_key)  # SQLite's two-argument min() is scalar
-    else:
-        _upsert_one_by_one(session, ordered)
-        return len(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[_TABLE.c.tenant_id, _TABLE.c.pos_customer_id],
         set_={
@@ -96,13 +108,7 @@ def index_customers(
             "last_seen_at": stmt.excluded.last_seen_at,
         },
     )
-    if dialect == "postgresql":
-        # With RETURNING, SQLAlchemy's "insertmanyvalues" sends the page as one multi-row INSERT;
-        # without it psycopg2's executemany makes one round trip per row (measured 2-3x slower).
-        session.execute(stmt.returning(_TABLE.c.id), ordered).all()
-    else:
-        session.execute(stmt, ordered)  # sqlite3's executemany stays in process
-    return len(rows)
+    return stmt.returning(_TABLE.c.id) if dialect == "postgresql" else stmt
 
 
 def _upsert_one_by_one(session: Session, rows: list[dict[str, Any]]) -> None:

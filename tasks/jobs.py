@@ -8,7 +8,8 @@ failed list, replay and status are queries.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,53 +122,71 @@ class Attempt:
     latency_ms: float | None = None
     http_status: int | None = None
     error: str | None = None
+    # When the step ended, saved as the attempt's started_at. Attempts saved together are inserted in no
+    # particular order (one statement), so readers order a job's attempts by this time, then id.
+    at: datetime = field(default_factory=now)
 
+
+# Steps that change nothing outside possync's own database: their results may ride with the next commit
+# (at the latest the one made before the upsert's first POS write), since a crash before it only
+# repeats reads. The runner commits every other step's result before the next step begins.
+READ_ONLY_STEPS = frozenset({"fetch_customer", "resolve_match", "default_customer_fallback"})
 
 # What a running job changes: `save` writes all of these from the object, so no ORM history is needed.
 _MUTABLE = ("subject", "step", "status", "attempts", "next_run_at", "last_error", "last_error_class", "ambiguous",
             "outcome", "context", "finished_at")
 
 
-def save(session: Session, job: SyncJob, attempt: Attempt | None = None, *, supersede: bool = False) -> None:
-    """Write a running job's state, and optionally one attempt row and its supersede, in the open transaction.
+def state_of(job: SyncJob) -> dict[str, Any]:
+    """The job's changeable state, to put back with `restore` (a failed step's half-made changes undone)."""
+    return {name: getattr(job, name) for name in _MUTABLE}
+
+
+def restore(job: SyncJob, state: dict[str, Any]) -> None:
+    for name, value in state.items():
+        setattr(job, name, value)
+
+
+def save(session: Session, job: SyncJob, attempts: Sequence[Attempt] = (), *, supersede: bool = False) -> None:
+    """Write a running job's state, its new attempt rows and, optionally, its supersede, in the open transaction.
 
     The runner keeps its job out of the session (`run_steps` expunges it) and saves it here: through the
     ORM, the job's UPDATE, the attempt's INSERT ... RETURNING and their unit of work cost twice the CPU
-    of one prebuilt statement, five times per sync. On PostgreSQL the three writes are one statement
-    (data-modifying CTEs); elsewhere (SQLite, the demo) they run one after the other. The caller commits.
+    of one prebuilt statement. On PostgreSQL all the writes are one statement (data-modifying CTEs);
+    elsewhere (SQLite, the demo) they run one after the other. The caller commits.
     """
-    at = now()
     # Bind names differ from column names: SQLAlchemy reserves those for its own SET / VALUES parameters.
     values: dict[str, Any] = {name: getattr(job, name) for name in _MUTABLE}
-    values.update(id=job.id, updated_at=at, ambiguous=bool(job.ambiguous), attempts=job.attempts or 0,
+    values.update(id=job.id, updated_at=now(), ambiguous=bool(job.ambiguous), attempts=job.attempts or 0,
                   context=job.context or {})
-    if attempt is not None:
-        values.update(attempt_step=attempt.step, attempt_outcome=attempt.outcome, attempt_latency_ms=attempt.latency_ms,
-                      attempt_http_status=attempt.http_status, attempt_error=attempt.error, started_at=at)
+    for index, attempt in enumerate(attempts):
+        values.update({f"a{index}_step": attempt.step, f"a{index}_outcome": attempt.outcome,
+                       f"a{index}_latency_ms": attempt.latency_ms, f"a{index}_http_status": attempt.http_status,
+                       f"a{index}_error": attempt.error, f"a{index}_started_at": attempt.at})
     supersede = supersede and bool(job.subject)
     if supersede:
         values.update(tenant_id=job.tenant_id, direction=job.direction)
     params = {f"p_{name}": value for name, value in values.items()}
     connection = session.connection()
-    for statement in _save_statements(connection.dialect.name, attempt is not None, supersede):
+    for statement in _save_statements(connection.dialect.name, len(attempts), supersede):
         connection.execute(statement, params)
 
 
 _JOBS = SyncJob.__table__
 _ATTEMPTS = SyncAttempt.__table__
+_ATTEMPT_COLUMNS = ("step", "outcome", "latency_ms", "http_status", "error", "started_at")
 
 
 @functools.cache
-def _save_statements(dialect: str, with_attempt: bool, supersede: bool) -> tuple[Executable, ...]:
+def _save_statements(dialect: str, attempt_count: int, supersede: bool) -> tuple[Executable, ...]:
     """Built once per shape and reused: building a statement per call cost as much as running it."""
     job_update = (update(_JOBS).where(_JOBS.c.id == bindparam("p_id"))
                   .values({name: bindparam(f"p_{name}") for name in (*_MUTABLE, "updated_at")}))
-    others = []
-    if with_attempt:
-        others.append(insert(_ATTEMPTS).values(
-            job_id=bindparam("p_id"), step=bindparam("p_attempt_step"), outcome=bindparam("p_attempt_outcome"),
-            latency_ms=bindparam("p_attempt_latency_ms"), http_status=bindparam("p_attempt_http_status"),
-            error=bindparam("p_attempt_error"), started_at=bindparam("p_started_at")))
+    # One single-row INSERT per attempt: SQLAlchemy cannot cache the compiled form of a multi-row VALUES,
+    # and compiling it anew for every save cost more than all the step's other SQL.
+    others = [insert(_ATTEMPTS).values(job_id=bindparam("p_id"),
+                                       **{column: bindparam(f"p_a{index}_{column}") for column in _ATTEMPT_COLUMNS})
+              for index in range(attempt_count)]
     if supersede:
         # A later successful sync of the same customer resolves its earlier failures (e.g. Heartland rule 22).
         others.append(

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 import sqlalchemy.exc
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.errors import AdapterError, AuthenticationError, FatalError, RateLimitedError, RetryableError
@@ -62,6 +63,13 @@ class StepFinished(Exception):  # noqa: N818 - a control-flow signal, not an err
 
 @dataclass
 class StepContext:
+    """What the steps of one run share: the session, the job (kept out of the session), the decrypted tenant.
+
+    One per run; `begin` starts each step. Results of read-only steps (`jobs.READ_ONLY_STEPS`) are held
+    here until the next commit, with the job's state as of the last recorded step, so a failure in a
+    later step can still save them (`save_recorded`) while undoing its own half-made changes.
+    """
+
     session: Session
     job: SyncJob
     tenant: TenantContext
@@ -70,7 +78,11 @@ class StepContext:
     started: float = field(default_factory=time.perf_counter)
     continues: bool = False  # this run goes straight on to the next step
     recorded: bool = False
-    attempt: jobs.Attempt | None = None  # recorded, not yet committed
+    unsaved: list[jobs.Attempt] = field(default_factory=list)  # recorded, not yet committed
+    recorded_state: dict[str, Any] = field(default_factory=dict)  # the job as the last recorded step left it
+
+    def begin(self, step: str, *, continues: bool) -> None:
+        self.step, self.continues, self.recorded, self.started = step, continues, False, time.perf_counter()
 
     def record(self, result: dict[str, Any], *, finish: bool = False) -> None:
         """Record this step's result and attempt; the next `commit` saves them.
@@ -80,17 +92,29 @@ class StepContext:
         result is saved in that commit instead of one more right after.
         """
         jobs.advance(self.job, self.step, result, finish=finish)
-        self.attempt = jobs.Attempt(self.step, "ok", latency_ms=_ms(self.started))
+        self.unsaved.append(jobs.Attempt(self.step, "ok", latency_ms=_ms(self.started)))
         if self.continues and self.job.status != JobStatus.SUCCEEDED.value:
             self.job.status = JobStatus.RUNNING.value  # this worker goes straight on with the next step
         self.recorded = True
+        self.recorded_state = jobs.state_of(self.job)
 
     def commit(self) -> None:
-        """Save the job (it is kept out of the session: `jobs.save`) with any recorded attempt, and commit."""
-        succeeded = self.attempt is not None and self.job.status == JobStatus.SUCCEEDED.value
-        jobs.save(self.session, self.job, self.attempt, supersede=succeeded)
+        """Save the job (it is kept out of the session: `jobs.save`) with the recorded attempts, and commit."""
+        succeeded = bool(self.unsaved) and self.job.status == JobStatus.SUCCEEDED.value
+        jobs.save(self.session, self.job, self.unsaved, supersede=succeeded)
         self.session.commit()
-        self.attempt = None
+        self.unsaved = []
+
+    def save_recorded(self) -> None:
+        """After a failed step was rolled back: commit what the steps before it recorded, as they left the job."""
+        if not self.unsaved:
+            return
+        jobs.restore(self.job, self.recorded_state)
+        try:
+            self.commit()
+        except Exception:  # the database itself failed: those steps run again, which only repeats reads
+            self.session.rollback()
+            log.warning("could not save the steps before a failure; they will run again", exc_info=True)
 
 
 StepFunction = Callable[[StepContext], dict[str, Any]]
@@ -109,10 +133,14 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
               steps: tuple[str, ...] | None = None, held_turn: float | None = None) -> StepOutcome:
     """Run the job's remaining steps (or only `steps`) back to back; never raises for job failures.
 
-    Each step is still its own unit: it does one thing, its result and attempt row are committed before
-    the next begins, and a crash between steps resumes at the first step not committed. What the steps
-    share is the session, the job and the decrypted tenant, loaded once: handing each step to the next
-    through the broker cost a third of a sync's worker CPU (README, benchmarks). The run stops when the
+    Each step is still its own unit: it does one thing and records its result and attempt row, and a
+    crash resumes at the first step not committed. A step that writes to a vendor is committed before
+    the next begins; the read-only steps (fetch, match, fallback) are committed with the next commit,
+    which the upsert makes before its first POS write, so a crash before it repeats only reads (a
+    commit and a job write fewer per read-only step). What the steps share is the session, the job and
+    the decrypted tenant, loaded once: handing each step to the next through the broker cost a third of
+    a sync's worker CPU (README, benchmarks). A failing step's half-made changes are rolled back, and
+    what the steps before it recorded is committed before the failure is handled. The run stops when the
     job finishes or fails, or when a step must wait; the outcome then names the step to run again and,
     for a rate-limit wait, the job's turn, which the next run passes back as `held_turn`.
     """
@@ -122,6 +150,7 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
     step = steps[0] if steps else ""  # known once the job is loaded
     started = time.perf_counter()
     tenant: TenantContext | None = None
+    ctx: StepContext | None = None
     try:
         job = session.get(SyncJob, job_id)
         if job is None:
@@ -135,12 +164,12 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
             return StepOutcome.cont()  # a redelivered or replayed message of a step already done
         step = todo[0]
         tenant = load_context(session.get_one(Tenant, job.tenant_id), key)
+        ctx = StepContext(session=session, job=job, tenant=tenant, secret_key=key)
         with clients.held_turn(held_turn):
             for index, step in enumerate(todo):
-                started = time.perf_counter()
                 bind_job(tenant=tenant.name, job_id=job.id, step=step, event_id=job.event_id)
-                ctx = StepContext(session=session, job=job, tenant=tenant, secret_key=key, step=step,
-                                  started=started, continues=index + 1 < len(todo))
+                ctx.begin(step, continues=index + 1 < len(todo))
+                started = ctx.started
                 if not _run_step(ctx, functions[step]):
                     return StepOutcome.stop(job.outcome or "finished")
                 if job.status == JobStatus.SUCCEEDED.value:
@@ -148,6 +177,8 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
         return StepOutcome.cont()
     except Exception as exc:  # classified below; nothing escapes to crash the worker
         session.rollback()
+        if ctx is not None:
+            ctx.save_recorded()
         if _credentials_rotated_meanwhile(session, tenant, exc, key):
             exc = RetryableError("another worker rotated the POS tokens during this step; retrying with them")
         return _handle_failure(session, job_id, step, exc, started, settings.job_max_attempts,
@@ -169,7 +200,9 @@ def _run_step(ctx: StepContext, function: StepFunction) -> bool:
         return False
     if not ctx.recorded:
         ctx.record(result)
-    if ctx.attempt is not None:  # else the step committed its own record (the upsert, under its locks)
+    # Else the step committed its own record (the upsert, under its locks). A read-only step's record
+    # rides with the next commit while the run goes on.
+    if ctx.unsaved and (ctx.step not in jobs.READ_ONLY_STEPS or not ctx.continues):
         ctx.commit()
     if ctx.job.status == JobStatus.SUCCEEDED.value:
         _count_finished(ctx.session, ctx.job, ctx.tenant)
@@ -240,9 +273,10 @@ def _count_finished(session: Session, job: SyncJob, tenant: TenantContext) -> No
     outcome = job.outcome or job.status
     metrics.SYNCS.labels(tenant=tenant.name, pos=tenant.pos_kind.value, outcome=outcome).inc()
     if job.status == JobStatus.SUCCEEDED.value and job.event_id and job.direction == "shopify_to_pos":
-        event = session.get(InboundEvent, job.event_id)
-        if event is not None and event.received_at is not None:
-            received = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=UTC)
+        # Only the time: the event row holds the delivery's whole body, which this has no use for.
+        received = session.scalar(select(InboundEvent.received_at).where(InboundEvent.id == job.event_id))
+        if received is not None:
+            received = received if received.tzinfo else received.replace(tzinfo=UTC)
             metrics.WEBHOOK_TO_POS_SECONDS.labels(pos=tenant.pos_kind.value).observe(
                 (jobs.now() - received).total_seconds())
 

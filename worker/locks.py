@@ -1,20 +1,26 @@
 """Per-customer locks so concurrent events for one customer never create two POS customers (rule 33).
 
 Events about the same customer may name it by Shopify id, email or phone; the upsert holds a lock on
-each of those keys (taken in sorted order, so two jobs never deadlock). Locks are redis-py `Lock`s
-(atomic Lua release with a token) with a timeout, so a killed worker cannot hold one forever.
+each of those keys. All of a job's keys are taken in one atomic script, all or none, so two jobs
+never deadlock and a job that finds one key busy holds nothing while it waits. Each key gets the
+job's random token and a timeout (a killed worker cannot hold a lock forever), and release deletes
+only keys that still carry that token, as redis-py's `Lock` does for one key; one round trip each way
+instead of one per key (a sync takes three keys: six round trips became two).
 """
 
 from __future__ import annotations
 
-import contextlib
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import redis
-from redis.lock import Lock
 
 LOCK_TIMEOUT_SECONDS = 60
+
+_ACQUIRE = Path(__file__).with_name("locks_acquire.lua").read_text()
+_RELEASE = Path(__file__).with_name("locks_release.lua").read_text()
 
 
 class LockBusyError(Exception):
@@ -24,15 +30,15 @@ class LockBusyError(Exception):
 @contextmanager
 def customer_locks(client: redis.Redis, prefix: str, tenant: str, keys: Iterable[str]) -> Iterator[None]:
     names = sorted({f"{prefix}lock:{tenant}:{key}" for key in keys if key})
-    held: list[Lock] = []
+    if not names:
+        yield
+        return
+    token = uuid.uuid4().hex
+    busy = int(client.register_script(_ACQUIRE)(keys=names, args=[token, LOCK_TIMEOUT_SECONDS * 1000]))
+    if busy:
+        raise LockBusyError(f"customer lock {names[busy - 1].rsplit(':', 2)[-2]} is held by another job")
     try:
-        for name in names:
-            lock = client.lock(name, timeout=LOCK_TIMEOUT_SECONDS, blocking=False)
-            if not lock.acquire():
-                raise LockBusyError(f"customer lock {name.rsplit(':', 2)[-2]} is held by another job")
-            held.append(lock)
         yield
     finally:
-        for lock in reversed(held):
-            with contextlib.suppress(redis.exceptions.LockError):  # expired while we worked
-                lock.release()
+        # Keys that expired while we worked (or were taken over since) are left alone.
+        client.register_script(_RELEASE)(keys=names, args=[token])

@@ -15,7 +15,8 @@ from tests.e2e.test_shopify_to_pos import ADDRESS, finished, jobs_of
 
 def attempts(db_url: str, job_id: int) -> list[SyncAttempt]:
     with session_scope(db_url) as session:
-        return list(session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job_id).order_by(SyncAttempt.id)))
+        return list(session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job_id)
+                                    .order_by(SyncAttempt.started_at, SyncAttempt.id)))
 
 
 def test_rule_1_a_refund_syncs_its_orders_customer(shop: Shop, db_url: str) -> None:

@@ -53,7 +53,7 @@ def test_save_writes_the_job_and_its_attempt(any_url: str, statements: list[str]
         jobs.advance(job, "fetch_customer", {"shopify_customer": {"id": "42"}})
         job.subject, job.ambiguous = "42", True
         statements.clear()
-        jobs.save(session, job, jobs.Attempt("fetch_customer", "ok", latency_ms=3.5))
+        jobs.save(session, job, [jobs.Attempt("fetch_customer", "ok", latency_ms=3.5)])
         session.commit()
         writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))]
         # One round trip on PostgreSQL (data-modifying CTE); SQLite has none, so two statements there.
@@ -92,7 +92,7 @@ def test_a_successful_save_supersedes_only_older_failures_of_the_same_customer(a
         jobs.fail(newer, "later failure", "missing_fields")
         session.commit()
         jobs.advance(job, "sync_marketing_consent", {})
-        jobs.save(session, job, jobs.Attempt("sync_marketing_consent", "ok"), supersede=True)
+        jobs.save(session, job, [jobs.Attempt("sync_marketing_consent", "ok")], supersede=True)
         session.commit()
         session.expire_all()
         outcome = {j.id: (j.status, j.outcome) for j in session.scalars(select(SyncJob))}
@@ -100,3 +100,48 @@ def test_a_successful_save_supersedes_only_older_failures_of_the_same_customer(a
         assert outcome[job.id] == (JobStatus.SUCCEEDED.value, None)
         for untouched in (other_customer, other_direction, newer):
             assert outcome[untouched.id] == (JobStatus.FAILED.value, None)
+
+
+def test_save_writes_several_attempts_in_the_same_statement(any_url: str, statements: list[str]) -> None:
+    with get_sessionmaker(any_url)() as session:
+        job = _running(session, _tenant(session))
+        for step in jobs.SHOPIFY_TO_POS_STEPS[:3]:
+            jobs.advance(job, step, {step: True})
+        statements.clear()
+        jobs.save(session, job, [jobs.Attempt(step, "ok", latency_ms=float(i))
+                                 for i, step in enumerate(jobs.SHOPIFY_TO_POS_STEPS[:3])])
+        session.commit()
+        writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))]
+        assert len(writes) == (1 if any_url.startswith("postgresql") else 4)  # SQLite: the job, then each attempt
+        session.expire_all()
+        assert session.get_one(SyncJob, job.id).step == "upsert_pos_customer"
+        attempts = session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job.id)
+                                   .order_by(SyncAttempt.started_at, SyncAttempt.id))
+        assert [(a.step, a.latency_ms) for a in attempts] == [
+            (step, float(i)) for i, step in enumerate(jobs.SHOPIFY_TO_POS_STEPS[:3])]
+
+
+@pytest.mark.parametrize("attempt_count", [0, 1, 3])
+@pytest.mark.parametrize("supersede", [False, True])
+def test_every_shape_of_save_is_compiled_once_and_reused(any_url: str, attempt_count: int, supersede: bool) -> None:
+    """Compiling a statement costs more than running it: a shape SQLAlchemy cannot cache would be compiled
+    at every save (a multi-row VALUES insert was, a quarter of a sync's step CPU)."""
+    from sqlalchemy.engine.default import DefaultExecutionContext
+
+    seen: list[object] = []
+
+    def after(_conn, _cursor, _statement, _params, context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append(context.cache_hit)
+
+    engine = get_engine(any_url)
+    with get_sessionmaker(any_url)() as session:
+        job = _running(session, _tenant(session))
+        event.listen(engine, "after_cursor_execute", after)
+        try:
+            for _ in range(2):
+                jobs.save(session, job, [jobs.Attempt("fetch_customer", "ok")] * attempt_count, supersede=supersede)
+                session.commit()
+        finally:
+            event.remove(engine, "after_cursor_execute", after)
+    assert seen and DefaultExecutionContext.cache_hit not in seen  # the class default: no cache key
+    assert seen[len(seen) // 2:] == [seen[-1]] * (len(seen) // 2) and "hit" in str(seen[-1]).lower()

@@ -100,7 +100,8 @@ def test_tokens_rotated_by_another_worker_mean_retry_not_fail(session, db_url: s
 
 def _attempts(session, job_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     session.expire_all()
-    rows = session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job_id).order_by(SyncAttempt.id))
+    rows = session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job_id)
+                           .order_by(SyncAttempt.started_at, SyncAttempt.id))
     return [(row.step, row.outcome) for row in rows]
 
 
@@ -192,3 +193,121 @@ def test_a_failure_while_loading_retries_at_the_jobs_own_step(db_url: str, job_i
     monkeypatch.setattr(runner, "load_context", database_gone)
     outcome = run_steps(job_id, {}, get_sessionmaker(db_url))
     assert outcome.action == "retry" and outcome.step == "fetch_customer"  # a step the pipeline can send
+
+
+def _steps_returning_their_names(calls: list[str] | None = None) -> dict:  # type: ignore[type-arg]
+    def named(name: str):  # type: ignore[no-untyped-def]
+        def step(ctx: StepContext) -> dict:
+            if calls is not None:
+                calls.append(name)
+            return {name: True}
+        return step
+    return {name: named(name) for name in jobs.SHOPIFY_TO_POS_STEPS}
+
+
+def test_read_only_steps_ride_with_the_next_commit(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    from models.db import get_engine
+
+    commits: list[int] = []
+    engine = get_engine(db_url)
+
+    def on_commit(_conn) -> None:  # type: ignore[no-untyped-def]
+        commits.append(1)
+
+    event.listen(engine, "commit", on_commit)
+    try:
+        outcome = run_steps(job_id, _steps_returning_their_names(), get_sessionmaker(db_url))
+    finally:
+        event.remove(engine, "commit", on_commit)
+    assert outcome.reason == "succeeded"
+    # fetch, match and fallback are saved with the upsert's commit; the consent step's is the last.
+    assert len(commits) == 2
+    assert _attempts(session, job_id) == [(name, "ok") for name in jobs.SHOPIFY_TO_POS_STEPS]
+
+
+def test_a_read_only_step_alone_in_its_run_is_committed(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    outcome = run_steps(job_id, _steps_returning_their_names(), get_sessionmaker(db_url), steps=("resolve_match",))
+    assert outcome.action == "continue"
+    assert _attempts(session, job_id) == [("resolve_match", "ok")]
+
+
+def test_a_failure_after_read_only_steps_keeps_them_and_fails_at_its_own_step(  # type: ignore[no-untyped-def]
+        session, db_url: str, job_id: int) -> None:
+    def upsert(ctx: StepContext) -> dict:
+        ctx.job.subject = "half-made"  # changes of the failing step itself are undone
+        ctx.job.context = {**ctx.job.context, "half": True}
+        raise FatalError("the record failed validation", vendor="heartland", endpoint="POST /api/customers")
+
+    functions = _steps_returning_their_names() | {"upsert_pos_customer": upsert}
+    assert run_steps(job_id, functions, get_sessionmaker(db_url)).reason == "failed"
+    assert _attempts(session, job_id) == [*((name, "ok") for name in jobs.SHOPIFY_TO_POS_STEPS[:3]),
+                                          ("upsert_pos_customer", "fatal")]
+    failed = job(session, job_id)
+    # The failed list shows the step that failed, and replay resumes there.
+    assert (failed.status, failed.step) == (JobStatus.FAILED.value, "upsert_pos_customer")
+    assert failed.subject is None and "half" not in failed.context
+    assert set(failed.context) >= set(jobs.SHOPIFY_TO_POS_STEPS[:3])
+
+
+def test_a_transient_failure_after_read_only_steps_retries_only_the_failed_step(  # type: ignore[no-untyped-def]
+        session, db_url: str, job_id: int) -> None:
+    calls: list[str] = []
+    budget = {"failures": 1}
+    functions = _steps_returning_their_names(calls)
+
+    def flaky(ctx: StepContext) -> dict:
+        calls.append("default_customer_fallback")
+        if budget["failures"]:
+            budget["failures"] -= 1
+            raise RetryableError("503 from Shopify")
+        return {}
+
+    functions["default_customer_fallback"] = flaky
+    first = run_steps(job_id, functions, get_sessionmaker(db_url))
+    assert first.action == "retry" and first.step == "default_customer_fallback"
+    assert job(session, job_id).step == "default_customer_fallback"
+    assert run_steps(job_id, functions, get_sessionmaker(db_url)).reason == "succeeded"
+    assert calls == ["fetch_customer", "resolve_match", "default_customer_fallback", "default_customer_fallback",
+                     "upsert_pos_customer", "sync_marketing_consent"]
+
+
+def test_a_crash_before_the_next_commit_repeats_only_the_read_only_steps(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    calls: list[str] = []
+    functions = _steps_returning_their_names(calls)
+
+    def killed(ctx: StepContext) -> dict:
+        raise SystemExit("worker killed")  # not handled by the runner: nothing more is written
+
+    with pytest.raises(SystemExit):
+        run_steps(job_id, functions | {"upsert_pos_customer": killed}, get_sessionmaker(db_url))
+    assert job(session, job_id).step == "fetch_customer" and _attempts(session, job_id) == []
+    assert run_steps(job_id, functions, get_sessionmaker(db_url)).reason == "succeeded"
+    assert calls == [*jobs.SHOPIFY_TO_POS_STEPS[:3], *jobs.SHOPIFY_TO_POS_STEPS]
+
+
+def test_a_finished_sync_observes_the_time_since_its_webhook_arrived(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from models.tables import InboundEvent
+    from worker import metrics
+
+    stored = job(session, job_id)
+    event = InboundEvent(tenant_id=stored.tenant_id, webhook_id="w-1", topic="orders/create", body=b"{}",
+                         received_at=datetime.now(UTC) - timedelta(seconds=3))
+    session.add(event)
+    session.flush()
+    stored.event_id = event.id
+    session.commit()
+
+    def observed() -> tuple[float, float]:
+        samples = {s.name: s.value for s in metrics.WEBHOOK_TO_POS_SECONDS.collect()[0].samples
+                   if s.labels.get("pos") == "lightspeed-r" and s.name.endswith(("_count", "_sum"))}
+        return samples.get("possync_webhook_to_pos_seconds_count", 0.0), samples.get(
+            "possync_webhook_to_pos_seconds_sum", 0.0)
+
+    count, total = observed()
+    assert run_steps(job_id, _steps_returning_their_names(), get_sessionmaker(db_url)).reason == "succeeded"
+    after_count, after_total = observed()
+    assert after_count == count + 1 and 3.0 <= after_total - total < 60.0

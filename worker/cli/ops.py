@@ -82,7 +82,9 @@ def failed_show(job_id: int) -> None:
         row["attempts_log"] = [
             {"step": a.step, "outcome": a.outcome, "http_status": a.http_status, "latency_ms": a.latency_ms,
              "error": a.error, "at": a.started_at.isoformat()}
-            for a in session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job.id).order_by(SyncAttempt.id))
+            # By time: attempts saved together are inserted in no particular order (`tasks.jobs.save`).
+            for a in session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job.id)
+                                     .order_by(SyncAttempt.started_at, SyncAttempt.id))
         ]
     echo_json(row)
 

@@ -1,0 +1,77 @@
+"""Per-customer locks against a real Redis: all or none, busy keys, tokens, timeouts, round trips."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from worker import locks
+from worker.locks import LockBusyError, customer_locks
+
+
+def _held(client: redis.Redis, prefix: str) -> list[str]:
+    return sorted(key.decode() for key in client.keys(f"{prefix}lock:*"))
+
+
+def test_every_key_is_held_inside_and_released_after(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    with customer_locks(redis_client, redis_prefix, "acme", ["shopify:1", "email:a@b.co", "phone:+1613"]):
+        assert _held(redis_client, redis_prefix) == [f"{redis_prefix}lock:acme:{k}"
+                                                     for k in ("email:a@b.co", "phone:+1613", "shopify:1")]
+        ttl = redis_client.pttl(f"{redis_prefix}lock:acme:shopify:1")
+        assert 0 < ttl <= locks.LOCK_TIMEOUT_SECONDS * 1000
+    assert _held(redis_client, redis_prefix) == []
+
+
+def test_one_busy_key_takes_none_and_names_the_busy_kind(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    redis_client.set(f"{redis_prefix}lock:acme:phone:+1613", "another-job")
+    with pytest.raises(LockBusyError, match="phone"), \
+            customer_locks(redis_client, redis_prefix, "acme", ["shopify:1", "email:a@b.co", "phone:+1613"]):
+        pytest.fail("the body must not run while a key is busy")
+    assert _held(redis_client, redis_prefix) == [f"{redis_prefix}lock:acme:phone:+1613"]  # nothing else taken
+    assert redis_client.get(f"{redis_prefix}lock:acme:phone:+1613") == b"another-job"
+
+
+def test_a_second_job_on_a_shared_key_waits_and_gets_it_after_release(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    with customer_locks(redis_client, redis_prefix, "acme", ["shopify:1", "email:a@b.co"]):
+        with pytest.raises(LockBusyError, match="email"), \
+                customer_locks(redis_client, redis_prefix, "acme", ["shopify:2", "email:a@b.co"]):
+            pass
+        with customer_locks(redis_client, redis_prefix, "other-tenant", ["email:a@b.co"]):
+            pass  # locks are per tenant
+    with customer_locks(redis_client, redis_prefix, "acme", ["shopify:2", "email:a@b.co"]):
+        pass
+
+
+def test_release_leaves_a_lock_that_expired_and_was_taken_over(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    name = f"{redis_prefix}lock:acme:shopify:1"
+    with customer_locks(redis_client, redis_prefix, "acme", ["shopify:1", "email:a@b.co"]):
+        redis_client.set(name, "the-next-job")  # ours expired mid-step and another job took it
+    assert redis_client.get(name) == b"the-next-job"
+    assert _held(redis_client, redis_prefix) == [name]
+
+
+def test_released_when_the_body_raises(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuntimeError), customer_locks(redis_client, redis_prefix, "acme", ["shopify:1"]):
+        raise RuntimeError("step failed")
+    assert _held(redis_client, redis_prefix) == []
+
+
+def test_empty_keys_are_ignored_and_no_keys_take_nothing(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    with customer_locks(redis_client, redis_prefix, "acme", ["", "shopify:1", "shopify:1"]):
+        assert _held(redis_client, redis_prefix) == [f"{redis_prefix}lock:acme:shopify:1"]
+    with customer_locks(redis_client, redis_prefix, "acme", []):
+        assert _held(redis_client, redis_prefix) == []
+
+
+def test_one_round_trip_to_take_and_one_to_release(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    calls: list[tuple[object, ...]] = []
+    real = redis_client.execute_command
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    redis_client.execute_command = counting
+    with customer_locks(redis_client, redis_prefix, "acme", ["shopify:1", "email:a@b.co", "phone:+1613"]):
+        assert len(calls) == 1
+    assert len(calls) == 2
