@@ -362,7 +362,7 @@ class FakeServer(FakeVendorServer):
 
     def _list(self) -> Response:
         query = ListQuery.parse(request.args)
-        ordered = query.select(self.store.all())
+        ordered = query.select(self.store)
         if query.count_only:
             return jsonify({"@attributes": {"count": str(len(ordered))}})
         try:
