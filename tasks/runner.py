@@ -16,12 +16,12 @@ from typing import Any
 
 import redis
 import sqlalchemy.exc
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from adapters.errors import AdapterError, AuthenticationError, FatalError, RateLimitedError, RetryableError
 from models.tables import JobStatus, SyncJob, Tenant
-from models.tenants import TenantContext, load_context
+from models.tenants import ContextCache, TenantContext, load_context
 from tasks import clients, jobs
 from worker.celery_app import MAX_COUNTDOWN_SECONDS
 from worker.locks import LockBusyError
@@ -117,6 +117,12 @@ class StepContext:
             log.warning("could not save the steps before a failure; they will run again", exc_info=True)
 
 
+# The job with its tenant's version in one round trip: the tenant's context comes from this process's
+# cache while that version holds (`models.tenants.ContextCache`).
+_JOB_AND_TENANT_VERSION = (select(SyncJob, Tenant.updated_at).join(Tenant, Tenant.id == SyncJob.tenant_id)
+                           .where(SyncJob.id == bindparam("job_id")))
+TENANT_CONTEXTS = ContextCache()
+
 StepFunction = Callable[[StepContext], dict[str, Any]]
 
 
@@ -152,7 +158,8 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
     tenant: TenantContext | None = None
     ctx: StepContext | None = None
     try:
-        job = session.get(SyncJob, job_id)
+        row = session.execute(_JOB_AND_TENANT_VERSION, {"job_id": job_id}).first()
+        job, tenant_version = row if row is not None else (None, None)
         if job is None:
             log.warning("job vanished", job_id=job_id, step=step)
             return StepOutcome.stop("no such job")
@@ -163,7 +170,7 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
         if job.status == JobStatus.SUCCEEDED.value or not todo:
             return StepOutcome.cont()  # a redelivered or replayed message of a step already done
         step = todo[0]
-        tenant = load_context(session.get_one(Tenant, job.tenant_id), key)
+        tenant = TENANT_CONTEXTS.get(session, job.tenant_id, tenant_version, key)
         ctx = StepContext(session=session, job=job, tenant=tenant, secret_key=key)
         with clients.held_turn(held_turn):
             for index, step in enumerate(todo):

@@ -190,7 +190,7 @@ def test_a_failure_while_loading_retries_at_the_jobs_own_step(db_url: str, job_i
     def database_gone(*_args: object) -> None:
         raise sqlalchemy.exc.OperationalError("SELECT tenants", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(runner, "load_context", database_gone)
+    monkeypatch.setattr(runner.TENANT_CONTEXTS, "get", database_gone)
     outcome = run_steps(job_id, {}, get_sessionmaker(db_url))
     assert outcome.action == "retry" and outcome.step == "fetch_customer"  # a step the pipeline can send
 
@@ -311,3 +311,39 @@ def test_a_finished_sync_observes_the_time_since_its_webhook_arrived(session, db
     assert run_steps(job_id, _steps_returning_their_names(), get_sessionmaker(db_url)).reason == "succeeded"
     after_count, after_total = observed()
     assert after_count == count + 1 and 3.0 <= after_total - total < 60.0
+
+
+def test_the_tenant_context_is_reused_until_the_tenant_row_changes(session, db_url: str, job_id: int,  # type: ignore[no-untyped-def]
+                                                                   secret_key: str) -> None:
+    from sqlalchemy import event
+
+    from models.db import get_engine
+
+    seen: list[dict[str, str]] = []
+    tenant_reads: list[str] = []
+
+    def step(ctx: StepContext) -> dict:
+        seen.append(dict(ctx.tenant.pos_secrets))
+        return {}
+
+    def on_execute(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT TENANTS."):
+            tenant_reads.append(statement)
+
+    engine = get_engine(db_url)
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        for _ in range(3):
+            run(db_url, job_id, step)
+            session.execute(sqlalchemy.update(SyncJob).where(SyncJob.id == job_id).values(step="fetch_customer"))
+            session.commit()
+        assert len(tenant_reads) == 1  # read by the first run only
+        # Another worker rotates the tokens: the row changes, and the next run reads it again.
+        save_pos_secrets(session, job(session, job_id).tenant_id, {**seen[-1], "access_token": "rotated"}, secret_key)
+        session.commit()
+        tenant_reads.clear()
+        run(db_url, job_id, step)
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert len(tenant_reads) == 1
+    assert [s["access_token"] for s in seen] == ["old-access"] * 3 + ["rotated"]
