@@ -9,6 +9,7 @@ so only the merged-away id's own data is erased, and the kept customer's link st
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -20,18 +21,26 @@ from models.tables import CustomerLink, InboundEvent, PollCursor, PosIndexEntry,
 REDACTED = "redacted"
 
 
-def _events_about(session: Session, tenant_id: int, shopify_id: str) -> list[InboundEvent]:
-    """Events whose jobs concern the customer, or whose body names its id."""
+def _events_about(session: Session, tenant_id: int, shopify_id: str, *, unreadable: bool) -> list[InboundEvent]:
+    """Events whose jobs concern the customer, or whose body names its id.
+
+    A body that never parsed (stored as `failed`: bad JSON, bad UTF-8, deep nesting) cannot be read for
+    whose it is. With `unreadable`, such a body is taken when the id stands in it as a whole number:
+    erasure errs towards erasing (the delivery could not be processed anyway). An export leaves it out,
+    since it may be another customer's.
+    """
     via_jobs = select(SyncJob.event_id).where(SyncJob.tenant_id == tenant_id, SyncJob.subject == shopify_id)
     events = {e.id: e for e in session.scalars(select(InboundEvent).where(InboundEvent.id.in_(via_jobs)))}
     needle = shopify_id.encode()
+    whole_id = re.compile(rb"(?<![0-9])" + re.escape(needle) + rb"(?![0-9])")
     for event in session.scalars(select(InboundEvent).where(InboundEvent.tenant_id == tenant_id)):
         if event.body and needle in event.body and event.id not in events:
             try:
                 if _mentions(json.loads(event.body), shopify_id):
                     events[event.id] = event
-            except (ValueError, RecursionError):  # a malformed body stored as `failed` (deep nesting, bad UTF-8)
-                continue
+            except (ValueError, RecursionError):
+                if unreadable and whole_id.search(event.body):
+                    events[event.id] = event
     return list(events.values())
 
 
@@ -58,7 +67,7 @@ def export_customer(session: Session, tenant_id: int, shopify_id: str) -> dict[s
         index_rows = list(session.scalars(select(PosIndexEntry).where(
             PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id == link.pos_customer_id)))
     jobs = session.scalars(select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.subject == shopify_id))
-    events = _events_about(session, tenant_id, shopify_id)
+    events = _events_about(session, tenant_id, shopify_id, unreadable=False)
     return {
         "shopify_customer_id": shopify_id,
         "link": None if link is None else {"pos_customer_id": link.pos_customer_id, "pos_status": link.pos_status,
@@ -84,7 +93,7 @@ def _decode(body: bytes | None) -> Any:
 def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged: bool = False) -> dict[str, int]:
     """Delete or anonymise what possync holds about one customer (rule 27). Returns counts for the audit."""
     counts = {"events": 0, "jobs": 0, "index": 0, "links": 0}
-    for event in _events_about(session, tenant_id, shopify_id):
+    for event in _events_about(session, tenant_id, shopify_id, unreadable=True):
         event.body = None
         event.headers = {k: v for k, v in event.headers.items() if k.lower() in ("x-shopify-topic",)}
         event.error = REDACTED if event.error else None

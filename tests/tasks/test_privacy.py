@@ -79,3 +79,21 @@ def test_rule_29_shop_redact_deletes_the_tenants_data(session, secret_key: str) 
     session.commit()
     for table in (InboundEvent, SyncJob, CustomerLink, PosIndexEntry):
         assert session.scalar(select(func.count()).select_from(table)) == 0
+
+
+def test_rule_27_erasure_takes_bodies_that_never_parsed_when_they_hold_the_id(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    tenant = seed(session, secret_key)
+    broken = [b'{"customer": {"id": 42, "email": "jane@example.com"', b'\xff{"customer_id": 42}',
+              b'{"customer": {"id": 420, "email": "not-jane@example.com"']
+    for index, body in enumerate(broken):
+        session.add(InboundEvent(tenant_id=tenant.id, webhook_id=f"bad-{index}", topic="orders/create", body=body,
+                                 status=EventStatus.FAILED.value, headers={"X-Shopify-Topic": "orders/create"}))
+    session.commit()
+    # An export never hands over a body it cannot tell is this customer's.
+    assert len(export_customer(session, tenant.id, "42")["events"]) == 1
+    counts = erase_customer(session, tenant.id, "42")
+    session.commit()
+    assert counts["events"] == 3  # the parsed one and the two unreadable ones naming 42
+    bodies = {e.webhook_id: e.body for e in session.scalars(select(InboundEvent))}
+    assert bodies["bad-0"] is None and bodies["bad-1"] is None
+    assert bodies["bad-2"] is not None  # 420 is another customer
