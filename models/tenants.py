@@ -115,15 +115,15 @@ class ContextCache:
 
     Loading and decrypting the tenant for every sync was a tenth of a worker's CPU. Every change to a
     tenant row (`tenant apply`, rotated POS tokens) moves its `updated_at`, which the caller reads with
-    the job in one query, so a context is never used once its row has changed. Keyed by database too:
+    the job in one query, so a context is never used once its row has changed. Keyed by engine too:
     tests and the demo use several databases in one process.
     """
 
     def __init__(self) -> None:
-        self._held: dict[tuple[str, int, str], tuple[datetime, TenantContext]] = {}
+        self._held: dict[tuple[object, int, str], tuple[datetime, TenantContext]] = {}
 
     def get(self, session: Session, tenant_id: int, version: datetime, key: str) -> TenantContext:
-        slot = (str(session.get_bind().url), tenant_id, key)
+        slot = (session.get_bind(), tenant_id, key)
         held = self._held.get(slot)
         if held is not None and held[0] == version:
             return held[1]

@@ -90,20 +90,9 @@ def advance(job: SyncJob, step: str, context: dict[str, Any], *, finish: bool = 
         job.status = JobStatus.PENDING.value
 
 
-def record_attempt(
-    session: Session,
-    job: SyncJob,
-    step: str,
-    outcome: str,
-    *,
-    latency_ms: float | None = None,
-    http_status: int | None = None,
-    error: str | None = None,
-) -> None:
-    session.add(
-        SyncAttempt(job_id=job.id, step=step, outcome=outcome, latency_ms=latency_ms, http_status=http_status,
-                    error=error)
-    )
+def record_attempt(session: Session, job: SyncJob, attempt: Attempt) -> None:
+    """Add one attempt row through the ORM (the failure path, which holds its job in the session)."""
+    session.add(SyncAttempt(job_id=job.id, **{column: getattr(attempt, column) for column in _ATTEMPT_COLUMNS}))
 
 
 def fail(job: SyncJob, error: str, error_class: str) -> None:
@@ -122,10 +111,13 @@ class Attempt:
     latency_ms: float | None = None
     http_status: int | None = None
     error: str | None = None
-    # When the step ended, saved as the attempt's started_at. Attempts saved together are inserted in no
-    # particular order (one statement), so readers order a job's attempts by this time, then id.
-    at: datetime = field(default_factory=now)
+    # When the step ended. Attempts saved together are inserted in no particular order (one statement),
+    # so readers order a job's attempts by this time, then id.
+    started_at: datetime = field(default_factory=now)
 
+
+# The fields of `Attempt`, which are the columns of its `sync_attempts` row.
+_ATTEMPT_COLUMNS = ("step", "outcome", "latency_ms", "http_status", "error", "started_at")
 
 # Steps that change nothing outside possync's own database: their results may ride with the next commit
 # (at the latest the one made before the upsert's first POS write), since a crash before it only
@@ -156,13 +148,11 @@ def save(session: Session, job: SyncJob, attempts: Sequence[Attempt] = (), *, su
     elsewhere (SQLite, the demo) they run one after the other. The caller commits.
     """
     # Bind names differ from column names: SQLAlchemy reserves those for its own SET / VALUES parameters.
-    values: dict[str, Any] = {name: getattr(job, name) for name in _MUTABLE}
+    values = state_of(job)
     values.update(id=job.id, updated_at=now(), ambiguous=bool(job.ambiguous), attempts=job.attempts or 0,
                   context=job.context or {})
     for index, attempt in enumerate(attempts):
-        values.update({f"a{index}_step": attempt.step, f"a{index}_outcome": attempt.outcome,
-                       f"a{index}_latency_ms": attempt.latency_ms, f"a{index}_http_status": attempt.http_status,
-                       f"a{index}_error": attempt.error, f"a{index}_started_at": attempt.at})
+        values.update({f"a{index}_{column}": getattr(attempt, column) for column in _ATTEMPT_COLUMNS})
     supersede = supersede and bool(job.subject)
     if supersede:
         values.update(tenant_id=job.tenant_id, direction=job.direction)
@@ -174,7 +164,6 @@ def save(session: Session, job: SyncJob, attempts: Sequence[Attempt] = (), *, su
 
 _JOBS = SyncJob.__table__
 _ATTEMPTS = SyncAttempt.__table__
-_ATTEMPT_COLUMNS = ("step", "outcome", "latency_ms", "http_status", "error", "started_at")
 
 
 @functools.cache

@@ -223,10 +223,13 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
     if job is None:
         return StepOutcome.stop("no such job")
     step = step or job.step  # the run failed before it knew its first step (loading the job)
+
+    def attempt(outcome: str, error: str) -> jobs.Attempt:
+        return jobs.Attempt(step, outcome, latency_ms=_ms(started), http_status=status, error=error)
+
     if isinstance(exc, RateLimitedError):
         # Waiting is not failing: no attempt is charged against the retry budget.
-        jobs.record_attempt(session, job, step, "rate_limited", http_status=status, error=str(exc),
-                            latency_ms=_ms(started))
+        jobs.record_attempt(session, job, attempt("rate_limited", str(exc)))
         countdown = exc.countdown(jitter=random.uniform(0, 0.25))
         return _retry_later(session, job, StepOutcome.retry(countdown, str(exc), step, exc.turn_at))
     if isinstance(exc, LockBusyError):
@@ -235,7 +238,7 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
         failures = int(job.context.get("transient_failures", 0)) + 1
         job.context = {**job.context, "transient_failures": failures}
         job.attempts = (job.attempts or 0) + 1
-        jobs.record_attempt(session, job, step, "retry", http_status=status, error=str(exc), latency_ms=_ms(started))
+        jobs.record_attempt(session, job, attempt("retry", str(exc)))
         if failures >= max_attempts:
             jobs.fail(job, f"gave up after {failures} attempts: {exc}", type(exc).__name__)
             session.commit()
@@ -245,7 +248,7 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
     reason = str(exc) if isinstance(exc, FatalError | AdapterError) else f"internal error: {type(exc).__name__}: {exc}"
     error_class = getattr(exc, "error_class", None) or type(exc).__name__
     job.attempts = (job.attempts or 0) + 1
-    jobs.record_attempt(session, job, step, "fatal", http_status=status, error=reason, latency_ms=_ms(started))
+    jobs.record_attempt(session, job, attempt("fatal", reason))
     jobs.fail(job, reason, error_class)
     session.commit()
     log.warning("job failed", error=reason, error_class=error_class, exc_info=not isinstance(exc, AdapterError))

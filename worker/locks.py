@@ -10,17 +10,25 @@ instead of one per key (a sync takes three keys: six round trips became two).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from redis.commands.core import Script
 
 LOCK_TIMEOUT_SECONDS = 60
 
 _ACQUIRE = Path(__file__).with_name("locks_acquire.lua").read_text()
 _RELEASE = Path(__file__).with_name("locks_release.lua").read_text()
+
+
+@functools.lru_cache(maxsize=8)
+def _scripts(client: redis.Redis) -> tuple[Script, Script]:
+    """The two scripts registered once per client (as the limiter does), not hashed again per sync."""
+    return client.register_script(_ACQUIRE), client.register_script(_RELEASE)
 
 
 class LockBusyError(Exception):
@@ -34,11 +42,12 @@ def customer_locks(client: redis.Redis, prefix: str, tenant: str, keys: Iterable
         yield
         return
     token = uuid.uuid4().hex
-    busy = int(client.register_script(_ACQUIRE)(keys=names, args=[token, LOCK_TIMEOUT_SECONDS * 1000]))
+    acquire, release = _scripts(client)
+    busy = int(acquire(keys=names, args=[token, LOCK_TIMEOUT_SECONDS * 1000]))
     if busy:
         raise LockBusyError(f"customer lock {names[busy - 1].rsplit(':', 2)[-2]} is held by another job")
     try:
         yield
     finally:
         # Keys that expired while we worked (or were taken over since) are left alone.
-        client.register_script(_RELEASE)(keys=names, args=[token])
+        release(keys=names, args=[token])
