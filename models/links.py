@@ -63,6 +63,7 @@ def save_link(
     *,
     pos_fingerprint: str | None = None,
     shopify_fingerprint: str | None = None,
+    synced_fingerprint: str | None = None,
 ) -> None:
     """Create or update the link of `shopify_id` to `pos_id` in one `INSERT ... ON CONFLICT DO UPDATE`.
 
@@ -75,7 +76,8 @@ def save_link(
     session.execute(_upsert_statement(session.get_bind().dialect.name), {
         "tenant_id": tenant_id, "shopify_customer_id": str(shopify_id), "pos_customer_id": str(pos_id),
         "pos_status": PosStatus.ACTIVE.value, "pos_fingerprint": pos_fingerprint,
-        "shopify_fingerprint": shopify_fingerprint, "created_at": now, "updated_at": now,
+        "shopify_fingerprint": shopify_fingerprint, "synced_fingerprint": synced_fingerprint,
+        "created_at": now, "updated_at": now,
     })
 
 
@@ -97,6 +99,7 @@ def _upsert_statement(dialect: str) -> Any:
             "pos_status": new.pos_status,
             "pos_fingerprint": kept_unless_given("pos_fingerprint"),
             "shopify_fingerprint": kept_unless_given("shopify_fingerprint"),
+            "synced_fingerprint": kept_unless_given("synced_fingerprint"),
             "updated_at": new.updated_at,
         },
     )

@@ -114,6 +114,9 @@ class CustomerLink(Base):
     pos_status: Mapped[str] = mapped_column(String(16), default=PosStatus.ACTIVE.value)
     pos_fingerprint: Mapped[str | None] = mapped_column(String(64))  # what possync last wrote to the POS
     shopify_fingerprint: Mapped[str | None] = mapped_column(String(64))  # ... and to Shopify
+    # The Shopify side possync last synced to the POS (the desired POS customer): an unchanged one needs
+    # no POS request at all.
+    synced_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

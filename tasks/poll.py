@@ -8,8 +8,10 @@ work and the new cursor commit in one transaction: the cursor never runs ahead o
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from models.tenants import TenantContext, load_context
 from tasks import jobs, serial
 from tasks.intake import JobStart
 from worker.celery_app import app
+from worker.locks import LockBusyError
 from worker.logging import bind_job, get_logger
 from worker.routing import POLL_QUEUE
 from worker.runtime import db_session, redis_client
@@ -47,6 +50,7 @@ def poll_tenant(session: Session, tenant: TenantContext, adapter: PosAdapter,
         session.add(row)
     result = PollResult(cursor=row.cursor)
     region = tenant.settings.default_phone_region
+    started = time.time()
     for _ in range(max_pages):
         page = adapter.changes_since(row.cursor)
         pos_index.index_customers(session, tenant.id, page.customers, region)
@@ -70,9 +74,68 @@ def poll_tenant(session: Session, tenant: TenantContext, adapter: PosAdapter,
         result.pages += 1
         result.starts += [JobStart(j.id, POLL_QUEUE) for j in new_jobs]
         if not page.has_more:
+            _mark_index_current(tenant.id, started)
             break
     result.cursor = row.cursor
     return result
+
+
+def _index_current_key(tenant_id: int) -> str:
+    return f"{get_settings().redis_key_prefix}index-current:{tenant_id}"
+
+
+def _mark_index_current(tenant_id: int, since: float) -> None:
+    """Every POS change made before `since` (epoch s) is in the index: a poll that began then has read to the end."""
+    redis_client().set(_index_current_key(tenant_id), repr(since), ex=86400)
+
+
+def index_current_since(tenant_id: int) -> float:
+    """When the last poll that read to the end began (0: not known), shared by every worker through Redis."""
+    value = redis_client().get(_index_current_key(tenant_id))
+    return float(value) if value else 0.0
+
+
+# Pages a catch-up before a create may read: one when nothing changed (rule 36); a backlog larger than
+# this is the beat poll's to read.
+CATCH_UP_PAGES = 3
+
+
+def poll_lock(tenant_id: int) -> Any:
+    """The per-tenant Redis lock one poll (beat's, `possync poll` or a catch-up) holds at a time."""
+    return redis_client().lock(f"{get_settings().redis_key_prefix}poll-lock:{tenant_id}", timeout=300)
+
+
+def catch_up(session: Session, tenant: TenantContext, adapter: PosAdapter, since: float) -> None:
+    """Make the POS index hold every POS change made before `since` (epoch s; rules 12, 36).
+
+    Nothing to do when a poll that began after `since` has read to the end: one catch-up serves every
+    job that arrived before it began, so a burst of orders costs one request, not one per order.
+    Otherwise the change poll runs now, inline: the same work as beat's (index, link statuses,
+    POS -> Shopify jobs, the cursor), so the two never read a change twice. A poll already running
+    holds the lock: the caller waits for it (`LockBusyError`, a short retry), as it does for a backlog
+    longer than `CATCH_UP_PAGES`.
+    """
+    if index_current_since(tenant.id) >= since:
+        return
+    lock = poll_lock(tenant.id)
+    if not lock.acquire(blocking=False):
+        raise LockBusyError("a change poll of this tenant is running; waiting for the POS index")
+    try:
+        result = poll_tenant(session, tenant, adapter, max_pages=CATCH_UP_PAGES)
+    finally:
+        with contextlib.suppress(Exception):  # an expired lock is fine
+            lock.release()
+    enqueue_starts(session, result.starts)
+    if index_current_since(tenant.id) < since:
+        raise LockBusyError("the POS index is more than a catch-up behind the POS; waiting for it")
+
+
+def enqueue_starts(session: Session, starts: list[JobStart]) -> None:
+    """Send the POS -> Shopify jobs a poll made (their rows are committed with its pages)."""
+    from tasks.pipeline import enqueue_job  # the pipeline's tasks are built over the steps, which use polls
+
+    for start in starts:
+        enqueue_job(session.get_one(SyncJob, start.job_id), start.queue)
 
 
 def due_tenants(session: Session) -> list[int]:
@@ -104,11 +167,10 @@ def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> No
     from adapters.errors import AdapterError, RateLimitedError
     from tasks.clients import held_turn as with_held_turn
     from tasks.clients import pos_adapter_for
-    from tasks.pipeline import enqueue_job
 
     settings = get_settings()
     redis_client().delete(f"{settings.redis_key_prefix}poll-queued:{tenant_id}")
-    lock = redis_client().lock(f"{settings.redis_key_prefix}poll-lock:{tenant_id}", timeout=300)
+    lock = poll_lock(tenant_id)
     if not lock.acquire(blocking=False):
         return  # another poll of this tenant is running
     try:
@@ -131,8 +193,7 @@ def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> No
                 log.warning("poll failed", error=str(exc))
                 return
         with db_session() as session:
-            for start in result.starts:
-                enqueue_job(session.get_one(SyncJob, start.job_id), start.queue)
+            enqueue_starts(session, result.starts)
         log.info("polled", pages=result.pages, seen=result.seen, echoes=result.echoes, jobs=len(result.starts))
     finally:
         with contextlib.suppress(Exception):  # an expired lock is fine

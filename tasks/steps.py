@@ -6,6 +6,8 @@ decisions are the rules in `tasks.rules`; this module only fetches, calls them, 
 
 from __future__ import annotations
 
+import time
+from datetime import UTC
 from typing import Any
 
 from adapters.base import PosAdapter, PosCustomer
@@ -14,15 +16,15 @@ from models import links, pos_index
 from models.customer import Customer
 from models.normalise import email_key, phone_key
 from models.shopify_values import ShopifyCustomer
-from models.tables import PosKind, PosStatus
-from tasks import serial
+from models.tables import CustomerLink, PosKind, PosStatus
+from tasks import poll, serial
 from tasks.clients import pos_adapter_for, shopify_client_for
 from tasks.rules.consent import merge_consent
 from tasks.rules.diff import diff_for_update
 from tasks.rules.heartland import create_problems, describe_problems, uses_default_customer
 from tasks.rules.links import LinkVerdict, check_link
 from tasks.rules.mapping import desired_pos_customer
-from tasks.rules.matching import find_match
+from tasks.rules.matching import MatchResult, find_match
 from tasks.rules.pos_to_shopify import shopify_changes_from_pos
 from tasks.runner import StepContext, StepFinished
 from worker.locks import customer_locks
@@ -34,6 +36,10 @@ CONSENT_FIELDS = ("email_consent", "sms_consent")
 # a create whose answer was never recorded (worker killed, timeout, 5xx): the vendor may hold the customer.
 CREATE_SENT = "create_sent"
 ORDER_TOPICS = ("orders/create", "orders/updated")
+# When the POS customer a step holds was read (epoch s). A write relies on a reading only this fresh:
+# older means a wait came between, and the customer may have been archived meanwhile (rule 37).
+POS_READ_AT = "pos_read_at"
+FRESH_READ_SECONDS = 2.0
 
 
 class MissingFieldsError(FatalError):
@@ -44,6 +50,11 @@ class MissingFieldsError(FatalError):
 
 class ConfigurationError(FatalError):
     error_class = "configuration"
+
+
+def index_complete(session: Any, tenant_id: int) -> bool:
+    """Whether the tenant's POS index holds its whole POS (rule 34). Until the import lands: never."""
+    return False
 
 
 def _shopify_customer(ctx: StepContext) -> ShopifyCustomer | None:
@@ -78,13 +89,45 @@ def fetch_customer(ctx: StepContext) -> dict[str, Any]:
 
 # --- step 2 ------------------------------------------------------------------------------------
 def _use(pos: PosCustomer, via: str) -> dict[str, Any]:
-    return {"pos_id": pos.pos_id, "pos_current": pos.customer.to_json(), "match_via": via}
+    return {"pos_id": pos.pos_id, "pos_current": pos.customer.to_json(), "match_via": via, POS_READ_AT: time.time()}
+
+
+def _desired(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter) -> Customer:
+    order = serial.order_from_json(ctx.job.context.get("order"))
+    return desired_pos_customer(customer, order=order, account_name=ctx.tenant.account_name,
+                                capabilities=adapter.capabilities)
+
+
+def _arrived(ctx: StepContext) -> float:
+    """When this job's event arrived (epoch s): the POS index must hold every POS change made before it."""
+    created = ctx.job.created_at
+    if created is None:
+        return time.time()
+    return (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
+
+
+def _synced_already(link: CustomerLink | None, desired: Customer) -> bool:
+    """Nothing to send: the link is active and this is what possync last synced to it.
+
+    With the index current (its link statuses too), a repeat order of an unchanged customer then costs
+    no POS request of its own. The POS side's own changes are not lost by skipping: the change poll
+    sends them to Shopify (rule 2).
+    """
+    return (link is not None and link.pos_status == PosStatus.ACTIVE.value
+            and link.synced_fingerprint is not None and link.synced_fingerprint == desired.fingerprint())
 
 
 def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) -> dict[str, Any]:
     """Link first (checked, rule 12), else match (rules 6-11). Shared by the fallback step."""
     region = ctx.tenant.settings.default_phone_region
     link = links.get_link(ctx.session, ctx.tenant.id, customer.id)
+    complete = index_complete(ctx.session, ctx.tenant.id)
+    if complete and _synced_already(link, desired := _desired(ctx, customer, adapter)):
+        # Already synced: one shared catch-up tells whether the POS customer is still active (rule 12).
+        poll.catch_up(ctx.session, ctx.tenant, adapter, since=_arrived(ctx))
+        link = links.get_link(ctx.session, ctx.tenant.id, customer.id)
+        if link is not None and _synced_already(link, desired):
+            raise StepFinished("unchanged", {"pos_id": link.pos_customer_id})
     if link is not None:
         pos = adapter.get_customer(link.pos_customer_id)
         if check_link(pos, adapter.capabilities) is LinkVerdict.USE and pos is not None:
@@ -96,9 +139,12 @@ def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) ->
         else:
             pos_index.mark_status(ctx.session, ctx.tenant.id, link.pos_customer_id, PosStatus.DELETED)
     found: dict[str, Any] = {"pos_id": None, "pos_current": None, "match_via": None}
+    # Once the tenant's index holds its whole POS (rule 34), a miss needs no vendor search: the upsert
+    # catches the index up before it creates (rule 36), one request instead of a search per key.
+    searcher = None if complete else adapter
     for _ in range(3):  # an index hit the POS says is no longer active is re-indexed, then matched again
         match = find_match(customer.customer, order=ctx.tenant.settings.customer_matching, region=region,
-                           session=ctx.session, tenant_id=ctx.tenant.id, adapter=adapter)
+                           session=ctx.session, tenant_id=ctx.tenant.id, adapter=searcher)
         found["candidates"] = match.candidates
         ctx.job.ambiguous = match.ambiguous
         if not match.pos_id:
@@ -156,7 +202,13 @@ def _lock_keys(customer: ShopifyCustomer, region: str) -> list[str]:
 
 
 def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
-    """Create or update the POS customer, serialised per customer so nothing is created twice (rule 33)."""
+    """Create or update the POS customer, serialised per customer so nothing is created twice (rule 33).
+
+    Under the customer's locks: the link another job saved meanwhile is used; a miss is matched again
+    against the index after catching it up with the POS (rule 36) before anything is created; a linked
+    customer found archived or deleted is dropped and matched again in this same job (rule 37); and a
+    write never relies on a reading older than `FRESH_READ_SECONDS` (a wait came between them).
+    """
     customer = _shopify_customer(ctx)
     if customer is None:
         return {}
@@ -165,47 +217,30 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
     region = tenant.settings.default_phone_region
     adapter = pos_adapter_for(tenant)
     caps = adapter.capabilities
-    order = serial.order_from_json(context.get("order"))
-    desired = desired_pos_customer(customer, order=order, account_name=tenant.account_name, capabilities=caps)
+    desired = _desired(ctx, customer, adapter)
     settings = get_settings()
     with customer_locks(redis_client(), settings.redis_key_prefix, tenant.name, _lock_keys(customer, region)):
-        pos_id = context.get("pos_id")
-        current = Customer.from_json(context["pos_current"]) if context.get("pos_current") else None
+        pos_id, current = _known_pos_customer(ctx, customer)
         link = links.get_link(ctx.session, tenant.id, customer.id)
         if link is not None and link.pos_customer_id != pos_id:
+            if _synced_already(link, desired):  # another job synced this very content meanwhile
+                return _finish(ctx, {"pos_id": link.pos_customer_id}, "unchanged")
             pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
-        if pos_id is None and not ctx.job.ambiguous:
-            # Re-check the index under the lock: a concurrent job may have just created this customer.
-            # After an unrecorded create, ask the vendor too (tests/resilience/test_worker_crash.py).
-            again = find_match(customer.customer, order=tenant.settings.customer_matching, region=region,
-                               session=ctx.session, tenant_id=tenant.id,
-                               adapter=adapter if context.get(CREATE_SENT) else None)
-            pos_id = again.pos_id
-        if pos_id is not None and current is None:
+        caught_up = False
+        for _ in range(3):  # an archived or deleted record is dropped and the customer matched again
+            if pos_id is None and not ctx.job.ambiguous:
+                pos_id = _match_under_lock(ctx, customer, adapter, caught_up=caught_up)
+                caught_up = True
+            if pos_id is None or current is not None:
+                break
             fetched = adapter.get_customer(pos_id)
-            if fetched is None or fetched.status is not PosStatus.ACTIVE:
-                raise FatalError(f"POS customer {pos_id} disappeared during the sync; it will be matched again")
-            current = fetched.customer
+            if fetched is not None and fetched.status is PosStatus.ACTIVE:
+                current = fetched.customer
+                break
+            _forget_pos_customer(ctx, customer.id, pos_id, fetched)
+            pos_id = None
         if pos_id is None:
-            if tenant.pos_kind is PosKind.HEARTLAND and (problems := create_problems(desired)):
-                raise MissingFieldsError(describe_problems(problems))
-            ctx.job.context = {**ctx.job.context, CREATE_SENT: True}
-            ctx.commit()
-            requests_before = adapter.client.stats.requests
-            try:
-                written = adapter.create_customer(desired)
-            except AdapterError as exc:
-                if partial := getattr(exc, "partial_pos_id", None):
-                    # Created but not finished (e.g. Heartland's address call failed): link it now, so the
-                    # retry completes this customer instead of creating a second one.
-                    links.save_link(ctx.session, tenant.id, customer.id, str(partial))
-                    ctx.commit()
-                elif adapter.client.stats.requests == requests_before:
-                    # Nothing reached the vendor (the limiter said "wait"): there is no create to look for.
-                    ctx.job.context = {k: v for k, v in ctx.job.context.items() if k != CREATE_SENT}
-                    ctx.commit()
-                raise
-            outcome = "created"
+            written, outcome = _create(ctx, customer, adapter, desired), "created"
         else:
             assert current is not None
             changes = diff_for_update(desired, current, update_names=tenant.settings.update_names, capabilities=caps,
@@ -221,11 +256,84 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 outcome = "created"  # this job's own create, finished (or confirmed) after an interruption
         pos_index.index_customers(ctx.session, tenant.id, [written], region)
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
-                        pos_fingerprint=written.customer.fingerprint())
-        ctx.job.outcome = outcome
-        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json()}
-        ctx.record(result)
-        ctx.commit()  # before the locks are released: the next job must see the link
+                        pos_fingerprint=written.customer.fingerprint(), synced_fingerprint=desired.fingerprint())
+        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(), POS_READ_AT: time.time()}
+        return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
+
+
+def _known_pos_customer(ctx: StepContext, customer: ShopifyCustomer) -> tuple[str | None, Customer | None]:
+    """The POS id resolve found, and its reading if still fresh enough to write on (else None: read again)."""
+    context = ctx.job.context
+    pos_id = context.get("pos_id")
+    read_at = context.get(POS_READ_AT)
+    if not context.get("pos_current") or read_at is None or time.time() - float(read_at) > FRESH_READ_SECONDS:
+        return pos_id, None
+    return pos_id, Customer.from_json(context["pos_current"])
+
+
+def _match_under_lock(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter, *,
+                      caught_up: bool) -> str | None:
+    """Match again where only the index can tell, before a create.
+
+    A concurrent job may have just created this customer (index first); a customer added in store since
+    the last poll is found by catching the index up (rule 36, once per job); after an unrecorded create
+    the vendor is asked too, as only it can know (tests/resilience/test_worker_crash.py).
+    """
+    tenant = ctx.tenant
+    matching, region = tenant.settings.customer_matching, tenant.settings.default_phone_region
+
+    def match(searcher: PosAdapter | None) -> MatchResult:
+        found = find_match(customer.customer, order=matching, region=region, session=ctx.session,
+                           tenant_id=tenant.id, adapter=searcher)
+        ctx.job.ambiguous = found.ambiguous
+        return found
+
+    again = match(None)
+    if again.pos_id is None and not caught_up and index_complete(ctx.session, tenant.id):
+        poll.catch_up(ctx.session, tenant, adapter, since=_arrived(ctx))
+        again = match(None)
+    if again.pos_id is None and ctx.job.context.get(CREATE_SENT):
+        again = match(adapter)
+    return again.pos_id
+
+
+def _forget_pos_customer(ctx: StepContext, shopify_id: str, pos_id: str, fetched: PosCustomer | None) -> None:
+    """A linked or matched POS customer turned out archived or deleted: unlink it, record what it is now."""
+    links.drop_link(ctx.session, ctx.tenant.id, shopify_id)
+    if fetched is None:
+        pos_index.mark_status(ctx.session, ctx.tenant.id, pos_id, PosStatus.DELETED)
+    else:
+        pos_index.index_customers(ctx.session, ctx.tenant.id, [fetched], ctx.tenant.settings.default_phone_region)
+    ctx.job.context = {**ctx.job.context, "rematched_from": pos_id}
+
+
+def _create(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter, desired: Customer) -> PosCustomer:
+    """The one step that cannot be undone: marked as sent (and committed) before it goes."""
+    tenant = ctx.tenant
+    if tenant.pos_kind is PosKind.HEARTLAND and (problems := create_problems(desired)):
+        raise MissingFieldsError(describe_problems(problems))
+    ctx.job.context = {**ctx.job.context, CREATE_SENT: True}
+    ctx.commit()
+    requests_before = adapter.client.stats.requests
+    try:
+        return adapter.create_customer(desired)
+    except AdapterError as exc:
+        if partial := getattr(exc, "partial_pos_id", None):
+            # Created but not finished (e.g. Heartland's address call failed): link it now, so the
+            # retry completes this customer instead of creating a second one.
+            links.save_link(ctx.session, tenant.id, customer.id, str(partial))
+            ctx.commit()
+        elif adapter.client.stats.requests == requests_before:
+            # Nothing reached the vendor (the limiter said "wait"): there is no create to look for.
+            ctx.job.context = {k: v for k, v in ctx.job.context.items() if k != CREATE_SENT}
+            ctx.commit()
+        raise
+
+
+def _finish(ctx: StepContext, result: dict[str, Any], outcome: str) -> dict[str, Any]:
+    ctx.job.outcome = outcome
+    ctx.record(result)
+    ctx.commit()
     return result
 
 
@@ -237,7 +345,13 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
     if customer is None or not context.get("pos_id") or not context.get("pos_current"):
         return {}
     adapter = pos_adapter_for(ctx.tenant)
-    current = Customer.from_json(context["pos_current"])
+    current = _known_pos_customer(ctx, customer)[1]
+    if current is None:  # a wait came between the upsert's reading and this write: is it still there?
+        fetched = adapter.get_customer(context["pos_id"])
+        if fetched is None or fetched.status is not PosStatus.ACTIVE:
+            _forget_pos_customer(ctx, customer.id, context["pos_id"], fetched)
+            raise StepFinished("archived")  # archived since the upsert: matched again at the next event
+        current = fetched.customer
     caps = adapter.capabilities
     fields = tuple(name for name, held in zip(CONSENT_FIELDS, (caps.email_consent, caps.sms_consent), strict=True)
                    if held)
@@ -253,7 +367,7 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
                     pos_fingerprint=written.customer.fingerprint())
     if ctx.job.outcome == "unchanged":
         ctx.job.outcome = "updated"
-    return {"pos_current": written.customer.to_json(), "consent_written": sorted(changes)}
+    return {"pos_current": written.customer.to_json(), "consent_written": sorted(changes), POS_READ_AT: time.time()}
 
 
 # --- POS -> Shopify ----------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
+import redis
 from sqlalchemy import select
 
 from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
@@ -9,7 +13,8 @@ from models.db import session_scope
 from models.tables import JobStatus, SyncAttempt
 from tasks.jobs import SHOPIFY_TO_POS_STEPS
 from tasks.operations import replay
-from tests.e2e.harness import Shop, wait_for
+from tasks.steps import FRESH_READ_SECONDS
+from tests.e2e.harness import KINDS, Shop, wait_for
 from tests.e2e.test_shopify_to_pos import ADDRESS, finished, jobs_of
 
 
@@ -104,3 +109,48 @@ def test_replay_resumes_a_failed_job_and_a_second_replay_does_nothing(shop: Shop
     assert counts["replayed"] == 1
     wait_for(lambda: jobs_of(db_url)[0].status == JobStatus.SUCCEEDED.value, what="the replayed job")
     assert replay([job.id]) == {"replayed": 0, "skipped": 1, "missing": 0}
+
+
+def _archive(shop: Shop, pos_id: str) -> None:
+    pos = shop.pos
+    if shop.kind == "lightspeed-x":
+        pos.delete(pos_id)  # type: ignore[attr-defined]  # X-Series' nearest thing to an archive
+    else:
+        pos.archive(pos_id)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rule_37_a_link_archived_mid_sync_is_matched_again_in_the_same_job(
+        make_shop, db_url: str, e2e_env: dict[str, str], kind: str) -> None:  # type: ignore[no-untyped-def]
+    """The POS customer is archived after the job read it and before it writes (a lock wait between).
+
+    The job must neither fail nor write to the archived record: it drops the link and matches again,
+    here creating a new customer, in the same job.
+    """
+    shop = make_shop(kind)
+    customer_id = shop.shopify.add_customer("Ivy", "Moss", "ivy@example.com", None, address=ADDRESS)
+    payload = customer_payload(id=customer_id, email="ivy@example.com")
+    shop.send("customers/update", payload)
+    [first] = wait_for(lambda: finished(db_url), what="first sync")
+    archived_id = first.context["pos_id"]
+    with shop.shopify.lock:  # a change on the Shopify side, so the second sync has something to write
+        shop.shopify._customers[customer_id]["last_name"] = "Moss-Hale"
+    # Hold the customer's lock, so the second job reads its link and then waits before it writes.
+    client = redis.Redis.from_url(e2e_env["POSSYNC_REDIS_URL"])
+    lock_key = f"{e2e_env['POSSYNC_REDIS_KEY_PREFIX']}lock:{shop.name}:shopify:{customer_id}"
+    client.set(lock_key, "held-by-the-test", px=60_000)
+    try:
+        shop.send("customers/update", payload)
+        wait_for(lambda: any(j.step == "upsert_pos_customer" for j in jobs_of(db_url)[1:]),
+                 what="the second job to read the link and wait at the upsert")
+        _archive(shop, archived_id)
+        seen_before = len(shop.pos.vendor_requests())
+        time.sleep(FRESH_READ_SECONDS + 0.5)  # the reading the job holds is now too old to write on
+    finally:
+        client.delete(lock_key)
+    [_, second] = wait_for(lambda: finished(db_url, 2), what="second sync", timeout=60)
+    assert second.status == JobStatus.SUCCEEDED.value and second.outcome == "created", second.last_error
+    assert second.context["pos_id"] != archived_id and second.context["rematched_from"] == archived_id
+    writes = [r for r in shop.pos.vendor_requests()[seen_before:] if r.method in ("PUT", "POST", "PATCH")]
+    written_ids = {r.path.rstrip("/").split("/")[-1].split(".")[0] for r in writes}
+    assert writes and str(archived_id) not in written_ids, [r.path for r in writes]
