@@ -64,11 +64,13 @@ def save_link(
     pos_fingerprint: str | None = None,
     shopify_fingerprint: str | None = None,
     synced_fingerprint: str | None = None,
+    contradicted: bool | None = None,
 ) -> None:
     """Create or update the link of `shopify_id` to `pos_id` in one `INSERT ... ON CONFLICT DO UPDATE`.
 
     A fingerprint left as None keeps the stored one, unless the link now points at another POS
     customer: fingerprints of the old customer say nothing about the new one, so they are cleared.
+    `contradicted` (rule 10's `link` setting; see the column) is kept the same way when None.
     The link's `pos_status` is set to active (a link is only saved to a customer possync uses). The
     database settles a concurrent save of the same Shopify customer: one row, the later write wins.
     """
@@ -77,7 +79,7 @@ def save_link(
         "tenant_id": tenant_id, "shopify_customer_id": str(shopify_id), "pos_customer_id": str(pos_id),
         "pos_status": PosStatus.ACTIVE.value, "pos_fingerprint": pos_fingerprint,
         "shopify_fingerprint": shopify_fingerprint, "synced_fingerprint": synced_fingerprint,
-        "created_at": now, "updated_at": now,
+        "contradicted": contradicted, "created_at": now, "updated_at": now,
     })
 
 
@@ -100,6 +102,7 @@ def _upsert_statement(dialect: str) -> Any:
             "pos_fingerprint": kept_unless_given("pos_fingerprint"),
             "shopify_fingerprint": kept_unless_given("shopify_fingerprint"),
             "synced_fingerprint": kept_unless_given("synced_fingerprint"),
+            "contradicted": kept_unless_given("contradicted"),
             "updated_at": new.updated_at,
         },
     )

@@ -117,8 +117,30 @@ class CustomerLink(Base):
     # The Shopify side possync last synced to the POS (the desired POS customer): an unchanged one needs
     # no POS request at all.
     synced_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Linked although its email contradicts the Shopify customer's (`conflicting_match: link`, rule 10):
+    # its email, phone and names are never overwritten, and it is never pushed to that Shopify account.
+    contradicted: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class NearMatch(Base):
+    """A record that one key found and another contradicted (rule 10), kept for the operator to review."""
+
+    __tablename__ = "near_matches"
+    __table_args__ = (UniqueConstraint("tenant_id", "direction", "shopify_customer_id", "pos_customer_id",
+                                       name="uq_near_matches_pair"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(24))  # the sync that met it: shopify_to_pos / pos_to_shopify
+    shopify_customer_id: Mapped[str] = mapped_column(String(64))  # the Shopify side (the one searched for, or found)
+    pos_customer_id: Mapped[str] = mapped_column(String(64))
+    matched_on: Mapped[str] = mapped_column(String(16))
+    differs: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(16))  # new / update / link, as the tenant's setting said
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("sync_jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class PosIndexEntry(Base):

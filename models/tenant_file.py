@@ -63,6 +63,7 @@ class PosSection(_Strict):
 class SettingsSection(_Strict):
     customer_matching = fields.String(load_default="email,phone", validate=validate.OneOf(MATCHING_ORDERS))
     update_names = fields.Boolean(load_default=True)
+    conflicting_match = fields.String(load_default="new", validate=validate.OneOf(("new", "update", "link")))
     default_customer_id = fields.String(load_default=None, allow_none=True)
     sync_pos_to_shopify = fields.Boolean(load_default=True)
     poll_interval_seconds = fields.Integer(load_default=60, validate=validate.Range(min=5, max=86400))

@@ -26,6 +26,7 @@ class TenantSettings:
     default_phone_region: str = "US"
     heartland_custom_fields: dict[str, str] = field(default_factory=dict)
     dedicated_queue: bool = False
+    conflicting_match: str = "new"  # rule 10: what a phone match whose email differs does
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TenantSettings:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import RateLimitedError
 from models.db import get_sessionmaker
+from models.near_matches import count_near_matches
 from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
 from models.tenants import get_tenant, load_context
 from tasks import jobs
@@ -171,6 +172,7 @@ def status() -> list[dict[str, Any]]:
                 "succeeded": {str(k): v for k, v in outcomes.items()},
                 "failed": count(SyncJob.status == JobStatus.FAILED.value),
                 "ambiguous_matches": count(SyncJob.ambiguous.is_(True)),
+                "near_matches": count_near_matches(session, tenant.id),
                 "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
                 "cursor": cursor.cursor if cursor else None,
                 "last_poll_error": cursor.last_error if cursor else None,

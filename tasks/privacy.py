@@ -12,11 +12,11 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from models import links, pos_index
-from models.tables import CustomerLink, InboundEvent, PollCursor, PosIndexEntry, SyncJob
+from models.tables import CustomerLink, InboundEvent, NearMatch, PollCursor, PosIndexEntry, SyncAttempt, SyncJob
 
 REDACTED = "redacted"
 
@@ -78,7 +78,15 @@ def export_customer(session: Session, tenant_id: int, shopify_id: str) -> dict[s
                        "last_error": j.last_error, "created_at": j.created_at.isoformat()} for j in jobs],
         "events": [{"id": e.id, "topic": e.topic, "received_at": e.received_at.isoformat(),
                     "body": _decode(e.body)} for e in events],
+        "near_matches": [{"pos_customer_id": m.pos_customer_id, "direction": m.direction, "matched_on": m.matched_on,
+                          "differs": m.differs, "decision": m.decision, "created_at": m.created_at.isoformat()}
+                         for m in _near_matches_of(session, tenant_id, shopify_id)],
     }
+
+
+def _near_matches_of(session: Session, tenant_id: int, shopify_id: str) -> list[NearMatch]:
+    return list(session.scalars(select(NearMatch).where(NearMatch.tenant_id == tenant_id,
+                                                        NearMatch.shopify_customer_id == shopify_id)))
 
 
 def _decode(body: bytes | None) -> Any:
@@ -101,7 +109,12 @@ def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged:
     for job in session.scalars(select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.subject == shopify_id)):
         job.context = {"redacted": True}
         job.last_error = REDACTED if job.last_error else None
+        # Attempt errors quote vendor answers, which may carry the customer's details.
+        session.execute(update(SyncAttempt).where(SyncAttempt.job_id == job.id, SyncAttempt.error.is_not(None))
+                        .values(error=REDACTED))
         counts["jobs"] += 1
+    for near in _near_matches_of(session, tenant_id, shopify_id):
+        session.delete(near)
     if not merged:
         link = links.get_link(session, tenant_id, shopify_id)
         if link is not None:
@@ -113,5 +126,5 @@ def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged:
 
 def redact_shop(session: Session, tenant_id: int) -> None:
     """Delete the tenant's data (rule 29); the tenant row itself stays until an operator removes it."""
-    for table in (SyncJob, InboundEvent, CustomerLink, PosIndexEntry, PollCursor):
+    for table in (SyncJob, InboundEvent, CustomerLink, PosIndexEntry, PollCursor, NearMatch):
         session.execute(delete(table).where(table.tenant_id == tenant_id))

@@ -14,6 +14,7 @@ from adapters.base import PosAdapter, PosCustomer
 from adapters.errors import AdapterError, FatalError
 from models import links, pos_index
 from models.customer import Customer
+from models.near_matches import record_near_match
 from models.normalise import email_key, phone_key
 from models.shopify_values import ShopifyCustomer
 from models.tables import CustomerLink, PosKind, PosStatus
@@ -24,7 +25,7 @@ from tasks.rules.diff import diff_for_update
 from tasks.rules.heartland import create_problems, describe_problems, uses_default_customer
 from tasks.rules.links import LinkVerdict, check_link
 from tasks.rules.mapping import desired_pos_customer
-from tasks.rules.matching import MatchResult, find_match
+from tasks.rules.matching import MatchResult, contradicts, find_match
 from tasks.rules.pos_to_shopify import shopify_changes_from_pos
 from tasks.runner import StepContext, StepFinished
 from worker.locks import customer_locks
@@ -40,6 +41,12 @@ ORDER_TOPICS = ("orders/create", "orders/updated")
 # older means a wait came between, and the customer may have been archived meanwhile (rule 37).
 POS_READ_AT = "pos_read_at"
 FRESH_READ_SECONDS = 2.0
+# The matched POS record's email contradicts the Shopify customer's (rule 10).
+CONTRADICTED = "contradicted"
+# What rule 10's `link` setting never writes over on another person's record, in either direction.
+PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone")
+# POS -> Shopify: the POS customer's phone is another Shopify account's (rule 10), so a new one goes without it.
+PHONE_TAKEN = "phone_taken"
 
 
 class MissingFieldsError(FatalError):
@@ -132,7 +139,7 @@ def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) ->
         pos = adapter.get_customer(link.pos_customer_id)
         if check_link(pos, adapter.capabilities) is LinkVerdict.USE and pos is not None:
             pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
-            return _use(pos, "link")
+            return {**_use(pos, "link"), CONTRADICTED: bool(link.contradicted)}
         links.drop_link(ctx.session, ctx.tenant.id, customer.id)
         if pos is not None:
             pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
@@ -143,19 +150,33 @@ def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) ->
     # catches the index up before it creates (rule 36), one request instead of a search per key.
     searcher = None if complete else adapter
     for _ in range(3):  # an index hit the POS says is no longer active is re-indexed, then matched again
-        match = find_match(customer.customer, order=ctx.tenant.settings.customer_matching, region=region,
-                           session=ctx.session, tenant_id=ctx.tenant.id, adapter=searcher)
+        match = _find(ctx, customer, searcher)
         found["candidates"] = match.candidates
-        ctx.job.ambiguous = match.ambiguous
         if not match.pos_id:
             break
         pos = adapter.get_customer(match.pos_id)
         if pos is not None and pos.status is PosStatus.ACTIVE:
-            return {**found, **_use(pos, match.via or "index")}
+            return {**found, **_use(pos, match.via or "index"), CONTRADICTED: match.contradicted}
         if pos is None:
             pos_index.mark_status(ctx.session, ctx.tenant.id, match.pos_id, PosStatus.DELETED)
         else:
             pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
+    return found
+
+
+def _find(ctx: StepContext, customer: ShopifyCustomer, searcher: PosAdapter | None) -> MatchResult:
+    """Matching under the tenant's settings; an ambiguous match and a near match are recorded (rules 10, 11)."""
+    settings = ctx.tenant.settings
+    found = find_match(customer.customer, order=settings.customer_matching, region=settings.default_phone_region,
+                       session=ctx.session, tenant_id=ctx.tenant.id, adapter=searcher,
+                       conflicting=settings.conflicting_match)
+    ctx.job.ambiguous = found.ambiguous
+    if found.near_match is not None:
+        near = found.near_match
+        record_near_match(ctx.session, tenant_id=ctx.tenant.id, direction=ctx.job.direction, shopify_id=customer.id,
+                          pos_id=near.pos_id, matched_on=near.matched_on, differs=near.differs,
+                          decision=settings.conflicting_match, job_id=ctx.job.id)
+        ctx.job.context = {**ctx.job.context, "near_match": {**near.to_json(), "decision": settings.conflicting_match}}
     return found
 
 
@@ -226,11 +247,13 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             if _synced_already(link, desired):  # another job synced this very content meanwhile
                 return _finish(ctx, {"pos_id": link.pos_customer_id}, "unchanged")
             pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
+        contradicted = bool(link.contradicted) if link is not None and link.pos_customer_id == pos_id \
+            else bool(context.get(CONTRADICTED))
         caught_up = False
         for _ in range(3):  # an archived or deleted record is dropped and the customer matched again
             if pos_id is None and not ctx.job.ambiguous:
-                pos_id = _match_under_lock(ctx, customer, adapter, caught_up=caught_up)
-                caught_up = True
+                again = _match_under_lock(ctx, customer, adapter, caught_up=caught_up)
+                pos_id, contradicted, caught_up = again.pos_id, again.contradicted, True
             if pos_id is None or current is not None:
                 break
             fetched = adapter.get_customer(pos_id)
@@ -239,6 +262,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 break
             _forget_pos_customer(ctx, customer.id, pos_id, fetched)
             pos_id = None
+        protected = False
         if pos_id is None:
             written, outcome = _create(ctx, customer, adapter, desired), "created"
         else:
@@ -246,6 +270,9 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             changes = diff_for_update(desired, current, update_names=tenant.settings.update_names, capabilities=caps,
                                       region=region)
             changes = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
+            if protected := contradicted and tenant.settings.conflicting_match == "link":
+                # Rule 10's `link`: another person's record keeps its own contact details and names.
+                changes = {k: v for k, v in changes.items() if k not in PERSONAL_FIELDS}
             if changes:
                 written = adapter.update_customer(pos_id, changes)
                 outcome = "updated"
@@ -256,7 +283,8 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 outcome = "created"  # this job's own create, finished (or confirmed) after an interruption
         pos_index.index_customers(ctx.session, tenant.id, [written], region)
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
-                        pos_fingerprint=written.customer.fingerprint(), synced_fingerprint=desired.fingerprint())
+                        pos_fingerprint=written.customer.fingerprint(), synced_fingerprint=desired.fingerprint(),
+                        contradicted=protected)
         result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(), POS_READ_AT: time.time()}
         return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
 
@@ -272,7 +300,7 @@ def _known_pos_customer(ctx: StepContext, customer: ShopifyCustomer) -> tuple[st
 
 
 def _match_under_lock(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter, *,
-                      caught_up: bool) -> str | None:
+                      caught_up: bool) -> MatchResult:
     """Match again where only the index can tell, before a create.
 
     A concurrent job may have just created this customer (index first); a customer added in store since
@@ -280,21 +308,13 @@ def _match_under_lock(ctx: StepContext, customer: ShopifyCustomer, adapter: PosA
     the vendor is asked too, as only it can know (tests/resilience/test_worker_crash.py).
     """
     tenant = ctx.tenant
-    matching, region = tenant.settings.customer_matching, tenant.settings.default_phone_region
-
-    def match(searcher: PosAdapter | None) -> MatchResult:
-        found = find_match(customer.customer, order=matching, region=region, session=ctx.session,
-                           tenant_id=tenant.id, adapter=searcher)
-        ctx.job.ambiguous = found.ambiguous
-        return found
-
-    again = match(None)
+    again = _find(ctx, customer, None)
     if again.pos_id is None and not caught_up and index_complete(ctx.session, tenant.id):
         poll.catch_up(ctx.session, tenant, adapter, since=_arrived(ctx))
-        again = match(None)
+        again = _find(ctx, customer, None)
     if again.pos_id is None and ctx.job.context.get(CREATE_SENT):
-        again = match(adapter)
-    return again.pos_id
+        again = _find(ctx, customer, adapter)
+    return again
 
 
 def _forget_pos_customer(ctx: StepContext, shopify_id: str, pos_id: str, fetched: PosCustomer | None) -> None:
@@ -390,12 +410,16 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
         if link is not None:
             link.pos_status = pos.status.value
         raise StepFinished("archived")
+    if link is not None and link.contradicted:
+        raise StepFinished("near_match")  # rule 10's `link`: another person's record, never pushed to this account
     shopify = shopify_client_for(tenant)
     existing = shopify.get_customer(link.shopify_customer_id) if link is not None else None
     if existing is None:
-        existing = _find_in_shopify(shopify, pos.customer, tenant.settings.default_phone_region)
+        existing = _find_in_shopify(ctx, shopify, pos)
     if existing is None:
         basic = shopify_changes_from_pos(pos.customer, None, region=tenant.settings.default_phone_region)
+        if ctx.job.context.get(PHONE_TAKEN):
+            basic.pop("phone", None)  # Shopify holds this phone on another person's account (rule 10)
         written = shopify.create_customer(Customer(**{k: v for k, v in basic.items() if k not in CONSENT_FIELDS}))
         outcome = "created"
         consent_changes = {k: v for k, v in basic.items() if k in CONSENT_FIELDS}
@@ -421,16 +445,43 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
     return {"shopify_customer_id": written.id}
 
 
-def _find_in_shopify(shopify: Any, customer: Customer, region: str) -> ShopifyCustomer | None:
-    """Reverse matching: the same keys, oldest (lowest id) first when several match."""
-    for found in (shopify.search_customers(email=customer.email) if customer.email else [],
-                  shopify.search_customers(phone=customer.phone) if customer.phone else []):
-        same = [c for c in found
-                if (email_key(c.customer.email) and email_key(c.customer.email) == email_key(customer.email))
-                or (phone_key(c.customer.phone, region) and
-                    phone_key(c.customer.phone, region) == phone_key(customer.phone, region))]
-        if same:
-            return min(same, key=lambda c: int(c.id) if c.id.isdigit() else c.id)
+def _find_in_shopify(ctx: StepContext, shopify: Any, pos: PosCustomer) -> ShopifyCustomer | None:
+    """Reverse matching (rule 2): the tenant's `customer_matching` order and rule 10, oldest (lowest id) first.
+
+    A Shopify account found by phone whose email differs is another person's: under `new` nothing is
+    linked (the caller creates), under `link` the push stops, under `update` it is used (Mortar).
+    """
+    settings = ctx.tenant.settings
+    region, customer = settings.default_phone_region, pos.customer
+    wanted = email_key(customer.email)
+    for kind in settings.customer_matching:
+        kind = kind.strip()
+        value = customer.email if kind == "email" else customer.phone
+        key = email_key(value) if kind == "email" else phone_key(value, region)
+        if not key:
+            continue
+        found = shopify.search_customers(**{kind: value})
+        same = [c for c in found if (email_key(c.customer.email) if kind == "email"
+                                     else phone_key(c.customer.phone, region)) == key]
+        if not same:
+            continue
+        oldest = min(same, key=lambda c: int(c.id) if c.id.isdigit() else c.id)
+        if kind == "email":
+            return oldest
+        consistent = [c for c in same if not contradicts(email_key(c.customer.email), wanted)]
+        if consistent:
+            return min(consistent, key=lambda c: int(c.id) if c.id.isdigit() else c.id)
+        record_near_match(ctx.session, tenant_id=ctx.tenant.id, direction=ctx.job.direction, shopify_id=oldest.id,
+                          pos_id=pos.pos_id, matched_on="phone", differs="email",
+                          decision=settings.conflicting_match, job_id=ctx.job.id)
+        ctx.job.context = {**ctx.job.context, "near_match": {
+            "shopify_customer_id": oldest.id, "matched_on": "phone", "differs": "email",
+            "decision": settings.conflicting_match}}
+        if settings.conflicting_match == "update":
+            return oldest
+        if settings.conflicting_match == "link":
+            raise StepFinished("near_match")  # never push another person's record into this account
+        ctx.job.context = {**ctx.job.context, PHONE_TAKEN: True}
     return None
 
 

@@ -12,7 +12,8 @@ from worker.cli.common import echo_json, settings
 def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
     return {"id": job.id, "tenant": tenant_name, "subject": job.subject, "direction": job.direction,
             "step": job.step, "status": job.status, "attempts": job.attempts, "error": job.last_error,
-            "error_class": job.last_error_class, "event_id": job.event_id,
+            "error_class": job.last_error_class, "event_id": job.event_id, "ambiguous": bool(job.ambiguous),
+            "near_match": (job.context or {}).get("near_match"),
             "updated_at": job.updated_at.isoformat() if job.updated_at else None}
 
 
@@ -129,7 +130,8 @@ def status(as_json: bool) -> None:
     for row in rows:
         backlog = row["backlog"]
         click.echo(f"{row['tenant']} ({row['pos_kind']}): backlog {backlog['jobs']} jobs / {backlog['events']} events, "
-                   f"failed {row['failed']}, ambiguous {row['ambiguous_matches']}, last poll {row['last_poll']}")
+                   f"failed {row['failed']}, ambiguous {row['ambiguous_matches']}, near matches {row['near_matches']}, "
+                   f"last poll {row['last_poll']}")
 
 
 @click.group()

@@ -69,8 +69,58 @@ def test_rule_6_email_only_and_phone_only_ignore_the_other_key(db: Session, tid:
 
 
 def test_rule_6_falls_back_to_the_second_key(db: Session, tid: int) -> None:
-    index_customers(db, tid, [pc("1", email="someone@else.com", phone="613.555.1212")], "US")
+    index_customers(db, tid, [pc("1", email=None, phone="613.555.1212")], "US")
     assert match(db, tid).pos_id == "1"
+
+
+# --- rule 10 (amended): a phone match contradicted by the email is another person -------------------
+VICTIM = pc("7", email="victim@example.com", phone="(613) 555-1212")
+MAL = Customer(first_name="Mal", last_name="Lory", email="attacker@evil.test", phone="+16135551212")
+
+
+def test_rule_10_new_leaves_a_contradicted_phone_match_out_and_reports_it(db: Session, tid: int) -> None:
+    index_customers(db, tid, [VICTIM], "US")
+    result = find_match(MAL, order=EMAIL_PHONE, region="US", session=db, tenant_id=tid, adapter=None)
+    assert result.pos_id is None and not result.contradicted
+    assert result.near_match is not None and result.near_match.to_json() == {
+        "pos_id": "7", "matched_on": "phone", "differs": "email"}
+
+
+def test_rule_10_new_asks_the_vendor_too_and_keeps_refusing_the_other_person(db: Session, tid: int) -> None:
+    adapter = MemoryAdapter()
+    victim = adapter.add(Customer(first_name="Vic", email="victim@example.com", phone="+16135551212"))
+    result = find_match(MAL, order=EMAIL_PHONE, region="US", session=db, tenant_id=tid, adapter=adapter)
+    assert ("phone", "+16135551212") in adapter.searches
+    assert result.pos_id is None and result.near_match is not None and result.near_match.pos_id == victim
+
+
+def test_rule_10_new_prefers_a_record_of_the_same_person_on_that_phone(db: Session, tid: int) -> None:
+    mine = pc("9", email="Attacker@Evil.test ", phone="613-555-1212")
+    index_customers(db, tid, [VICTIM, mine], "US")
+    result = find_match(MAL, order=("phone", "email"), region="US", session=db, tenant_id=tid, adapter=None)
+    assert (result.pos_id, result.matched_on, result.near_match) == ("9", "phone", None)
+
+
+@pytest.mark.parametrize(("setting", "contradicted"), [("update", True), ("link", True)])
+def test_rule_10_update_and_link_use_the_record_and_say_it_is_contradicted(
+        db: Session, tid: int, setting: str, contradicted: bool) -> None:
+    index_customers(db, tid, [VICTIM], "US")
+    result = find_match(MAL, order=EMAIL_PHONE, region="US", session=db, tenant_id=tid, adapter=None,
+                        conflicting=setting)
+    assert (result.pos_id, result.contradicted) == ("7", contradicted)
+    assert result.near_match is not None and result.near_match.pos_id == "7"
+
+
+def test_rule_10_an_email_match_is_not_contradicted_by_another_phone(db: Session, tid: int) -> None:
+    index_customers(db, tid, [pc("3", email="attacker@evil.test", phone="+1 202 555 0100")], "US")
+    result = find_match(MAL, order=EMAIL_PHONE, region="US", session=db, tenant_id=tid, adapter=None)
+    assert (result.pos_id, result.matched_on, result.near_match, result.contradicted) == ("3", "email", None, False)
+
+
+def test_rule_10_a_record_without_an_email_is_not_contradicted(db: Session, tid: int) -> None:
+    index_customers(db, tid, [pc("4", email=None, phone="613 555 1212")], "US")
+    result = find_match(MAL, order=EMAIL_PHONE, region="US", session=db, tenant_id=tid, adapter=None)
+    assert (result.pos_id, result.near_match) == ("4", None)
 
 
 def test_rule_6_no_match_means_create(db: Session, tid: int) -> None:
