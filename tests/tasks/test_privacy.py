@@ -10,7 +10,18 @@ from adapters.base import PosCustomer
 from adapters.shopify.webhooks import customer_redact_payload, merge_payload, order_payload
 from models import links, pos_index
 from models.customer import Customer
-from models.tables import CustomerLink, EventStatus, InboundEvent, PosIndexEntry, PosStatus, SyncJob, Tenant
+from models.near_matches import record_near_match
+from models.tables import (
+    CustomerLink,
+    EventStatus,
+    InboundEvent,
+    NearMatch,
+    PosIndexEntry,
+    PosStatus,
+    SyncAttempt,
+    SyncJob,
+    Tenant,
+)
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant
 from tasks import jobs
@@ -55,6 +66,23 @@ def test_rule_27_erasure_keeps_only_opaque_ids(session, secret_key: str) -> None
     leftovers = json.dumps(export_customer(session, tenant.id, "42"))
     assert "jane@example.com" not in leftovers and "6135551212" not in leftovers
     assert session.scalar(select(func.count()).select_from(SyncJob)) == 1  # the audit row stays
+
+
+def test_rule_27_erasure_reaches_attempt_errors_and_near_matches(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    """Read straight from the tables, not through the export: an attempt's error quotes a vendor answer."""
+    tenant = seed(session, secret_key)
+    job = session.scalars(select(SyncJob)).one()
+    jobs.record_attempt(session, job, jobs.Attempt("upsert_pos_customer", "fatal",
+                                                   error="422: email jane@example.com is invalid"))
+    record_near_match(session, tenant_id=tenant.id, direction="shopify_to_pos", shopify_id="42", pos_id="8",
+                      matched_on="phone", differs="email", decision="new", job_id=job.id)
+    session.commit()
+    assert export_customer(session, tenant.id, "42")["near_matches"][0]["pos_customer_id"] == "8"
+    erase_customer(session, tenant.id, "42")
+    session.commit()
+    errors = list(session.scalars(select(SyncAttempt.error)))
+    assert errors and all("jane@example.com" not in (e or "") for e in errors)
+    assert session.scalar(select(func.count()).select_from(NearMatch)) == 0
 
 
 def test_rule_27_a_redact_after_a_merge_keeps_the_moved_link(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
