@@ -10,7 +10,7 @@ import time
 from datetime import UTC
 from typing import Any
 
-from adapters.base import PosAdapter, PosCustomer
+from adapters.base import Capabilities, PosAdapter, PosCustomer
 from adapters.errors import AdapterError, FatalError
 from models import links, pos_index
 from models.customer import Customer
@@ -262,20 +262,23 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 break
             _forget_pos_customer(ctx, customer.id, pos_id, fetched)
             pos_id = None
-        protected = False
+        protected, consent_written = False, []
         if pos_id is None:
             written, outcome = _create(ctx, customer, adapter, desired), "created"
         else:
             assert current is not None
             changes = diff_for_update(desired, current, update_names=tenant.settings.update_names, capabilities=caps,
                                       region=region)
+            # Consent rides in the same write (the consent step then finds nothing left): one request, not two.
             changes = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
+            changes |= consent_changes(customer.customer, current, caps)
             if protected := contradicted and tenant.settings.conflicting_match == "link":
                 # Rule 10's `link`: another person's record keeps its own contact details and names.
                 changes = {k: v for k, v in changes.items() if k not in PERSONAL_FIELDS}
             if changes:
                 written = adapter.update_customer(pos_id, changes)
                 outcome = "updated"
+                consent_written = sorted(k for k in changes if k in CONSENT_FIELDS)
             else:
                 written = PosCustomer(pos_id=pos_id, status=PosStatus.ACTIVE, customer=current)
                 outcome = "unchanged"
@@ -285,7 +288,8 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
                         pos_fingerprint=written.customer.fingerprint(), synced_fingerprint=desired.fingerprint(),
                         contradicted=protected)
-        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(), POS_READ_AT: time.time()}
+        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(), POS_READ_AT: time.time(),
+                  **({"consent_written": consent_written} if consent_written else {})}
         return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
 
 
@@ -372,14 +376,7 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
             _forget_pos_customer(ctx, customer.id, context["pos_id"], fetched)
             raise StepFinished("archived")  # archived since the upsert: matched again at the next event
         current = fetched.customer
-    caps = adapter.capabilities
-    fields = tuple(name for name, held in zip(CONSENT_FIELDS, (caps.email_consent, caps.sms_consent), strict=True)
-                   if held)
-    changes = {}
-    for name in fields:
-        chosen = merge_consent(getattr(customer.customer, name), getattr(current, name))
-        if chosen is not None:
-            changes[name] = chosen
+    changes = consent_changes(customer.customer, current, adapter.capabilities)
     if not changes:
         return {}
     written = adapter.update_customer(context["pos_id"], changes)
@@ -388,6 +385,16 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
     if ctx.job.outcome == "unchanged":
         ctx.job.outcome = "updated"
     return {"pos_current": written.customer.to_json(), "consent_written": sorted(changes), POS_READ_AT: time.time()}
+
+
+def consent_changes(wanted: Customer, current: Customer, caps: Capabilities) -> dict[str, Any]:
+    """The consent fields this POS holds whose merged value differs from the POS's (rules 25, 26)."""
+    held = {"email_consent": caps.email_consent, "sms_consent": caps.sms_consent}
+    changes = {}
+    for name in CONSENT_FIELDS:
+        if held[name] and (chosen := merge_consent(getattr(wanted, name), getattr(current, name))) is not None:
+            changes[name] = chosen
+    return changes
 
 
 # --- POS -> Shopify ----------------------------------------------------------------------------

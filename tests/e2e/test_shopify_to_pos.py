@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from sqlalchemy import select
 
 from adapters.shopify.webhooks import customer_payload, order_payload
 from models.db import session_scope
 from models.tables import CustomerLink, JobStatus, SyncJob
+from tasks.operations import poll_now
 from tests.e2e.harness import Shop, wait_for
 
 ADDRESS = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4",
@@ -96,3 +101,26 @@ def test_simultaneous_events_for_a_new_customer_create_exactly_one(shop: Shop, d
     assert all(j.status == JobStatus.SUCCEEDED.value for j in jobs_of(db_url)), [j.last_error for j in jobs_of(db_url)]
     assert sorted(j.outcome for j in jobs_of(db_url)).count("created") == 1
     assert str(shop.pos.state()).lower().count("di@example.com") == 1
+
+
+@pytest.mark.parametrize(("kind", "opted_out"), [("lightspeed-r", '"noEmail": "true"'),
+                                                 ("lightspeed-x", '"do_not_email": true')])
+def test_rules_25_26_consent_reaches_an_existing_pos_customer_in_the_same_write(
+        make_shop, db_url: str, kind: str, opted_out: str) -> None:  # type: ignore[no-untyped-def]
+    """An unsubscribe newer than anything the POS holds reaches a matched in-store customer, with the
+    other changes in one write (the consent step then has nothing left to send)."""
+    shop = make_shop(kind, settings={"sync_pos_to_shopify": False})
+    [pos_id] = shop.pos.seed([{"first_name": "Ola", "last_name": "Berg", "email": "ola@example.com"}])
+    poll_now(shop.name)
+    customer_id = shop.shopify.add_customer("Ola", "Bergman", "ola@example.com", None, address=ADDRESS,
+                                            email_consent="UNSUBSCRIBED",
+                                            consent_updated_at=(datetime.now(UTC) + timedelta(minutes=1)).isoformat())
+    seen = len(shop.pos.vendor_requests())
+    shop.send("customers/update", customer_payload(id=customer_id, email="ola@example.com"))
+    [job] = wait_for(lambda: finished(db_url), what="the sync")
+    assert job.status == JobStatus.SUCCEEDED.value and job.outcome == "updated", job.last_error
+    assert job.context["pos_id"] == str(pos_id) and job.context.get("consent_written") == ["email_consent"]
+    record = json.dumps(shop.pos.record(str(pos_id)))
+    assert opted_out in record and "Bergman" in record
+    writes = [r for r in shop.pos.vendor_requests()[seen:] if r.method in ("PUT", "POST")]
+    assert len(writes) == 1
