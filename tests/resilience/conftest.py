@@ -30,7 +30,7 @@ from models.migrate import upgrade
 from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
 from tests.conftest import RUN_ID, _truncate
 from tests.e2e.harness import SHOPIFY_TOKEN, ServedApp, Shop, WorkerProcess, add_tenant, make_pos_fake, tenant_file
-from tests.resilience.servers import PostgresCluster, RedisServer
+from tests.resilience.servers import PostgresCluster, RedisServer, SentinelGroup, running_sentinel_group
 from worker.settings import load_settings
 
 RES_PREFIX = f"possync-res:{RUN_ID}:"
@@ -101,7 +101,7 @@ class Stack:
 
     env: dict[str, str]
     pg: PostgresCluster
-    redis: RedisServer
+    redis: RedisServer | SentinelGroup
     receiver_url: str
     workers: list[WorkerProcess] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)  # why each exited worker was started again
@@ -245,19 +245,36 @@ def pos_emails(shop: Shop) -> Counter[str]:
     return counts
 
 
-@pytest.fixture
-def stack(res_env: dict[str, str], private_pg: PostgresCluster, private_redis: RedisServer,
-          res_receiver: ServedApp) -> Iterator[Stack]:
+def _stack(env: dict[str, str], pg: PostgresCluster, redis: RedisServer | SentinelGroup,
+           receiver: ServedApp) -> Iterator[Stack]:
     from worker.runtime import activate
 
-    activate(load_settings(res_env))
-    built = Stack(res_env, private_pg, private_redis, res_receiver.url)
+    activate(load_settings(env))
+    built = Stack(env, pg, redis, receiver.url)
     try:
         yield built
     finally:
         built.stop_all()
-        private_pg.ensure_running()
-        if not private_redis.running:
-            private_redis.start()
-        _truncate(private_pg.url)
-        private_redis.flush()
+        pg.ensure_running()
+        redis.ensure_running()
+        _truncate(pg.url)
+        redis.flush()
+
+
+@pytest.fixture
+def stack(res_env: dict[str, str], private_pg: PostgresCluster, private_redis: RedisServer,
+          res_receiver: ServedApp) -> Iterator[Stack]:
+    yield from _stack(res_env, private_pg, private_redis, res_receiver)
+
+
+@pytest.fixture(scope="session")
+def sentinel_group(res_dir: Path) -> Iterator[SentinelGroup]:
+    with running_sentinel_group(res_dir / "sentinel") as group:
+        yield group
+
+
+@pytest.fixture
+def sentinel_stack(res_env: dict[str, str], private_pg: PostgresCluster, sentinel_group: SentinelGroup,
+                   res_receiver: ServedApp) -> Iterator[Stack]:
+    """The stack with `POSSYNC_REDIS_URL=sentinel://...`: the broker, limiter and locks behind Sentinel."""
+    yield from _stack(res_env | sentinel_group.env(), private_pg, sentinel_group, res_receiver)
