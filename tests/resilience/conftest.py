@@ -39,6 +39,8 @@ FINISHED = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
 # The sweeper's grace for events stored but never enqueued is 30 s in production (beat runs it every
 # minute); the tests call `sweep()` themselves with this shorter grace so a lost enqueue shows up fast.
 TEST_EVENT_GRACE_SECONDS = 2.0
+ADDRESS = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4",
+           "countryCode": "CA"}  # Heartland needs one (SPEC rule 22)
 
 
 @pytest.fixture(scope="session")
@@ -233,6 +235,17 @@ def _last_error(process: WorkerProcess) -> str:
         if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
             return str(entry.get("event", ""))[:160]
     return "no error logged"
+
+
+def assert_each_created_once(jobs: list[SyncJob], deliveries: int, shops: list[Shop],
+                             emails: Callable[[Shop], list[str]]) -> None:
+    """One job per delivery, each succeeded having created its customer, and each customer once in its POS."""
+    assert len(jobs) == deliveries
+    assert len({j.event_id for j in jobs}) == deliveries  # one job per delivery, none made twice
+    assert [(j.id, j.last_error) for j in jobs if j.status != JobStatus.SUCCEEDED.value] == []
+    assert [j.outcome for j in jobs].count("created") == deliveries
+    for shop in shops:
+        assert pos_emails(shop) == dict.fromkeys(emails(shop), 1), shop.kind
 
 
 def pos_emails(shop: Shop) -> Counter[str]:
