@@ -42,15 +42,19 @@ def check_http(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> str | None
 def check_broker(env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> str | None:
     """None when the broker in POSSYNC_REDIS_URL accepts a connection, else a short reason.
 
-    kombu rather than redis-py, so `sentinel://` URLs are checked the same way Celery connects.
+    kombu rather than redis-py, so `sentinel://` URLs (with POSSYNC_REDIS_SENTINEL_MASTER) are checked the
+    same way Celery connects.
     """
     url = env.get("POSSYNC_REDIS_URL")
     if not url:
         return "POSSYNC_REDIS_URL is not set"
     from kombu import Connection
 
+    options: dict[str, object] = {"socket_timeout": timeout}
+    if env.get("POSSYNC_REDIS_SENTINEL_MASTER"):  # kombu asks the sentinels in the URL for this master
+        options["master_name"] = env["POSSYNC_REDIS_SENTINEL_MASTER"]
     try:
-        with Connection(url, connect_timeout=timeout, transport_options={"socket_timeout": timeout}) as conn:
+        with Connection(url, connect_timeout=timeout, transport_options=options) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
             with conn.channel() as channel:
                 channel.client.ping()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL (127.0.0.1:5432, trust auth) and Redis (127.0.0.1:6379) are up: start them when
-# installed but stopped, install them with apt-get when absent. Sourced by scripts/test.
+# installed but stopped, install them (and redis-sentinel) with apt-get when absent. Sourced by scripts/test.
 set -euo pipefail
 
 _as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -29,6 +29,11 @@ ensure_postgres() {
 }
 
 ensure_redis() {
+  # The Sentinel tests start their own primary, replica and sentinels (tests/resilience/servers.py).
+  if ! command -v redis-sentinel >/dev/null 2>&1; then
+    echo "services: installing Redis Sentinel"
+    _apt_install redis-sentinel
+  fi
   if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
   if ! command -v redis-server >/dev/null 2>&1; then
     echo "services: installing Redis"

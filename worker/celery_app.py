@@ -23,12 +23,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
     transport_options: dict[str, object] = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
     if settings.redis_key_prefix and settings.redis_url:
         transport_options["global_keyprefix"] = settings.redis_key_prefix
-    if settings.redis_sentinel_master:  # sentinel://host:26379;sentinel://host2:26379 (kombu has no Cluster support)
-        transport_options["master_name"] = settings.redis_sentinel_master
-    plain_redis = bool(settings.redis_url) and settings.redis_url.startswith(("redis://", "rediss://", "unix://"))
+    if settings.sentinel:  # kombu asks the sentinels for this master (kombu has no Redis Cluster support)
+        transport_options["master_name"] = settings.sentinel.master
     return dict(
-        broker_url=settings.redis_url or "memory://",
-        broker_transport="worker.redis_transport:Transport" if plain_redis else None,
+        broker_url=settings.broker_url,
+        broker_transport=broker_transport(settings),
         broker_transport_options=transport_options,
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
         visibility_timeout=VISIBILITY_TIMEOUT_SECONDS,
@@ -55,6 +54,15 @@ def celery_config(settings: Settings) -> dict[str, object]:
             "sweep": {"task": "possync.sweeper.sweep", "schedule": 60.0},
         },
     )
+
+
+def broker_transport(settings: Settings) -> str | None:
+    """possync's kombu transport for the Redis URL (one client per channel), or None: kombu's for the URL."""
+    if settings.sentinel:
+        return "worker.redis_transport:SentinelTransport"
+    if settings.redis_url:
+        return "worker.redis_transport:Transport"
+    return None
 
 
 def make_celery(settings: Settings) -> Celery:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import fakeredis
 import redis
+import redis.sentinel
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 from sqlalchemy.orm import Session
 
 from models.db import session_scope
@@ -19,11 +23,30 @@ from worker.limiter import RateLimiter
 from worker.settings import Settings, get_settings, set_settings
 
 
+def connect_redis(settings: Settings, **options: Any) -> redis.Redis:
+    """A client of the configured Redis (`options`: redis-py connection options), made without I/O.
+
+    With a `sentinel://` URL it is a client of the sentinels' current master: each new connection asks
+    them where the master is, and a connection to a master that was demoted is dropped, so the client
+    follows a failover; the sentinels get the socket options only (kombu's reading of the URL). redis-py
+    gives such a client no retries, so it gets those of a client made from a redis:// URL (up to 10, with
+    jittered back-off from 10 ms doubling to 1 s), which ride over a failover that completes meanwhile.
+    """
+    if settings.sentinel:
+        target = settings.sentinel
+        options.setdefault("retry", Retry(ExponentialWithJitterBackoff(base=0.01, cap=1), 10))
+        sentinels = redis.sentinel.Sentinel(target.sentinels, **options)
+        return sentinels.master_for(target.master, db=target.db, username=target.username, password=target.password)
+    if not settings.redis_url:
+        raise ValueError("no POSSYNC_REDIS_URL to connect to")
+    return redis.Redis.from_url(settings.redis_url, **options)
+
+
 @functools.cache
 def redis_client() -> redis.Redis:
-    url = get_settings().redis_url
-    if url:
-        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+    settings = get_settings()
+    if settings.redis_url:
+        return connect_redis(settings, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
     return fakeredis.FakeRedis(server=fakeredis.FakeServer())
 
 

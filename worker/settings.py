@@ -7,14 +7,17 @@ or malformed value raises `SettingsError` with a one-line message naming the var
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
 
 from cryptography.fernet import Fernet
 
 DEFAULT_DATABASE_URL = "sqlite:///possync.db"
 KEYGEN_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+SENTINEL_PORT = 26379  # Sentinel's own default port, as kombu assumes
 
 
 def default_processes() -> int:
@@ -31,6 +34,28 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class SentinelTarget:
+    """A `sentinel://` POSSYNC_REDIS_URL taken apart: the sentinels to ask, for which master, and how to log in
+    to it (the URL's user and password are the Redis master's, as in kombu; the sentinels get none)."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+    def url(self) -> str:
+        """The URL for kombu, with the credentials and db on every address: kombu reads them from the address
+        it connects through, the first one or, after a connection failure, the next."""
+        auth = quote(self.username or "", safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        auth += "@" if auth else ""
+        return ";".join(f"sentinel://{auth}{f'[{host}]' if ':' in host else host}:{port}/{self.db}"
+                        for host, port in self.sentinels)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     redis_url: str | None
@@ -41,6 +66,14 @@ class Settings:
     retry_backoff_max_seconds: int
     redis_key_prefix: str
     redis_sentinel_master: str | None
+    sentinel: SentinelTarget | None = None  # set when redis_url is sentinel://
+
+    @property
+    def broker_url(self) -> str:
+        """Celery's broker: the Redis URL (sentinel:// in kombu's form), or in-memory without one."""
+        if self.sentinel:
+            return self.sentinel.url()
+        return self.redis_url or "memory://"
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -71,6 +104,52 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def masked(url: str) -> str:
+    """`url` with any password replaced by `***`, for error messages."""
+    return re.sub(r"(//[^/@;]*?:)[^/@;]*@", r"\1***@", url)
+
+
+def parse_sentinel_url(url: str, master: str | None) -> SentinelTarget:
+    """`sentinel://[user:password@]host[:port][/db][;sentinel://host2[:port]...]`, the form kombu reads;
+    a db or password given on one address applies to all of them."""
+    sentinels: list[tuple[str, int]] = []
+    dbs: set[int] = set()
+    logins: set[tuple[str | None, str | None]] = set()
+    for address in (part.strip() for part in url.split(";")):
+        if not address:
+            continue
+        where = f"POSSYNC_REDIS_URL address {masked(address)!r}"
+        parts = urlsplit(address)
+        if parts.scheme != "sentinel":
+            raise SettingsError(f"{where}: every ';'-separated address must be sentinel://host:port")
+        try:
+            port = parts.port or SENTINEL_PORT
+        except ValueError:
+            raise SettingsError(f"{where}: the port must be a number from 1 to 65535") from None
+        if not parts.hostname:
+            raise SettingsError(f"{where} names no host (sentinel://host:{SENTINEL_PORT})")
+        if parts.query or parts.fragment:
+            raise SettingsError(f"{where}: options after '?' or '#' are not supported")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise SettingsError(f"{where}: the database after '/' must be a number, got {db!r}")
+        if db:
+            dbs.add(int(db))
+        login = (unquote(parts.username or "") or None, unquote(parts.password or "") or None)
+        if login != (None, None):
+            logins.add(login)
+        sentinels.append((parts.hostname, port))
+    if len(dbs) > 1:
+        raise SettingsError(f"POSSYNC_REDIS_URL names different databases {sorted(dbs)}: give one (on any address)")
+    if len(logins) > 1:
+        raise SettingsError("POSSYNC_REDIS_URL gives different users or passwords: give the master's once")
+    if not master:
+        raise SettingsError("POSSYNC_REDIS_SENTINEL_MASTER is not set: a sentinel:// POSSYNC_REDIS_URL needs the "
+                            "name of the master the sentinels watch (their `sentinel monitor NAME ...`)")
+    username, password = logins.pop() if logins else (None, None)
+    return SentinelTarget(tuple(sentinels), master, dbs.pop() if dbs else 0, username, password)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from `env` (default: the process environment), validating every value."""
     env = os.environ if env is None else env
@@ -79,7 +158,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"POSSYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {database_url!r}")
     redis_url = env.get("POSSYNC_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
-        raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, got {redis_url!r}")
+        raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, "
+                            f"got {masked(redis_url)!r}")
+    sentinel_master = env.get("POSSYNC_REDIS_SENTINEL_MASTER") or None
+    sentinel = parse_sentinel_url(redis_url, sentinel_master) if redis_url and redis_url.startswith(
+        "sentinel://") else None
     secret_key = env.get("POSSYNC_SECRET_KEY") or None
     if secret_key:
         try:
@@ -101,7 +184,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_max_attempts=_int(env, "POSSYNC_JOB_MAX_ATTEMPTS", 8),
         retry_backoff_max_seconds=_int(env, "POSSYNC_RETRY_BACKOFF_MAX_SECONDS", 600),
         redis_key_prefix=env.get("POSSYNC_REDIS_KEY_PREFIX", ""),
-        redis_sentinel_master=env.get("POSSYNC_REDIS_SENTINEL_MASTER") or None,
+        redis_sentinel_master=sentinel_master,
+        sentinel=sentinel,
     )
 
 

@@ -32,6 +32,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from models.tables import PosKind
+from tests.resilience.servers import running_sentinel_group
 from worker.routing import INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -628,3 +629,10 @@ def test_healthcheck_broker(healthcheck: ModuleType, redis_server_url: str, caps
     assert "unhealthy: broker unreachable" in err and "POSSYNC_REDIS_URL is not set" in err
     assert "s3cret-pw" not in err  # the URL may carry a password: never printed
     assert healthcheck.main(["nonsense"]) == 2
+
+
+def test_healthcheck_broker_through_sentinel(healthcheck: ModuleType, tmp_path: Path) -> None:
+    with running_sentinel_group(tmp_path) as group:
+        assert healthcheck.main(["broker"], env=group.env()) == 0
+        url = group.env()["POSSYNC_REDIS_URL"]
+        assert healthcheck.main(["broker"], env={"POSSYNC_REDIS_URL": url}) == 1  # no master name: unhealthy

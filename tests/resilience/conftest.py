@@ -30,7 +30,7 @@ from models.migrate import upgrade
 from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
 from tests.conftest import RUN_ID, _truncate
 from tests.e2e.harness import SHOPIFY_TOKEN, ServedApp, Shop, WorkerProcess, add_tenant, make_pos_fake, tenant_file
-from tests.resilience.servers import PostgresCluster, RedisServer
+from tests.resilience.servers import PostgresCluster, RedisServer, SentinelGroup, running_sentinel_group
 from worker.settings import load_settings
 
 RES_PREFIX = f"possync-res:{RUN_ID}:"
@@ -39,6 +39,8 @@ FINISHED = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)
 # The sweeper's grace for events stored but never enqueued is 30 s in production (beat runs it every
 # minute); the tests call `sweep()` themselves with this shorter grace so a lost enqueue shows up fast.
 TEST_EVENT_GRACE_SECONDS = 2.0
+ADDRESS = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4",
+           "countryCode": "CA"}  # Heartland needs one (SPEC rule 22)
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +103,7 @@ class Stack:
 
     env: dict[str, str]
     pg: PostgresCluster
-    redis: RedisServer
+    redis: RedisServer | SentinelGroup
     receiver_url: str
     workers: list[WorkerProcess] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)  # why each exited worker was started again
@@ -235,6 +237,17 @@ def _last_error(process: WorkerProcess) -> str:
     return "no error logged"
 
 
+def assert_each_created_once(jobs: list[SyncJob], deliveries: int, shops: list[Shop],
+                             emails: Callable[[Shop], list[str]]) -> None:
+    """One job per delivery, each succeeded having created its customer, and each customer once in its POS."""
+    assert len(jobs) == deliveries
+    assert len({j.event_id for j in jobs}) == deliveries  # one job per delivery, none made twice
+    assert [(j.id, j.last_error) for j in jobs if j.status != JobStatus.SUCCEEDED.value] == []
+    assert [j.outcome for j in jobs].count("created") == deliveries
+    for shop in shops:
+        assert pos_emails(shop) == dict.fromkeys(emails(shop), 1), shop.kind
+
+
 def pos_emails(shop: Shop) -> Counter[str]:
     """How many POS customer records carry each test email (`...@res.example.com`)."""
     state = shop.pos.state()
@@ -245,19 +258,36 @@ def pos_emails(shop: Shop) -> Counter[str]:
     return counts
 
 
-@pytest.fixture
-def stack(res_env: dict[str, str], private_pg: PostgresCluster, private_redis: RedisServer,
-          res_receiver: ServedApp) -> Iterator[Stack]:
+def _stack(env: dict[str, str], pg: PostgresCluster, redis: RedisServer | SentinelGroup,
+           receiver: ServedApp) -> Iterator[Stack]:
     from worker.runtime import activate
 
-    activate(load_settings(res_env))
-    built = Stack(res_env, private_pg, private_redis, res_receiver.url)
+    activate(load_settings(env))
+    built = Stack(env, pg, redis, receiver.url)
     try:
         yield built
     finally:
         built.stop_all()
-        private_pg.ensure_running()
-        if not private_redis.running:
-            private_redis.start()
-        _truncate(private_pg.url)
-        private_redis.flush()
+        pg.ensure_running()
+        redis.ensure_running()
+        _truncate(pg.url)
+        redis.flush()
+
+
+@pytest.fixture
+def stack(res_env: dict[str, str], private_pg: PostgresCluster, private_redis: RedisServer,
+          res_receiver: ServedApp) -> Iterator[Stack]:
+    yield from _stack(res_env, private_pg, private_redis, res_receiver)
+
+
+@pytest.fixture(scope="session")
+def sentinel_group(res_dir: Path) -> Iterator[SentinelGroup]:
+    with running_sentinel_group(res_dir / "sentinel") as group:
+        yield group
+
+
+@pytest.fixture
+def sentinel_stack(res_env: dict[str, str], private_pg: PostgresCluster, sentinel_group: SentinelGroup,
+                   res_receiver: ServedApp) -> Iterator[Stack]:
+    """The stack with `POSSYNC_REDIS_URL=sentinel://...`: the broker, limiter and locks behind Sentinel."""
+    yield from _stack(res_env | sentinel_group.env(), private_pg, sentinel_group, res_receiver)

@@ -25,10 +25,8 @@ import pytest
 from adapters.shopify.webhooks import customer_payload
 from models.tables import JobStatus
 from tests.e2e.harness import KINDS, Shop, wait_for
-from tests.resilience.conftest import Stack, pos_emails
+from tests.resilience.conftest import ADDRESS, Stack, assert_each_created_once
 
-ADDRESS = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4",
-           "countryCode": "CA"}
 TENANTS_PER_KIND = 5
 PER_SHOP = 20  # 3 kinds x 5 tenants x 20 customers = 300 events
 FIRST_RESTART_AFTER = 150  # deliveries answered
@@ -82,9 +80,4 @@ def test_redis_restart_with_300_events_in_flight_syncs_each_once(stack: Stack) -
 
     jobs = stack.wait_sweeping(lambda: stack.events_settled() and stack.all_finished(len(sends)), timeout=150,
                                what="all 300 syncs after the Redis restarts")
-    assert len(jobs) == len(sends)
-    assert len({j.event_id for j in jobs}) == len(sends)  # one job per delivery, none made twice
-    assert [(j.id, j.last_error) for j in jobs if j.status != JobStatus.SUCCEEDED.value] == []
-    assert [j.outcome for j in jobs].count("created") == len(sends)
-    for shop in shops:
-        assert pos_emails(shop) == {email_of(shop, i): 1 for i in range(PER_SHOP)}, shop.kind
+    assert_each_created_once(jobs, len(sends), shops, lambda shop: [email_of(shop, i) for i in range(PER_SHOP)])

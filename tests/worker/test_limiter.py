@@ -10,6 +10,7 @@ import fakeredis
 
 from adapters.ratelimit import RateLimitInfo
 from worker.limiter import BucketSize, Grant, RateLimiter
+from worker.runtime import connect_redis
 
 
 def test_bucket_allows_capacity_then_asks_to_wait(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
@@ -137,3 +138,16 @@ def test_a_cooldown_wait_takes_nothing(redis_client, redis_prefix) -> None:  # t
     grant = limiter.acquire("acme", size)
     assert grant.wait > 0.5 and not grant.turn
     assert "tokens" not in limiter.state("acme")  # the bucket was not touched
+
+
+def test_a_failover_keeps_the_bucket_and_loads_the_script_on_the_new_master(sentinel_group, sentinel_settings) -> None:  # type: ignore[no-untyped-def]
+    limiter = RateLimiter(connect_redis(sentinel_settings, socket_timeout=5, socket_connect_timeout=3), "failover:")
+    size = BucketSize(capacity=3, per_second=0.01)
+    assert [limiter.acquire("acme", size).wait for _ in range(2)] == [0, 0]
+    assert limiter.client.wait(1, 5000) == 1  # the bucket has reached the replica
+    new = sentinel_group.kill_master()
+    with new.client() as direct:
+        direct.script_flush()  # certain NOSCRIPT: the new master has never run the script
+        assert limiter.acquire("acme", size).wait == 0  # the third token, from the bucket the replica kept
+        assert limiter.acquire("acme", size).wait > 0
+        assert direct.script_exists(limiter._acquire.sha) == [True]

@@ -7,6 +7,7 @@ import redis
 
 from worker import locks
 from worker.locks import LockBusyError, customer_locks
+from worker.runtime import connect_redis
 
 
 def _held(client: redis.Redis, prefix: str) -> list[str]:
@@ -75,3 +76,20 @@ def test_one_round_trip_to_take_and_one_to_release(redis_client, redis_prefix) -
     with customer_locks(redis_client, redis_prefix, "acme", ["shopify:1", "email:a@b.co", "phone:+1613"]):
         assert len(calls) == 1
     assert len(calls) == 2
+
+
+def test_locks_held_through_a_failover_are_released_on_the_new_master(sentinel_group, sentinel_settings) -> None:  # type: ignore[no-untyped-def]
+    client = connect_redis(sentinel_settings, socket_timeout=5, socket_connect_timeout=3)
+    prefix, keys = "failover:", ["shopify:1", "email:a@b.co"]
+    with customer_locks(client, prefix, "acme", keys):
+        assert client.wait(1, 5000) == 1  # the locks have reached the replica
+        new = sentinel_group.kill_master()
+        with new.client() as direct:
+            assert len(_held(direct, prefix)) == 2  # still held for every other job
+            direct.script_flush()  # certain NOSCRIPT for the release
+        with pytest.raises(LockBusyError), customer_locks(connect_redis(sentinel_settings), prefix, "acme", keys):
+            pytest.fail("taken twice")
+    with new.client() as direct:
+        assert _held(direct, prefix) == []
+    with customer_locks(client, prefix, "acme", keys):
+        pass

@@ -1,21 +1,39 @@
-"""The broker transport reuses one client per channel, and still delivers through real Redis."""
+"""The broker transports reuse one client per channel, and still deliver through real Redis and Sentinel."""
 
 from __future__ import annotations
 
 from kombu import Connection, Exchange, Queue
 
-from worker.redis_transport import Transport
+from tests.resilience.servers import SentinelGroup
+from worker.celery_app import celery_config
+from worker.redis_transport import SentinelTransport, Transport
+from worker.settings import Settings
+
+
+def _one_client_and_three_messages(conn: Connection, name: str) -> list[int]:
+    queue = Queue(name, Exchange(name), routing_key=name)
+    channel = conn.default_channel
+    assert channel._create_client() is channel._create_client()
+    producer = conn.Producer(serializer="json")
+    for number in range(3):
+        producer.publish({"n": number}, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue])
+    with conn.SimpleQueue(queue) as simple:
+        return [simple.get(timeout=2).payload["n"] for _ in range(3)]
 
 
 def test_one_client_per_channel_and_messages_still_flow(redis_server_url: str, redis_prefix: str) -> None:
-    queue = Queue(f"{redis_prefix}q", Exchange(f"{redis_prefix}q"), routing_key=f"{redis_prefix}q")
     with Connection(redis_server_url, transport=Transport) as conn:
-        channel = conn.default_channel
-        assert channel._create_client() is channel._create_client()
-        producer = conn.Producer(serializer="json")
-        for number in range(3):
-            producer.publish({"n": number}, exchange=queue.exchange, routing_key=queue.routing_key,
-                             declare=[queue])
-        with conn.SimpleQueue(queue) as simple:
-            got = [simple.get(timeout=2).payload["n"] for _ in range(3)]
-    assert got == [0, 1, 2]
+        assert _one_client_and_three_messages(conn, f"{redis_prefix}q") == [0, 1, 2]
+
+
+def test_the_sentinel_broker_is_the_master_the_sentinels_name(sentinel_group: SentinelGroup,
+                                                              sentinel_settings: Settings) -> None:
+    """Celery's own configuration for a sentinel:// URL: possync's transport, kombu's Sentinel channel."""
+    conf = celery_config(sentinel_settings)
+    assert conf["broker_transport"] == "worker.redis_transport:SentinelTransport"
+    with Connection(conf["broker_url"], transport=SentinelTransport,
+                    transport_options=conf["broker_transport_options"]) as conn:
+        assert _one_client_and_three_messages(conn, "q") == [0, 1, 2]
+        conn.Producer(serializer="json").publish({"n": 3}, routing_key="kept", declare=[Queue("kept")])
+    with sentinel_group.master().client() as direct:
+        assert direct.llen("kept") == 1

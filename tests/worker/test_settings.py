@@ -47,3 +47,58 @@ def test_valid_values_are_kept() -> None:
                        "POSSYNC_SECRET_KEY": key, "POSSYNC_LOG_FORMAT": "console"})
     assert (s.database_url, s.redis_url, s.secret_key, s.log_format) == (
         "postgresql://u@h/db", "redis://h:6379/1", key, "console")
+
+
+SENTINEL = {"POSSYNC_REDIS_SENTINEL_MASTER": "mymaster"}
+
+
+@pytest.mark.parametrize(
+    ("url", "sentinels", "db", "password"),
+    [
+        ("sentinel://10.0.0.5", [("10.0.0.5", 26379)], 0, None),
+        ("sentinel://s1:26379;sentinel://s2:26380/2", [("s1", 26379), ("s2", 26380)], 2, None),
+        ("sentinel://:pa%40ss@sentinel-0:26379;sentinel://:pa%40ss@sentinel-1:26379",
+         [("sentinel-0", 26379), ("sentinel-1", 26379)], 0, "pa@ss"),
+        ("sentinel://:pw@s1/1; sentinel://s2 ;", [("s1", 26379), ("s2", 26379)], 1, "pw"),
+        ("sentinel://[::1]:26379/0", [("::1", 26379)], 0, None),
+    ],
+    ids=["one-default-port", "db-on-the-last", "readme-password", "blanks-and-trailing-semicolon", "ipv6"],
+)
+def test_sentinel_urls_kombu_documents_are_taken_apart(url: str, sentinels: list[tuple[str, int]], db: int,
+                                                       password: str | None) -> None:
+    target = load_settings({"POSSYNC_REDIS_URL": url, **SENTINEL}).sentinel
+    assert target is not None
+    assert (list(target.sentinels), target.master, target.db, target.password) == (sentinels, "mymaster", db, password)
+
+
+def test_kombu_gets_every_sentinel_with_the_same_db_and_password() -> None:
+    s = load_settings({"POSSYNC_REDIS_URL": "sentinel://:p%40w@s1:26379;sentinel://s2/3", **SENTINEL})
+    assert s.broker_url == "sentinel://:p%40w@s1:26379/3;sentinel://:p%40w@s2:26379/3"
+    assert load_settings({"POSSYNC_REDIS_URL": "redis://h:6379/1"}).broker_url == "redis://h:6379/1"
+    assert load_settings({}).broker_url == "memory://"
+
+
+@pytest.mark.parametrize(
+    ("url", "master", "message"),
+    [
+        ("sentinel://s1:26379", "", r"^POSSYNC_REDIS_SENTINEL_MASTER is not set: a sentinel:// POSSYNC_REDIS_URL"),
+        ("sentinel://s1:port", "m", r"^POSSYNC_REDIS_URL address 'sentinel://s1:port': the port must be a number"),
+        ("sentinel://s1;redis://r:6379", "m", r"'redis://r:6379': every ';'-separated address must be sentinel://"),
+        ("sentinel://:secret@:26379", "m", r"'sentinel://:\*\*\*@:26379' names no host"),
+        ("sentinel://s1/zero", "m", r"the database after '/' must be a number, got 'zero'"),
+        ("sentinel://s1/1;sentinel://s2/2", "m", r"names different databases \[1, 2\]"),
+        ("sentinel://:a@s1;sentinel://:b@s2", "m", r"different users or passwords"),
+        ("sentinel://s1?ssl_cert_reqs=required", "m", r"options after '\?' or '#' are not supported"),
+    ],
+    ids=["no-master", "bad-port", "mixed-schemes", "no-host", "bad-db", "two-dbs", "two-passwords", "query"],
+)
+def test_bad_sentinel_settings_get_one_line_naming_the_variable(url: str, master: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        load_settings({"POSSYNC_REDIS_URL": url, "POSSYNC_REDIS_SENTINEL_MASTER": master})
+    assert "\n" not in str(caught.value) and "secret" not in str(caught.value)
+
+
+def test_a_rejected_redis_url_does_not_print_its_password() -> None:
+    with pytest.raises(SettingsError, match=r"'http://user:\*\*\*@h'") as caught:
+        load_settings({"POSSYNC_REDIS_URL": "http://user:hunter2@h"})
+    assert "hunter2" not in str(caught.value)

@@ -83,6 +83,9 @@ def flower(ctx: click.Context, unauthenticated: bool) -> None:
         raise click.ClickException("POSSYNC_FLOWER_BASIC_AUTH must be user:password")
     from worker.celery_app import app
 
+    # Flower finds the broker's queues from the scheme of the connection's URL (redis://, sentinel://), which
+    # possync's transport class would replace with its import path: kombu's own transport is used here.
+    app.conf.broker_transport = None
     argv = ["flower", *ctx.args]
     if auth:
         argv.append(f"--basic-auth={auth}")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from worker.logging import configure_logging
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
 from worker.web.app import create_app
 
 BROKER_PING_TIMEOUT = 2.0  # seconds; readiness must answer well inside a probe's timeout
@@ -25,11 +25,17 @@ def enqueue_event(event_id: int) -> None:
     enqueue(event_id)
 
 
-def redis_ping(url: str) -> Callable[[], None]:
-    """A readiness check of the broker: one PING on a client kept for the process."""
-    import redis
+def redis_ping(settings: Settings) -> Callable[[], None]:
+    """A readiness check of the broker: one PING on a client kept for the process (through the sentinels to
+    their master with a sentinel:// URL). One immediate retry, for a pooled connection the broker dropped
+    (a restart, a failover), rather than redis-py's ten spaced ones that would outlast the probe."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    client = redis.Redis.from_url(url, socket_timeout=BROKER_PING_TIMEOUT, socket_connect_timeout=BROKER_PING_TIMEOUT)
+    from worker.runtime import connect_redis
+
+    client = connect_redis(settings, socket_timeout=BROKER_PING_TIMEOUT, socket_connect_timeout=BROKER_PING_TIMEOUT,
+                           retry=Retry(NoBackoff(), 1))
 
     def ping() -> None:
         client.ping()
@@ -40,7 +46,7 @@ def redis_ping(url: str) -> Callable[[], None]:
 def build_app() -> Flask:
     settings = get_settings()
     configure_logging(settings.log_format)
-    redis_url = settings.require_redis("serve (under gunicorn)")
+    settings.require_redis("serve (under gunicorn)")
     # Load the task module (and Celery with it) now rather than on the first delivery, which would
     # otherwise pay the import; without it the app still loads and each enqueue fails (sweeper catches up).
     with contextlib.suppress(ImportError):
@@ -49,7 +55,7 @@ def build_app() -> Flask:
         settings.database_url,
         settings.require_secret_key(),
         enqueue_event,
-        broker_ping=redis_ping(redis_url),
+        broker_ping=redis_ping(settings),
         queue_depths=queue_depths,
     )
 

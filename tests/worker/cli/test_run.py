@@ -1,14 +1,17 @@
-"""`possync worker`: the queues and process count it hands to Celery."""
+"""`possync worker`: the queues and process count it hands to Celery; `possync flower`: the broker it reads."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
 from click.testing import CliRunner
+from flower.utils.broker import Broker
 
+from tests.resilience.servers import SentinelGroup
 from worker.celery_app import app
-from worker.cli.run import worker
+from worker.cli.run import flower, worker
 
 
 @pytest.fixture
@@ -35,3 +38,16 @@ def test_an_explicit_concurrency_wins(started: list[list[str]]) -> None:
     assert CliRunner().invoke(worker, ["--tenant", "acme", "--concurrency", "3"]).exit_code == 0
     [argv] = started
     assert _option(argv, "--concurrency") == "3" and _option(argv, "-Q") == "tenant.acme"
+
+
+def test_flower_reads_the_queues_through_the_sentinels(monkeypatch: pytest.MonkeyPatch, activate_env,  # type: ignore[no-untyped-def]
+                                                       sentinel_group: SentinelGroup, sentinel_settings) -> None:
+    activate_env(**sentinel_group.env())
+    for _ in range(2):  # published as the workers do, through possync's own transport
+        app.send_task("possync.sweeper.sweep", queue="flower-check")
+    monkeypatch.setattr(app, "start", lambda argv: None)
+    assert CliRunner().invoke(flower, ["--unauthenticated"]).exit_code == 0
+    with app.connection() as conn:  # what Flower's broker page connects with (Flower.broker_uri_with_password)
+        uri = conn.as_uri(include_password=True)
+    broker = Broker(uri, broker_options=app.conf.broker_transport_options, broker_use_ssl=app.conf.broker_use_ssl)
+    assert asyncio.run(broker.queues(["flower-check"])) == [{"name": "flower-check", "messages": 2}]
