@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 DEFAULT_DATABASE_URL = "sqlite:///possync.db"
 KEYGEN_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -71,12 +73,35 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _database_url(raw: str) -> str:
+    """The URL with its database and driver checked, so a wrong one is a line at start-up, not a traceback later.
+
+    `postgres://` (Heroku's and many hosts' form) is read as `postgresql://`, which SQLAlchemy maps to psycopg 3.
+    """
+    url = "postgresql://" + raw.removeprefix("postgres://") if raw.startswith("postgres://") else raw
+    example = "postgresql://user:password@host:5432/possync or sqlite:///possync.db"
+    try:
+        dialect = make_url(url).get_dialect()
+    except NoSuchModuleError:  # a subclass of ArgumentError: first
+        scheme = url.split("://", 1)[0]
+        raise SettingsError(f"POSSYNC_DATABASE_URL names an unknown database {scheme!r}; use {example}") from None
+    except ArgumentError:
+        shown = raw.rsplit("@", 1)[-1]  # never the password
+        raise SettingsError(f"POSSYNC_DATABASE_URL must be a SQLAlchemy URL such as {example}, got {shown!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise SettingsError(
+            f"POSSYNC_DATABASE_URL needs the driver {dialect.driver!r}, which is not installed (no module {exc.name}); "
+            "possync installs psycopg 3, which postgresql://... uses"
+        ) from None
+    return url
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from `env` (default: the process environment), validating every value."""
     env = os.environ if env is None else env
-    database_url = env.get("POSSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL
-    if "://" not in database_url:
-        raise SettingsError(f"POSSYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {database_url!r}")
+    database_url = _database_url(env.get("POSSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL)
     redis_url = env.get("POSSYNC_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
         raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, got {redis_url!r}")
