@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet
+from redis.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -105,6 +106,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     redis_url = env.get("POSSYNC_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
         raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, got {redis_url!r}")
+    if redis_url and not redis_url.startswith("sentinel://"):
+        try:
+            parse_redis_url(redis_url)
+        except ValueError as exc:
+            raise SettingsError(f"POSSYNC_REDIS_URL is malformed: {exc}") from None
     secret_key = env.get("POSSYNC_SECRET_KEY") or None
     if secret_key:
         try:
@@ -128,6 +134,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_key_prefix=env.get("POSSYNC_REDIS_KEY_PREFIX", ""),
         redis_sentinel_master=env.get("POSSYNC_REDIS_SENTINEL_MASTER") or None,
     )
+
+
+def debug_requested(env: Mapping[str, str] | None = None) -> bool:
+    """`POSSYNC_DEBUG=1`: a failing command shows its traceback, not only its one-line error.
+
+    Read apart from `load_settings` so a command that failed while loading its settings still knows.
+    """
+    env = os.environ if env is None else env
+    return env.get("POSSYNC_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 _current: Settings | None = None
