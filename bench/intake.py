@@ -47,7 +47,7 @@ from adapters.shopify.webhooks import address_payload, customer_payload, order_p
 from bench.table import Result, percentile, render
 from worker.web import gunicorn_conf
 
-PG_ADMIN_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("POSSYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SHOP = "bench.myshopify.com"
 CLIENT_SECRET = "shpss_bench_secret"

@@ -25,7 +25,7 @@ from models.migrate import upgrade
 from models.pos_index import index_customers, lookup
 from models.tables import PosStatus
 
-SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 CUSTOMERS = 1_000_000
 LOOKUPS = 2_000
 P99_TARGET_MS = 5.0

@@ -35,7 +35,7 @@ from werkzeug.serving import make_server
 from adapters.fakes.server import FakeVendorServer
 
 REPO = Path(__file__).resolve().parents[1]
-PG_SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+PG_SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("POSSYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SHOPIFY_TOKEN = "shpat_bench"
 POS_TOKENS = {"lightspeed-r": "lsr-bench-token", "lightspeed-x": "lsx-bench-token", "heartland": "hl-bench-token"}

@@ -21,7 +21,7 @@ from models.db import get_sessionmaker
 from models.migrate import upgrade
 from models.tables import Base
 
-PG_ADMIN_URL = os.environ.get("POSSYNC_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get("POSSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("POSSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START_PG = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no'

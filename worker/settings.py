@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 from cryptography.fernet import Fernet
+from redis.connection import parse_url as parse_redis_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 DEFAULT_DATABASE_URL = "sqlite:///possync.db"
 KEYGEN_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -150,16 +153,44 @@ def parse_sentinel_url(url: str, master: str | None) -> SentinelTarget:
     return SentinelTarget(tuple(sentinels), master, dbs.pop() if dbs else 0, username, password)
 
 
+def _database_url(raw: str) -> str:
+    """The URL with its database and driver checked, so a wrong one is a line at start-up, not a traceback later.
+
+    `postgres://` (Heroku's and many hosts' form) is read as `postgresql://`, which SQLAlchemy maps to psycopg 3.
+    """
+    url = "postgresql://" + raw.removeprefix("postgres://") if raw.startswith("postgres://") else raw
+    example = "postgresql://user:password@host:5432/possync or sqlite:///possync.db"
+    try:
+        dialect = make_url(url).get_dialect()
+    except NoSuchModuleError:  # a subclass of ArgumentError: first
+        scheme = url.split("://", 1)[0]
+        raise SettingsError(f"POSSYNC_DATABASE_URL names an unknown database {scheme!r}; use {example}") from None
+    except ArgumentError:
+        shown = raw.rsplit("@", 1)[-1]  # never the password
+        raise SettingsError(f"POSSYNC_DATABASE_URL must be a SQLAlchemy URL such as {example}, got {shown!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise SettingsError(
+            f"POSSYNC_DATABASE_URL needs the driver {dialect.driver!r}, which is not installed (no module {exc.name}); "
+            "possync installs psycopg 3, which postgresql://... uses"
+        ) from None
+    return url
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from `env` (default: the process environment), validating every value."""
     env = os.environ if env is None else env
-    database_url = env.get("POSSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL
-    if "://" not in database_url:
-        raise SettingsError(f"POSSYNC_DATABASE_URL must be a SQLAlchemy URL (postgresql://...), got {database_url!r}")
+    database_url = _database_url(env.get("POSSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL)
     redis_url = env.get("POSSYNC_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
         raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, "
                             f"got {masked(redis_url)!r}")
+    if redis_url and not redis_url.startswith("sentinel://"):
+        try:
+            parse_redis_url(redis_url)
+        except ValueError as exc:
+            raise SettingsError(f"POSSYNC_REDIS_URL is malformed: {exc}") from None
     sentinel_master = env.get("POSSYNC_REDIS_SENTINEL_MASTER") or None
     sentinel = parse_sentinel_url(redis_url, sentinel_master) if redis_url and redis_url.startswith(
         "sentinel://") else None
@@ -187,6 +218,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_sentinel_master=sentinel_master,
         sentinel=sentinel,
     )
+
+
+def debug_requested(env: Mapping[str, str] | None = None) -> bool:
+    """`POSSYNC_DEBUG=1`: a failing command shows its traceback, not only its one-line error.
+
+    Read apart from `load_settings` so a command that failed while loading its settings still knows.
+    """
+    env = os.environ if env is None else env
+    return env.get("POSSYNC_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 _current: Settings | None = None

@@ -1,14 +1,19 @@
-"""Engines: a connection that sat idle is pinged before use, one used a moment ago is not."""
+"""Engines: the documented URLs connect; an idle connection is pinged before use, one used a moment ago is not."""
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import Engine
+import yaml
+from sqlalchemy import Engine, make_url
 
 from models import db
+from worker.settings import load_settings
 
 
 @pytest.fixture
@@ -57,3 +62,69 @@ def test_a_connection_idle_past_the_limit_is_pinged(engine: Engine, monkeypatch:
     for _ in range(3):
         _backend_pid(engine)
     assert len(pings) == 3  # every checkout, the first included: a fresh connection's age counts too
+
+
+REPO = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"\$\{(?P<name>\w+)(?::?(?P<kind>[-?])(?P<rest>[^}]*))?\}")
+
+
+def _env_example() -> dict[str, str]:
+    lines = (REPO / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def _substitute(value: str, env: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?message}`, filled from .env.example."""
+    def one(match: re.Match[str]) -> str:
+        if match["name"] in env:
+            return env[match["name"]]
+        assert match["kind"] == "-", f"{match[0]} has no value in .env.example"
+        return match["rest"]
+
+    return PLACEHOLDER.sub(one, value)
+
+
+def _documented_database_urls() -> list[tuple[str, str]]:
+    """Every POSSYNC_DATABASE_URL value written in docker-compose.yml and the deploy/ manifests, once each."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "POSSYNC_DATABASE_URL" and isinstance(value, str) and (where, value) not in found:
+                    found.append((where, value))  # compose repeats its anchor's value in every service
+                walk(value, where)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    for path in [REPO / "docker-compose.yml", *sorted((REPO / "deploy").rglob("*.yaml"))]:
+        for document in yaml.safe_load_all(path.read_text()):
+            walk(document, str(path.relative_to(REPO)))
+    return found
+
+
+DOCUMENTED_URLS = _documented_database_urls()
+
+
+def test_the_compose_and_kubernetes_database_urls_are_found() -> None:
+    assert {where for where, _ in DOCUMENTED_URLS} >= {
+        "docker-compose.yml", "deploy/k8s/templates/secret.yaml"}
+
+
+@pytest.mark.parametrize(("where", "written"), DOCUMENTED_URLS, ids=[where for where, _ in DOCUMENTED_URLS])
+def test_a_documented_database_url_builds_an_engine_that_connects(where: str, written: str, pg_url: str) -> None:
+    """The URLs users copy, as written: the driver SQLAlchemy picks for them is installed and connects."""
+    url = load_settings({"POSSYNC_DATABASE_URL": _substitute(written, _env_example())}).database_url
+    assert (make_url(url).get_backend_name(), make_url(url).get_driver_name()) == ("postgresql", "psycopg")
+    importlib.import_module(make_url(url).get_dialect().driver)
+    # The same URL with this machine's server in place of the deployment's host and credentials.
+    local = make_url(pg_url).render_as_string(hide_password=False)
+    here = make_url(url).set(host="127.0.0.1", port=5432, username="postgres", password=None,
+                             database=make_url(local).database).render_as_string(hide_password=False)
+    engine = db.get_engine.__wrapped__(here)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()

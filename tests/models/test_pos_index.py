@@ -103,6 +103,25 @@ def test_index_a_page_of_250_in_one_call(any_session: Session) -> None:
     assert [e.pos_customer_id for e in lookup(any_session, tid, phone_key="6135550249")] == ["249"]
 
 
+def test_a_page_is_upserted_in_one_statement_on_postgresql(session: Session) -> None:
+    """One multi-row INSERT per page (insertmanyvalues), not a statement per customer."""
+    tid = _tenant(session, "acme")
+    page = [pc(str(i), f"c{i}@example.com") for i in range(250)]
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = session.get_bind()
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        index_customers(session, tid, page, "US")
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 1
+    assert "pos_customer_id__249" in statements[0]  # the whole page's rows in that one statement
+
+
 def test_index_keys_too_long_for_the_column_are_not_stored(any_session: Session) -> None:
     tid = _tenant(any_session, "acme")
     index_customers(any_session, tid, [pc("1", "a@example.com", "1" * 40)], "US")

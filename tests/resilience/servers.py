@@ -257,7 +257,7 @@ class PostgresCluster:
         shutil.chown(self.root, PG_OS_USER, PG_OS_USER)
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
-        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _as_postgres(self, *args: str, timeout: float = 60) -> None:
         subprocess.run(["runuser", "-u", PG_OS_USER, "--", *args], check=True, timeout=timeout,

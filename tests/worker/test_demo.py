@@ -222,6 +222,12 @@ def test_nothing_personal_is_printed(demo: DemoRun) -> None:
         assert "555-01" not in text and "555010" not in text
 
 
+def test_the_receiver_access_log_is_not_printed(demo: DemoRun) -> None:
+    """One werkzeug line per webhook would bury the progress; the day still sent its webhooks."""
+    assert demo.summary["green"]
+    assert "POST /webhooks/shopify" not in demo.stderr and "werkzeug" not in demo.stderr
+
+
 def test_an_expectation_not_met_is_named() -> None:
     lines = render_checks([Check("heartland", "walk-in sale 1: created", False, "got updated"),
                            Check("heartland", "no failures", True)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from worker.logging import bind_job, configure_logging, get_logger, mask_text
 
 
@@ -18,6 +20,36 @@ def test_ids_and_timestamps_are_left_alone() -> None:
     assert mask_text("job 42 at 2026-11-22T10:00:00+00:00 url http://127.0.0.1:8000/x") == (
         "job 42 at 2026-11-22T10:00:00+00:00 url http://127.0.0.1:8000/x"
     )
+
+
+def test_inside_a_message_a_phone_and_an_email_are_masked_and_an_ip_address_is_not() -> None:
+    text = mask_text('connection to "127.0.0.1", port 5432: customer Jane@Example.com, (613) 555-1212 at 10.0.0.12')
+    assert text == 'connection to "127.0.0.1", port 5432: customer J***@E***.com, ***1212 at 10.0.0.12'
+
+
+@pytest.mark.parametrize("kept", [
+    '127.0.0.1 - - [07/Dec/2026 10:43:34] "POST /webhooks/shopify HTTP/1.1" 200 -',
+    "customer 7001234567890 not found",
+    "polled at 2026-12-07 10:43:34, port 6379",
+])
+def test_ids_addresses_and_times_in_free_text_are_left_alone(kept: str) -> None:
+    assert mask_text(kept) == kept
+
+
+@pytest.mark.parametrize("phone", ["6135551212", "+1 613-555-1212", "613.555.1212", "+44 20 7946 0958", "555-1212"])
+def test_phones_as_typed_at_a_till_are_masked(phone: str) -> None:
+    assert mask_text(f"phone {phone}!") == f"phone ***{phone[-4:]}!"
+
+
+def test_name_and_address_fields_are_masked_whole_and_id_fields_kept(capsys) -> None:  # type: ignore[no-untyped-def]
+    configure_logging("json", logging.INFO)
+    get_logger("possync.test").info("payload", job_id="123456789", customer={
+        "first_name": "Jane", "last_name": "Roe", "address1": "1 Main St", "city": "Ottawa", "zip": "K1A 0B1",
+        "id": "7001234567"})
+    record = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert record["customer"] == {"first_name": "***", "last_name": "***", "address1": "***", "city": "***",
+                                  "zip": "***", "id": "7001234567"}
+    assert record["job_id"] == "123456789"
 
 
 def test_log_lines_are_json_with_bound_ids_and_masked(capsys) -> None:  # type: ignore[no-untyped-def]

@@ -102,3 +102,23 @@ def test_a_rejected_redis_url_does_not_print_its_password() -> None:
     with pytest.raises(SettingsError, match=r"'http://user:\*\*\*@h'") as caught:
         load_settings({"POSSYNC_REDIS_URL": "http://user:hunter2@h"})
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_heroku_style_postgres_url_is_read_as_postgresql() -> None:
+    assert load_settings({"POSSYNC_DATABASE_URL": "postgres://u:p@h:5432/db"}).database_url == "postgresql://u:p@h:5432/db"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql+psycopg2://u@h/db", r"driver 'psycopg2', which is not installed .*psycopg 3"),
+        ("mongodb://u@h/db", r"unknown database 'mongodb'; use postgresql://"),
+        ("postgresql//u:secret@h/db", r"must be a SQLAlchemy URL .*got 'h/db'$"),
+    ],
+    ids=["driver-not-installed", "unknown-database", "no-scheme-password-not-shown"],
+)
+def test_a_database_url_that_cannot_work_is_one_line_naming_the_variable(url: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as caught:
+        load_settings({"POSSYNC_DATABASE_URL": url})
+    assert str(caught.value).startswith("POSSYNC_DATABASE_URL") and "\n" not in str(caught.value)
+    assert "secret" not in str(caught.value)

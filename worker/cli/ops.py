@@ -6,7 +6,7 @@ import click
 from sqlalchemy import select
 
 from models.tables import SyncAttempt, SyncJob, Tenant
-from worker.cli.common import echo_json, settings
+from worker.cli.common import echo_json, require_shared_limits, settings
 
 
 def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
@@ -22,6 +22,7 @@ def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
 def poll(tenant: str) -> None:
     """One POS change poll for that tenant, now."""
     settings().require_secret_key()
+    require_shared_limits("poll")
     from tasks.operations import poll_now
 
     echo_json(poll_now(tenant))
@@ -33,6 +34,7 @@ def poll(tenant: str) -> None:
 def sync(tenant: str, customer_id: str) -> None:
     """Resync one Shopify customer to the POS, now."""
     settings().require_secret_key()
+    require_shared_limits("sync")
     from tasks.operations import resync
 
     job_id = resync(tenant, customer_id.rsplit("/", 1)[-1])
@@ -101,6 +103,7 @@ def replay(job_ids: tuple[int, ...], all_failed: bool, tenant: str | None) -> No
     if tenant and not all_failed:
         raise click.UsageError("--tenant goes with --all")
     settings().require_secret_key()
+    require_shared_limits("replay")
     from tasks.jobs import failed_jobs
     from tasks.operations import replay as do_replay
     from worker.runtime import db_session

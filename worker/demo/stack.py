@@ -45,6 +45,14 @@ def demo_settings(workdir: Path) -> Settings:
     )
 
 
+def quiet_library_logs() -> None:
+    """Only what the demo's reader needs between the progress bar's lines."""
+    # `memory://` has no host by design; kombu warns about that on every connection.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+    # werkzeug logs every request at INFO on a logger of its own: one line per webhook otherwise.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
 class ServedApp:
     """A WSGI app on 127.0.0.1, a free port, served from a daemon thread."""
 
@@ -87,8 +95,7 @@ class EmbeddedStack:
         activate(self.settings)  # before any task module is imported
         upgrade(self.database_url)
         configure_logging(self.settings.log_format, logging.WARNING)  # Alembic's env may touch logging
-        # `memory://` has no host by design; kombu warns about that on every connection.
-        logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+        quiet_library_logs()
         self._start_receiver()
         self._start_worker()
 

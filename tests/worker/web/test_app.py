@@ -17,7 +17,7 @@ from models.shopify_payloads import ACTED_TOPICS
 from tests.worker.web.conftest import CURRENT_SECRET, SHOP, Recorder, signed
 from worker.web.app import create_app
 
-CLOSED_DB = "postgresql+psycopg2://postgres@127.0.0.1:1/possync"
+CLOSED_DB = "postgresql://postgres@127.0.0.1:1/possync"
 
 
 def test_healthz_answers_without_touching_the_database(secret_key: str, recorder: Recorder) -> None:

@@ -161,7 +161,7 @@ def test_broker_outage_still_answers_200_and_leaves_the_row_received(client: Fla
 
 
 def test_unreachable_database_is_503_and_nothing_is_enqueued(secret_key: str, recorder: Recorder) -> None:
-    closed = "postgresql+psycopg2://postgres@127.0.0.1:1/possync"
+    closed = "postgresql://postgres@127.0.0.1:1/possync"
     client = create_app(closed, secret_key, recorder).test_client()
     before = count("orders/create", "unavailable")
 
@@ -180,7 +180,7 @@ def test_database_lost_after_the_tenant_was_cached_is_503(db_url: str, secret_ke
     from models.db import get_engine
     from worker.web import event_store
 
-    closed = "postgresql+psycopg2://postgres@127.0.0.1:1/possync"
+    closed = "postgresql://postgres@127.0.0.1:1/possync"
     monkeypatch.setattr(event_store, "get_engine", lambda url: get_engine(closed))
     response = client.post(URL, data=ORDER, headers=signed(ORDER))
     assert response.status_code == 503
