@@ -46,11 +46,13 @@ class PollResult:
 
 
 class PollError(Exception):
-    """A poll that stopped early; `reason` is one line, already stored as the cursor row's `last_error`."""
+    """A poll that stopped early; `reason` is one line, already stored as the cursor row's `last_error`;
+    `done` is what the pages committed before the failure did (their jobs still want dispatching)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, done: PollResult | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.done = done if done is not None else PollResult()
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -68,12 +70,14 @@ def poll_tenant(session: Session, tenant: TenantContext, adapter: PosAdapter,
                 max_pages: int = MAX_PAGES_PER_RUN) -> PollResult:
     """Poll up to `max_pages` pages. Pages done stay done; a failure is stored on the cursor row and
     raised as `PollError` (a rate limit is waiting, not failing: it propagates as it is)."""
-    with recorded_failures(session, tenant.id):
-        return _poll_pages(session, tenant, adapter, max_pages)
+    result = PollResult()
+    with recorded_failures(session, tenant.id, result):
+        _poll_pages(session, tenant, adapter, max_pages, result)
+    return result
 
 
 @contextlib.contextmanager
-def recorded_failures(session: Session, tenant_id: int) -> Iterator[None]:
+def recorded_failures(session: Session, tenant_id: int, done: PollResult | None = None) -> Iterator[None]:
     """An adapter or database failure inside becomes the cursor row's `last_error` and a `PollError`."""
     try:
         yield
@@ -83,7 +87,7 @@ def recorded_failures(session: Session, tenant_id: int) -> Iterator[None]:
         reason = failure_reason(exc)
         session.rollback()
         _record_failure(session, tenant_id, reason)
-        raise PollError(reason) from exc
+        raise PollError(reason, done) from exc
 
 
 def _record_failure(session: Session, tenant_id: int, reason: str) -> None:
@@ -97,25 +101,26 @@ def _record_failure(session: Session, tenant_id: int, reason: str) -> None:
         session.rollback()  # the database is what failed: the reason still reaches the caller
 
 
-def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, max_pages: int) -> PollResult:
+def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, max_pages: int,
+                result: PollResult) -> None:
     row = session.get(PollCursor, tenant.id)
     if row is None:
         row = PollCursor(tenant_id=tenant.id)
         session.add(row)
-    result = PollResult(cursor=row.cursor)
+    result.cursor = row.cursor
     region = tenant.settings.default_phone_region
     started = time.time()
     for _ in range(max_pages):
         page = adapter.changes_since(row.cursor)
         pos_index.index_customers(session, tenant.id, page.customers, region)
         new_jobs = []
+        echoes = 0
         for pos in page.customers:
-            result.seen += 1
             link = links.get_link_by_pos(session, tenant.id, pos.pos_id)
             if link is not None:
                 link.pos_status = pos.status.value
                 if link.pos_fingerprint == pos.customer.fingerprint():
-                    result.echoes += 1
+                    echoes += 1
                     continue
             if tenant.settings.sync_pos_to_shopify:
                 new_jobs.append(jobs.new_job(session, tenant_id=tenant.id, direction="pos_to_shopify",
@@ -125,13 +130,14 @@ def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, ma
         row.last_polled_at = jobs.now()
         row.last_error = None
         session.commit()
-        result.pages += 1
+        result.pages += 1  # counted once committed: a failed page leaves `result` as the last good one
+        result.seen += len(page.customers)
+        result.echoes += echoes
         result.starts += [JobStart(j.id, POLL_QUEUE) for j in new_jobs]
+        result.cursor = row.cursor
         if not page.has_more:
             _mark_index_current(tenant.id, started)
             break
-    result.cursor = row.cursor
-    return result
 
 
 def _index_current_key(tenant_id: int) -> str:
@@ -241,7 +247,7 @@ def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> No
                                  kwargs={"held_turn": exc.turn_at}) from None
             except PollError as exc:
                 log.warning("poll failed", error=exc.reason)  # stored on the cursor; the next beat tries again
-                return
+                result = exc.done
         with db_session() as session:
             enqueue_starts(session, result.starts)
         log.info("polled", pages=result.pages, seen=result.seen, echoes=result.echoes, jobs=len(result.starts))

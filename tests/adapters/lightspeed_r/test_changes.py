@@ -258,3 +258,15 @@ def test_an_old_cursor_listing_every_id_of_a_second_goes_on_from_its_largest(
     pages, cursor = drain(adapter, old)
     assert ids_of(pages) == ids[1350:]
     assert len(cursor or "") < CURSOR_BOUND and drain(adapter, cursor)[0][0].customers == []
+
+
+def test_an_old_cursor_in_the_middle_of_a_walk_follows_its_page_link(
+    fake: FakeServer, adapter: LightspeedRAdapter
+) -> None:
+    ids = fake.seed([{"first_name": f"N{i}", "time_stamp": T0} for i in range(250)])
+    link = json.loads(adapter.changes_since(None).next_cursor or "")["next"]  # the vendor's link after page 1
+    old = json.dumps({"ts": T0, "ids": [f"{i}:0123456789ab" for i in ids[:100]], "next": link})
+    fake.reset()
+    pages, _ = drain(adapter, old)
+    assert ids_of(pages) == ids[100:]
+    assert fake.vendor_requests()[0].query == link.split("?", 1)[1]  # followed exactly as given
