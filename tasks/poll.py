@@ -49,9 +49,10 @@ class PollError(Exception):
     """A poll that stopped early; `reason` is one line, already stored as the cursor row's `last_error`;
     `done` is what the pages committed before the failure did (their jobs still want dispatching)."""
 
-    def __init__(self, reason: str, done: PollResult | None = None) -> None:
+    def __init__(self, reason: str, cause: Exception, done: PollResult | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.cause = cause  # the adapter's or the database's own error
         self.done = done if done is not None else PollResult()
 
 
@@ -87,7 +88,7 @@ def recorded_failures(session: Session, tenant_id: int, done: PollResult | None 
         reason = failure_reason(exc)
         session.rollback()
         _record_failure(session, tenant_id, reason)
-        raise PollError(reason, done) from exc
+        raise PollError(reason, exc, done) from exc
 
 
 def _record_failure(session: Session, tenant_id: int, reason: str) -> None:
@@ -111,6 +112,7 @@ def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, ma
     region = tenant.settings.default_phone_region
     started = time.time()
     for _ in range(max_pages):
+        before = row.cursor
         page = adapter.changes_since(row.cursor)
         pos_index.index_customers(session, tenant.id, page.customers, region)
         new_jobs = []
@@ -138,6 +140,8 @@ def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, ma
         if not page.has_more:
             _mark_index_current(tenant.id, started)
             break
+        if not page.customers and page.next_cursor == before:
+            break  # changes too fresh to pass yet (a bulk import under way): the next poll reads them
 
 
 def _index_current_key(tenant_id: int) -> str:
@@ -182,6 +186,9 @@ def catch_up(session: Session, tenant: TenantContext, adapter: PosAdapter, since
         raise LockBusyError("a change poll of this tenant is running; waiting for the POS index")
     try:
         result = poll_tenant(session, tenant, adapter, max_pages=CATCH_UP_PAGES)
+    except PollError as exc:  # stored on the cursor row; the job's own error table judges the cause
+        enqueue_starts(session, exc.done.starts)
+        raise exc.cause from None
     finally:
         with contextlib.suppress(Exception):  # an expired lock is fine
             lock.release()

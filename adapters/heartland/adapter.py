@@ -112,7 +112,7 @@ class HeartlandAdapter(PosAdapter):
             has_more = True  # the stamps after it are still to read
         elif position.reached_fresh or not page.has_more:
             position.finish_stamp()  # sorted by stamp: nothing more is left at the position's stamp
-            has_more = False
+            has_more = page.has_more or position.full  # fresh records left unread: read from the position again
         else:
             # A page all at one stamp: the rest of that stamp goes by id, never by page number.
             state.by_id = position.last_id is not None and all(c.when == position.when for c in changes)

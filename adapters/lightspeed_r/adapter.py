@@ -176,8 +176,9 @@ class LightspeedRAdapter(PosAdapter):
 
         if position.full or following is None:
             position.finish_stamp()  # the vendor ordered by second: nothing more is left at the position's
-            # The rest of a second leads on to the seconds after it; any other walk is done.
-            has_more = rest_of_second and not position.full
+            # The rest of a second leads on to the seconds after it; fresh records left unread wait to be
+            # read from the position again; any other walk is done.
+            has_more = rest_of_second or position.full
             state.next_url = None
         elif rest_of_second:
             state.next_url, has_more = None, True  # ask again with the new last id: a filter, not a link

@@ -1,4 +1,4 @@
-"""Migration 0002: `poll_cursors.cursor` holds any cursor an adapter writes, and going back is clean."""
+"""Migration 0003: `poll_cursors.cursor` holds any cursor an adapter writes, and going back is clean."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_the_cursor_column_is_text_and_downgrades_without_a_half_written_row(sql
                                  "'2026-01-01')"), {"i": tenant_id, "n": name})
         conn.execute(sa.text("INSERT INTO poll_cursors (tenant_id, cursor) VALUES (1, :c), (2, :s)"),
                      {"c": long_cursor, "s": short_cursor})
-    command.downgrade(alembic_config(sqlite_url), "0001")
+    command.downgrade(alembic_config(sqlite_url), "0002")
     with engine.begin() as conn:
         rows = dict(conn.execute(sa.text("SELECT tenant_id, cursor FROM poll_cursors")).all())
     assert rows == {1: None, 2: short_cursor}  # a cursor that no longer fits starts that poll afresh

@@ -31,17 +31,18 @@ def past(i: int) -> str:
 
 def drain(adapter: HeartlandAdapter, cursor: str | None, limit: int = 100,
           between: Callable[[int], None] | None = None) -> tuple[list[str], str | None, int]:
-    """Follow `has_more` to the end of one poll; returns delivered ids, the cursor and the calls made.
+    """One poll: follow `has_more` to its end; returns delivered ids, the cursor and the calls made.
     Every cursor on the way is bounded; `between(n)` runs after call n."""
     ids: list[str] = []
     for calls in range(1, limit + 1):
+        before = cursor
         page = adapter.changes_since(cursor)
         ids += [c.pos_id for c in page.customers]
         cursor = page.next_cursor
         assert cursor is None or len(cursor) < CURSOR_BOUND, len(cursor)
         if between is not None:
             between(calls)
-        if not page.has_more:
+        if not page.has_more or (not page.customers and cursor == before):  # as `tasks.poll` stops
             return ids, cursor, calls
     raise AssertionError("the poll never finished")
 

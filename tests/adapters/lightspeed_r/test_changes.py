@@ -49,16 +49,18 @@ def clocked_adapter(clocked: FakeServer, make: Callable[..., LightspeedRAdapter]
 
 def drain(adapter: LightspeedRAdapter, cursor: str | None,
           between: Callable[[int], None] | None = None) -> tuple[list[ChangePage], str | None]:
-    """One poll: pages until `has_more` is false; `between(n)` runs after page n; every cursor is bounded."""
+    """One poll as `tasks.poll` runs it: pages until `has_more` is false or a page changes nothing (fresh
+    records waiting to settle); `between(n)` runs after page n; every cursor is bounded."""
     pages = []
     while True:
+        before = cursor
         page = adapter.changes_since(cursor)
         pages.append(page)
         cursor = page.next_cursor
         assert cursor is None or len(cursor) < CURSOR_BOUND, len(cursor)
         if between is not None:
             between(len(pages))
-        if not page.has_more:
+        if not page.has_more or (not page.customers and cursor == before):
             return pages, cursor
 
 

@@ -3,16 +3,16 @@
 A change cursor is bounded by the adapters (SPEC rule 35), but an R-Series one carries the vendor's
 next-page URL as given; 255 characters was too tight a belt for that.
 
-Revision ID: 0002_poll_cursor_text
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-07 11:10:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_poll_cursor_text"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
