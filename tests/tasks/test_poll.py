@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from adapters.change_cursor import FRESH_MAX
 from adapters.lightspeed_r import FakeServer, LightspeedRAdapter, make_adapter
 from models.tables import PollCursor, PosIndexEntry, SyncJob
 from models.tenant_file import validate_tenant_data
 from models.tenants import TenantContext, apply_tenant, load_context
-from tasks.poll import PollError, poll_tenant
+from tasks.poll import PollError, index_current_since, poll_tenant
 from tests.adapters.lightspeed_r.helpers import OAUTH_SECRETS, running
 
 T0 = "2024-05-01T10:00:00+00:00"
@@ -95,3 +96,23 @@ def test_an_adapter_error_is_one_line_stored_and_cleared_by_the_next_good_poll(
     assert poll_tenant(session, tenant, adapter).seen == 1
     session.refresh(row)
     assert row.last_error is None and row.cursor is not None
+
+
+def test_a_poll_waits_for_fresh_changes_past_the_cursors_bound_without_calling_the_index_current(
+    session: Session, tenant: TenantContext, fake: FakeServer
+) -> None:
+    """An import running in the POS right now: a poll reads what the cursor can hold and stops; it does
+    not claim the index current (rule 36) while changes it has not handed out are waiting."""
+    clock = {"now": 1_780_000_000.0}
+    with running(FakeServer(account_id="12345", bucket_size=None, clock=lambda: clock["now"])) as live:
+        adapter = make_adapter({**tenant.pos_config, "base_url": live.url}, tenant.pos_secrets, tenant.settings)
+        ids = live.seed([{"first_name": f"N{i}", "email": f"n{i}@example.com"} for i in range(FRESH_MAX + 5)])
+        before = index_current_since(tenant.id)
+        first = poll_tenant(session, tenant, adapter)
+        assert first.seen == FRESH_MAX and first.pages == 2 and index_current_since(tenant.id) == before
+        clock["now"] += 5
+        second = poll_tenant(session, tenant, adapter)
+        assert second.seen == 5 and index_current_since(tenant.id) > before
+    indexed = session.scalars(sa.select(PosIndexEntry.pos_customer_id)
+                              .where(PosIndexEntry.tenant_id == tenant.id)).all()
+    assert sorted(indexed, key=int) == ids
