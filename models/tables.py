@@ -243,6 +243,6 @@ class PollCursor(Base):
     __tablename__ = "poll_cursors"
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
-    cursor: Mapped[str | None] = mapped_column(String(255))
+    cursor: Mapped[str | None] = mapped_column(Text)  # opaque to possync; bounded by each adapter
     last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from adapters.base import PosAdapter
+from adapters.errors import AdapterError, RateLimitedError
 from models import links, pos_index
 from models.tables import PollCursor, SyncJob, Tenant
 from models.tenants import TenantContext, load_context
@@ -42,26 +45,84 @@ class PollResult:
     cursor: str | None = None
 
 
+class PollError(Exception):
+    """A poll that stopped early; `reason` is one line, already stored as the cursor row's `last_error`;
+    `done` is what the pages committed before the failure did (their jobs still want dispatching)."""
+
+    def __init__(self, reason: str, cause: Exception, done: PollResult | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause  # the adapter's or the database's own error
+        self.done = done if done is not None else PollResult()
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line naming what failed, for an operator: never SQL, its parameters, or a traceback."""
+    if isinstance(exc, DBAPIError):
+        lines = str(exc.orig).strip().splitlines()  # the driver's first line; details (and data) follow
+        return f"database error: {lines[0] if lines else type(exc.orig).__name__}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error: {type(exc).__name__}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def poll_tenant(session: Session, tenant: TenantContext, adapter: PosAdapter,
                 max_pages: int = MAX_PAGES_PER_RUN) -> PollResult:
+    """Poll up to `max_pages` pages. Pages done stay done; a failure is stored on the cursor row and
+    raised as `PollError` (a rate limit is waiting, not failing: it propagates as it is)."""
+    result = PollResult()
+    with recorded_failures(session, tenant.id, result):
+        _poll_pages(session, tenant, adapter, max_pages, result)
+    return result
+
+
+@contextlib.contextmanager
+def recorded_failures(session: Session, tenant_id: int, done: PollResult | None = None) -> Iterator[None]:
+    """An adapter or database failure inside becomes the cursor row's `last_error` and a `PollError`."""
+    try:
+        yield
+    except RateLimitedError:
+        raise
+    except (AdapterError, SQLAlchemyError) as exc:
+        reason = failure_reason(exc)
+        session.rollback()
+        _record_failure(session, tenant_id, reason)
+        raise PollError(reason, exc, done) from exc
+
+
+def _record_failure(session: Session, tenant_id: int, reason: str) -> None:
+    try:
+        row = session.get(PollCursor, tenant_id) or PollCursor(tenant_id=tenant_id)
+        row.last_error = reason[:2000]
+        row.last_polled_at = jobs.now()  # the next scheduled poll waits its interval, as after a success
+        session.merge(row)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()  # the database is what failed: the reason still reaches the caller
+
+
+def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, max_pages: int,
+                result: PollResult) -> None:
     row = session.get(PollCursor, tenant.id)
     if row is None:
         row = PollCursor(tenant_id=tenant.id)
         session.add(row)
-    result = PollResult(cursor=row.cursor)
+    result.cursor = row.cursor
     region = tenant.settings.default_phone_region
     started = time.time()
     for _ in range(max_pages):
+        before = row.cursor
         page = adapter.changes_since(row.cursor)
         pos_index.index_customers(session, tenant.id, page.customers, region)
         new_jobs = []
+        echoes = 0
         for pos in page.customers:
-            result.seen += 1
             link = links.get_link_by_pos(session, tenant.id, pos.pos_id)
             if link is not None:
                 link.pos_status = pos.status.value
                 if link.pos_fingerprint == pos.customer.fingerprint():
-                    result.echoes += 1
+                    echoes += 1
                     continue
             if tenant.settings.sync_pos_to_shopify:
                 new_jobs.append(jobs.new_job(session, tenant_id=tenant.id, direction="pos_to_shopify",
@@ -71,13 +132,16 @@ def poll_tenant(session: Session, tenant: TenantContext, adapter: PosAdapter,
         row.last_polled_at = jobs.now()
         row.last_error = None
         session.commit()
-        result.pages += 1
+        result.pages += 1  # counted once committed: a failed page leaves `result` as the last good one
+        result.seen += len(page.customers)
+        result.echoes += echoes
         result.starts += [JobStart(j.id, POLL_QUEUE) for j in new_jobs]
+        result.cursor = row.cursor
         if not page.has_more:
             _mark_index_current(tenant.id, started)
             break
-    result.cursor = row.cursor
-    return result
+        if not page.customers and page.next_cursor == before:
+            break  # changes too fresh to pass yet (a bulk import under way): the next poll reads them
 
 
 def _index_current_key(tenant_id: int) -> str:
@@ -122,6 +186,9 @@ def catch_up(session: Session, tenant: TenantContext, adapter: PosAdapter, since
         raise LockBusyError("a change poll of this tenant is running; waiting for the POS index")
     try:
         result = poll_tenant(session, tenant, adapter, max_pages=CATCH_UP_PAGES)
+    except PollError as exc:  # stored on the cursor row; the job's own error table judges the cause
+        enqueue_starts(session, exc.done.starts)
+        raise exc.cause from None
     finally:
         with contextlib.suppress(Exception):  # an expired lock is fine
             lock.release()
@@ -164,7 +231,6 @@ def schedule_polls() -> None:
 
 @app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)
 def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> None:  # type: ignore[no-untyped-def]
-    from adapters.errors import AdapterError, RateLimitedError
     from tasks.clients import held_turn as with_held_turn
     from tasks.clients import pos_adapter_for
 
@@ -178,20 +244,17 @@ def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> No
             tenant = load_context(session.get_one(Tenant, tenant_id), settings.require_secret_key())
             bind_job(tenant=tenant.name, task="poll")
             try:
+                with recorded_failures(session, tenant_id):
+                    adapter = pos_adapter_for(tenant)
                 with with_held_turn(held_turn):
-                    result = poll_tenant(session, tenant, pos_adapter_for(tenant))
+                    result = poll_tenant(session, tenant, adapter)
             except RateLimitedError as exc:
                 # The poll keeps its rate-limit turn, if it was given one.
                 raise self.retry(countdown=min(exc.countdown(jitter=0.5), 900),
                                  kwargs={"held_turn": exc.turn_at}) from None
-            except AdapterError as exc:
-                session.rollback()
-                cursor = session.get(PollCursor, tenant_id) or PollCursor(tenant_id=tenant_id)
-                cursor.last_error = str(exc)[:2000]
-                cursor.last_polled_at = jobs.now()
-                session.merge(cursor)
-                log.warning("poll failed", error=str(exc))
-                return
+            except PollError as exc:
+                log.warning("poll failed", error=exc.reason)  # stored on the cursor; the next beat tries again
+                result = exc.done
         with db_session() as session:
             enqueue_starts(session, result.starts)
         log.info("polled", pages=result.pages, seen=result.seen, echoes=result.echoes, jobs=len(result.starts))

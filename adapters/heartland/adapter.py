@@ -9,14 +9,16 @@ only the customer knows, and the merchant's other custom fields must survive a `
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer, RequestStats
+from adapters.change_cursor import Change, digest, id_order, vendor_time
 from adapters.errors import AdapterError, FatalError
 from adapters.heartland import mapping
 from adapters.heartland.client import HeartlandClient, host_for
-from adapters.heartland.cursor import CursorError, PollState, digest
+from adapters.heartland.cursor import SETTLE, CursorError, PollState
 from adapters.heartland.errors import VENDOR
 from adapters.heartland.mapping import CustomFields, RecordError
 from models.customer import Address, Customer
@@ -83,38 +85,59 @@ class HeartlandAdapter(PosAdapter):
         return [self._read(record, endpoint) for record in page.results]
 
     def changes_since(self, cursor: str | None) -> ChangePage:
-        """One page of customers changed since `cursor`, archived and deleted ones included."""
+        """One page of customers changed since `cursor`, archived and deleted ones included (`cursor.py`)."""
         try:
             state = PollState.decode(cursor)
         except CursorError as exc:
             raise FatalError(str(exc), vendor=VENDOR, endpoint="changes_since") from None
-        window, page_no = state.query()
         endpoint = _ep("GET", CUSTOMERS)
-        page = self.client.list_page(
-            CUSTOMERS,
-            endpoint,
-            filters={"updated_at": {"$gte": window}} if window else None,
-            page=page_no,
-            per_page=self.per_page,
-            sort=("updated_at", "id"),
-            include=ADDRESS_INCLUDES,
-        )
-        customers: list[PosCustomer] = []
-        page_max: str | None = None
-        page_max_at = None
-        for record in page.results:
-            customer = self._read(record, endpoint)
-            stamp = record.get("updated_at")
-            if customer.updated_at is None or not isinstance(stamp, str):
-                raise self.client.bad_field(endpoint, "updated_at")
-            if page_max_at is None or customer.updated_at > page_max_at:
-                page_max, page_max_at = stamp, customer.updated_at
-            if state.accept(customer.pos_id, stamp, digest(record)):
-                customers.append(customer)
-        has_more = page.has_more and bool(page.results)
-        state.advance(window, page_no, page_max, has_more)
-        next_cursor = cursor if cursor is None and state.since is None and not state.chain else state.encode()
-        return ChangePage(customers=customers, next_cursor=next_cursor, has_more=has_more)
+        position = state.keyset
+        page = self.client.list_page(CUSTOMERS, endpoint, filters=state.filter(), page=1, per_page=self.per_page,
+                                     sort=("updated_at", "id"), include=ADDRESS_INCLUDES)
+        changes = [self._change(record, endpoint) for record in page.results]
+        self._check_order(changes, endpoint)
+        stamp_read = False
+        if state.by_id:  # only the rest of the position's stamp: later ones are filtered by id here
+            at = position.when
+            kept = [c for c in changes if c.when == at]
+            stamp_read, changes = len(kept) < len(changes) or not page.has_more, kept
+        start = (position.stamp, position.last_id)
+        handed = position.take(changes, vendor_time(page.served_at), SETTLE)
+        customers = [self._read(page.results[i], endpoint) for i in handed]
+
+        if state.by_id:
+            if stamp_read:
+                position.finish_stamp()
+                state.by_id = False
+            has_more = True  # the stamps after it are still to read
+        elif position.reached_fresh or not page.has_more:
+            position.finish_stamp()  # sorted by stamp: nothing more is left at the position's stamp
+            has_more = page.has_more or position.full  # fresh records left unread: read from the position again
+        else:
+            # A page all at one stamp: the rest of that stamp goes by id, never by page number.
+            state.by_id = position.last_id is not None and all(c.when == position.when for c in changes)
+            if not state.by_id and (position.stamp, position.last_id) == start:
+                raise self.client.bad_field(endpoint, "results", "repeat a whole page already read, so the "
+                                            "change cursor cannot move (did Heartland's updated_at filter change?)")
+            has_more = True
+        return ChangePage(customers=customers, next_cursor=state.encode(), has_more=has_more)
+
+    def _change(self, record: Mapping[str, Any], endpoint: str) -> Change:
+        stamp = record.get("updated_at")
+        try:
+            when = mapping.timestamp(stamp, "updated_at")
+        except RecordError:
+            when = None
+        if when is None or not isinstance(stamp, str):
+            raise self.client.bad_field(endpoint, "updated_at")
+        return Change(str(record.get("id")), stamp, when, digest(record))
+
+    def _check_order(self, changes: list[Change], endpoint: str) -> None:
+        """The cursor relies on `sort[]=updated_at&sort[]=id` [U]: say so rather than skip records."""
+        keys = [(c.when, id_order(c.pos_id)) for c in changes]
+        if any(a > b for a, b in itertools.pairwise(keys)):
+            raise self.client.bad_field(endpoint, "results", "are not in (updated_at, id) order; the change "
+                                        "poll needs Heartland to sort on both")
 
     # --- writes --------------------------------------------------------------------------------------
     def create_customer(self, customer: Customer) -> PosCustomer:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -53,6 +53,7 @@ class ListPage:
     page: int
     pages: int
     total: int | None
+    served_at: str | None = None  # the response's `Date` header: the vendor's clock (change cursors)
 
     @property
     def has_more(self) -> bool:
@@ -109,7 +110,8 @@ class HeartlandClient(VendorHttpClient):
         params += [("_include[]", rel) for rel in include]
         response = self.request("GET", path, endpoint=endpoint, params=params)
         body = self.json(response, endpoint)
-        return parse_list(body, page, per_page, lambda name, problem: self.bad_field(endpoint, name, problem))
+        listed = parse_list(body, page, per_page, lambda name, problem: self.bad_field(endpoint, name, problem))
+        return replace(listed, served_at=response.headers.get("Date"))
 
     def created_id(self, response: requests.Response, endpoint: str) -> str:
         """The new record's id from `Location: .../customers/{id}`: the body is not to be relied on."""

@@ -13,6 +13,7 @@ Served over real HTTP by `FakeVendorServer`. What it copies from the vendor:
 - 422 with `message` and per-field `errors` for a customer without a valid email and an address that is not
   complete (SPEC rule 22; the vendor's exact rules are unverified);
 - timestamps with a UTC offset that is not zero (a store's local time) to catch string comparisons;
+- a `Date` header on every response from the clock that stamps `updated_at`;
 - a rate limit answering 429 with `Retry-After` in seconds.
 
 Seeding (`seed(records)`) takes vendor-shaped records. It also accepts, for convenience: `phone` for
@@ -29,11 +30,13 @@ import copy
 import math
 import re
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.http import http_date
 
 from adapters.fakes.limits import WindowLimit
 from adapters.fakes.server import CONTROL_PREFIX, FakeVendorServer
@@ -83,9 +86,12 @@ class FakeServer(FakeVendorServer):
         requests_per_window: int | None = DEFAULT_REQUESTS_PER_WINDOW,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         utc_offset_hours: float = -5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """`api_token=None` accepts any bearer token; `requests_per_window=None` switches the limit off."""
+        """`api_token=None` accepts any bearer token; `requests_per_window=None` switches the limit off;
+        `clock` stamps records and dates responses (tests move it by hand)."""
         self.api_token = api_token
+        self.clock = clock
         self.limit: WindowLimit | None = (
             WindowLimit(requests_per_window, window_seconds) if requests_per_window is not None else None
         )
@@ -101,6 +107,10 @@ class FakeServer(FakeVendorServer):
     # --- rate limit --------------------------------------------------------------------------------
     def set_rate_limit(self, requests_per_window: int | None, window_seconds: float = DEFAULT_WINDOW_SECONDS) -> None:
         self.limit = WindowLimit(requests_per_window, window_seconds) if requests_per_window is not None else None
+
+    def rate_limit_headers(self) -> dict[str, str]:
+        """Not a rate limit: the `Date` every response carries, from the clock that stamps `updated_at`."""
+        return {"Date": http_date(self.clock())}
 
     def check_rate_limit(self) -> Response | None:
         if self.limit is None:
@@ -131,7 +141,7 @@ class FakeServer(FakeVendorServer):
     def now(self) -> str:
         """A strictly increasing timestamp in the store's local offset, millisecond precision."""
         with self._data_lock:
-            stamp = datetime.now(UTC)
+            stamp = datetime.fromtimestamp(self.clock(), UTC)
             stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)  # the precision written out
             if self._last_stamp is not None and stamp <= self._last_stamp:
                 stamp = self._last_stamp + timedelta(milliseconds=1)
@@ -150,7 +160,8 @@ class FakeServer(FakeVendorServer):
         if cid in self.customers:
             raise ValueError(f"customer {cid} already exists in the fake")
         self._next_customer = max(self._next_customer, cid + 1)
-        stamp = self.now()
+        # A record seeded with its stamp (a bulk import's) takes no tick of the clock's strictly rising stamps.
+        stamp = raw.get("updated_at") or raw.get("created_at") or self.now()
         if "phone" in raw:
             raw.setdefault("phone_number", raw.pop("phone"))
         shared = raw.pop("address", None)
@@ -209,6 +220,7 @@ class FakeServer(FakeVendorServer):
             self.customers.clear()
             self.addresses.clear()
             self._next_customer = self._next_address = 1
+            self._last_stamp = None
 
     def state(self) -> dict[str, Any]:
         with self._data_lock:

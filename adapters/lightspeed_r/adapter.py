@@ -8,8 +8,6 @@ whole and the entries possync does not own (a Work phone, a Secondary email) mus
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,10 +15,11 @@ from typing import Any
 import phonenumbers
 
 from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer
+from adapters.change_cursor import Change, KeysetCursor, digest, vendor_time
 from adapters.errors import FatalError
 from adapters.lightspeed_r import mapping
 from adapters.lightspeed_r.client import LightspeedRClient
-from adapters.lightspeed_r.cursor import PollCursor
+from adapters.lightspeed_r.cursor import SETTLE, PollCursor
 from adapters.lightspeed_r.errors import VENDOR
 from models.customer import Customer
 from models.normalise import email_key, phone_key
@@ -142,57 +141,64 @@ class LightspeedRAdapter(PosAdapter):
 
     # --- change polling ----------------------------------------------------------------------
     def changes_since(self, cursor: str | None) -> ChangePage:
+        """One vendor page of customers changed after `cursor`, archived ones included (see `cursor.py`)."""
         endpoint = "GET Customer.json?timeStamp"
         try:
             state = PollCursor.decode(cursor)
         except (ValueError, TypeError):
             raise FatalError("the stored poll cursor is not one this adapter wrote", vendor=VENDOR,
                              endpoint=endpoint) from None
-        body = None
+        position = state.keyset
+        response = None
         if state.next_url:
             try:
-                body = self.client.get_json(self.client.checked_next(state.next_url, endpoint) or "", endpoint)
+                response = self.client.request("GET", self.client.checked_next(state.next_url, endpoint) or "",
+                                               endpoint=endpoint)
             except FatalError as exc:
                 if exc.http_status != 400:
                     raise
-                # The vendor no longer accepts that page link: restart from the stored timeStamp, which
-                # `>=` plus the remembered ids make safe (nothing missed, nothing handed out twice).
+                # The vendor no longer accepts that page link: go on from the stored position instead.
                 state.next_url = None
-        if body is None:
-            params: dict[str, Any] = {
-                "sort": "timeStamp",
-                "archived": "true",  # archived ("deleted") customers are changes too
-                "load_relations": mapping.LOAD_RELATIONS,
-                "limit": PAGE_SIZE,
-            }
-            if state.stamp:
-                params["timeStamp"] = f">=,{state.stamp}"
-            body = self.client.get_json("/Customer.json", endpoint, params)
+        rest_of_second = response is None and position.stamp is not None and position.last_id is not None
+        if response is None:
+            response = self.client.request("GET", "/Customer.json", endpoint=endpoint,
+                                           params=self._change_query(position))
+        body = self.client.json(response, endpoint)
         records = mapping.records_from_list(body, endpoint)
         following = self.client.checked_next(mapping.next_url(body, endpoint), endpoint)
 
-        customers: list[PosCustomer] = []
-        seen: set[str] = set()
-        returned: list[tuple[str, str, Any]] = []
+        changes = []
         for record in records:
-            pos_id = mapping.record_id(record, endpoint)
             stamp, when = mapping.record_stamp(record, endpoint)
-            # Seen = same id AND same content at that second: an edit within the second of the last poll
-            # (an archive, a Contact change) keeps its timeStamp but is still a change to hand out.
-            key = f"{pos_id}:{_digest(record)}"
-            if pos_id in seen or state.already_seen(key, when):
-                continue
-            seen.add(pos_id)
-            customers.append(mapping.to_pos_customer(record, endpoint))
-            returned.append((key, stamp, when))
-        for key, stamp, when in returned:
-            state.advance(key, stamp, when)
-        state.next_url = following
-        return ChangePage(customers=customers, next_cursor=state.encode(), has_more=following is not None)
+            changes.append(Change(mapping.record_id(record, endpoint), stamp, when, digest(record)))
+        handed = position.take(changes, vendor_time(response.headers.get("Date")), SETTLE)
+        customers = [mapping.to_pos_customer(records[i], endpoint) for i in handed]
 
+        if position.full or following is None:
+            position.finish_stamp()  # the vendor ordered by second: nothing more is left at the position's
+            # The rest of a second leads on to the seconds after it; fresh records left unread wait to be
+            # read from the position again; any other walk is done.
+            has_more = rest_of_second or position.full
+            state.next_url = None
+        elif rest_of_second:
+            state.next_url, has_more = None, True  # ask again with the new last id: a filter, not a link
+        else:
+            state.next_url, has_more = following, True
+        return ChangePage(customers=customers, next_cursor=state.encode(), has_more=has_more)
 
-def _digest(record: Any) -> str:
-    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    @staticmethod
+    def _change_query(position: KeysetCursor) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "archived": "true",  # archived ("deleted") customers are changes too
+            "load_relations": mapping.LOAD_RELATIONS,
+            "limit": PAGE_SIZE,
+        }
+        if position.stamp is None:
+            return {**params, "sort": "timeStamp"}
+        if position.last_id is not None:
+            return {**params, "sort": "customerID", "timeStamp": position.stamp,
+                    "customerID": f">,{position.last_id}"}
+        return {**params, "sort": "timeStamp", "timeStamp": f">,{position.stamp}"}
 
 
 def _national_digits(phone: str, region: str) -> str:

@@ -6,6 +6,7 @@ Serves on 127.0.0.1 through `FakeVendorServer` (request log, fault and latency i
   (DELETE archives), `GET /API/V3/Account.json`, and the OAuth token endpoint `POST /auth/oauth/token`
   (the real one lives on cloud.lightspeedapp.com; `pos.base_url` points both at this fake);
 - the vendor's shape quirks (see `fake_store`), its query language and cursor paging (see `fake_query`);
+- a `Date` header from the clock that stamps `timeStamp` (clients judge how fresh a second is by it);
 - bearer tokens that expire, and rotating refresh tokens: the refresh token a new access token came
   from is revoked when that access token is first used (docs, Gotcha 10);
 - the leaky bucket per account (default 90, drip 1/s) with the documented request costs and headers on
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, jsonify, request
+from werkzeug.http import http_date
 
 from adapters.fakes.limits import LeakyBucket, WindowLimit
 from adapters.fakes.server import FakeVendorServer
@@ -230,7 +232,8 @@ class FakeServer(FakeVendorServer):
     def rate_limit_headers(self) -> dict[str, str]:
         if request.path.startswith("/auth/"):
             return {}
-        headers = {"X-LS-API-Request-Cost": _fmt(g.get("ls_cost", 1.0)), "X-LS-Acct-Id": self.account_id}
+        headers = {"Date": http_date(self.store.now()),  # the clock that stamps records (advance_clock moves both)
+                   "X-LS-API-Request-Cost": _fmt(g.get("ls_cost", 1.0)), "X-LS-Acct-Id": self.account_id}
         if self.bucket is not None:
             level = g.get("ls_level", self.bucket.level)
             headers["X-LS-API-Bucket-Level"] = f"{_fmt(level)}/{_fmt(self.bucket.capacity)}"

@@ -19,6 +19,7 @@ import requests
 from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer
 from adapters.errors import FatalError
 from adapters.lightspeed_x.client import API_PREFIX, LightspeedXClient, WrongAddressError, base_url_for
+from adapters.lightspeed_x.errors import VENDOR
 from adapters.lightspeed_x.mapping import TAGS_FIELD, from_vendor, to_vendor_changes, to_vendor_create
 from models.customer import Customer
 from models.normalise import email_key, phone_key
@@ -159,10 +160,12 @@ class LightspeedXAdapter(PosAdapter):
 
 
 def _parse_cursor(cursor: str | None) -> int:
+    """The cursor is the last `version.max`: one integer, however many customers changed together."""
     if cursor is None or cursor == "":
         return 0
     if not cursor.isdigit():
-        raise ValueError(f"not an X-Series version cursor: {cursor[:40]!r}")
+        raise FatalError("the stored poll cursor is not an X-Series version", vendor=VENDOR,
+                         endpoint=f"GET {CUSTOMERS}?after")
     return int(cursor)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import NoReturn
+
 import click
 from sqlalchemy import select
 
@@ -23,9 +26,24 @@ def poll(tenant: str) -> None:
     """One POS change poll for that tenant, now."""
     settings().require_secret_key()
     require_shared_limits("poll")
-    from tasks.operations import poll_now
+    from sqlalchemy.exc import SQLAlchemyError
 
-    echo_json(poll_now(tenant))
+    from adapters.errors import AdapterError
+    from tasks.operations import poll_now
+    from tasks.poll import PollError, failure_reason
+
+    try:
+        summary = poll_now(tenant)
+    except PollError as exc:  # stored as the tenant's last poll error too (`possync status`)
+        _poll_failed(tenant, exc.reason)
+    except (AdapterError, SQLAlchemyError) as exc:  # before the poll began: the POS settings, the database
+        _poll_failed(tenant, failure_reason(exc))
+    echo_json(summary)
+
+
+def _poll_failed(tenant: str, reason: str) -> NoReturn:
+    click.echo(f"possync: the poll of tenant {tenant!r} failed: {reason}", err=True)
+    sys.exit(1)
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,10 +14,23 @@ from tests.adapters.heartland.helpers import CUSTOM_FIELDS, TOKEN
 AdapterFactory = Callable[..., HeartlandAdapter]
 
 
+class Clock:
+    """The fake's clock: real time, unless a test sets `now` (seconds since the epoch) and moves it by hand."""
+
+    def __init__(self) -> None:
+        self.now: float | None = None
+
+    def __call__(self) -> float:
+        return time.time() if self.now is None else self.now
+
+
+FAKE_CLOCK = Clock()
+
+
 @pytest.fixture(scope="session")
 def running_fake() -> Iterator[FakeServer]:
     """One server for the whole run: stopping one takes half a second (the serve loop's poll interval)."""
-    server = FakeServer(api_token=TOKEN, requests_per_window=None)
+    server = FakeServer(api_token=TOKEN, requests_per_window=None, clock=FAKE_CLOCK)
     server.start()
     yield server
     server.stop()
@@ -29,7 +43,15 @@ def fake(running_fake: FakeServer) -> FakeServer:
     running_fake.clear()
     running_fake.set_rate_limit(None)
     running_fake.api_token = TOKEN
+    FAKE_CLOCK.now = None
     return running_fake
+
+
+@pytest.fixture
+def clock(fake: FakeServer) -> Clock:
+    """The fake's clock, stopped at the present: records it stamps from now on are a test's to age."""
+    FAKE_CLOCK.now = float(int(time.time()))
+    return FAKE_CLOCK
 
 
 @pytest.fixture

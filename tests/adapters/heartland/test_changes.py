@@ -1,28 +1,48 @@
-"""Change polling: `updated_at >= cursor` in `_filter`, page paging, overlap and de-duplication by id."""
+"""Change polling: an (updated_at, id) keyset in `_filter`, always page 1, fresh records read again but
+handed out once, and a cursor that stays small whatever the data (SPEC rule 35)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 
+from adapters.change_cursor import FRESH_MAX
 from adapters.errors import BadResponseError, FatalError
 from adapters.heartland import FakeServer, HeartlandAdapter
-from adapters.heartland.cursor import POLL_OVERLAP, PollState
+from adapters.heartland.cursor import SETTLE, PollState
 from models.tables import PosStatus
+from tests.adapters.heartland.conftest import Clock
+from tests.adapters.heartland.helpers import TOKEN
+
+PAST = "2024-03-01T09:00:00.000-05:00"  # long settled
+CURSOR_BOUND = 1024  # characters a stored cursor may take, whatever the data
 
 
-def drain(adapter: HeartlandAdapter, cursor: str | None, limit: int = 50) -> tuple[list[str], str | None, int]:
-    """Follow `has_more` to the end of one poll; returns delivered ids, the cursor and the calls made."""
+def past(i: int) -> str:
+    """Distinct settled stamps, one a second."""
+    return (datetime.fromisoformat(PAST) + timedelta(seconds=i)).isoformat(timespec="milliseconds")
+
+
+def drain(adapter: HeartlandAdapter, cursor: str | None, limit: int = 100,
+          between: Callable[[int], None] | None = None) -> tuple[list[str], str | None, int]:
+    """One poll: follow `has_more` to its end; returns delivered ids, the cursor and the calls made.
+    Every cursor on the way is bounded; `between(n)` runs after call n."""
     ids: list[str] = []
     for calls in range(1, limit + 1):
+        before = cursor
         page = adapter.changes_since(cursor)
         ids += [c.pos_id for c in page.customers]
         cursor = page.next_cursor
-        if not page.has_more:
+        assert cursor is None or len(cursor) < CURSOR_BOUND, len(cursor)
+        if between is not None:
+            between(calls)
+        if not page.has_more or (not page.customers and cursor == before):  # as `tasks.poll` stops
             return ids, cursor, calls
     raise AssertionError("the poll never finished")
 
@@ -58,18 +78,29 @@ def test_first_poll_sees_everything_including_archived_and_deleted(
 def test_poll_with_no_changes_is_one_request_and_repeats_nothing(
     adapter: HeartlandAdapter, fake: FakeServer
 ) -> None:
-    fake.seed([{"email": f"c{i}@example.com"} for i in range(3)])
+    fake.seed([{"email": f"c{i}@example.com", "updated_at": past(i)} for i in range(3)])
     first = adapter.changes_since(None)
     fake.reset()
     again = adapter.changes_since(first.next_cursor)
     assert again.customers == [] and not again.has_more
     assert fake.count_requests() == 1
-    [flt] = filters_sent(fake)
-    assert flt is not None and set(flt) == {"updated_at"} and set(flt["updated_at"]) == {"$gte"}
-    since = PollState.decode(first.next_cursor).since
-    assert since is not None
-    bound = datetime.fromisoformat(flt["updated_at"]["$gte"])
-    assert bound == datetime.fromisoformat(since) - POLL_OVERLAP  # the overlap window
+    assert filters_sent(fake) == [{"updated_at": {"$gt": past(2)}}]  # after the last settled stamp
+    assert parse_qs(fake.vendor_requests()[0].query)["page"] == ["1"]
+
+
+def test_fresh_records_are_read_again_but_handed_out_once(
+    adapter: HeartlandAdapter, fake: FakeServer, clock: Clock
+) -> None:
+    ids = fake.seed([{"email": f"c{i}@example.com"} for i in range(3)])  # stamped now: not settled yet
+    first = adapter.changes_since(None)
+    assert [c.pos_id for c in first.customers] == [str(i) for i in ids]
+    assert adapter.changes_since(first.next_cursor).customers == []
+    fake.edit(ids[0], first_name="Again")  # a later edit, a moment after the read
+    second = adapter.changes_since(first.next_cursor)
+    assert [(c.pos_id, c.customer.first_name) for c in second.customers] == [(str(ids[0]), "Again")]
+    clock.now = (clock.now or 0) + SETTLE.total_seconds() + 1
+    settled = adapter.changes_since(second.next_cursor)
+    assert settled.customers == [] and "fresh" not in json.loads(settled.next_cursor or "")
 
 
 def test_an_edit_comes_back_once(adapter: HeartlandAdapter, fake: FakeServer) -> None:
@@ -83,21 +114,21 @@ def test_an_edit_comes_back_once(adapter: HeartlandAdapter, fake: FakeServer) ->
 
 def test_paging_across_several_pages_delivers_each_record_once(adapter: HeartlandAdapter, fake: FakeServer) -> None:
     adapter.per_page = 3
-    ids = fake.seed([{"email": f"c{i}@example.com"} for i in range(8)])
+    ids = fake.seed([{"email": f"c{i}@example.com", "updated_at": past(i // 2)} for i in range(8)])
     delivered, cursor, calls = drain(adapter, None)
     assert sorted(delivered, key=int) == [str(i) for i in ids] and len(delivered) == 8
     assert calls == fake.count_requests() >= 3
-    assert all(parse_qs(r.query)["per_page"] == ["3"] for r in fake.vendor_requests())
-    later = filters_sent(fake)[1:]
-    assert all(f is not None and "$gte" in f["updated_at"] for f in later)  # keyset, not page numbers
-    # All 8 fall inside the overlap window, so the next poll re-reads them (3 pages) and repeats none.
-    assert drain(adapter, cursor)[0] == []
+    requests = [parse_qs(r.query) for r in fake.vendor_requests()]
+    assert all(q["per_page"] == ["3"] and q["page"] == ["1"] for q in requests)  # keyset, not page numbers
+    assert all(f is not None and "$gte" in f["updated_at"] for f in filters_sent(fake)[1:])
+    fake.reset()
+    assert drain(adapter, cursor)[0] == [] and fake.count_requests() == 1
 
 
 def test_a_record_edited_mid_poll_is_not_lost(adapter: HeartlandAdapter, fake: FakeServer) -> None:
     """Page-number walking would skip one record here: the edit shifts every later record left."""
     adapter.per_page = 2
-    ids = fake.seed([{"email": f"c{i}@example.com"} for i in range(6)])
+    ids = fake.seed([{"email": f"c{i}@example.com", "updated_at": past(i)} for i in range(6)])
     first = adapter.changes_since(None)
     fake.edit(ids[0], first_name="Edited")
     rest, _, _ = drain(adapter, first.next_cursor)
@@ -110,11 +141,12 @@ def test_a_record_edited_mid_poll_is_not_lost(adapter: HeartlandAdapter, fake: F
 
 def test_many_records_with_one_timestamp_still_page_through(adapter: HeartlandAdapter, fake: FakeServer) -> None:
     adapter.per_page = 2
-    stamp = "2024-03-01T09:00:00.000-05:00"
-    ids = fake.seed([{"email": f"c{i}@example.com", "updated_at": stamp} for i in range(5)])
+    ids = fake.seed([{"email": f"c{i}@example.com", "updated_at": PAST} for i in range(5)])
     delivered, cursor, _ = drain(adapter, None)
     assert sorted(delivered, key=int) == [str(i) for i in ids]
-    assert PollState.decode(cursor).since == stamp
+    assert PollState.decode(cursor).keyset.stamp == PAST
+    assert filters_sent(fake)[1:3] == [{"updated_at": {"$gte": PAST}, "id": {"$gt": 2}},
+                                       {"updated_at": {"$gte": PAST}, "id": {"$gt": 4}}]  # by id, not page
     fake.reset()
     assert drain(adapter, cursor)[0] == []
 
@@ -126,16 +158,20 @@ def test_timestamps_compare_as_instants_across_offsets(adapter: HeartlandAdapter
     ])
     page = adapter.changes_since(None)
     assert [c.pos_id for c in page.customers] == [str(early), str(late)]
-    assert PollState.decode(page.next_cursor).since == "2024-03-01T10:00:00-05:00"
+    assert PollState.decode(page.next_cursor).keyset.stamp == "2024-03-01T10:00:00-05:00"
 
 
-def test_overlap_catches_a_record_committed_late_with_an_older_stamp(
-    adapter: HeartlandAdapter, fake: FakeServer
+def test_a_record_committed_late_with_an_older_stamp_is_caught(
+    adapter: HeartlandAdapter, fake: FakeServer, clock: Clock
 ) -> None:
-    fake.seed([{"email": "a@example.com", "updated_at": "2024-03-01T10:00:00-05:00"}])
+    """A stamp is only passed once settled: a write committed late, stamped before one already read, is
+    still in front of the cursor."""
+    (first,) = fake.seed([{"email": "a@example.com"}])
     cursor = adapter.changes_since(None).next_cursor
-    late = fake.seed([{"email": "late@example.com", "updated_at": "2024-03-01T09:59:58-05:00"}])[0]
+    stamp = datetime.fromtimestamp((clock.now or 0) - 2).astimezone(fake.tz).isoformat(timespec="milliseconds")
+    late = fake.seed([{"email": "late@example.com", "updated_at": stamp}])[0]
     assert [c.pos_id for c in adapter.changes_since(cursor).customers] == [str(late)]
+    assert str(first) != str(late)
 
 
 def test_a_plain_timestamp_is_accepted_as_cursor(adapter: HeartlandAdapter, fake: FakeServer) -> None:
@@ -145,8 +181,9 @@ def test_a_plain_timestamp_is_accepted_as_cursor(adapter: HeartlandAdapter, fake
     assert [c.pos_id for c in adapter.changes_since(cutoff).customers] == [str(new)]
 
 
-@pytest.mark.parametrize("cursor", ["yesterday", '{"v": 99}', '{"v": 1, "since": "soon"}', "{not json"],
-                         ids=["words", "future-version", "bad-since", "broken-json"])
+@pytest.mark.parametrize("cursor", ["yesterday", '{"v": 99}', '{"v": 1, "since": "soon"}', "{not json",
+                                    '{"v": 2, "ts": "soon"}', '{"v": 2, "ts": null, "fresh": {"1": "x"}}'],
+                         ids=["words", "future-version", "bad-since", "broken-json", "bad-ts", "bad-fresh"])
 def test_a_damaged_cursor_is_a_fatal_error(adapter: HeartlandAdapter, fake: FakeServer, cursor: str) -> None:
     with pytest.raises(FatalError, match="cursor"):
         adapter.changes_since(cursor)
@@ -160,11 +197,59 @@ def test_a_record_without_updated_at_is_a_bad_response(adapter: HeartlandAdapter
     assert info.value.endpoint == "GET /api/customers"
 
 
-def test_cursor_state_forgets_records_outside_the_overlap() -> None:
-    state = PollState()
-    state.accept("1", "2024-03-01T10:00:00+00:00", "a")
-    state.accept("2", "2024-03-01T10:10:00+00:00", "b")
-    state.advance(None, 1, "2024-03-01T10:10:00+00:00", has_more=False)
-    assert set(state.seen) == {"2"}
-    assert state.accept("2", "2024-03-01T10:10:00+00:00", "b") is False
-    assert state.accept("2", "2024-03-01T10:10:00+00:00", "changed") is True  # same second, new content
+def test_five_thousand_sharing_one_stamp_page_through_with_a_bounded_cursor(
+    adapter: HeartlandAdapter, fake: FakeServer, clock: Clock
+) -> None:
+    """A bulk import: 5,000 customers, one `updated_at`. Each once across all pages and polls, a cursor
+    under 1 KB at every step; customers edited between two pages come back once more, edited."""
+    ids = [str(i) for i in fake.seed([{"email": f"c{i}@example.com", "updated_at": PAST} for i in range(5000)])]
+    already_read, not_yet_read = ids[10], ids[4000]
+
+    def edit_after_page_one(n: int) -> None:
+        if n == 1:
+            fake.edit(already_read, first_name="Edited")
+            fake.edit(not_yet_read, first_name="Edited")
+
+    delivered, cursor, calls = drain(adapter, None, between=edit_after_page_one)
+    counts = Counter(delivered)
+    assert set(counts) == set(ids) and sum(counts.values()) == 5001 and counts[already_read] == 2
+    assert calls <= 52 and all(q["page"] == ["1"] for q in map(parse_qs, (r.query for r in fake.vendor_requests())))
+    fake.reset()
+    assert drain(adapter, cursor)[0] == [] and fake.count_requests() == 1  # the edits: fresh, read, not repeated
+    clock.now = (clock.now or 0) + SETTLE.total_seconds() + 1
+    fake.edit(ids[0], first_name="Later")
+    later, cursor, _ = drain(adapter, cursor)
+    assert later == [ids[0]] and PollState.decode(cursor).keyset.stamp != PAST
+
+
+def test_more_fresh_records_than_the_cursor_holds_wait_for_the_next_poll(
+    adapter: HeartlandAdapter, fake: FakeServer, clock: Clock
+) -> None:
+    ids = [str(i) for i in fake.seed([{"email": f"c{i}@example.com"} for i in range(FRESH_MAX + 15)])]
+    first, cursor, _ = drain(adapter, None)
+    assert first == ids[:FRESH_MAX]
+    clock.now = (clock.now or 0) + SETTLE.total_seconds() + 1
+    second, _, _ = drain(adapter, cursor)
+    assert second == ids[FRESH_MAX:]
+
+
+def test_a_vendor_that_ignores_the_id_sort_is_an_error_not_a_silent_skip(
+    adapter: HeartlandAdapter, fake: FakeServer
+) -> None:
+    fake.seed([{"email": f"c{i}@example.com", "updated_at": PAST} for i in range(2)])
+    records = requests.get(f"{fake.url}/api/customers", headers={"Authorization": f"Bearer {TOKEN}"},
+                           timeout=5).json()["results"]
+    fake.inject(200, body={"total": 2, "pages": 1, "per_page": 100, "results": list(reversed(records))})
+    with pytest.raises(BadResponseError, match=r"\(updated_at, id\) order"):
+        adapter.changes_since(None)
+
+
+def test_a_version_1_cursor_with_thousands_of_seen_records_goes_on_from_its_position(
+    adapter: HeartlandAdapter, fake: FakeServer
+) -> None:
+    """The previous format kept every record near its last stamp; it converts to (since, largest id)."""
+    ids = [str(i) for i in fake.seed([{"email": f"c{i}@example.com", "updated_at": PAST} for i in range(1400)])]
+    old = json.dumps({"v": 1, "since": PAST, "chain": False, "window": None, "page": 1,
+                      "seen": {i: [PAST, "0123456789abcdef"] for i in ids[:1350]}})
+    delivered, cursor, _ = drain(adapter, old)
+    assert delivered == ids[1350:] and len(cursor or "") < CURSOR_BOUND

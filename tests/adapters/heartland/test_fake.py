@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
 import requests
 
 from adapters.heartland import FakeServer
+from tests.adapters.heartland.conftest import Clock
 from tests.adapters.heartland.helpers import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -213,3 +216,13 @@ def test_a_state_dump_seeds_back_the_same_records(fake: FakeServer) -> None:
     assert fake.state() == dump
     with pytest.raises(ValueError, match="already exists"):
         fake.seed([{"id": 1, "email": "again@b.co"}])
+
+
+def test_responses_are_dated_by_the_clock_that_stamps_updated_at(fake: FakeServer, clock: Clock) -> None:
+    """Clients judge whether an `updated_at` is settled by the vendor's `Date`, not their own clock."""
+    clock.now = 1_700_000_000.0  # a clock of the fake's own, far from this machine's
+    (cid,) = fake.seed([{"email": "now@example.com"}])
+    response = get(fake, f"/api/customers/{cid}")
+    stamp = datetime.fromisoformat(response.json()["updated_at"])
+    served = parsedate_to_datetime(response.headers["Date"])
+    assert timedelta(0) <= stamp - served < timedelta(seconds=1)  # `Date` is whole seconds

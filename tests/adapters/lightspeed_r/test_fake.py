@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +214,22 @@ def test_python_dash_m_serves_the_fake() -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def test_responses_are_dated_by_the_clock_that_stamps_records(fake: FakeServer) -> None:
+    """Clients judge whether a `timeStamp` second is over by the vendor's `Date`, not their own clock."""
+    fake.advance_clock(3600)
+    (pos_id,) = fake.seed([{"first_name": "Now"}])
+    response = api(fake, "GET", f"Customer/{pos_id}.json")
+    stamp = datetime.fromisoformat(response.json()["Customer"]["timeStamp"])
+    served = parsedate_to_datetime(response.headers["Date"])
+    assert abs((served - stamp).total_seconds()) <= 1
+
+
+def test_one_second_read_by_customer_id_after_a_given_id(fake: FakeServer) -> None:
+    """The keyset a client resumes with: equality on a second, `customerID` above the last one read."""
+    second = "2024-05-01T10:00:00+00:00"
+    ids = fake.seed([{"first_name": f"N{i}", "time_stamp": second} for i in range(3)])
+    fake.seed([{"first_name": "Later", "time_stamp": "2024-05-01T10:00:01+00:00"}])
+    body = listing(fake, timeStamp=second, customerID=f">,{ids[0]}", sort="customerID")
+    assert [c["customerID"] for c in body["Customer"]] == ids[1:]

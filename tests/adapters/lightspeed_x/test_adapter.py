@@ -286,5 +286,5 @@ def test_empty_store_poll(adapter: LightspeedXAdapter) -> None:
 
 
 def test_bad_cursor_is_refused(adapter: LightspeedXAdapter) -> None:
-    with pytest.raises(ValueError, match="cursor"):
+    with pytest.raises(FatalError, match="cursor"):
         adapter.changes_since("2024-01-01T00:00:00")
