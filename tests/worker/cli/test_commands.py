@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_db_upgrade_then_tenant_apply_list_show(backend: str, tmp_path: Path, pg
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'p.db'}"
     else:
-        url = pg_url.rsplit("/", 1)[0] + "/possync_cli_" + tmp_path.name[-8:].replace("-", "_").lower()
+        url = pg_url.rsplit("/", 1)[0] + "/possync_cli_" + uuid.uuid4().hex[:10]
         admin = sa.create_engine(pg_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"'))
@@ -52,8 +53,11 @@ def test_db_upgrade_then_tenant_apply_list_show(backend: str, tmp_path: Path, pg
         assert applied.returncode == 0, applied.stderr
         assert "applied" in applied.stdout
         assert "unchanged" in possync("tenant", "apply", str(file), env=env).stdout
-        assert json.loads(possync("tenant", "list", "--json", env=env).stdout)[0]["name"] == "acme"
+        listed = possync("tenant", "list", "--json", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert json.loads(listed.stdout)[0]["name"] == "acme"
         shown = possync("tenant", "show", "acme", env=env)
+        assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["pos"]["kind"] == "heartland"
         assert "hl_token_secret" not in shown.stdout and "shpat_secret" not in shown.stdout
     finally:
