@@ -261,7 +261,8 @@ def _worker(port: int, phase: Phase, index: int, start: float, out: list[tuple[f
                 conn.request("GET", "/healthz")
             else:
                 headers = dict(base)
-                headers["X-Shopify-Webhook-Id"] = f"{run}-{index}-{sent}"
+                # Each a delivery of its own event: a repeated event id is stored once (a replay).
+                headers["X-Shopify-Webhook-Id"] = headers["X-Shopify-Event-Id"] = f"{run}-{index}-{sent}"
                 conn.request("POST", "/webhooks/shopify", body, headers)
             response = conn.getresponse()
             response.read()
