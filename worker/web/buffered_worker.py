@@ -1,9 +1,9 @@
 """gunicorn's threaded worker, except that a request is read whole by the event loop before a thread runs it.
 
 Why: gthread gives a connection to a thread as soon as its first byte arrives, and the thread then
-blocks on the socket until the headers and the body are in, with no deadline. Some thirty clients
-sending a byte now and then held every thread of the receiver (2 processes x 4 threads), and Shopify's
-deliveries timed out behind them. Here the worker's main loop, which already watches idle keep-alive
+blocks on the socket until the headers and the body are in, with no deadline, so a few clients sending
+a byte now and then hold every thread of the receiver (2 processes x 4 threads) and Shopify's
+deliveries time out behind them. Here the worker's main loop, which already watches idle keep-alive
 connections, also collects each request's bytes without blocking: the headers, then a `Content-Length`
 or chunked body. Only a complete request goes to a thread, with its bytes already in the parser's
 buffer, so no thread ever waits on a client. Limits, per process:
@@ -19,9 +19,10 @@ Deliveries over TLS (gunicorn's `certfile`) are left to gthread: TLS ends at the
 from __future__ import annotations
 
 import contextlib
+import io
 import selectors
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,7 @@ from gunicorn.workers.gthread import ThreadWorker
 REQUEST_READ_SECONDS = 10.0  # Shopify itself gives up after 5 s, so a delivery slower than this is lost anyway
 MAX_COLLECTING = 64
 MAX_HEADER_BYTES = 64 * 1024
+MAX_CHUNK_LINE = 4096  # a chunk-size line (size and extensions) longer than this is not framing
 RECV_BYTES = 65536
 
 REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
@@ -39,86 +41,106 @@ BODY_TOO_LARGE = b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nConten
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-# --- what the bytes so far say ---------------------------------------------------------------------
-COMPLETE, INCOMPLETE = "complete", "incomplete"
+# --- where a request ends ----------------------------------------------------------------------------------
+COMPLETE, INCOMPLETE, REFUSED = "complete", "incomplete", "refused"
 
 
-def request_state(data: bytes | bytearray, max_body: int) -> tuple[str, bytes | None]:
-    """(state, reply): COMPLETE or INCOMPLETE with no reply, or "refused" with the reply to send.
+class RequestFraming:
+    """One request's bytes as they arrive, and whether they are all in: headers, then a `Content-Length`
+    or chunked body. Each `feed` costs about the bytes it adds (a client sending one byte per packet
+    must not make every packet rescan the request).
 
-    Only framing is judged: a request this cannot frame (bad Content-Length, bad chunk size) counts as
-    complete, and gunicorn's parser, which is the judge of HTTP, answers it in a thread at once."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return (INCOMPLETE, None) if len(data) <= MAX_HEADER_BYTES else ("refused", HEADERS_TOO_LARGE)
-    if end > MAX_HEADER_BYTES:
-        return "refused", HEADERS_TOO_LARGE
-    headers = _headers(data[:end])
-    body = data[end + 4:]
-    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-        done = _chunked_end(body, max_body)
-        if done == -1:
-            return "refused", BODY_TOO_LARGE
-        return (COMPLETE, None) if done is not None else (INCOMPLETE, None)
-    length_text = headers.get(b"content-length")
-    if length_text is None:
-        return COMPLETE, None
-    try:
-        length = int(length_text)
-    except ValueError:
-        return COMPLETE, None
-    if length > max_body:
-        return "refused", BODY_TOO_LARGE
-    return (COMPLETE, None) if len(body) >= length else (INCOMPLETE, None)
+    Only framing is judged here: a request this cannot frame (a bad `Content-Length`, a bad chunk size)
+    counts as complete, and gunicorn's parser, the judge of HTTP, answers it from a thread at once.
+    `Expect: 100-continue` is taken out of the headers, since the body is read here: `continue_owed`
+    then says the interim answer is due (once, while the body is not all in)."""
 
+    def __init__(self, max_body: int, data: bytes = b"") -> None:
+        self.max_body = max_body
+        self.data = bytearray()
+        self.continue_owed = False
+        self._scanned = 0  # bytes already searched for the end of the headers
+        self._body = -1  # where the body starts, once the headers are in
+        self._end: int | None = None  # where the request ends, when known
+        self._chunked = False
+        self._chunk = 0  # the next chunk's size line
+        self._chunk_total = 0
+        self._state = INCOMPLETE, None
+        if data:
+            self.feed(data)
 
-def _headers(head: bytes | bytearray) -> dict[bytes, bytes]:
-    found: dict[bytes, bytes] = {}
-    for line in bytes(head).split(b"\r\n")[1:]:
-        name, sep, value = line.partition(b":")
-        if sep:
-            found[name.strip().lower()] = value.strip()
-    return found
+    def feed(self, data: bytes) -> tuple[str, bytes | None]:
+        self.data += data
+        if self._state[0] == INCOMPLETE:
+            self._state = self._advance()
+        return self._state
 
+    def _advance(self) -> tuple[str, bytes | None]:
+        if self._body < 0:
+            head_end = self.data.find(b"\r\n\r\n", max(0, self._scanned - 3))
+            self._scanned = len(self.data)
+            if head_end < 0 or head_end > MAX_HEADER_BYTES:
+                return (INCOMPLETE, None) if len(self.data) <= MAX_HEADER_BYTES else (REFUSED, HEADERS_TOO_LARGE)
+            refused = self._read_headers(head_end)
+            if refused is not None:
+                return refused
+        if self._chunked:
+            return self._chunks()
+        if self._end is None or len(self.data) >= self._end:
+            return COMPLETE, None
+        return INCOMPLETE, None
 
-def _chunked_end(body: bytes | bytearray, max_body: int) -> int | None:
-    """Where a chunked body ends, None while it does not yet, -1 when its data passes `max_body`."""
-    pos, total = 0, 0
-    while True:
-        line_end = body.find(b"\r\n", pos)
-        if line_end < 0:
-            return None
-        try:
-            size = int(bytes(body[pos:line_end]).split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            return len(body)  # not chunked framing: the parser will say so
-        total += size
-        if total > max_body:
-            return -1
-        if size == 0:  # the last chunk, then trailers up to an empty line
-            trailer_end = body.find(b"\r\n\r\n", line_end)
-            return None if trailer_end < 0 else trailer_end + 4
-        pos = line_end + 2 + size + 2
-        if pos > len(body):
-            return None
-
-
-def without_expect_continue(data: bytes | bytearray) -> bytes | None:
-    """The request without its `Expect: 100-continue` header, or None when it has none (or its headers
-    are not complete yet)."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
+    def _read_headers(self, head_end: int) -> tuple[str, bytes | None] | None:
+        lines = bytes(self.data[:head_end]).split(b"\r\n")
+        headers = {}
+        kept = [lines[0]]
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if sep and name == b"expect" and value == b"100-continue":
+                continue
+            kept.append(line)
+            if sep:
+                headers[name] = value
+        if len(kept) < len(lines):
+            self.data[:head_end] = b"\r\n".join(kept)
+            head_end = self.data.find(b"\r\n\r\n")
+            self.continue_owed = True
+        self._body = head_end + 4
+        if b"chunked" in headers.get(b"transfer-encoding", b""):
+            self._chunked = True
+        elif b"content-length" in headers:
+            try:
+                length = int(headers[b"content-length"])
+            except ValueError:
+                return None  # `_end` stays None: complete, the parser answers 400
+            if length > self.max_body:
+                return REFUSED, BODY_TOO_LARGE
+            self._end = self._body + length
         return None
-    lines = bytes(data[:end]).split(b"\r\n")
-    kept = [line for line in lines if not _is_expect_continue(line)]
-    if len(kept) == len(lines):
-        return None
-    return b"\r\n".join(kept) + bytes(data[end:])
 
-
-def _is_expect_continue(line: bytes) -> bool:
-    name, sep, value = line.partition(b":")
-    return bool(sep) and name.strip().lower() == b"expect" and value.strip().lower() == b"100-continue"
+    def _chunks(self) -> tuple[str, bytes | None]:
+        while True:
+            line = self._body + self._chunk
+            line_end = self.data.find(b"\r\n", line)
+            if line_end < 0:
+                return (INCOMPLETE, None) if len(self.data) - line <= MAX_CHUNK_LINE else (COMPLETE, None)
+            try:
+                size = int(bytes(self.data[line:line_end]).split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                return COMPLETE, None
+            if self._chunk_total + size > self.max_body:
+                return REFUSED, BODY_TOO_LARGE
+            if size == 0:  # the last chunk, then trailers up to an empty line
+                if self.data.find(b"\r\n\r\n", line_end) >= 0:
+                    return COMPLETE, None
+                trailers = len(self.data) - line_end
+                return (INCOMPLETE, None) if trailers <= MAX_HEADER_BYTES else (REFUSED, HEADERS_TOO_LARGE)
+            following = line_end + 2 + size + 2
+            if following > len(self.data):
+                return INCOMPLETE, None
+            self._chunk_total += size
+            self._chunk = following - self._body
 
 
 # --- the worker ----------------------------------------------------------------------------------------------
@@ -126,7 +148,7 @@ def _is_expect_continue(line: bytes) -> bool:
 class _Collecting:
     conn: Any  # gunicorn's TConn
     deadline: float
-    data: bytearray = field(default_factory=bytearray)
+    framing: RequestFraming
 
 
 class BufferingThreadWorker(ThreadWorker):
@@ -148,20 +170,30 @@ class BufferingThreadWorker(ThreadWorker):
         super().init_process()
 
     def enqueue_req(self, conn: Any) -> None:
-        """Every connection with a request coming passes here (new, kept alive, deferred): collect it."""
-        if getattr(conn, "possync_collected", False) or self.cfg.is_ssl or _parser_holds_bytes(conn):
+        """Every connection with a request coming passes here (new, kept alive, deferred, or with the next
+        request read ahead into its parser): collect it, then hand it to a thread."""
+        if getattr(conn, "possync_collected", False) or self.cfg.is_ssl:
             conn.possync_collected = False
             conn.sock.setblocking(True)
             super().enqueue_req(conn)
             return
         if len(self._collecting) >= self.max_collecting:
             self._drop(next(iter(self._collecting.values())), REQUEST_TIMEOUT)
-        collecting = _Collecting(conn, time.monotonic() + self.read_seconds)
+        collecting = _Collecting(conn, time.monotonic() + self.read_seconds, RequestFraming(self.max_body))
         conn.sock.setblocking(False)
         self._collecting[conn] = collecting
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, collecting))
+        read_ahead = _take_read_ahead(conn)
+        if read_ahead:
+            self._advance(collecting, read_ahead)
+        if conn in self._collecting:
+            self._receive(collecting)  # a kept-alive connection that woke the poller has its request in already
+        if conn in self._collecting:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, collecting))
 
     def _on_readable(self, collecting: _Collecting, _sock: Any) -> None:
+        self._receive(collecting)
+
+    def _receive(self, collecting: _Collecting) -> None:
         try:
             data = collecting.conn.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -171,23 +203,24 @@ class BufferingThreadWorker(ThreadWorker):
         if not data:  # the client went away
             self._drop(collecting, None)
             return
-        collecting.data += data
-        stripped = without_expect_continue(collecting.data)
-        if stripped is not None:
-            collecting.data = bytearray(stripped)
-        state, reply = request_state(collecting.data, self.max_body)
+        self._advance(collecting, data)
+
+    def _advance(self, collecting: _Collecting, data: bytes) -> None:
+        framing = collecting.framing
+        state, reply = framing.feed(data)
         if state == COMPLETE:
             self._hand_over(collecting)
         elif reply is not None:
             self._drop(collecting, reply)
-        elif stripped is not None:
+        elif framing.continue_owed:
+            framing.continue_owed = False
             _send_quietly(collecting.conn.sock, CONTINUE)
 
     def _hand_over(self, collecting: _Collecting) -> None:
         conn = self._forget(collecting)
         if conn.parser is None:
             conn.parser = _new_parser(self.cfg, conn.sock, conn.client)
-        conn.parser.unreader.unread(bytes(collecting.data))
+        conn.parser.unreader.unread(bytes(collecting.framing.data))
         conn.data_ready = True  # gunicorn >= 24: do not wait for the socket, the bytes are in the parser
         conn.possync_collected = True
         self.enqueue_req(conn)
@@ -217,10 +250,16 @@ class BufferingThreadWorker(ThreadWorker):
             self._drop(collecting, REQUEST_TIMEOUT)
 
 
-def _parser_holds_bytes(conn: Any) -> bool:
-    """A kept-alive connection whose next request was read ahead into its parser (pipelining)."""
+def _take_read_ahead(conn: Any) -> bytes:
+    """Bytes of the next request already read into a kept-alive connection's parser (a pipelining client),
+    taken out: they are collected like the rest, or a half-sent second request would hold a thread."""
     parser = getattr(conn, "parser", None)
-    return parser is not None and bool(parser.unreader.buf.getvalue())
+    if parser is None:
+        return b""
+    data = parser.unreader.buf.getvalue()
+    if data:
+        parser.unreader.buf = io.BytesIO()
+    return data
 
 
 def _new_parser(cfg: Any, sock: Any, client: Any) -> Any:
