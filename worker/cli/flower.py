@@ -69,4 +69,7 @@ def flower(ctx: click.Context, unauthenticated: bool) -> None:
     protect_metrics()
     from worker.celery_app import app
 
+    # Flower finds the broker's queues from the scheme of the connection's URL (redis://, sentinel://), which
+    # possync's transport class would replace with its import path: kombu's own transport is used here.
+    app.conf.broker_transport = None
     app.start(argv)
