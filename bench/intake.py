@@ -1,10 +1,11 @@
 """Webhook intake under gunicorn: accepted deliveries per second and p99 latency, against bare `/healthz`.
 
 What runs: the real receiver (`worker.web.wsgi:app`) under gunicorn with the settings of
-`worker.web.gunicorn_conf` (gthread), a fresh PostgreSQL database created for the run and dropped
-after it, and the local Redis as broker with a real enqueue (`tasks.intake.enqueue_event`, Celery on
-Redis under a key prefix owned by the run). If `tasks.intake` cannot be imported, the enqueue is an
-LPUSH of the event id onto a Redis list, so the broker round trip is still paid; the row says which.
+`worker.web.gunicorn_conf` (its threaded worker, `worker.web.buffered_worker`), a fresh PostgreSQL
+database created for the run and dropped after it, and the local Redis as broker with a real enqueue
+(`tasks.intake.enqueue_event`, Celery on Redis under a key prefix owned by the run). If `tasks.intake`
+cannot be imported, the enqueue is an LPUSH of the event id onto a Redis list, so the broker round trip
+is still paid; the row says which.
 
 Load comes from a second process over loopback: a thread pool of keep-alive connections, each
 sending signed `orders/create` deliveries (a realistic ~3.5 KB body) with unique webhook ids. Three
@@ -261,7 +262,8 @@ def _worker(port: int, phase: Phase, index: int, start: float, out: list[tuple[f
                 conn.request("GET", "/healthz")
             else:
                 headers = dict(base)
-                headers["X-Shopify-Webhook-Id"] = f"{run}-{index}-{sent}"
+                # Each a delivery of its own event: a repeated event id is stored once (a replay).
+                headers["X-Shopify-Webhook-Id"] = headers["X-Shopify-Event-Id"] = f"{run}-{index}-{sent}"
                 conn.request("POST", "/webhooks/shopify", body, headers)
             response = conn.getresponse()
             response.read()
@@ -342,7 +344,8 @@ def run(
     say = progress or (lambda _text: None)
     with environment(workers, threads) as env:
         kind = "keep-alive connections" if keepalive else "connections (one TCP connection per request)"
-        how = (f"gunicorn gthread {workers}x{threads}, {connections} {kind} from a second "
+        worker_class = gunicorn_conf.worker_class.rsplit(".", 1)[-1]
+        how = (f"gunicorn {worker_class} {workers}x{threads}, {connections} {kind} from a second "
                f"process, PostgreSQL + Redis on loopback, {os.cpu_count()} cores shared by all")
         enqueue = ("real enqueue: tasks.intake.enqueue_event (Celery on Redis)" if env.real_enqueue else
                    "enqueue: LPUSH to a Redis list (tasks.intake not importable)")

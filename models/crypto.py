@@ -29,8 +29,13 @@ def decrypt_json(token: str, key: str) -> dict[str, Any]:
         ) from None
 
 
+# Secrets shorter than this show nothing at all: four known characters of a short one narrow it too much.
+MASK_SHOWS_TAIL_FROM = 16
+
+
 def mask(value: str | None) -> str | None:
-    """What `tenant show` prints for a secret: enough to recognise it, never enough to use it."""
+    """What `tenant show` prints for a secret: at most its last 4 characters, to tell two apart; never its
+    start (token prefixes such as `shpat_` say nothing) nor its length."""
     if not value:
         return value
-    return "****" if len(value) <= 8 else f"{value[:4]}…{value[-2:]} ({len(value)} chars)"
+    return f"****{value[-4:]}" if len(value) >= MASK_SHOWS_TAIL_FROM else "****"

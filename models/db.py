@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 @functools.cache
 def get_engine(url: str) -> Engine:
+    """`hide_parameters`: a failed statement's message (kept in `last_error`, logged) would otherwise carry
+    its bound values, which are customers' names, emails and addresses."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -30,7 +32,7 @@ def get_engine(url: str) -> Engine:
     # A short connect timeout: the receiver must answer 503 well inside Shopify's 5 seconds when the
     # database host is unreachable, not hang on the OS default.
     connect_args = {"connect_timeout": 3} if url.startswith("postgresql") else {}
-    engine = create_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args)
+    engine = create_engine(url, hide_parameters=True, pool_size=10, max_overflow=20, connect_args=connect_args)
     _ping_after_idle(engine)
     return engine
 

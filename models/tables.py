@@ -170,6 +170,9 @@ class InboundEvent(Base):
     __tablename__ = "inbound_events"
     __table_args__ = (
         UniqueConstraint("source", "webhook_id"),
+        # One row per sender event and topic: a signed body replayed under a new webhook id (or a second
+        # subscription's delivery of the same action) is a duplicate. NULLs never collide.
+        Index("ux_inbound_events_sender_event", "tenant_id", "source", "topic", "sender_event_id", unique=True),
         Index("ix_inbound_events_status", "status", "received_at"),
     )
 
@@ -177,6 +180,7 @@ class InboundEvent(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(16), default="shopify")
     webhook_id: Mapped[str] = mapped_column(String(128))
+    sender_event_id: Mapped[str | None] = mapped_column(String(128))  # X-Shopify-Event-Id, when sent
     topic: Mapped[str] = mapped_column(String(128))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -6,9 +6,12 @@ loaded value is plain dicts ready for `models.tenants.apply_tenant`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -19,6 +22,33 @@ MATCHING_ORDERS = ("email,phone", "phone,email", "email", "phone")
 # Canonical fields Heartland keeps in merchant custom fields (SPEC rule 24).
 HEARTLAND_CUSTOM_FIELD_NAMES = ("email_opt_in", "sms_opt_in", "birthday", "tags")
 SLUG = validate.Regexp(r"^[a-z0-9-]+$", error="must match [a-z0-9-]+")
+# A vendor sub-domain (X-Series `domain_prefix`, Heartland `subdomain`) is one DNS label: anything else
+# (`evil.example/x`, `a.b`) would send the tenant's token to another host.
+HOST_LABEL = validate.Regexp(re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$", re.IGNORECASE),
+                             error="must be one host name label ([a-z0-9-], e.g. acme)")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
+
+
+def _https_or_loopback(url: str) -> None:
+    """Vendor URLs carry bearer tokens: https, except to this machine (the fakes, a local proxy)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        return
+    raise ValidationError("must be an https:// URL (http:// only for 127.0.0.0/8, ::1 or localhost)")
+
+
+def _vendor_url() -> fields.Url:
+    return fields.Url(load_default=None, allow_none=True, require_tld=False, validate=_https_or_loopback)
 
 
 class TenantFileError(Exception):
@@ -38,15 +68,15 @@ class ShopifySection(_Strict):
     client_secret = fields.String(required=True, validate=validate.Length(min=1))
     previous_client_secret = fields.String(load_default=None, allow_none=True)
     api_version = fields.String(load_default="2026-07", validate=validate.Regexp(r"^\d{4}-\d{2}$|^unstable$"))
-    api_base_url = fields.Url(load_default=None, allow_none=True, require_tld=False)
+    api_base_url = _vendor_url()
 
 
 class PosSection(_Strict):
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in PosKind]))
-    base_url = fields.Url(load_default=None, allow_none=True, require_tld=False)
+    base_url = _vendor_url()
     account_id = fields.String(load_default=None, allow_none=True)
-    domain_prefix = fields.String(load_default=None, allow_none=True)
-    subdomain = fields.String(load_default=None, allow_none=True)
+    domain_prefix = fields.String(load_default=None, allow_none=True, validate=HOST_LABEL)
+    subdomain = fields.String(load_default=None, allow_none=True, validate=HOST_LABEL)
     access_token = fields.String(required=True, validate=validate.Length(min=1))
     refresh_token = fields.String(load_default=None, allow_none=True)
     client_id = fields.String(load_default=None, allow_none=True)

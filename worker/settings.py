@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from cryptography.fernet import Fernet
@@ -21,6 +23,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 DEFAULT_DATABASE_URL = "sqlite:///possync.db"
 KEYGEN_HINT = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 SENTINEL_PORT = 26379  # Sentinel's own default port, as kombu assumes
+# Words the shipped examples (.env.example, deploy/k8s/templates/secret.yaml) use in place of a secret:
+# a value still holding one was copied without being filled in, so it is refused rather than used.
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace_me", "replace-me", "replace-with")
 
 
 def default_processes() -> int:
@@ -70,6 +75,7 @@ class Settings:
     redis_key_prefix: str
     redis_sentinel_master: str | None
     sentinel: SentinelTarget | None = None  # set when redis_url is sentinel://
+    flower_basic_auth: str | None = None
 
     @property
     def broker_url(self) -> str:
@@ -178,14 +184,64 @@ def _database_url(raw: str) -> str:
     return url
 
 
+def _refuse_placeholder(name: str, secret: str | None) -> None:
+    if secret and any(marker in secret.lower() for marker in PLACEHOLDER_MARKERS):
+        raise SettingsError(f"{name} still holds the example's placeholder secret; replace it with a real one")
+
+
+def _refuse_placeholder_in_url(name: str, url: str) -> None:
+    """The placeholder check on the password inside a URL; the URL itself is never echoed (it holds it)."""
+    for one in url.split(";"):  # sentinel:// may list several
+        try:
+            password = make_url(one).password
+        except (ArgumentError, ValueError):
+            raise SettingsError(f"{name} is not a valid URL") from None
+        _refuse_placeholder(name, password)
+
+
+def _flower_basic_auth(env: Mapping[str, str]) -> str | None:
+    """One `user:password`: Flower splits its basic-auth option on commas, so `admin:pw,x` would also
+    admit a second login `x`; an empty user or password is as good as none."""
+    name = "POSSYNC_FLOWER_BASIC_AUTH"
+    auth = env.get(name) or None
+    if auth is None:
+        return None
+    user, sep, password = auth.partition(":")
+    if "," in auth:
+        raise SettingsError(f"{name} must be one user:password with no comma (Flower reads a comma as a second login)")
+    if not sep or not user.strip() or not password:
+        raise SettingsError(f"{name} must be user:password with a non-empty user and password")
+    _refuse_placeholder(name, password)
+    return auth
+
+
+def env_file_warning(directory: Path | None = None) -> str | None:
+    """A warning when `.env` in `directory` (default: the working directory) can be read by others.
+
+    possync does not read `.env` (compose does), but operators run `possync` where it sits; a secrets
+    file readable by the group or everyone is worth saying so, not worth refusing a command for."""
+    path = (directory or Path.cwd()) / ".env"
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not stat.S_ISREG(mode) or not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    mode_text = f"{stat.S_IMODE(mode):04o}"
+    return f"warning: {path} holds secrets and is readable by others (mode {mode_text}); run chmod 600 {path}"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from `env` (default: the process environment), validating every value."""
     env = os.environ if env is None else env
     database_url = _database_url(env.get("POSSYNC_DATABASE_URL") or DEFAULT_DATABASE_URL)
+    _refuse_placeholder_in_url("POSSYNC_DATABASE_URL", database_url)
     redis_url = env.get("POSSYNC_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
         raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, "
                             f"got {masked(redis_url)!r}")
+    if redis_url:
+        _refuse_placeholder_in_url("POSSYNC_REDIS_URL", redis_url)
     if redis_url and not redis_url.startswith("sentinel://"):
         try:
             parse_redis_url(redis_url)
@@ -195,6 +251,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     sentinel = parse_sentinel_url(redis_url, sentinel_master) if redis_url and redis_url.startswith(
         "sentinel://") else None
     secret_key = env.get("POSSYNC_SECRET_KEY") or None
+    _refuse_placeholder("POSSYNC_SECRET_KEY", secret_key)
     if secret_key:
         try:
             Fernet(secret_key.encode())
@@ -217,6 +274,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_key_prefix=env.get("POSSYNC_REDIS_KEY_PREFIX", ""),
         redis_sentinel_master=sentinel_master,
         sentinel=sentinel,
+        flower_basic_auth=_flower_basic_auth(env),
     )
 
 

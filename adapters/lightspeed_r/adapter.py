@@ -38,9 +38,10 @@ PAGE_SIZE = 100  # the vendor's maximum `limit`
 SEARCH_MAX_PAGES = 10  # a search matching over 1000 customers is not a useful match anyway
 EMAIL_FIELD = "Contact.Emails.ContactEmail.address"
 PHONE_FIELD = "Contact.Phones.ContactPhone.number"
-# Characters that need an extra escape level inside a query value (pos-apis.md §1.4). In a LIKE
-# pattern, `_` (any one character) matches them without any escaping; our re-check removes extras.
-_QUERY_SPECIAL = re.compile(r"[%,|=]")
+# Characters that need an extra escape level inside a query value (pos-apis.md §1.4), and `\`, MySQL's
+# LIKE escape (`a\_b` would match only `a_b`, never the customer's own `a\%b`). In a LIKE pattern, `_`
+# (any one character) matches them without any escaping; our re-check removes extras.
+_QUERY_SPECIAL = re.compile(r"[%,|=\\]")
 
 
 class LightspeedRAdapter(PosAdapter):

@@ -1,9 +1,10 @@
 """The R-Series fake's query language: `load_relations`, operator filters, `sort`, `limit` and V3 cursors.
 
 Operators go inside the value (`timeStamp=>=,2024-01-01T00:00:00+00:00`, `...address=~,jane%`), `~` is
-SQL LIKE with `%` and `_` wildcards, case-insensitive as on the vendor's MySQL collation [U]. Paging is
-keyset-based: `after`/`before` are opaque base64 of the last sort key, so a walk stays stable while
-records change, and the client must follow the `next` URL rather than build one (Gotcha 5).
+SQL LIKE with `%` and `_` wildcards and MySQL's `\\` escape, case-insensitive as on the vendor's MySQL
+collation [U]. Paging is keyset-based: `after`/`before` are opaque base64 of the last sort key, so a walk
+stays stable while records change, and the client must follow the `next` URL rather than build one
+(Gotcha 5).
 
 A LIKE condition on a text field (the pipeline's email and phone searches) is answered from the store's
 `TextIndex` of that field with one regex pass (`like_line`) instead of a Python call per customer; the
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.fakes.like import like_pattern
+from adapters.fakes.like import MYSQL_ESCAPE, like_parts, like_pattern, part_regex
 from adapters.lightspeed_r.fake_store import INDEX_SEP, CustomerStore, FakeRequestError, parse_time
 
 # Relation -> cost on one record (0.1 to-one, 0.2 to-many, docs §1.6); list queries pay double.
@@ -69,25 +70,22 @@ FIELDS: dict[str, tuple[str, Getter, str | None]] = {
 
 @functools.lru_cache(maxsize=1024)
 def like_line(pattern: str) -> re.Pattern[str]:
-    """A case-insensitive LIKE `pattern` as a regex over `TextIndex` lines: from the separator to the end
-    of one line (MULTILINE `$`), `%` and `_` never matching a newline. `pattern` must hold neither a
-    newline nor the separator.
+    """A case-insensitive LIKE `pattern` (MySQL's `\\` escape) as a regex over `TextIndex` lines: from the
+    separator to the end of one line (MULTILINE `$`), `%` and `_` never matching a newline. `pattern` must
+    hold neither a newline nor the separator.
 
     A `%` before a lone digit (the phone search: `%6%1%3%...%`) skips to the digit's first occurrence
     without backtracking, which nearly halves a phone search's cost. Exact: whatever follows, the leftmost
     occurrence leaves it the most room. Not for the last part, which has to end the line.
     """
 
-    def chars(part: str) -> str:
-        return "".join("[^\n]" if c == "_" else re.escape(c) for c in part)
-
-    first, *rest = pattern.split("%")
-    regex = INDEX_SEP + chars(first)
+    first, *rest = like_parts(pattern, MYSQL_ESCAPE)
+    regex = INDEX_SEP + part_regex(first, "[^\n]")
     for i, part in enumerate(rest):
-        if part in _DIGITS and i < len(rest) - 1:
-            regex += f"[^\n{part}]*+{part}"
+        if len(part) == 1 and part[0] in _DIGITS and i < len(rest) - 1:
+            regex += f"[^\n{part[0]}]*+{part[0]}"
         else:
-            regex += "[^\n]*" + chars(part)
+            regex += "[^\n]*" + part_regex(part, "[^\n]")
     return re.compile(regex + "$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -160,7 +158,7 @@ class Condition:
         kind, getter, _relation = FIELDS[self.field]
         op = self.op
         if op in ("~", "!~"):
-            fullmatch = like_pattern(self.operand, ignore_case=True).fullmatch
+            fullmatch = like_pattern(self.operand, ignore_case=True, escape=MYSQL_ESCAPE).fullmatch
             if op == "~":
                 return lambda record: any(fullmatch(str(v)) for v in getter(record))
             return lambda record: not any(fullmatch(str(v)) for v in getter(record))

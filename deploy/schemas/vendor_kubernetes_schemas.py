@@ -31,6 +31,7 @@ KINDS: tuple[tuple[str, str, str], ...] = (
     ("service-v1", "v1", "Service"),
     ("deployment-apps-v1", "apps/v1", "Deployment"),
     ("job-batch-v1", "batch/v1", "Job"),
+    ("networkpolicy-networking-v1", "networking.k8s.io/v1", "NetworkPolicy"),
 )
 REF_PREFIX = "/api/_definitions.json#/$defs/"
 DROPPED_KEYS = frozenset({"description", "$schema", "$id"})

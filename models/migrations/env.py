@@ -22,7 +22,7 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
         connectable = engine_from_config(config.get_section(config.config_ini_section, {}),
-                                         prefix="sqlalchemy.", poolclass=pool.NullPool)
+                                         prefix="sqlalchemy.", poolclass=pool.NullPool, hide_parameters=True)
     with connectable.connect() if hasattr(connectable, "connect") else connectable as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

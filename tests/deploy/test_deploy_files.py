@@ -34,6 +34,7 @@ from referencing.jsonschema import DRAFT202012
 from models.tables import PosKind
 from tests.resilience.servers import running_sentinel_group
 from worker.routing import INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
+from worker.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -263,7 +264,7 @@ def test_every_variable_used_is_documented_in_env_example() -> None:
 
 def test_secrets_have_no_default_and_stop_compose_when_missing() -> None:
     text = compose_text()
-    for name in ("POSTGRES_PASSWORD", "POSSYNC_SECRET_KEY", "POSSYNC_FLOWER_BASIC_AUTH"):
+    for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "POSSYNC_SECRET_KEY", "POSSYNC_FLOWER_BASIC_AUTH"):
         assert f"${{{name}:?" in text, name
         assert f"${{{name}:-" not in text, name
     env = env_example()
@@ -276,7 +277,7 @@ def test_env_example_holds_no_usable_secret() -> None:
     env = env_example()
     with pytest.raises(ValueError):  # a published, working key would end up in someone's production
         Fernet(env["POSSYNC_SECRET_KEY"].encode())
-    assert "change-me" in env["POSTGRES_PASSWORD"]
+    assert "change-me" in env["POSTGRES_PASSWORD"] and "change-me" in env["REDIS_PASSWORD"]
     assert env["POSSYNC_FLOWER_BASIC_AUTH"].endswith(":change-me")
     assert "Fernet.generate_key()" in ENV_EXAMPLE.read_text()  # says how to make a real one
 
@@ -298,6 +299,72 @@ def test_env_example_documents_every_setting_possync_reads() -> None:
 def test_compose_app_containers_are_not_root() -> None:
     for name, svc in possync_services(load_compose()).items():
         assert str(svc.get("user", "10001")).split(":")[0] not in ("0", "root"), name
+
+
+def test_every_possync_container_is_hardened_the_migration_included() -> None:
+    services = possync_services(load_compose())
+    assert "migrate" in services
+    for name, svc in services.items():
+        assert svc["user"] == "10001:10001", name
+        assert svc["read_only"] is True and svc["tmpfs"] == ["/tmp"], name
+        assert "no-new-privileges:true" in svc["security_opt"], name
+        assert svc["cap_drop"] == ["ALL"], name
+
+
+def test_redis_requires_a_password_that_every_client_uses() -> None:
+    services = load_compose()["services"]
+    argv = services["redis"]["command"]
+    assert argv[argv.index("--requirepass") + 1] == "${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}"
+    assert services["redis"]["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    assert "PONG" in " ".join(services["redis"]["healthcheck"]["test"])  # NOAUTH also exits 0
+    for name, svc in possync_services(load_compose()).items():
+        if name != "migrate":
+            assert svc["environment"]["POSSYNC_REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?"), name
+
+
+def test_flower_gets_the_broker_and_its_login_only() -> None:
+    flower = load_compose()["services"]["flower"]
+    assert set(flower["environment"]) == {"POSSYNC_REDIS_URL", "POSSYNC_REDIS_KEY_PREFIX",
+                                          "POSSYNC_REDIS_SENTINEL_MASTER", "POSSYNC_LOG_FORMAT",
+                                          "POSSYNC_FLOWER_BASIC_AUTH"}
+
+
+def service_settings_env(overrides: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Each possync service's environment once compose has interpolated .env.example with `overrides`."""
+    compose = load_compose(interpolate(compose_text(), env_example() | overrides))
+    return {name: {k: str(v) for k, v in svc.get("environment", {}).items()}
+            for name, svc in possync_services(compose).items()}
+
+
+REAL_VALUES = {"POSTGRES_PASSWORD": "4f1c9e2a77d0b3", "REDIS_PASSWORD": "9b8e7c6d5a4f3e",
+               "POSSYNC_SECRET_KEY": Fernet.generate_key().decode(), "POSSYNC_FLOWER_BASIC_AUTH": "ops:Wq8-Zr2-Lp5"}
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "named"),
+    [("POSTGRES_PASSWORD", "POSSYNC_DATABASE_URL"), ("REDIS_PASSWORD", "POSSYNC_REDIS_URL"),
+     ("POSSYNC_SECRET_KEY", "POSSYNC_SECRET_KEY"), ("POSSYNC_FLOWER_BASIC_AUTH", "POSSYNC_FLOWER_BASIC_AUTH")],
+)
+def test_a_placeholder_left_in_env_is_refused_at_start_naming_the_variable(placeholder: str, named: str) -> None:
+    """.env copied from .env.example and not (fully) filled in: the services that read it refuse to start."""
+    real = {k: v for k, v in REAL_VALUES.items() if k != placeholder}
+    refused = []
+    for name, env in service_settings_env(real).items():
+        try:
+            load_settings(env)
+        except SettingsError as exc:
+            assert str(exc).startswith(named), (name, str(exc))
+            refused.append(name)
+    assert refused, f"no service refused the placeholder {placeholder}"
+    for env in service_settings_env(REAL_VALUES).values():
+        load_settings(env)  # filled in: every service starts
+
+
+def test_the_kubernetes_secret_template_is_refused_until_filled_in() -> None:
+    secret = load_manifest(K8S / "templates" / "secret.yaml")["stringData"]
+    for name in ("POSSYNC_DATABASE_URL", "POSSYNC_REDIS_URL", "POSSYNC_SECRET_KEY", "POSSYNC_FLOWER_BASIC_AUTH"):
+        with pytest.raises(SettingsError, match=f"^{name}"):
+            load_settings({name: secret[name]})
 
 
 # --- deploy/Dockerfile --------------------------------------------------------------------------
@@ -519,6 +586,67 @@ def test_flower_is_behind_basic_auth_and_sees_no_database_secret() -> None:
     assert env["POSSYNC_FLOWER_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]["name"] == "possync"
     assert "POSSYNC_DATABASE_URL" not in env and "POSSYNC_SECRET_KEY" not in env
     assert flower["spec"]["replicas"] == 1
+
+
+# --- NetworkPolicies ----------------------------------------------------------------------------
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Kubernetes label-selector matching (matchLabels, and matchExpressions with In / NotIn / Exists)."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        value, op = labels.get(expression["key"]), expression["operator"]
+        if (op == "In" and value not in expression["values"]) or (op == "NotIn" and value in expression["values"]) \
+                or (op == "Exists" and value is None):
+            return False
+    return True
+
+
+def policies_for(labels: dict[str, str], direction: str) -> list[dict[str, Any]]:
+    key = "ingress" if direction == "Ingress" else "egress"
+    return [rule for policy in of_kind("NetworkPolicy") if direction in policy["spec"]["policyTypes"]
+            and selects(policy["spec"]["podSelector"], labels) for rule in policy["spec"].get(key, [])]
+
+
+def pod_labels() -> dict[str, dict[str, str]]:
+    """Component -> pod labels, for every Deployment and Job (the tenant example included)."""
+    return {obj["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]:
+            obj["spec"]["template"]["metadata"]["labels"]
+            for obj in of_kind("Deployment", manifest_files()) + of_kind("Job", manifest_files())}
+
+
+def test_network_policies_deny_everything_not_allowed() -> None:
+    (deny,) = [p for p in of_kind("NetworkPolicy") if p["spec"]["podSelector"] == {}
+               and "ingress" not in p["spec"] and "egress" not in p["spec"]]
+    assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+
+
+def test_only_the_receiver_is_reachable_and_only_from_the_ingress_controller() -> None:
+    for component, labels in pod_labels().items():
+        rules = policies_for(labels, "Ingress")
+        if component != "receiver":
+            assert rules == [], component
+            continue
+        assert rules, "the receiver must be reachable from the ingress controller"
+        for rule in rules:
+            assert [p["port"] for p in rule["ports"]] == [8000]
+            assert all(set(peer) == {"namespaceSelector"} for peer in rule["from"])  # no ipBlock, no open rule
+
+
+@pytest.mark.parametrize(
+    ("component", "ports"),
+    [("receiver", {53, 5432, 6379}), ("worker", {53, 443, 5432, 6379}), ("beat", {53, 5432, 6379}),
+     ("flower", {53, 6379}), ("migrate", {53, 5432})],
+)
+def test_each_process_reaches_only_what_it_needs(component: str, ports: set[int]) -> None:
+    rules = policies_for(pod_labels()[component], "Egress")
+    assert {port["port"] for rule in rules for port in rule["ports"]} == ports
+    for rule in rules:
+        for peer in rule.get("to", []):  # vendors: public addresses only, never the metadata service
+            if "ipBlock" in peer and peer["ipBlock"]["cidr"] == "0.0.0.0/0":
+                assert {"169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(
+                    peer["ipBlock"]["except"])
 
 
 def test_secret_is_a_template_of_placeholders_kept_out_of_the_applied_folder() -> None:

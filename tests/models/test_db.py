@@ -128,3 +128,50 @@ def test_a_documented_database_url_builds_an_engine_that_connects(where: str, wr
             assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+CUSTOMER_VALUES = {"name": "Jane Quincy Customer", "street": "150 Elgin Street"}
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_failing_statements_customer_values_reach_neither_last_error_nor_the_logs(
+        backend: str, db_url: str, sqlite_url: str, secret_key: str, activate_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The runner keeps `str(exc)` of an unexpected error in `last_error` and logs it with its traceback;
+    without `hide_parameters` SQLAlchemy puts the statement's bound values in that text."""
+    import logging
+
+    from models.tables import SyncAttempt, SyncJob
+    from models.tenant_file import validate_tenant_data
+    from models.tenants import apply_tenant
+    from tasks import jobs
+    from tasks.runner import run_steps
+    from worker.logging import configure_logging
+
+    url = db_url if backend == "postgresql" else sqlite_url
+    activate_env(POSSYNC_DATABASE_URL=url)
+    session = db.get_sessionmaker(url)()
+    tenant, _ = apply_tenant(session, validate_tenant_data({
+        "name": "acme", "account_name": "acme",
+        "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
+        "pos": {"kind": "heartland", "subdomain": "acme", "access_token": "p"}}), secret_key)
+    job_id = jobs.new_job(session, tenant_id=tenant.id).id
+    session.commit()
+    # A statement that fails on the server with a message of its own that holds no bound value.
+    failing = ("SELECT :name, :street, 1/0" if backend == "postgresql"  # DataError: division by zero
+               else "INSERT INTO inbound_events (tenant_id, webhook_id, topic) VALUES (NULL, :name, :street)")
+
+    def step(ctx):  # type: ignore[no-untyped-def]
+        ctx.session.execute(sa.text(failing), CUSTOMER_VALUES)
+
+    configure_logging("json", logging.INFO)
+    run_steps(job_id, {"fetch_customer": step}, db.get_sessionmaker(url), steps=("fetch_customer",))
+    logged = capsys.readouterr().err
+    job = session.get_one(SyncJob, job_id)
+    attempts = session.scalars(sa.select(SyncAttempt.error).where(SyncAttempt.job_id == job_id)).all()
+    session.close()
+    stored = [job.last_error or "", *[a or "" for a in attempts]]
+    assert any("hidden due to hide_parameters" in text for text in stored)  # the failure is recorded
+    assert "job failed" in logged
+    for value in CUSTOMER_VALUES.values():
+        assert all(value not in text for text in stored)
+        assert value not in logged

@@ -61,9 +61,18 @@ def test_an_edited_file_updates_the_tenant(session, secret_key: str) -> None:  #
 
 def test_show_masks_every_secret(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
     tenant, _ = apply_tenant(session, validate_tenant_data(TENANT), secret_key)
-    shown = json.dumps(describe(tenant, secret_key))
+    described = describe(tenant, secret_key)
+    shown = json.dumps(described)
     for secret in ("shpat_secret_token_123", "whsec_shopify_456", "ls_access_789", "ls_refresh_abc", "csecret"):
         assert secret not in shown
+    # 16 characters or more: the last 4 only; shorter: nothing. Never the start or the length.
+    assert described["shopify"]["access_token"] == "****_123"  # 22 characters
+    assert described["shopify"]["client_secret"] == "****_456"  # 17
+    assert described["pos"]["access_token"] == "****"  # 13
+    assert described["pos"]["refresh_token"] == "****"  # 14
+    assert described["pos"]["client_secret"] == "****"
+    assert "shpa" not in shown and "whse" not in shown and "chars" not in shown
+    assert described["shopify"]["previous_client_secret"] is None  # absent stays visibly absent
 
 
 @pytest.mark.parametrize(
@@ -76,14 +85,34 @@ def test_show_masks_every_secret(session, secret_key: str) -> None:  # type: ign
         (lambda d: d["settings"].update(customer_matching="name"), "settings.customer_matching"),
         (lambda d: d["settings"].update(poll_interval_seconds="often"), "settings.poll_interval_seconds"),
         (lambda d: d.update(name="Acme Store"), "name"),
+        (lambda d: d["pos"].update(base_url="http://pos.example.com"), "pos.base_url: must be an https:// URL"),
+        (lambda d: d["pos"].update(base_url="http://127.0.0.1.evil.example"), "pos.base_url: must be an https://"),
+        (lambda d: d["pos"].update(base_url="ftp://pos.example.com"), "pos.base_url: must be an https://"),
+        (lambda d: d["shopify"].update(api_base_url="http://shop.example.com"), "shopify.api_base_url: must be"),
+        (lambda d: d["pos"].update(kind="heartland", subdomain="evil.example/x"), "pos.subdomain: must be one host"),
+        (lambda d: d["pos"].update(kind="heartland", subdomain="acme.evil.example"), "pos.subdomain: must be one"),
+        (lambda d: d["pos"].update(kind="lightspeed-x", domain_prefix="a b"), "pos.domain_prefix: must be one"),
     ],
-    ids=["unknown-key", "bad-kind", "missing-account", "missing-secret", "bad-matching", "bad-interval", "bad-name"],
+    ids=["unknown-key", "bad-kind", "missing-account", "missing-secret", "bad-matching", "bad-interval", "bad-name",
+         "pos-http", "pos-http-loopback-lookalike", "pos-ftp", "shopify-http", "subdomain-path", "subdomain-dots",
+         "domain-prefix-space"],
 )
 def test_bad_files_are_rejected_naming_the_key(change, named: str) -> None:  # type: ignore[no-untyped-def]
     data = copy.deepcopy(TENANT)
     change(data)
     with pytest.raises(TenantFileError, match=named.replace(".", r"\.")):
         validate_tenant_data(data)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://pos.example.com", "http://127.0.0.1:8080", "http://127.9.9.9/", "http://[::1]:9000",
+            "http://localhost:5000/api", "http://LOCALHOST:1"])
+def test_vendor_urls_are_https_or_this_machine(url: str) -> None:
+    data = copy.deepcopy(TENANT)
+    data["pos"]["base_url"] = url
+    data["shopify"]["api_base_url"] = url
+    loaded = validate_tenant_data(data)
+    assert loaded["pos"]["base_url"] == url and loaded["shopify"]["api_base_url"] == url
 
 
 def test_yaml_and_json_files_load(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import sys
 import click
 
 from worker.cli.common import fail_cleanly
+from worker.settings import env_file_warning
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,11 +16,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from worker.cli import db, demo, ops, run, tenant
+    from worker.cli import db, demo, flower, ops, run, tenant
 
     cli.add_command(db.db)
     cli.add_command(tenant.tenant)
-    for command in (run.serve, run.worker, run.beat, run.flower):
+    for command in (run.serve, run.worker, run.beat, flower.flower):
         cli.add_command(command)
     for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.privacy):
         cli.add_command(command)
@@ -30,6 +31,9 @@ _register()
 
 
 def main() -> None:
+    warning = env_file_warning()
+    if warning:
+        click.echo(f"possync: {warning}", err=True)
     with fail_cleanly():
         cli.main(prog_name="possync", standalone_mode=True)
     sys.exit(0)

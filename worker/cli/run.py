@@ -1,4 +1,4 @@
-"""Long-running processes: `possync serve`, `worker`, `beat`, `flower`."""
+"""Long-running processes: `possync serve`, `worker`, `beat` (`flower` is in `worker.cli.flower`)."""
 
 from __future__ import annotations
 
@@ -64,32 +64,6 @@ def beat(loglevel: str) -> None:
     from worker.celery_app import app
 
     app.start(["beat", "--loglevel", loglevel])
-
-
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--unauthenticated", is_flag=True, help="Start without basic auth (local use only).")
-@click.pass_context
-def flower(ctx: click.Context, unauthenticated: bool) -> None:
-    """Flower on the same broker; basic auth from POSSYNC_FLOWER_BASIC_AUTH=user:password."""
-    conf = settings()
-    conf.require_redis("flower")
-    auth = os.environ.get("POSSYNC_FLOWER_BASIC_AUTH")
-    if not auth and not unauthenticated:
-        raise click.ClickException(
-            "POSSYNC_FLOWER_BASIC_AUTH is not set (user:password); refusing to start Flower without auth "
-            "(pass --unauthenticated to do so on a trusted network)"
-        )
-    if auth and ":" not in auth:
-        raise click.ClickException("POSSYNC_FLOWER_BASIC_AUTH must be user:password")
-    from worker.celery_app import app
-
-    # Flower finds the broker's queues from the scheme of the connection's URL (redis://, sentinel://), which
-    # possync's transport class would replace with its import path: kombu's own transport is used here.
-    app.conf.broker_transport = None
-    argv = ["flower", *ctx.args]
-    if auth:
-        argv.append(f"--basic-auth={auth}")
-    app.start(argv)
 
 
 def serve_worker_metrics(port: int) -> None:

@@ -3,8 +3,10 @@
 SQLAlchemy Core on one pooled connection per delivery rather than an ORM session per step: the
 receiver's whole job is this insert, and the unit of work, a second pool checkout (with its
 pre-ping) and an exception for every duplicate cost more than the insert itself. On PostgreSQL and
-SQLite the insert is `ON CONFLICT (source, webhook_id) DO NOTHING RETURNING id`: no row back means
-the delivery is a retry of one already stored. Other databases fall back to the IntegrityError.
+SQLite the insert is `ON CONFLICT DO NOTHING RETURNING id`: no row back means the delivery is one
+already stored, under its webhook id (a retry) or under its sender's event id and topic (a replayed
+body, or a second subscription's delivery of the same action). Other databases fall back to the
+IntegrityError.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy import Connection, Insert, and_, bindparam, or_, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -37,7 +39,7 @@ class DatabaseUnavailable(Exception):  # noqa: N818 - a condition, raised to ans
 
 @dataclass(frozen=True)
 class StoreOutcome:
-    event_id: int | None  # None: this webhook id was already stored (a duplicate delivery)
+    event_id: int | None  # None: already stored (a duplicate delivery)
     enqueued: bool = False
     enqueue_error: BaseException | None = None
 
@@ -83,12 +85,13 @@ class EventStore:
 
     @staticmethod
     def _exists(conn: Connection, values: dict[str, Any]) -> bool:
+        same = _TABLE.c.source == values["source"]
+        key = _TABLE.c.webhook_id == values["webhook_id"]
+        if values.get("sender_event_id"):
+            key = or_(key, and_(_TABLE.c.tenant_id == values["tenant_id"], _TABLE.c.topic == values["topic"],
+                                _TABLE.c.sender_event_id == values["sender_event_id"]))
         try:
-            found = conn.execute(
-                select(_TABLE.c.id).where(
-                    _TABLE.c.source == values["source"], _TABLE.c.webhook_id == values["webhook_id"]
-                )
-            ).first()
+            found = conn.execute(select(_TABLE.c.id).where(same, key)).first()
         except DB_ERRORS as exc:
             raise DatabaseUnavailable("duplicate check", exc) from None
         return found is not None
@@ -107,10 +110,10 @@ class EventStore:
 
 
 # Statements are built once: building and cache-keying them per delivery costs as much as running them.
-_ON_CONFLICT = ["source", "webhook_id"]
+# No conflict target: either unique key (webhook id; sender event id and topic) makes a duplicate.
 _INSERTS: dict[str, Insert] = {
-    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=_ON_CONFLICT).returning(_TABLE.c.id),
-    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=_ON_CONFLICT).returning(_TABLE.c.id),
+    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
+    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
 }
 _PLAIN_INSERT = _TABLE.insert().returning(_TABLE.c.id)
 # Conditional: a fast worker may already have moved the event on; never step it back.

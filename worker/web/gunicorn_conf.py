@@ -1,12 +1,13 @@
 """gunicorn settings for the receiver: `gunicorn -c python:worker.web.gunicorn_conf worker.web.wsgi:app`.
 
-Threads (`gthread`) because a delivery mostly waits on PostgreSQL and the broker, and keep-alive
-because Shopify reuses connections. Two processes per core, not one: a keep-alive connection stays with
-the process that accepted it, so with few processes one of them often holds most of the busy
-connections while another idles, and its queue sets the p99 (`bench/intake.py` paced at 300
-deliveries/s on a busy 2-core machine: p99 143 ms with 2 processes, mostly 55-93 ms with 4; an idle,
-faster one stays under 25 ms either way). gunicorn's own flags and `GUNICORN_CMD_ARGS` override
-anything here.
+Threads (gthread, as `worker.web.buffered_worker`: the main loop reads each request whole, with a
+deadline, before a thread runs it, so slow clients hold no thread) because a delivery mostly waits on
+PostgreSQL and the broker, and keep-alive because Shopify reuses connections. Two processes per core,
+not one: a keep-alive connection stays with the process that accepted it, so with few processes one of
+them often holds most of the busy connections while another idles, and its queue sets the p99
+(`bench/intake.py` paced at 300 deliveries/s on a busy 2-core machine: p99 143 ms with 2 processes,
+mostly 55-93 ms with 4; an idle, faster one stays under 25 ms either way). gunicorn's own flags and
+`GUNICORN_CMD_ARGS` override anything here.
 
 For `/metrics` across processes, set `PROMETHEUS_MULTIPROC_DIR` to an empty directory before start;
 `child_exit` below then drops a dead worker's live gauges.
@@ -20,7 +21,7 @@ from typing import Any
 from worker.settings import default_processes
 
 bind = "0.0.0.0:8000"
-worker_class = "gthread"
+worker_class = "worker.web.buffered_worker.BufferingThreadWorker"
 workers = default_processes()
 threads = 4
 keepalive = 5  # seconds; Shopify connects within 1 s and expects an answer within 5 s

@@ -7,7 +7,9 @@ Order of work and why:
    body, so the receiver is not an oracle for which shops exist.
 3. Store: the delivery becomes an `InboundEvent` row keyed by `X-Shopify-Webhook-Id` (unique), and is
    committed before anything else happens (SPEC rule 32: an acknowledged delivery is already stored).
-   A repeated webhook id is a retry of a delivery already stored: 200 and nothing more.
+   A repeated webhook id is a retry of a delivery already stored: 200 and nothing more. So is a
+   repeated `X-Shopify-Event-Id` for the same shop and topic: a captured signed body sent again under
+   a new webhook id, or a second subscription's delivery of the same merchant action.
 4. Enqueue the event id after the commit (ARCHITECTURE principle 1). If the broker is down the row
    stays `received` and the sweeper enqueues it later; Shopify still gets its 200.
 
@@ -101,6 +103,7 @@ class ShopifyWebhookReceiver:
         tenant_id = self._authenticate(request, raw)
         webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
         topic = request.headers.get("X-Shopify-Topic", "").strip()
+        sender_event_id = request.headers.get("X-Shopify-Event-Id", "").strip()
         if not WEBHOOK_ID_RE.match(webhook_id):
             raise _Reply(400, {"error": "missing or malformed X-Shopify-Webhook-Id"}, "invalid")
         if not TOPIC_RE.match(topic):
@@ -110,6 +113,8 @@ class ShopifyWebhookReceiver:
             "tenant_id": tenant_id,
             "source": SOURCE,
             "webhook_id": webhook_id,
+            # Optional in Shopify's contract: absent or malformed, the webhook id alone de-duplicates.
+            "sender_event_id": sender_event_id if WEBHOOK_ID_RE.match(sender_event_id) else None,
             "topic": topic,
             "headers": _stored_headers(request),
             "body": raw,

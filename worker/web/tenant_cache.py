@@ -6,8 +6,10 @@ default), so a rotated secret (`possync tenant apply` with a new `client_secret`
 every receiver process within that time. During a rotation Shopify may sign with either secret for
 up to an hour, which is why the previous secret is accepted too while the tenant file names it.
 
-Only found shops are cached: a shop that is not (yet) a tenant is looked up again on its next
-delivery, so a newly applied tenant is served at once.
+Unknown shops cost no query per delivery: the set of every tenant's shop domain is read at most once
+per `known_ttl` seconds (5 by default), and a delivery for a shop outside it is refused without going
+to the database, so unsigned posts under made-up shop domains cannot drive the database at line rate.
+A newly applied tenant is served within that time (Shopify retries a refused delivery).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from models.crypto import decrypt_json
 from models.db import get_sessionmaker
+from models.tables import Tenant
 from models.tenants import get_tenant_by_shop
 
 DEFAULT_TTL_SECONDS = 30.0
+KNOWN_SHOPS_TTL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -37,12 +43,16 @@ class TenantSecretsCache:
         secret_key: str,
         ttl: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        known_ttl: float = KNOWN_SHOPS_TTL_SECONDS,
     ) -> None:
         self._database_url = database_url
         self._secret_key = secret_key
         self._ttl = ttl
+        self._known_ttl = min(known_ttl, ttl)  # `ttl=0` (demo, tests): every tenant seen at once
         self._clock = clock
         self._entries: dict[str, tuple[float, ShopSecrets]] = {}
+        self._known: frozenset[str] = frozenset()
+        self._known_until = float("-inf")
         self._lock = threading.Lock()
 
     def get(self, shop_domain: str) -> ShopSecrets | None:
@@ -57,6 +67,8 @@ class TenantSecretsCache:
             cached = self._entries.get(shop)
         if cached is not None and cached[0] > now:
             return cached[1]
+        if shop not in self._known_shops(now):
+            return None
         entry = self._load(shop)
         if entry is not None:
             with self._lock:
@@ -65,10 +77,25 @@ class TenantSecretsCache:
 
     def invalidate(self, shop_domain: str | None = None) -> None:
         with self._lock:
+            self._known_until = float("-inf")
             if shop_domain is None:
                 self._entries.clear()
             else:
                 self._entries.pop(shop_domain.strip().lower(), None)
+
+    def _known_shops(self, now: float) -> frozenset[str]:
+        """Every tenant's shop domain, read again once `known_ttl` has passed (one small query)."""
+        with self._lock:
+            if self._known_until > now:
+                return self._known
+        session = get_sessionmaker(self._database_url)()
+        try:
+            known = frozenset(session.scalars(select(Tenant.shop_domain)))
+        finally:
+            session.close()
+        with self._lock:
+            self._known, self._known_until = known, now + self._known_ttl
+        return known
 
     def _load(self, shop: str) -> ShopSecrets | None:
         session = get_sessionmaker(self._database_url)()

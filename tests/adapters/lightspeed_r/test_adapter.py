@@ -137,6 +137,15 @@ def test_search_by_email_with_special_characters(fake: FakeServer, adapter: Ligh
     assert [p.pos_id for p in adapter.search_by_email("a=b%c@example.com")] == [pos_id]
 
 
+def test_search_by_email_with_a_backslash(fake: FakeServer, adapter: LightspeedRAdapter) -> None:
+    """`\\` is MySQL's LIKE escape: sent as it is, `jane\\%doe` would look for `jane%doe` (and `jane\\doe` for
+    `janedoe`, a decoy here), never the customer's own address."""
+    _decoy, pos_id, other = fake.seed([{"email": "jane_doe@example.com"}, {"email": "jane\\%doe@example.com"},
+                                      {"email": "jane\\doe@example.com"}])
+    assert [p.pos_id for p in adapter.search_by_email("jane\\%doe@example.com")] == [pos_id]
+    assert [p.pos_id for p in adapter.search_by_email("jane\\doe@example.com")] == [other]
+
+
 def test_search_by_email_follows_pages(fake: FakeServer, adapter: LightspeedRAdapter) -> None:
     fake.seed([{"first_name": f"N{i}", "email": "crowd@example.com"} for i in range(130)])
     fake.reset()

@@ -91,6 +91,19 @@ def test_underscore_is_one_character_and_percent_any_run() -> None:
     assert found(store, EMAIL, "a.b@x.test", op="!~") == [two]
 
 
+def test_backslash_escapes_the_next_character_as_in_mysql() -> None:
+    """MySQL's LIKE escape: `\\x` is a literal `x`, `\\%` and `\\_` are no wildcards, `\\\\` is one
+    backslash, and a backslash that ends the pattern is itself."""
+    store, (under, other, slash, tail) = seeded(
+        {"email": "a_b@x.test"}, {"email": "aXb@x.test"}, {"email": "a\\b@x.test"}, {"email": "end\\"})
+    assert found(store, EMAIL, "a\\_b@x.test") == [under]
+    assert found(store, EMAIL, "a_b@x.test") == [under, other, slash]
+    assert found(store, EMAIL, "a\\b@x.test") == []  # `\\b` is `b`: the customer's own address is missed
+    assert found(store, EMAIL, "a\\\\b@x.test") == [slash]
+    assert found(store, EMAIL, "%\\%%") == [] and found(store, EMAIL, "end\\") == [tail]
+    assert found(store, EMAIL, "a\\%") == [] and found(store, EMAIL, "a\\Xb@x.test") == [other]
+
+
 def test_a_wildcard_never_reaches_into_another_value() -> None:
     store, (cid, nxt) = seeded({"emails": ["ab@x.test", "cd@y.test"], "phones": ["555", "1"]}, {"phone": "7"})
     assert found(store, EMAIL, "ab%y.test") == [] and found(store, EMAIL, "%x.test%cd%") == []
@@ -156,7 +169,7 @@ def test_records_stay_in_id_order_with_explicit_ids() -> None:
 # --- the indexed search against the per-record one, on random records, writes and patterns ---------------
 # Few characters, so values repeat: case pairs and Unicode case folds (long s, Kelvin sign, dotless i), digits
 # for the phone search's skip, and the two characters the index has to keep out of its lines.
-TEXT = "aAsSkK\u017f\u212a\u0131I56-@ \n\x00"
+TEXT = "aAsSkK\u017f\u212a\u0131I56-@ \n\x00\\%_"
 values = st.text(alphabet=TEXT, max_size=6)
 customers = st.fixed_dictionaries({
     "firstName": values,
@@ -172,7 +185,7 @@ writes = st.lists(st.tuples(st.sampled_from(["create", "update"]), st.none() | s
 
 def like_of(value: str) -> st.SearchStrategy[str]:
     """Patterns near `value`, so that many match it: each character kept, case-swapped, `_`, or with a `%`."""
-    variants = [st.sampled_from([c, c, c.swapcase(), "_", "%", f"{c}%", f"%{c}", ""]) for c in value]
+    variants = [st.sampled_from([c, c, c.swapcase(), "_", "%", f"{c}%", f"%{c}", "", f"\\{c}"]) for c in value]
     return st.tuples(*variants).map("".join)
 
 
@@ -201,7 +214,7 @@ def test_indexed_search_equals_checking_every_record(
         written += [customer["firstName"], customer["company"], *customer["emails"], *customer["phones"],
                     *customer["zips"]]
         for _ in range(3):  # after every write: the indexes must keep up
-            pattern = data.draw(st.text(alphabet=TEXT + "%_", max_size=6) | st.sampled_from(written).flatmap(like_of))
+            pattern = data.draw(st.text(alphabet=TEXT + "%_\\", max_size=6) | st.sampled_from(written).flatmap(like_of))
             found(store, data.draw(st.sampled_from(TEXT_FIELDS)), pattern, data.draw(st.sampled_from(["~", "!~"])),
                   archived=data.draw(st.sampled_from(["false", "true", "only"])))
     assert [r["customerID"] for r in store.all()] == sorted(store.customers)

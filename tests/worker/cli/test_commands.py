@@ -90,3 +90,19 @@ def test_multi_process_commands_need_redis(tmp_path: Path, secret_key: str) -> N
 def test_flower_refuses_without_basic_auth(tmp_path: Path) -> None:
     result = possync("flower", env={"POSSYNC_REDIS_URL": "redis://127.0.0.1:6379/0"})
     assert result.returncode != 0 and "POSSYNC_FLOWER_BASIC_AUTH" in result.stderr
+
+
+def test_a_group_or_world_readable_env_file_is_warned_about_at_start(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("POSTGRES_PASSWORD=4f1c9e2a77d0\n")
+    env_file.chmod(0o644)
+    full = {k: v for k, v in os.environ.items() if not k.startswith("POSSYNC_")}
+    full["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
+    result = subprocess.run([sys.executable, "-m", "worker.cli", "tenant", "--help"], capture_output=True, text=True,
+                            env=full, cwd=tmp_path, timeout=60, check=False)
+    assert result.returncode == 0  # a warning, not a refusal: possync itself does not read .env
+    assert "readable by others (mode 0644); run chmod 600" in result.stderr
+    env_file.chmod(0o600)
+    quiet = subprocess.run([sys.executable, "-m", "worker.cli", "tenant", "--help"], capture_output=True, text=True,
+                           env=full, cwd=tmp_path, timeout=60, check=False)
+    assert quiet.stderr == ""

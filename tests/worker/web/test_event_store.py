@@ -31,6 +31,33 @@ def test_duplicate_returns_no_id_and_does_not_enqueue(db_url: str, tenant_id: in
     assert calls == [first.event_id]
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_repeated_sender_event_id_and_topic_is_a_duplicate(backend: str, db_url: str, sqlite_url: str,
+                                                             tenant_id: int, secret_key: str) -> None:
+    url = db_url if backend == "postgresql" else sqlite_url
+    if backend == "sqlite":
+        from tests.worker.web.conftest import add_tenant
+
+        tenant_id = add_tenant(sqlite_url, secret_key)
+    store = EventStore(url)
+    first = store.store({**values(tenant_id, "wh-1"), "sender_event_id": "ev-1"})
+    replay = store.store({**values(tenant_id, "wh-2"), "sender_event_id": "ev-1"})
+    other_topic = store.store({**values(tenant_id, "wh-3"), "sender_event_id": "ev-1", "topic": "customers/update"})
+    no_event_id = [store.store(values(tenant_id, f"wh-{i}")) for i in (4, 5)]
+    assert first.event_id is not None and replay.event_id is None and other_topic.event_id is not None
+    assert all(outcome.event_id is not None for outcome in no_event_id)
+
+
+def test_the_duplicate_check_without_on_conflict_sees_the_sender_event_id(db_url: str, tenant_id: int) -> None:
+    """Databases without ON CONFLICT get the IntegrityError, then look the row up by either key."""
+    store = EventStore(db_url)
+    store.store({**values(tenant_id, "wh-1"), "sender_event_id": "ev-1"})
+    with get_engine(db_url).connect() as conn:
+        assert EventStore._exists(conn, {**values(tenant_id, "wh-2"), "sender_event_id": "ev-1"})
+        assert EventStore._exists(conn, values(tenant_id, "wh-1"))
+        assert not EventStore._exists(conn, {**values(tenant_id, "wh-2"), "sender_event_id": "ev-2"})
+
+
 def test_a_row_the_database_refuses_is_unavailable_not_a_duplicate(db_url: str, tenant_id: int) -> None:
     with pytest.raises(DatabaseUnavailable) as caught:
         EventStore(db_url).store(values(tenant_id + 999))  # the tenant vanished meanwhile (foreign key)

@@ -124,6 +124,36 @@ def test_same_webhook_id_from_another_delivery_body_is_still_a_duplicate(client:
     assert response.status_code == 200 and len(events(db_url)) == 1
 
 
+def test_a_signed_body_replayed_under_a_new_webhook_id_is_a_duplicate(client: FlaskClient, db_url: str,
+                                                                      recorder: Recorder) -> None:
+    """A captured delivery sent again with a fresh X-Shopify-Webhook-Id but Shopify's X-Shopify-Event-Id:
+    200 (nothing to retry), no second row, no second job."""
+    first = client.post(URL, data=ORDER, headers=signed(ORDER, webhook_id="wh-original", event_id="ev-42"))
+    replay = client.post(URL, data=ORDER, headers=signed(ORDER, webhook_id="wh-forged", event_id="ev-42"))
+    assert first.status_code == replay.status_code == 200
+    assert replay.json.get("duplicate") is True
+    assert [e.webhook_id for e in events(db_url)] == ["wh-original"] and len(recorder.ids) == 1
+    assert events(db_url)[0].sender_event_id == "ev-42"
+
+
+def test_one_event_id_under_two_topics_is_two_deliveries(client: FlaskClient, db_url: str) -> None:
+    """One merchant action may reach several topics under one event id: each topic is its own delivery."""
+    customer = json.dumps(customer_payload()).encode()
+    client.post(URL, data=ORDER, headers=signed(ORDER, webhook_id="wh-a", event_id="ev-7"))
+    response = client.post(URL, data=customer, headers=signed(customer, topic="customers/update", webhook_id="wh-b",
+                                                               event_id="ev-7"))
+    assert response.status_code == 200 and "duplicate" not in response.json
+    assert [e.topic for e in events(db_url)] == ["orders/create", "customers/update"]
+
+
+def test_deliveries_without_an_event_id_are_told_apart_by_webhook_id(client: FlaskClient, db_url: str) -> None:
+    for webhook_id in ("wh-1", "wh-2"):
+        headers = signed(ORDER, webhook_id=webhook_id)
+        del headers["X-Shopify-Event-Id"]  # optional in Shopify's contract
+        assert client.post(URL, data=ORDER, headers=headers).status_code == 200
+    assert [(e.webhook_id, e.sender_event_id) for e in events(db_url)] == [("wh-1", None), ("wh-2", None)]
+
+
 # --- size --------------------------------------------------------------------------------------------------
 def test_body_over_one_mebibyte_is_413(client: FlaskClient, db_url: str, recorder: Recorder) -> None:
     body = b'{"id": 1, "pad": "' + b"x" * (1024 * 1024) + b'"}'
