@@ -191,12 +191,11 @@ def _refuse_placeholder(name: str, secret: str | None) -> None:
 
 def _refuse_placeholder_in_url(name: str, url: str) -> None:
     """The placeholder check on the password inside a URL; the URL itself is never echoed (it holds it)."""
-    for one in url.split(";"):  # sentinel:// may list several
-        try:
-            password = make_url(one).password
-        except (ArgumentError, ValueError):
-            raise SettingsError(f"{name} is not a valid URL") from None
-        _refuse_placeholder(name, password)
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        raise SettingsError(f"{name} is not a valid URL") from None
+    _refuse_placeholder(name, password)
 
 
 def _flower_basic_auth(env: Mapping[str, str]) -> str | None:
@@ -240,8 +239,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
         raise SettingsError(f"POSSYNC_REDIS_URL must be a redis, rediss, unix or sentinel URL, "
                             f"got {masked(redis_url)!r}")
-    if redis_url:
-        _refuse_placeholder_in_url("POSSYNC_REDIS_URL", redis_url)
     if redis_url and not redis_url.startswith("sentinel://"):
         try:
             parse_redis_url(redis_url)
@@ -250,6 +247,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     sentinel_master = env.get("POSSYNC_REDIS_SENTINEL_MASTER") or None
     sentinel = parse_sentinel_url(redis_url, sentinel_master) if redis_url and redis_url.startswith(
         "sentinel://") else None
+    if sentinel is not None:
+        _refuse_placeholder("POSSYNC_REDIS_URL", sentinel.password)
+    elif redis_url:
+        _refuse_placeholder_in_url("POSSYNC_REDIS_URL", redis_url)
     secret_key = env.get("POSSYNC_SECRET_KEY") or None
     _refuse_placeholder("POSSYNC_SECRET_KEY", secret_key)
     if secret_key:

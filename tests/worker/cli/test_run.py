@@ -11,7 +11,8 @@ from flower.utils.broker import Broker
 
 from tests.resilience.servers import SentinelGroup
 from worker.celery_app import app
-from worker.cli.run import flower, worker
+from worker.cli.flower import flower
+from worker.cli.run import worker
 
 
 @pytest.fixture
