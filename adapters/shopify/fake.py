@@ -8,7 +8,8 @@ Shopify's shapes: `data`, `errors[].extensions.code`, `extensions.cost` with `re
 Quirks kept on purpose:
 - calculated-cost throttling: a request whose requested cost exceeds what the bucket holds gets HTTP
   200 with `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`; the difference
-  between requested and actual cost is refunded (default bucket 1000 restoring 50/s);
+  between requested and actual cost is refunded (default bucket 2000 restoring 100/s, a standard
+  plan today; `throttled` counts the refusals, for benchmarks);
 - `numberOfOrders` is an UnsignedInt64, serialised as a string;
 - phones are stored in E.164 and must be valid; emails and phones are unique per shop;
 - consent input refuses NOT_SUBSCRIBED, REDACTED and INVALID, needs an email (or phone) to attach
@@ -152,8 +153,8 @@ class FakeShopify(FakeVendorServer):
         access_token: str = DEFAULT_TOKEN,
         *,
         shop_domain: str = DEFAULT_SHOP,
-        maximum_available: float | None = 1000.0,
-        restore_rate: float = 50.0,
+        maximum_available: float | None = 2000.0,
+        restore_rate: float = 100.0,
         default_region: str = "US",
     ) -> None:
         self.access_token = access_token
@@ -162,6 +163,7 @@ class FakeShopify(FakeVendorServer):
         # None disables throttling (every response still reports a full bucket).
         self.bucket = CostBucket(maximum_available, restore_rate) if maximum_available is not None else None
         self._restore_rate = restore_rate
+        self.throttled = 0  # THROTTLED answers given (instrumentation; Shopify reports them per response)
         self._customers: dict[str, dict[str, Any]] = {}
         self._orders: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(7_208_000_000_001)
@@ -293,6 +295,7 @@ class FakeShopify(FakeVendorServer):
 
     def reset(self) -> None:
         super().reset()
+        self.throttled = 0
         if self.bucket is not None:
             self.bucket = CostBucket(self.bucket.maximum, self.bucket.restore_rate)
 
@@ -375,6 +378,8 @@ class FakeShopify(FakeVendorServer):
                 ).entry],
             }
         if self.bucket is not None and not self.bucket.take(requested):
+            with self.lock:
+                self.throttled += 1
             return {
                 "errors": [{
                     "message": "Throttled",
@@ -401,7 +406,7 @@ class FakeShopify(FakeVendorServer):
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         status = self.bucket.status() if self.bucket is not None else {
-            "maximumAvailable": 1000.0, "currentlyAvailable": 1000, "restoreRate": float(self._restore_rate)
+            "maximumAvailable": 2000.0, "currentlyAvailable": 2000, "restoreRate": float(self._restore_rate)
         }
         return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": status}
 

@@ -29,7 +29,7 @@ def test_successful_response_envelope(fake: FakeShopify) -> None:
     cost = body["extensions"]["cost"]
     assert set(cost) == {"requestedQueryCost", "actualQueryCost", "throttleStatus"}
     assert set(cost["throttleStatus"]) == {"maximumAvailable", "currentlyAvailable", "restoreRate"}
-    assert cost["throttleStatus"]["maximumAvailable"] == 1000.0 and cost["throttleStatus"]["restoreRate"] == 50.0
+    assert cost["throttleStatus"]["maximumAvailable"] == 2000.0 and cost["throttleStatus"]["restoreRate"] == 100.0
     assert body["data"]["customer"]["numberOfOrders"] == "3"  # UnsignedInt64 is a string
 
 
