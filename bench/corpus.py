@@ -45,6 +45,7 @@ SEED = 14
 WORKER_PROCESSES = 4
 RECENT_LEAD_SECONDS = 2.0  # a `pos_recent` customer is created in the POS this long before its first order
 BULK_AGE_SECONDS = 86_400  # the bulk import happened a day before the run
+WALK_IN_SHOPIFY_ID, WALK_IN_EMAIL = "7208999000001", "walk-in@store.example"  # Heartland's default customer
 SHAPES = (
     Shape("lightspeed-r", 2000, 1350, 3000, region="CA", limit=(40.0, 20.0)),
     Shape("lightspeed-x", 150, 100, 225, region="GB", limit=(350.0, 15.0)),
@@ -345,14 +346,17 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the receiver's line per request
     corpus = make_corpus(shape, seed)
     fake = make_fake(shape)
-    walk_in = fake.seed([{"first_name": "Walk-in", "last_name": "Customer", "email": "walk-in@store.example",
-                          "address": {"line_1": "1 Main St", "city": "Burlington", "state": "VT",
-                                      "postal_code": "05401", "country": "US"}}]) if shape.kind == "heartland" else []
+    walk_in = PosSeed("walk-in", "Walk-in", "Customer", WALK_IN_EMAIL, None, bulk=False)
+    heartland = shape.kind == "heartland"  # its orders without a customer go to the default customer (rule 23)
+    walk_in_ids = fake.seed([vendor_record(shape.kind, fake, walk_in, shape.region, time.time())]) if heartland else []
     pos_ids = load_pos(shape.kind, fake, corpus, time.time())
     settings: dict[str, Any] = {"default_phone_region": shape.region, "sync_pos_to_shopify": False}
-    if walk_in:
-        settings["default_customer_id"] = str(walk_in[0])
+    if heartland:
+        settings["default_customer_id"] = WALK_IN_SHOPIFY_ID  # a Shopify customer id (INTERFACE.md)
     shop = s.add_shop(shape.kind, pos=fake, settings=settings, shopify_limit=2000.0)
+    if heartland:
+        shop.shopify.add_customer("Walk-in", "Customer", WALK_IN_EMAIL, id=WALK_IN_SHOPIFY_ID,
+                                  address=ADDRESSES[shape.region])
     load_shopify(shop, corpus)
     say(f"corpus: {shape.kind}: {len(corpus.people)} Shopify customers, {len(corpus.pos)} POS customers, "
         f"{len(corpus.orders)} orders")
@@ -372,7 +376,7 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
     if tamper is not None:
         tamper(s, shop, corpus, pos_ids)
 
-    known = set(pos_ids.values()) | {str(w) for w in walk_in}
+    known = set(pos_ids.values()) | {str(w) for w in walk_in_ids}
     counted = tally(corpus.people, pos_ids, links_of(s.database_url, shop.tenant_id),
                     pos_states(shape.kind, fake, known))
     pos_log = fake.vendor_requests()[pos_before:]
