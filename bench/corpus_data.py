@@ -100,17 +100,26 @@ class Corpus:
 
 
 # --- phones ---------------------------------------------------------------------------------------------
+STORE_ONLY = 500_000  # numbers of POS-only customers start here, apart from the online customers'
+
+
+def _gb_area(n: int) -> tuple[str, str]:
+    """UK numbers set aside for drama (Ofcom): London 020 7946 0xxx online, Manchester 0161 496 0xxx in store."""
+    return ("20 7946", "020 7946") if n < STORE_ONLY else ("161 496", "0161 496")
+
+
 def shopify_phone(region: str, n: int) -> str:
     if region == "GB":
-        return f"+44 20 7946 {n % 1000:04d}"
+        return f"+44 {_gb_area(n)[0]} {n % 1000:04d}"
     return f"+1 613-{200 + n // 10000 % 800:03d}-{n % 10000:04d}"
 
 
 def till_phone(region: str, n: int, style: int) -> str:
     """The same number as staff type it: national, with brackets, dots or nothing."""
     if region == "GB":
-        number = f"{n % 1000:04d}"
-        return ("020 7946 " + number, "02079460" + number[1:], "(020) 7946 " + number)[style % 3]
+        area, number = _gb_area(n)[1], f"{n % 1000:04d}"
+        code, local = area.split(" ", 1)
+        return (f"{area} {number}", f"{code}{local.replace(' ', '')}{number}", f"({code}) {local} {number}")[style % 3]
     exchange, line = f"{200 + n // 10000 % 800:03d}", f"{n % 10000:04d}"
     return (f"(613) {exchange}-{line}", f"613.{exchange}.{line}", f"613{exchange}{line}")[style % 3]
 
@@ -175,7 +184,7 @@ def make_corpus(shape: Shape, seed: int = 14) -> Corpus:
         person.expected = ref if case in ("email", "email_messy", "phone_only", "ambiguous", "pos_recent") else None
     for j in range(max(0, shape.pos_customers - len(pos))):  # POS-only customers (never online)
         add_pos(PosSeed(f"s{j}", f"Store{j}", f"Only{j}", f"store.only{j}@example.com",
-                        till_phone(shape.region, 500_000 + j, j)))
+                        till_phone(shape.region, STORE_ONLY + j, j)))
     for seed_ in pos:
         seed_.bulk = rng.random() < BULK_SHARE
 

@@ -93,3 +93,22 @@ def test_the_smallest_corpus_runs_end_to_end_and_a_mislink_is_counted() -> None:
     rows = corpus.results(measured)
     assert len(rows) == 9 and all(r.name.startswith("corpus lightspeed-r: ") for r in rows)
     assert rows[2].value == measured.tally.wrong_links and not rows[2].passed
+
+
+def test_only_the_intended_records_share_a_customers_email_or_phone() -> None:
+    """An accidental shared phone would be a `conflict` the truth table does not know about."""
+    import phonenumbers
+
+    for shape in corpus.SHAPES:
+        data = make_corpus(shape, 14)
+        owners: dict[str, set[str]] = {}
+        for seed in [*data.pos, *data.recent.values()]:
+            keys = [(seed.email or "").strip().lower()]
+            if seed.phone:
+                keys.append(phonenumbers.format_number(phonenumbers.parse(seed.phone, shape.region), 0))
+            for key in filter(None, keys):
+                owners.setdefault(key, set()).add(seed.ref.rstrip("b"))  # an ambiguous pair is one person's
+        for person in data.people:
+            phone = phonenumbers.format_number(phonenumbers.parse(person.phone, shape.region), 0)
+            sharing = owners.get(person.email, set()) | owners.get(phone, set())
+            assert sharing <= {f"p{person.index}"}, (shape.kind, person.case, sharing)
