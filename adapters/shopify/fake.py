@@ -45,6 +45,7 @@ DEFAULT_TOKEN = "shpat_fake_token"
 DEFAULT_SHOP = "possync-demo.myshopify.com"
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 MAX_QUERY_COST = 1000
+UNTHROTTLED = 1e9  # the bucket and restore rate reported when throttling is off
 MAX_PAGE = 250
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 METAFIELD_RE = re.compile(r'metafield\(\s*namespace:\s*"([^"]+)"\s*,\s*key:\s*"([^"]+)"\s*\)')
@@ -160,9 +161,9 @@ class FakeShopify(FakeVendorServer):
         self.access_token = access_token
         self.shop_domain = shop_domain
         self.default_region = default_region
-        # None disables throttling (every response still reports a full bucket).
+        # None disables throttling: every response reports a full bucket too big to empty, so a client
+        # pacing itself by `throttleStatus` is not held to a limit this fake does not enforce.
         self.bucket = CostBucket(maximum_available, restore_rate) if maximum_available is not None else None
-        self._restore_rate = restore_rate
         self.throttled = 0  # THROTTLED answers given (instrumentation; Shopify reports them per response)
         self._customers: dict[str, dict[str, Any]] = {}
         self._orders: dict[str, dict[str, Any]] = {}
@@ -406,7 +407,7 @@ class FakeShopify(FakeVendorServer):
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         status = self.bucket.status() if self.bucket is not None else {
-            "maximumAvailable": 2000.0, "currentlyAvailable": 2000, "restoreRate": float(self._restore_rate)
+            "maximumAvailable": UNTHROTTLED, "currentlyAvailable": int(UNTHROTTLED), "restoreRate": UNTHROTTLED
         }
         return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": status}
 

@@ -93,7 +93,11 @@ def test_throttling_can_be_disabled() -> None:
     customer_id = fake.add_customer("Ann", email="ann@example.com")
     variables = {"id": f"gid://shopify/Customer/{customer_id}"}
     for _ in range(200):  # 1200 points: more than a full bucket (in-process: the HTTP layer is tested above)
-        assert "errors" not in fake.execute("q", variables, "GetCustomer")
+        answer = fake.execute("q", variables, "GetCustomer")
+        assert "errors" not in answer
+    # What it reports is what it enforces: nothing a client pacing itself by throttleStatus could use up.
+    status = answer["extensions"]["cost"]["throttleStatus"]
+    assert status["currentlyAvailable"] == status["maximumAvailable"] >= 1e6 and status["restoreRate"] >= 1e6
 
 
 def test_cost_bucket_restores_over_time() -> None:
