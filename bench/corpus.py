@@ -14,7 +14,8 @@ POS fake's own count of writes aimed at archived records.
 Vendor limits are the issue's shape at 20 times the vendors' documented rates (R-Series bucket 40
 draining 20/s, against 90 and 1/s for one register; X-Series 350 requests per 15 s, against per
 5 minutes; Heartland 20 requests per 2 s), so a run takes minutes, not hours. Shopify is not scaled:
-the Shopify fake holds a standard plan's query-cost bucket (2000 points restoring 100/s).
+the Shopify fake holds a standard plan's query-cost bucket (2000 points restoring 100/s). A last run
+repeats the R-Series corpus with the POS unlimited, so that Shopify's bucket is the limit met.
 
 `python -m bench corpus` runs the issue's sizes (R-Series 2,000 Shopify / 1,350 POS customers and
 3,000 orders; X-Series 150 / 100 / 225; Heartland 200 / 135 / 300); `python -m bench --small corpus`
@@ -50,8 +51,10 @@ SHAPES = (
     Shape("lightspeed-r", 2000, 1350, 3000, region="CA", limit=(40.0, 20.0)),
     Shape("lightspeed-x", 150, 100, 225, region="GB", limit=(350.0, 15.0)),
     Shape("heartland", 200, 135, 300, region="US", limit=(20.0, 2.0)),
+    # The R-Series corpus again with the POS unlimited: Shopify's query-cost bucket is the limit met.
+    Shape("lightspeed-r", 2000, 1350, 3000, region="CA", limit=None),
 )
-SMALL_FACTOR = {"lightspeed-r": 0.03, "lightspeed-x": 0.15, "heartland": 0.12}
+SMALL_FACTOR = {"lightspeed-r": 0.03, "lightspeed-x": 0.15, "heartland": 0.12, "lightspeed-r unlimited": 0.03}
 # Targets (issue #14).
 POS_REQUESTS_PER_SYNC_TARGET = 2.2
 SHOPIFY_REQUESTS_PER_DELIVERY_TARGET = 1.1
@@ -131,13 +134,16 @@ def make_fake(shape: Shape) -> Any:
     from adapters.lightspeed_r import FakeServer as LightspeedRFake
     from adapters.lightspeed_x import FakeServer as LightspeedXFake
 
-    size, per = shape.limit
-    token = POS_TOKENS[shape.kind]
-    if shape.kind == "lightspeed-r":
-        return armed(LightspeedRFake)(access_token=token, bucket_size=size, drip_rate=per)
-    if shape.kind == "lightspeed-x":
-        return armed(LightspeedXFake)(access_token=token, rate_limit=int(size), window_seconds=per)
-    return armed(HeartlandFake)(api_token=token, requests_per_window=int(size), window_seconds=per)
+    classes = {"lightspeed-r": LightspeedRFake, "lightspeed-x": LightspeedXFake, "heartland": HeartlandFake}
+    size, per = shape.limit or (None, None)
+    options: dict[str, Any] = {
+        "lightspeed-r": {"access_token": POS_TOKENS["lightspeed-r"], "bucket_size": size, "drip_rate": per or 1.0},
+        "lightspeed-x": {"access_token": POS_TOKENS["lightspeed-x"], "rate_limit": size and int(size),
+                         "window_seconds": per or 300.0},
+        "heartland": {"api_token": POS_TOKENS["heartland"], "requests_per_window": size and int(size),
+                      "window_seconds": per or 1.0},
+    }[shape.kind]
+    return armed(classes[shape.kind])(**options)
 
 
 def _stamp(kind: str, fake: Any, moment: float) -> Any:
@@ -354,6 +360,8 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
     if heartland:
         settings["default_customer_id"] = WALK_IN_SHOPIFY_ID  # a Shopify customer id (INTERFACE.md)
     shop = s.add_shop(shape.kind, pos=fake, settings=settings, shopify_limit=2000.0)
+    if shape.limit is None:
+        s.lift_limiter(shop)  # the fake sends no limit headers: tell the limiter, as a vendor's would
     if heartland:
         shop.shopify.add_customer("Walk-in", "Customer", WALK_IN_EMAIL, id=WALK_IN_SHOPIFY_ID,
                                   address=ADDRESSES[shape.region])
@@ -391,8 +399,9 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
 
 # --- the report -----------------------------------------------------------------------------------------------
 def results(m: Measured) -> list[Result]:
-    kind, t = m.shape.kind, m.tally
-    limit = ("bucket {:g} draining {:g}/s" if kind == "lightspeed-r" else "{:g} requests per {:g} s").format(
+    kind, t = m.shape.label, m.tally
+    limit = "no limit" if m.shape.limit is None else (
+        "bucket {:g} draining {:g}/s" if m.shape.kind == "lightspeed-r" else "{:g} requests per {:g} s").format(
         *m.shape.limit)
     how = (f"{m.shape.shopify_customers} Shopify / {m.shape.pos_customers} POS customers, "
            f"{m.deliveries} orders at {m.shape.orders_per_second:g}/s; POS {limit}; "
@@ -432,7 +441,7 @@ def results(m: Measured) -> list[Result]:
 
 
 def shapes(small: bool) -> list[Shape]:
-    return [shape.scaled(SMALL_FACTOR[shape.kind]) if small else shape for shape in SHAPES]
+    return [shape.scaled(SMALL_FACTOR[shape.label]) if small else shape for shape in SHAPES]
 
 
 def run(progress: Say | None = None, small: bool = False) -> list[Result]:

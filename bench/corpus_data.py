@@ -47,8 +47,13 @@ class Shape:
     orders: int
     region: str = "CA"  # the tenant's `default_phone_region`
     orders_per_second: float = 50.0
-    # R-Series: leaky bucket (size, drain per second); X-Series and Heartland: a window (requests, seconds).
-    limit: tuple[float, float] = (40.0, 20.0)
+    # R-Series: leaky bucket (size, drain per second); X-Series and Heartland: a window (requests, seconds);
+    # None: the POS without a limit, so Shopify's is the one met.
+    limit: tuple[float, float] | None = (40.0, 20.0)
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.limit else f"{self.kind} unlimited"
 
     def scaled(self, factor: float) -> Shape:
         """The same mix with `factor` times the customers and orders (at least a few of each)."""
