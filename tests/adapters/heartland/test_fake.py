@@ -205,16 +205,6 @@ def test_module_serves_the_fake_on_a_port() -> None:
         proc.wait(timeout=10)
 
 
-def test_a_state_dump_seeds_back_the_same_records(fake: FakeServer) -> None:
-    fake.seed([{"email": "a@b.co", "billing_address": ADDRESS, "shipping_address": ADDRESS | {"city": "X"}}])
-    dump = fake.state()
-    fake.clear()
-    fake.seed(dump["customers"])
-    assert fake.state() == dump
-    with pytest.raises(ValueError, match="already exists"):
-        fake.seed([{"id": 1, "email": "again@b.co"}])
-
-
 def test_writes_aimed_at_archived_customers_are_counted(fake, adapter) -> None:  # type: ignore[no-untyped-def]
     """Instrumentation for benchmarks (SPEC rule 37): the fake counts writes at archived records."""
     import contextlib
@@ -231,3 +221,13 @@ def test_writes_aimed_at_archived_customers_are_counted(fake, adapter) -> None: 
     assert len(fake.writes_to_archived) >= 1 and all(archived in w.path for w in fake.writes_to_archived)
     fake.reset()
     assert fake.writes_to_archived == []
+
+
+def test_a_state_dump_seeds_back_the_same_records(fake: FakeServer) -> None:
+    fake.seed([{"email": "a@b.co", "billing_address": ADDRESS, "shipping_address": ADDRESS | {"city": "X"}}])
+    dump = fake.state()
+    fake.clear()
+    fake.seed(dump["customers"])
+    assert fake.state() == dump
+    with pytest.raises(ValueError, match="already exists"):
+        fake.seed([{"id": 1, "email": "again@b.co"}])
