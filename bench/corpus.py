@@ -68,7 +68,7 @@ Say = Callable[[str], None]
 
 
 # --- onboarding -------------------------------------------------------------------------------------------
-def onboard(shop: Shop, say: Say, max_rounds: int = 200) -> str:
+def onboard(s: Stack, shop: Shop, say: Say, max_rounds: int = 200) -> str:
     """Wait until the tenant is onboarded, before its first order.
 
     Today: `possync poll --tenant` (in this process, as the CLI does) until its cursor stops moving.
@@ -81,7 +81,8 @@ def onboard(shop: Shop, say: Say, max_rounds: int = 200) -> str:
     cursor: Any = object()
     seen = rounds = 0
     failure = ""
-    for rounds in range(1, max_rounds + 1):  # noqa: B007 (reported below)
+    while rounds < max_rounds:
+        rounds += 1
         try:
             result = poll_now(shop.name)
         except RateLimitedError as exc:
@@ -94,17 +95,11 @@ def onboard(shop: Shop, say: Say, max_rounds: int = 200) -> str:
         if result["cursor"] == cursor:
             break
         cursor = result["cursor"]
-    with_index = _scalar(shop_database_url(), "SELECT count(*) FROM pos_index WHERE tenant_id = :t", t=shop.tenant_id)
+    with_index = _scalar(s.database_url, "SELECT count(*) FROM pos_index WHERE tenant_id = :t", t=shop.tenant_id)
     text = (f"onboarding: {rounds} `possync poll` runs, {seen} POS customers read, {with_index} in the POS index"
             f"{failure}")
     say(f"corpus: {shop.kind}: {text}")
     return text
-
-
-def shop_database_url() -> str:
-    from worker.settings import get_settings
-
-    return get_settings().database_url
 
 
 # --- the POS fakes: loading, archiving on read, reading back ----------------------------------------------
@@ -368,7 +363,7 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
     load_shopify(shop, corpus)
     say(f"corpus: {shape.kind}: {len(corpus.people)} Shopify customers, {len(corpus.pos)} POS customers, "
         f"{len(corpus.orders)} orders")
-    onboarding = onboard(shop, say)
+    onboarding = onboard(s, shop, say)
     fake.archive_on_read.update(pos_ids[p.pos_refs[0]] for p in corpus.people if p.case == "archived_mid_sync")
     pos_before, shopify_before = len(fake.vendor_requests()), len(shop.shopify.vendor_requests())
     throttled_before = shop.shopify.throttled
