@@ -187,21 +187,3 @@ def test_seed_accepts_convenience_keys(fake: FakeServer) -> None:
     assert record["physical_address_1"] == "1 Main" and record["physical_country_id"] == "CA"
     assert record["company_name"] == "Co" and record["postal_city"] == "Hull" and record["deleted_at"]
     assert fake.state()["customers"][0]["id"] == cid
-
-
-def test_writes_aimed_at_archived_customers_are_counted(fake, adapter) -> None:  # type: ignore[no-untyped-def]
-    """Instrumentation for benchmarks (SPEC rule 37): the fake counts writes at archived records."""
-    import contextlib
-
-    from adapters.errors import AdapterError
-
-    active, archived = (str(i) for i in fake.seed([{"first_name": "Ann", "email": "ann@example.com"},
-                                                   {"first_name": "Bob", "email": "bob@example.com"}]))
-    fake.archive(archived)
-    adapter.update_customer(active, {"last_name": "Changed"})
-    assert fake.writes_to_archived == []
-    with contextlib.suppress(AdapterError):  # X-Series refuses it (404); the others take it
-        adapter.update_customer(archived, {"last_name": "Changed"})
-    assert len(fake.writes_to_archived) >= 1 and all(archived in w.path for w in fake.writes_to_archived)
-    fake.reset()
-    assert fake.writes_to_archived == []
