@@ -31,6 +31,7 @@ MODULES: dict[str, str] = {
     "intake": "bench.intake",
     "pipeline": "bench.pipeline",
     "ratelimit": "bench.ratelimit",
+    "corpus": "bench.corpus",
 }
 
 
@@ -57,14 +58,16 @@ def crashed(name: str, exc: BaseException) -> Result:
     return Result(f"{name}: crashed", 0.0, "", "runs to the end", False, f"{type(exc).__name__}{at}: {message}")
 
 
-def run_module(name: str, say: Callable[[str], None]) -> list[Result]:
+def run_module(name: str, say: Callable[[str], None], small: bool = False) -> list[Result]:
     """One module's rows, or a MISS row naming the error (import errors included)."""
     try:
         module = importlib.import_module(MODULES[name])
         run = module.run
-        if "progress" in inspect.signature(run).parameters:
-            return list(run(progress=say))
-        return list(run())
+        parameters = inspect.signature(run).parameters
+        options: dict[str, object] = {"progress": say} if "progress" in parameters else {}
+        if small and "small" in parameters:
+            options["small"] = True
+        return list(run(**options))
     except Exception as exc:  # reported as a row: the other benchmarks still run
         traceback.print_exc(file=sys.stderr)
         return [crashed(name, exc)]
@@ -74,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): "
                                                                  f"{', '.join(MODULES)}")
+    parser.add_argument("--small", action="store_true",
+                        help="the smoke-test sizes of the benchmarks that have them (corpus: under a minute)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in MODULES]
     if unknown:
@@ -89,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         print(f"[{time.monotonic() - started:6.0f} s] {name} ...", file=sys.stderr, flush=True)
         begun = time.monotonic()
-        rows = run_module(name, say)
+        rows = run_module(name, say, args.small)
         results += rows
         misses = sum(not r.passed for r in rows)
         print(f"[{time.monotonic() - started:6.0f} s] {name}: {len(rows)} rows, {misses} missed, "

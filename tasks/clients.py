@@ -1,15 +1,15 @@
 """Building a tenant's POS adapter and Shopify client, wired to the shared limiter.
 
-Every vendor request first asks the tenant's token bucket (a wait becomes `BudgetWaitError`, which
-the runner turns into a retry with a countdown that carries the job's turn), and every
-response's rate-limit headers correct the bucket. Rotated OAuth tokens are committed, encrypted,
-before the new token is used.
+Every vendor request first asks its bucket (the tenant's POS bucket; the shop's Shopify query-cost
+points): a wait becomes `BudgetWaitError`, which the runner turns into a retry with a countdown that
+carries the job's turn, and every response's rate-limit reading corrects the bucket. Rotated OAuth
+tokens are committed, encrypted, before the new token is used.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -50,8 +50,19 @@ def held_turn(at: float | None) -> Iterator[None]:
         _held_turn.reset(token)
 
 
+def _one_unit() -> float:
+    return 1.0
+
+
+def _nothing() -> float:
+    return 0.0
+
+
 def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate_limiter: RateLimiter,
-                 tenant: str) -> None:
+                 tenant: str, *, cost: Callable[[], float] = _one_unit,
+                 refund: Callable[[], float] = _nothing) -> None:
+    """`cost`: what the request about to be sent is charged (a vendor-reported price learnt by the
+    bucket overrides it); `refund`: what the vendor gave back of it, read after each response."""
     size = DEFAULT_BUCKETS[size_key]
     calls = 0
 
@@ -61,13 +72,13 @@ def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate
         nonlocal calls
         calls += 1
         if calls > 1:
-            rate_limiter.acquire(bucket_name, size, on_credit=True)
+            rate_limiter.acquire(bucket_name, size, cost(), on_credit=True)
             return
         turn = _held_turn.get()
         if turn is not None and turn - time.time() > EARLY_TOLERANCE_SECONDS:
             # Woken before its turn (countdowns are capped): wait again for the same turn.
             raise BudgetWaitError(turn - time.time(), turn_at=turn, vendor=client.vendor)
-        grant = rate_limiter.acquire(bucket_name, size, holds_turn=turn is not None)
+        grant = rate_limiter.acquire(bucket_name, size, cost(), holds_turn=turn is not None)
         if grant.wait > 0:
             metrics.LIMITER_WAITS.labels(vendor=size_key, tenant=tenant).inc()
             raise BudgetWaitError(grant.wait, turn_at=time.time() + grant.wait if grant.turn else None,
@@ -75,7 +86,7 @@ def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate
         _held_turn.set(None)
 
     def on_rate_limit(info: RateLimitInfo) -> None:
-        rate_limiter.observe(bucket_name, info)
+        rate_limiter.observe(bucket_name, info, refund())
         if info.retry_after:
             metrics.RATE_LIMITED.labels(vendor=size_key, tenant=tenant).inc()
 
@@ -106,4 +117,8 @@ def shopify_client_for(tenant: TenantContext) -> ShopifyClient:
         api_version=tenant.shopify_config.get("api_version") or "2026-07",
         base_url=tenant.shopify_config.get("api_base_url"),
     )
+    # Shopify's query-cost bucket is per app per shop: one bucket per shop domain, charged each query's
+    # requested points before it is sent, so a backlog waits its turn instead of meeting THROTTLED.
+    wire_limiter(client, f"shopify:{tenant.shop_domain}", "shopify", limiter(), tenant.name,
+                 cost=lambda: client.query_cost, refund=lambda: client.refund)
     return client

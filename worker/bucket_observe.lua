@@ -1,5 +1,6 @@
 -- Correct a tenant's bucket from the vendor's response headers.
--- KEYS[1] bucket hash; ARGV: capacity or '', rate or '', remaining or '', request cost or ''.
+-- KEYS[1] bucket hash; ARGV: capacity or '', rate or '', remaining or '', request cost or '',
+-- refund or '' (points of the charge taken before the request that the vendor did not keep).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'capacity', ARGV[1]) end
@@ -10,6 +11,14 @@ if ARGV[4] ~= '' then
   local new = tonumber(ARGV[4])
   if old then new = old * 0.8 + new * 0.2 end
   redis.call('HSET', KEYS[1], 'cost', new)
+end
+if ARGV[5] ~= '' then
+  local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate')
+  if stored[1] and stored[2] and stored[3] and stored[4] then
+    local capacity = tonumber(stored[3])
+    local tokens = math.min(capacity, tonumber(stored[1]) + (now - tonumber(stored[2])) * tonumber(stored[4]) / 1000)
+    redis.call('HSET', KEYS[1], 'tokens', math.min(capacity, tokens + tonumber(ARGV[5])), 'at', now)
+  end
 end
 if ARGV[3] ~= '' then
   local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'capacity', 'rate')

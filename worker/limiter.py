@@ -41,7 +41,9 @@ DEFAULT_BUCKETS: dict[str, BucketSize] = {
     PosKind.LIGHTSPEED_R.value: BucketSize(90, 1.0),  # leaky bucket 90, drip 1/s (one register)
     PosKind.LIGHTSPEED_X.value: BucketSize(50, 350 / 300),  # 350 requests per 5 minutes, one register
     PosKind.HEARTLAND.value: BucketSize(10, 5.0),  # undocumented: a cautious guess (unverified)
-    "shopify": BucketSize(40, 2.0),
+    # GraphQL Admin query-cost points per shop: the smallest bucket still quoted (1000 restoring 50/s);
+    # every answer's `throttleStatus` gives the shop's real one (a standard plan today: 2000, 100/s).
+    "shopify": BucketSize(1000, 50.0),
 }
 
 _ACQUIRE = Path(__file__).with_name("token_bucket.lua").read_text()
@@ -81,16 +83,21 @@ class RateLimiter:
     def cooldown_left(self, tenant: str) -> float:
         return max(0, self.client.pttl(self._keys(tenant)[1])) / 1000.0
 
-    def observe(self, tenant: str, info: RateLimitInfo) -> None:
-        """Correct the bucket from the vendor's own reading: its size, its drip and how full it is."""
+    def observe(self, tenant: str, info: RateLimitInfo, refund: float = 0.0) -> None:
+        """Correct the bucket from the vendor's own reading: its size, its drip and how full it is.
+
+        `refund`: what the vendor gave back of the cost charged before the request (Shopify returns
+        requested minus actual points; a refused query kept nothing); negative when it kept more.
+        """
         def arg(value: float | None) -> str:
             return "" if value is None else repr(float(value))
 
         capacity = info.capacity or None
         rate = info.drip_per_second or None
-        if capacity or rate or info.remaining is not None or info.request_cost:
+        if capacity or rate or info.remaining is not None or info.request_cost or refund:
             self._observe(keys=self._keys(tenant)[:1],
-                          args=[arg(capacity), arg(rate), arg(info.remaining), arg(info.request_cost)])
+                          args=[arg(capacity), arg(rate), arg(info.remaining), arg(info.request_cost),
+                                arg(refund or None)])
         if info.retry_after:
             self.cooldown(tenant, info.retry_after)
 

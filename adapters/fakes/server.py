@@ -64,6 +64,9 @@ class FakeVendorServer:
         self.request_log: list[LoggedRequest] = []
         self.faults: list[Fault] = []
         self.latency = 0.0
+        # Test instrumentation, not vendor behaviour: write requests (PUT/POST) aimed at a customer the
+        # POS holds as archived or deleted at that moment, whatever the fake answered (SPEC rule 37).
+        self.writes_to_archived: list[LoggedRequest] = []
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
         self._register_control_routes()
@@ -150,6 +153,7 @@ class FakeVendorServer:
             self.faults.clear()
             self.latency = 0.0
             self.request_log.clear()
+            self.writes_to_archived.clear()
 
     def vendor_requests(self) -> list[LoggedRequest]:
         with self.lock:
@@ -161,6 +165,11 @@ class FakeVendorServer:
             for r in self.vendor_requests()
             if (method is None or r.method == method) and path_contains in r.path
         )
+
+    def note_write_to_archived(self) -> None:
+        """Called by a fake's write handler when its target customer is archived (or deleted) now."""
+        with self.lock:
+            self.writes_to_archived.append(LoggedRequest(request.method, request.path, "", 0))
 
     def _take_fault(self) -> Fault | None:
         with self.lock:

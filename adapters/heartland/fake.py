@@ -338,6 +338,7 @@ class FakeServer(FakeVendorServer):
             record = self.customers.get(cid)
             if record is None:
                 return _error(404, "Not found")
+            self._note_if_archived(cid)
             errors = _type_errors(body)
             if "email" in body:
                 errors |= _email_errors(body["email"], required=False)
@@ -383,6 +384,7 @@ class FakeServer(FakeVendorServer):
         with self._data_lock:
             if cid not in self.customers:
                 return _error(404, "Not found")
+            self._note_if_archived(cid)
             values = {k: body.get(k) for k in ADDRESS_WRITABLE if k in body}
             errors = _address_errors(values)
             if errors:
@@ -401,6 +403,7 @@ class FakeServer(FakeVendorServer):
             address = self.addresses.get(cid, {}).get(aid)
             if address is None:
                 return _error(404, "Not found")
+            self._note_if_archived(cid)
             merged = {**address, **{k: body[k] for k in ADDRESS_WRITABLE if k in body}}
             errors = _address_errors(merged)
             if errors:
@@ -414,6 +417,10 @@ class FakeServer(FakeVendorServer):
             return jsonify(copy.deepcopy(address))
 
     # --- internals ---------------------------------------------------------------------------------
+    def _note_if_archived(self, cid: int) -> None:
+        if not self.customers[cid]["active"]:
+            self.note_write_to_archived()
+
     def _take_customer_id(self) -> int:
         cid = self._next_customer
         self._next_customer += 1

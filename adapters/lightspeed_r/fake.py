@@ -343,6 +343,8 @@ class FakeServer(FakeVendorServer):
         if record is None:
             return vendor_error(404, "Customer not found.")
         if request.method == "PUT":
+            if record["archived"]:
+                self.note_write_to_archived()
             body = request.get_json(silent=True)
             if not isinstance(body, dict):
                 raise FakeRequestError("expected a JSON object")

@@ -358,6 +358,8 @@ class FakeServer(FakeVendorServer):
         body = request.get_json(silent=True)
         with self.lock:
             record = self.customers.get(customer_id)
+            if record is not None and record["deleted_at"]:
+                self.note_write_to_archived()
             if not API_VERSIONS.match(version) or record is None or record["deleted_at"]:
                 return _error(404, "Not Found", message="Customer not found")
             if not isinstance(body, dict):

@@ -11,7 +11,10 @@ channels that arrive with HTTP 200, handled here:
 - `userErrors` of a mutation: the input was refused (`ShopifyUserError`, a `FatalError` naming the field).
 
 Every response's `throttleStatus` is passed to `on_rate_limit` so the shared limiter can pace calls
-before Shopify has to refuse them.
+before Shopify has to refuse them: before each request `query_cost` is the points it will ask for
+(Shopify's `requestedQueryCost` last seen for that operation), and after it `refund` is what Shopify
+gave back (requested minus actual; all of it when the call was refused), so a bucket charged before
+sending ends where Shopify's own is.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ SHOPIFY_ERROR_TABLE = DEFAULT_ERROR_TABLE | {
 # GraphQL `extensions.code` values that are worth retrying with back-off.
 RETRYABLE_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"})
 MIN_THROTTLE_WAIT = 0.1  # seconds; a computed wait of ~0 would just hit the empty bucket again
+# Points charged for an operation before Shopify has told its requested cost once in this process:
+# a mutation's price (a customer read costs less; a first search more, corrected by its answer).
+FIRST_QUERY_COST = 10.0
+_requested_costs: dict[str, float] = {}  # operation -> Shopify's last `requestedQueryCost` for it
 
 
 class ShopifyUserError(FatalError):
@@ -83,6 +90,9 @@ class ShopifyClient(VendorHttpClient):
         self.path = f"/admin/api/{api_version}/graphql.json"
         self._fields = queries.customer_fields(*birthday_metafield)
         self._birthday_metafield = birthday_metafield
+        self._operation = ""
+        self.query_cost = FIRST_QUERY_COST  # points the request being sent asks for (read by the limiter)
+        self.refund = 0.0  # points Shopify gave back on the last response (read by the limiter)
 
     # --- VendorHttpClient hooks ----------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -93,6 +103,7 @@ class ShopifyClient(VendorHttpClient):
         retry_after = parse_retry_after(header(response.headers, "Retry-After"))
         payload = _json_or_none(response)
         cost = _cost(payload)
+        self.refund = self._refund(cost, response.status_code)
         status = cost.get("throttleStatus") if cost else None
         if not isinstance(status, dict):
             return RateLimitInfo(retry_after=retry_after) if retry_after is not None else None
@@ -108,10 +119,23 @@ class ShopifyClient(VendorHttpClient):
             capacity=maximum, level=maximum - available, drip_per_second=restore, retry_after=retry_after
         )
 
+    def _refund(self, cost: dict[str, Any] | None, http_status: int) -> float:
+        """Points of the request's charge Shopify did not keep (negative: it kept more than was charged);
+        learns the operation's requested cost for the next charge."""
+        if cost is None:  # no cost reading: an HTTP error was charged nothing; otherwise nothing is known
+            return self.query_cost if http_status >= 400 else 0.0
+        requested = _number(cost.get("requestedQueryCost"))
+        if requested is not None:
+            _requested_costs[self._operation] = requested
+        actual = _number(cost.get("actualQueryCost"))  # none when refused (THROTTLED) or failed: nothing kept
+        return self.query_cost - (actual or 0.0)
+
     # --- GraphQL -------------------------------------------------------------------------------
     def execute(self, operation: str, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """Run one operation; return its `data` or raise the matching domain error."""
         endpoint = f"graphql {operation}"
+        self._operation = operation
+        self.query_cost = _requested_costs.get(operation, FIRST_QUERY_COST)
         body = {"query": query, "variables": dict(variables), "operationName": operation}
         response = self.request("POST", self.path, endpoint=endpoint, json=body)
         payload = self.json(response, endpoint)
@@ -246,6 +270,14 @@ def throttle_wait(requested: Any, available: Any, restore_rate: Any) -> float:
     if math.isnan(wait) or math.isinf(wait):
         return 1.0
     return round(max(MIN_THROTTLE_WAIT, wait), 3)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) or math.isinf(number) else number
 
 
 def _json_or_none(response: requests.Response) -> Any:

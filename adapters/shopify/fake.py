@@ -8,7 +8,8 @@ Shopify's shapes: `data`, `errors[].extensions.code`, `extensions.cost` with `re
 Quirks kept on purpose:
 - calculated-cost throttling: a request whose requested cost exceeds what the bucket holds gets HTTP
   200 with `errors: [{message: "Throttled", extensions: {code: "THROTTLED"}}]`; the difference
-  between requested and actual cost is refunded (default bucket 1000 restoring 50/s);
+  between requested and actual cost is refunded (default bucket 2000 restoring 100/s, a standard
+  plan today; `throttled` counts the refusals, for benchmarks);
 - `numberOfOrders` is an UnsignedInt64, serialised as a string;
 - phones are stored in E.164 and must be valid; emails and phones are unique per shop;
 - consent input refuses NOT_SUBSCRIBED, REDACTED and INVALID, needs an email (or phone) to attach
@@ -44,6 +45,7 @@ DEFAULT_TOKEN = "shpat_fake_token"
 DEFAULT_SHOP = "possync-demo.myshopify.com"
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 MAX_QUERY_COST = 1000
+UNTHROTTLED = 1e9  # the bucket and restore rate reported when throttling is off
 MAX_PAGE = 250
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 METAFIELD_RE = re.compile(r'metafield\(\s*namespace:\s*"([^"]+)"\s*,\s*key:\s*"([^"]+)"\s*\)')
@@ -152,16 +154,17 @@ class FakeShopify(FakeVendorServer):
         access_token: str = DEFAULT_TOKEN,
         *,
         shop_domain: str = DEFAULT_SHOP,
-        maximum_available: float | None = 1000.0,
-        restore_rate: float = 50.0,
+        maximum_available: float | None = 2000.0,
+        restore_rate: float = 100.0,
         default_region: str = "US",
     ) -> None:
         self.access_token = access_token
         self.shop_domain = shop_domain
         self.default_region = default_region
-        # None disables throttling (every response still reports a full bucket).
+        # None disables throttling: every response reports a full bucket too big to empty, so a client
+        # pacing itself by `throttleStatus` is not held to a limit this fake does not enforce.
         self.bucket = CostBucket(maximum_available, restore_rate) if maximum_available is not None else None
-        self._restore_rate = restore_rate
+        self.throttled = 0  # THROTTLED answers given (instrumentation; Shopify reports them per response)
         self._customers: dict[str, dict[str, Any]] = {}
         self._orders: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(7_208_000_000_001)
@@ -293,6 +296,7 @@ class FakeShopify(FakeVendorServer):
 
     def reset(self) -> None:
         super().reset()
+        self.throttled = 0
         if self.bucket is not None:
             self.bucket = CostBucket(self.bucket.maximum, self.bucket.restore_rate)
 
@@ -375,6 +379,8 @@ class FakeShopify(FakeVendorServer):
                 ).entry],
             }
         if self.bucket is not None and not self.bucket.take(requested):
+            with self.lock:
+                self.throttled += 1
             return {
                 "errors": [{
                     "message": "Throttled",
@@ -401,7 +407,7 @@ class FakeShopify(FakeVendorServer):
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         status = self.bucket.status() if self.bucket is not None else {
-            "maximumAvailable": 1000.0, "currentlyAvailable": 1000, "restoreRate": float(self._restore_rate)
+            "maximumAvailable": UNTHROTTLED, "currentlyAvailable": int(UNTHROTTLED), "restoreRate": UNTHROTTLED
         }
         return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": status}
 

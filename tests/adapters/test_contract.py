@@ -7,6 +7,8 @@ a repeated poll with nothing new costs one request and returns nothing.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -72,6 +74,23 @@ def test_create_then_get_round_trips_what_the_pos_holds(pos: Pos) -> None:
     assert (got.first_name, got.last_name, got.email) == ("Jane", "Doe", JANE.email)
     assert got.billing_address is not None and got.billing_address.city == "Ottawa"
     assert got.phone and got.phone.replace(" ", "").replace("-", "").endswith("6135550142")
+
+
+def test_the_fake_counts_writes_aimed_at_archived_customers(pos: Pos) -> None:
+    """Instrumentation for benchmarks (SPEC rule 37), not vendor behaviour: a write at a customer
+    archived (X-Series: deleted) at that moment is counted, whatever the fake answers."""
+    from adapters.errors import AdapterError
+
+    active, archived = (pos.adapter.create_customer(JANE).pos_id,
+                        pos.adapter.create_customer(dataclasses.replace(JANE, email="other@example.com")).pos_id)
+    pos.remove(archived)
+    pos.adapter.update_customer(active, {"last_name": "Changed"})
+    assert pos.fake.writes_to_archived == []
+    with contextlib.suppress(AdapterError):  # X-Series refuses it (404); the others take it
+        pos.adapter.update_customer(archived, {"last_name": "Changed"})
+    assert pos.fake.writes_to_archived and all(archived in w.path for w in pos.fake.writes_to_archived)
+    pos.fake.reset()
+    assert pos.fake.writes_to_archived == []
 
 
 def test_searches_find_the_customer(pos: Pos) -> None:

@@ -81,7 +81,7 @@ def test_main_runs_only_the_named_benchmarks_and_names_the_machine(
 ) -> None:
     ran: list[str] = []
 
-    def fake_run_module(name: str, say):  # type: ignore[no-untyped-def]
+    def fake_run_module(name: str, say, small=False):  # type: ignore[no-untyped-def]
         ran.append(name)
         return [Result(f"{name} figure", 2.0, "ms", "< 3 ms", True)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import fakeredis
@@ -11,7 +12,7 @@ from adapters.base import VendorHttpClient
 from models.tables import Tenant
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, load_context
-from tasks.clients import BudgetWaitError, held_turn, pos_adapter_for, wire_limiter
+from tasks.clients import BudgetWaitError, held_turn, pos_adapter_for, shopify_client_for, wire_limiter
 from worker.limiter import RateLimiter
 
 TENANT = {"name": "acme", "account_name": "acmestore",
@@ -70,3 +71,81 @@ def test_woken_before_its_turn_a_step_waits_again_for_the_same_turn() -> None:
         _limited_client(limiter).before_request()
     assert told.value.turn_at == turn and 4.5 < told.value.retry_after <= 5
     assert "tokens" not in limiter.state("pos:acme")  # the bucket was not asked
+
+
+# --- Shopify: paced by the shop's query-cost bucket ------------------------------------------------------
+def _shopify_load(get_client, customer_id: str, threads: int = 4, calls: int = 15) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """`threads` workers each read a customer `calls` times, waiting as a step would (a limiter wait with
+    its turn, a THROTTLED answer with its computed wait). Returns (calls done, THROTTLED answers seen)."""
+    from adapters.errors import RateLimitedError
+
+    done, refused = [0], [0]
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(calls):
+            turn = None
+            while True:
+                try:
+                    with held_turn(turn):
+                        get_client().get_customer(customer_id)
+                    break
+                except BudgetWaitError as wait:
+                    turn = wait.turn_at
+                    time.sleep(wait.retry_after)
+                except RateLimitedError as throttled:
+                    with lock:
+                        refused[0] += 1
+                    time.sleep(throttled.retry_after)
+            with lock:
+                done[0] += 1
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    return done[0], refused[0]
+
+
+@pytest.fixture
+def small_shopify():  # type: ignore[no-untyped-def]
+    """A shop whose query-cost bucket holds 60 points restoring 200/s (a customer read asks for 6)."""
+    from adapters.shopify.fake import FakeShopify
+
+    fake = FakeShopify("shpat_small", shop_domain="acme.myshopify.com", maximum_available=60, restore_rate=200)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def test_shopify_calls_wait_their_turn_instead_of_being_throttled(  # type: ignore[no-untyped-def]
+        session, db_url: str, secret_key: str, activate_env, small_shopify) -> None:
+    activate_env(POSSYNC_DATABASE_URL=db_url)  # no Redis URL: the embedded limiter, same script
+    shop = {**TENANT["shopify"], "access_token": "shpat_small", "api_base_url": small_shopify.url}
+    tenant_row, _ = apply_tenant(session, validate_tenant_data({**TENANT, "shopify": shop}), secret_key)
+    session.commit()
+    context = load_context(tenant_row, secret_key)
+    customer_id = small_shopify.add_customer("Ann", "Lee", "ann@example.com")
+    # One answer teaches the limiter this shop's bucket. Until then it assumes 1000 points, which no
+    # real plan undercuts (this fake's 60 does: a concurrent first burst could overrun it).
+    shopify_client_for(context).get_customer(customer_id)
+
+    done, refused = _shopify_load(lambda: shopify_client_for(context), customer_id)
+
+    # 60 reads of 6 points = 360 points through a bucket of 60: most had to wait, none was refused.
+    assert done == 60 and refused == 0 and small_shopify.throttled == 0
+    assert small_shopify.count_requests("POST") == 61  # no request was sent only to be refused
+    from worker.runtime import limiter
+    state = limiter().state("shopify:acme.myshopify.com")
+    assert state["capacity"] == 60 and state["rate"] == 200  # learnt from throttleStatus
+
+
+def test_the_same_load_unpaced_is_throttled(small_shopify) -> None:  # type: ignore[no-untyped-def]
+    """The control: without the limiter the fake's bucket refuses calls (the test above can fail)."""
+    from adapters.shopify.client import ShopifyClient
+
+    customer_id = small_shopify.add_customer("Ann", "Lee", "ann@example.com")
+    done, refused = _shopify_load(
+        lambda: ShopifyClient("acme.myshopify.com", "shpat_small", base_url=small_shopify.url), customer_id)
+    assert done == 60 and refused > 0 and small_shopify.throttled == refused

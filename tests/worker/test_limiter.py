@@ -7,6 +7,7 @@ import threading
 import time
 
 import fakeredis
+import pytest
 
 from adapters.ratelimit import RateLimitInfo
 from worker.limiter import BucketSize, Grant, RateLimiter
@@ -66,6 +67,22 @@ def test_headers_correct_the_bucket(redis_client, redis_prefix) -> None:  # type
     assert state["tokens"] <= 0.6
     limiter.observe("acme", RateLimitInfo(retry_after=1.0))
     assert limiter.acquire("acme", size).wait > 0.5
+
+
+def test_a_refund_gives_back_what_the_vendor_did_not_keep(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    """Shopify: charged the requested points before sending, corrected by requested minus actual after."""
+    limiter = RateLimiter(redis_client, redis_prefix)
+    size = BucketSize(capacity=100, per_second=0.01)
+    assert limiter.acquire("shop", size, cost=62).wait == 0  # a search asks for 62 points ...
+    limiter.observe("shop", RateLimitInfo(), refund=60)  # ... and keeps 2 when it finds nobody
+    assert limiter.state("shop")["tokens"] == pytest.approx(98, abs=0.1)
+    limiter.observe("shop", RateLimitInfo(), refund=500)  # never above the bucket's size
+    assert limiter.state("shop")["tokens"] == pytest.approx(100, abs=0.1)
+    limiter.observe("shop", RateLimitInfo(), refund=-10)  # it kept more than was charged
+    assert limiter.state("shop")["tokens"] == pytest.approx(90, abs=0.1)
+    # The vendor's own reading still caps what the refund gave back.
+    limiter.observe("shop", RateLimitInfo(capacity=100, level=95, drip_per_second=0.01), refund=6)
+    assert limiter.state("shop")["tokens"] == pytest.approx(5, abs=0.1)
 
 
 def test_embedded_mode_runs_the_same_script_on_fakeredis() -> None:

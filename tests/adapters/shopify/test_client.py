@@ -243,4 +243,4 @@ def test_stats_count_requests(fake: FakeShopify, client: ShopifyClient) -> None:
     client.get_customer("1")
     client.get_order("1")
     assert client.stats.requests == 2 and client.stats.by_status == {200: 2}
-    assert client.stats.last_rate_limit.capacity == 1000
+    assert client.stats.last_rate_limit.capacity == 2000

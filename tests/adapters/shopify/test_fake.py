@@ -29,7 +29,7 @@ def test_successful_response_envelope(fake: FakeShopify) -> None:
     cost = body["extensions"]["cost"]
     assert set(cost) == {"requestedQueryCost", "actualQueryCost", "throttleStatus"}
     assert set(cost["throttleStatus"]) == {"maximumAvailable", "currentlyAvailable", "restoreRate"}
-    assert cost["throttleStatus"]["maximumAvailable"] == 1000.0 and cost["throttleStatus"]["restoreRate"] == 50.0
+    assert cost["throttleStatus"]["maximumAvailable"] == 2000.0 and cost["throttleStatus"]["restoreRate"] == 100.0
     assert body["data"]["customer"]["numberOfOrders"] == "3"  # UnsignedInt64 is a string
 
 
@@ -93,7 +93,11 @@ def test_throttling_can_be_disabled() -> None:
     customer_id = fake.add_customer("Ann", email="ann@example.com")
     variables = {"id": f"gid://shopify/Customer/{customer_id}"}
     for _ in range(200):  # 1200 points: more than a full bucket (in-process: the HTTP layer is tested above)
-        assert "errors" not in fake.execute("q", variables, "GetCustomer")
+        answer = fake.execute("q", variables, "GetCustomer")
+        assert "errors" not in answer
+    # What it reports is what it enforces: nothing a client pacing itself by throttleStatus could use up.
+    status = answer["extensions"]["cost"]["throttleStatus"]
+    assert status["currentlyAvailable"] == status["maximumAvailable"] >= 1e6 and status["restoreRate"] >= 1e6
 
 
 def test_cost_bucket_restores_over_time() -> None:
