@@ -462,7 +462,8 @@ class FakeShopify(FakeVendorServer):
         last_id = _decode_cursor(after) if after is not None else 0
         ordered = sorted(int(i) for i in self._customers if int(i) > last_id)
         page = [self._customers[str(i)] for i in ordered[:first]]
-        nodes = [self._node(c, query) for c in page]
+        selected = _node_fields(query)  # a listing answers the fields it asked for, nothing more
+        nodes = [{k: v for k, v in self._node(c, query).items() if k in selected} for c in page]
         end = _encode_cursor(int(page[-1]["id"])) if page else None
         info = {"hasNextPage": len(ordered) > first, "endCursor": end}
         return {"customers": {"nodes": nodes, "pageInfo": info}}, 2 + len(nodes) * _node_objects(query)
@@ -792,20 +793,33 @@ def _address_node(address: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _node_objects(query: str) -> int:
-    """Objects selected per node of a connection (the node itself and each nested `{ ... }`)."""
+def _node_selection(query: str) -> str:
+    """The text inside `nodes { ... }` (empty when the document has none)."""
     start = query.find("nodes {")
     if start < 0:
-        return 1
-    depth, objects = 0, 0
-    for char in query[start + len("nodes "):]:
-        if char == "{":
-            depth, objects = depth + 1, objects + 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                break
-    return objects
+        return ""
+    depth = 0
+    for position in range(start + len("nodes "), len(query)):
+        depth += {"{": 1, "}": -1}.get(query[position], 0)
+        if depth == 0:
+            return query[start + len("nodes {"):position]
+    return ""
+
+
+def _node_objects(query: str) -> int:
+    """Objects selected per node of a connection: the node itself and each nested `{ ... }`."""
+    return 1 + _node_selection(query).count("{")
+
+
+def _node_fields(query: str) -> set[str]:
+    """The node's own fields named by the selection (nested selections left out)."""
+    fields, depth = set(), 0
+    for token in re.findall(r"[{}]|\w+", _node_selection(query)):
+        if token in "{}":
+            depth += 1 if token == "{" else -1
+        elif depth == 0:
+            fields.add(token)
+    return fields
 
 
 def _encode_cursor(last_id: int) -> str:

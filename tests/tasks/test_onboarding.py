@@ -7,72 +7,22 @@ committed page again; the change poll starts where the import ended; creates wai
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.fakes.server import FakeVendorServer
-from adapters.shopify.fake import FakeShopify
-from bench.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 from models import pos_index
 from models.db import get_sessionmaker
 from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, SyncAttempt, SyncJob, Tenant
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant, load_context
+from models.tenants import load_context
 from tasks import jobs, onboarding
 from tasks.clients import pos_adapter_for
 from tasks.poll import poll_tenant
 from tasks.runner import run_steps
 from tasks.steps import STEP_FUNCTIONS
-
-KINDS = ("lightspeed-r", "lightspeed-x", "heartland")
-CUSTOMERS = 260  # three pages on R-Series and Heartland (100 a page), two on X-Series (200)
-REMOVED = range(0, CUSTOMERS, 13)  # archived (R-Series, Heartland) or deleted (X-Series) in the back office
-HISTORY = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
-
-
-@dataclass
-class Shop:
-    name: str
-    kind: str
-    tenant_id: int
-    pos: FakeVendorServer
-    shopify: FakeShopify
-    pos_ids: list[str]
-
-
-def pos_record(i: int) -> dict[str, Any]:
-    """As staff key them in: every third email with stray blanks and capitals, phones in till formats."""
-    email = f"  Customer{i}@Example.com " if i % 3 == 0 else f"customer{i}@example.com"
-    phone = f"(613) 230-{i:04d}" if i % 2 else f"613.230.{i:04d}"
-    return {"first_name": f"First{i}", "last_name": f"Last{i}", "email": email, "phone": phone}
-
-
-def seed_record(kind: str, i: int) -> dict[str, Any]:
-    """Customer `i` as the POS holds it: changed ten seconds after the one before, some archived (deleted).
-
-    Spread in time on purpose: a bulk import's thousands in one second are SPEC rule 35's case, which
-    the adapters' cursors answer; here the import's own paging is under test.
-    """
-    record = pos_record(i)
-    removed = i in REMOVED
-    when = HISTORY + timedelta(seconds=10 * i)
-    if kind == "lightspeed-r":
-        record.update(time_stamp=int(when.timestamp()), archived=removed)
-    elif kind == "lightspeed-x":
-        record.update(deleted=removed)  # its cursor is a version number: time plays no part
-    else:
-        stamp = when.isoformat(timespec="milliseconds")
-        record.update(created_at=stamp, updated_at=stamp, active=not removed)
-        if removed and i % 2:
-            record["deleted_at"] = stamp
-    return record
+from tests.tasks.onboarding_support import ADDRESS, CUSTOMERS, KINDS, REMOVED, Shop, make_shop, pos_record
 
 
 @pytest.fixture
@@ -80,19 +30,6 @@ def env(db_url: str, redis_server_url: str, redis_prefix: str, activate_env) -> 
     activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url,
                  POSSYNC_REDIS_KEY_PREFIX=redis_prefix, POSSYNC_RETRY_BACKOFF_MAX_SECONDS="1")
     return db_url
-
-
-def make_shop(session: Session, secret_key: str, kind: str, customers: int = CUSTOMERS) -> Shop:
-    pos, shopify = make_pos_fake(kind), FakeShopify(SHOPIFY_TOKEN, maximum_available=None)
-    pos.start()
-    shopify.start()
-    name = f"{kind.split('-')[-1][0]}{uuid.uuid4().hex[:8]}"
-    tenant, _ = apply_tenant(session, validate_tenant_data(tenant_file(name, kind, shopify.url, pos, "s")), secret_key)
-    session.flush()
-    assert onboarding.mark_for_import(session, tenant, changed=True)
-    session.commit()
-    ids = [str(i) for i in pos.seed(seed_record(kind, i) for i in range(customers))]
-    return Shop(name, kind, tenant.id, pos, shopify, ids)
 
 
 @pytest.fixture(params=KINDS)
@@ -231,9 +168,6 @@ def test_a_failed_import_names_its_reason_and_waits_for_the_operator(env: str, s
     finally:
         shop.pos.stop()
         shop.shopify.stop()
-
-
-ADDRESS = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4", "countryCode": "CA"}
 
 
 def test_a_create_waits_for_the_import_and_an_update_does_not(env: str, session: Session, secret_key: str) -> None:
