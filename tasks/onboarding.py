@@ -178,14 +178,12 @@ def run_import(session: Session, tenant: TenantContext, make_adapter: Callable[[
         session.rollback()
         row.status, row.last_error = ImportStatus.FAILED.value, str(exc)[:2000]
         session.commit()
-        log.warning("POS import failed", error=str(exc))
         raise
     except RetryableError as exc:
         session.rollback()
         row.last_error = str(exc)[:2000]
         session.commit()
         raise
-    log.info("POS import complete", customers=row.customers_read, pages=row.pages_read)
     return row
 
 
@@ -317,15 +315,16 @@ def import_pos_customers(self, tenant_id: int, held_turn: float | None = None,  
             tenant = load_context(record, settings.require_secret_key())
             bind_job(tenant=tenant.name, task="import")
             try:
-                run_import(session, tenant, lambda: pos_adapter_for(tenant), on_wait=_give_slot_back,
-                           on_page=lambda _row: lock.reacquire(), held_turn=held_turn)
+                row = run_import(session, tenant, lambda: pos_adapter_for(tenant), on_wait=_give_slot_back,
+                                 on_page=lambda _row: lock.reacquire(), held_turn=held_turn)
+                log.info("POS import complete", customers=row.customers_read, pages=row.pages_read)
             except _GiveSlotBack as wait:
                 raise again(wait.countdown, held_turn=wait.turn_at) from None
             except RetryableError as exc:
                 log.warning("POS import interrupted; retrying", error=str(exc))
                 raise again(backoff(failures + 1, settings.retry_backoff_max_seconds), failures=failures + 1) from None
-            except FatalError:
-                return  # recorded as failed, with its reason, for `possync status`
+            except FatalError as exc:
+                log.warning("POS import failed", error=str(exc))  # recorded with its reason for `possync status`
     except ImportBusyError:
         return
 

@@ -98,10 +98,8 @@ def tenant_import(name: str, restart: bool) -> None:
     from tasks.onboarding import ImportBusyError, describe_progress, import_here
 
     settings().require_secret_key()
-    bar = tqdm(unit="customer", desc=f"importing {name}", file=sys.stderr, dynamic_ncols=True)
-    if not sys.stderr.isatty():
-        bar.close()
-        bar = None
+    bar = tqdm(unit="customer", desc=f"importing {name}", file=sys.stderr, dynamic_ncols=True) \
+        if sys.stderr.isatty() else None
 
     def on_page(row: PosImport) -> None:
         if bar is not None:
