@@ -223,3 +223,52 @@ def test_an_existing_customer_is_updated_while_the_import_is_pending(env: str, s
     finally:
         shop.pos.stop()
         shop.shopify.stop()
+
+
+def test_beat_resumes_imports_and_polls_only_imported_tenants(env: str, session: Session, secret_key: str,
+                                                              redis_client, redis_prefix: str) -> None:  # type: ignore[no-untyped-def]
+    from tasks.poll import schedule_polls
+
+    shops = {status: make_shop(session, secret_key, "lightspeed-x", customers=0)
+             for status in ("complete", "pending", "interrupted", "running", "failed")}
+    try:
+        for status, shop in shops.items():
+            row = session.get_one(PosImport, shop.tenant_id)
+            row.status = {"interrupted": "running"}.get(status, status)
+        session.commit()
+
+        def queued(kind: str, shop: Shop) -> bool:
+            return bool(redis_client.exists(f"{redis_prefix}{kind}:{shop.tenant_id}"))
+
+        with onboarding.import_lock(shops["running"].tenant_id):  # alive: its worker renews the lock
+            schedule_polls()
+            assert {s for s, shop in shops.items() if queued("import-queued", shop)} == {"pending", "interrupted"}
+            assert {s for s, shop in shops.items() if queued("poll-queued", shop)} == {"complete"}
+            schedule_polls()  # a message is on its way: not a second one
+            assert redis_client.llen(f"{redis_prefix}poll") == 3  # two imports and one poll on the poll queue
+        schedule_polls()  # its importer died (the lock lapsed): resumed
+        assert queued("import-queued", shops["running"]) and redis_client.llen(f"{redis_prefix}poll") == 4
+    finally:
+        for shop in shops.values():
+            shop.pos.stop()
+            shop.shopify.stop()
+
+
+def test_a_rate_limit_wait_waits_and_never_fails(env: str, session: Session, secret_key: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from worker.limiter import DEFAULT_BUCKETS
+    from worker.runtime import limiter
+
+    shop = make_shop(session, secret_key, "heartland", customers=CUSTOMERS)
+    try:
+        # Other work of this tenant spent its budget: the shared limiter makes the import wait its turns.
+        limiter().acquire(f"pos:{shop.name}", DEFAULT_BUCKETS["heartland"], cost=12, on_credit=True)
+        waits: list[float] = []
+        real_sleep = onboarding._sleep_holding
+        monkeypatch.setattr(onboarding, "_sleep_holding", lambda lock, s: (waits.append(s), real_sleep(lock, s)))
+        row = onboarding.import_here(shop.name, on_page=lambda _r: None)
+        assert row.status == ImportStatus.COMPLETE.value and row.customers_read == CUSTOMERS
+        assert waits and all(0 < w < 2 for w in waits)  # Heartland's bucket (5/s): short turns, slept
+        assert shop.pos.count_requests() == 4 and 429 not in {r.status for r in shop.pos.vendor_requests()}
+    finally:
+        shop.pos.stop()
+        shop.shopify.stop()
