@@ -32,7 +32,7 @@ from adapters.base import PosAdapter
 from adapters.errors import FatalError, RateLimitedError, RetryableError
 from models import pos_index
 from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, Tenant
-from models.tenants import TenantContext, get_tenant, load_context
+from models.tenants import TenantContext, context_by_name, load_context
 from tasks.clients import held_turn as holding_turn
 from tasks.clients import pos_adapter_for
 from tasks.runner import WaitForImportError, backoff
@@ -334,14 +334,11 @@ def import_here(tenant_name: str, *, on_page: PageDone, restart_import: bool = F
     """`possync tenant import`: run the tenant's import in this process, waiting out rate limits."""
     settings = get_settings()
     with db_session() as session:
-        record = get_tenant(session, tenant_name)
-        if record is None:
-            raise LookupError(f"no tenant named {tenant_name!r}")
-        tenant = load_context(record, settings.require_secret_key())
+        tenant = context_by_name(session, tenant_name, settings.require_secret_key())
         with import_lock(tenant.id) as lock:
             row = session.get(PosImport, tenant.id)
             if row is None:
-                row = PosImport(tenant_id=tenant.id, pos_account=pos_account(record.pos_kind, record.pos_config))
+                row = PosImport(tenant_id=tenant.id, pos_account=pos_account(tenant.pos_kind, tenant.pos_config))
                 session.add(row)
                 restart(row)
             elif restart_import:

@@ -7,8 +7,6 @@ committed page again; the change poll starts where the import ended; creates wai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,22 +20,12 @@ from tasks.clients import pos_adapter_for
 from tasks.poll import poll_tenant
 from tasks.runner import run_steps
 from tasks.steps import STEP_FUNCTIONS
-from tests.tasks.onboarding_support import ADDRESS, CUSTOMERS, KINDS, REMOVED, Shop, make_shop, pos_record
-
-
-@pytest.fixture
-def env(db_url: str, redis_server_url: str, redis_prefix: str, activate_env) -> str:  # type: ignore[no-untyped-def]
-    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url,
-                 POSSYNC_REDIS_KEY_PREFIX=redis_prefix, POSSYNC_RETRY_BACKOFF_MAX_SECONDS="1")
-    return db_url
+from tests.tasks.onboarding_support import ADDRESS, CUSTOMERS, KINDS, REMOVED, Shop, pos_record
 
 
 @pytest.fixture(params=KINDS)
-def shop(request, env: str, session: Session, secret_key: str) -> Iterator[Shop]:  # type: ignore[no-untyped-def]
-    made = make_shop(session, secret_key, request.param)
-    yield made
-    made.pos.stop()
-    made.shopify.stop()
+def shop(request, shops) -> Shop:  # type: ignore[no-untyped-def]
+    return shops(request.param)
 
 
 def index_rows(session: Session, tenant_id: int) -> dict[str, PosIndexEntry]:
@@ -133,142 +121,114 @@ def pos_adapter_for_shop(session: Session, shop: Shop):  # type: ignore[no-untyp
     return pos_adapter_for(tenant)
 
 
-def test_applying_the_same_pos_account_again_keeps_the_import(env: str, session: Session, secret_key: str) -> None:
-    shop = make_shop(session, secret_key, "heartland", customers=3)
-    try:
+def test_applying_the_same_pos_account_again_keeps_the_import(shops, session: Session) -> None:
+    shop = shops("heartland", customers=3)
+    onboarding.import_here(shop.name, on_page=lambda _r: None)
+    tenant = session.get_one(Tenant, shop.tenant_id)
+    assert onboarding.mark_for_import(session, tenant, changed=True) is False  # e.g. new settings only
+    tenant.pos_config = {**tenant.pos_config, "subdomain": "another-store"}
+    assert onboarding.mark_for_import(session, tenant, changed=True) is True
+    session.commit()
+    again = state(session, shop.tenant_id)
+    assert again.status == ImportStatus.PENDING.value and again.customers_read == 0
+    assert index_rows(session, shop.tenant_id) == {}  # the old account's customers are not this one's
+    assert session.get(PollCursor, shop.tenant_id) is None
+
+
+def test_a_failed_import_names_its_reason_and_waits_for_the_operator(shops, session: Session) -> None:
+    shop = shops("lightspeed-x", customers=3)
+    shop.pos.inject(401, count=5)  # a revoked token: permanent after one refresh
+    with pytest.raises(Exception, match="401"):
         onboarding.import_here(shop.name, on_page=lambda _r: None)
-        tenant = session.get_one(Tenant, shop.tenant_id)
-        assert onboarding.mark_for_import(session, tenant, changed=True) is False  # e.g. new settings only
-        tenant.pos_config = {**tenant.pos_config, "subdomain": "another-store"}
-        assert onboarding.mark_for_import(session, tenant, changed=True) is True
-        session.commit()
-        again = state(session, shop.tenant_id)
-        assert again.status == ImportStatus.PENDING.value and again.customers_read == 0
-        assert index_rows(session, shop.tenant_id) == {}  # the old account's customers are not this one's
-        assert session.get(PollCursor, shop.tenant_id) is None
-    finally:
-        shop.pos.stop()
-        shop.shopify.stop()
+    failed = state(session, shop.tenant_id)
+    assert failed.status == ImportStatus.FAILED.value and "401" in (failed.last_error or "")
+    assert onboarding.resume_imports(session) == {shop.tenant_id}  # not polled, not resent by beat
+    tenant = session.get_one(Tenant, shop.tenant_id)
+    assert onboarding.mark_for_import(session, tenant, changed=True)  # a fixed file re-arms it
+    session.commit()
+    assert state(session, shop.tenant_id).status == ImportStatus.PENDING.value
 
 
-def test_a_failed_import_names_its_reason_and_waits_for_the_operator(env: str, session: Session,
-                                                                     secret_key: str) -> None:
-    shop = make_shop(session, secret_key, "lightspeed-x", customers=3)
-    try:
-        shop.pos.inject(401, count=5)  # a revoked token: permanent after one refresh
-        with pytest.raises(Exception, match="401"):
-            onboarding.import_here(shop.name, on_page=lambda _r: None)
-        failed = state(session, shop.tenant_id)
-        assert failed.status == ImportStatus.FAILED.value and "401" in (failed.last_error or "")
-        assert onboarding.resume_imports(session) == {shop.tenant_id}  # not polled, not resent by beat
-        tenant = session.get_one(Tenant, shop.tenant_id)
-        assert onboarding.mark_for_import(session, tenant, changed=True)  # a fixed file re-arms it
-        session.commit()
-        assert state(session, shop.tenant_id).status == ImportStatus.PENDING.value
-    finally:
-        shop.pos.stop()
-        shop.shopify.stop()
+def test_a_create_waits_for_the_import_and_an_update_does_not(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop = shops("lightspeed-r", customers=5)
+    factory = get_sessionmaker(db_url)
+    new = shop.shopify.add_customer("New", "Person", "new.person@example.com", "+1 613-555-7777", address=ADDRESS)
+    # Customer 3 is in the POS as "  Customer3@Example.com ": only the index can match it.
+    known = shop.shopify.add_customer("First3", "Last3", "customer3@example.com", None, address=ADDRESS)
+    waiting = jobs.new_job(session, tenant_id=shop.tenant_id, subject=new,
+                           context={"topic": "customers/update", "customer_id": new})
+    session.commit()
+    outcome = run_steps(waiting.id, STEP_FUNCTIONS, factory)
+    assert outcome.action == "retry" and outcome.step == "upsert_pos_customer"
+    assert onboarding.CREATE_WAIT_MIN_SECONDS <= outcome.countdown <= onboarding.CREATE_WAIT_MAX_SECONDS + 1
+    session.expire_all()
+    job = session.get_one(SyncJob, waiting.id)
+    assert job.status == "pending" and job.attempts == 0 and "POS import" in outcome.reason
+    assert session.scalar(select(func.count()).select_from(SyncAttempt).where(
+        SyncAttempt.job_id == job.id, SyncAttempt.outcome != "ok")) == 0  # waiting is not an attempt
+    assert shop.pos.count_requests("POST") == 0
+
+    onboarding.import_here(shop.name, on_page=lambda _r: None)
+    linked = jobs.new_job(session, tenant_id=shop.tenant_id, subject=known,
+                          context={"topic": "customers/update", "customer_id": known})
+    session.commit()
+    assert run_steps(waiting.id, STEP_FUNCTIONS, factory).action in ("continue", "stop")
+    assert run_steps(linked.id, STEP_FUNCTIONS, factory).action in ("continue", "stop")
+    session.expire_all()
+    assert session.get_one(SyncJob, waiting.id).outcome == "created"
+    assert session.get_one(SyncJob, linked.id).outcome in ("updated", "unchanged")  # linked, not a duplicate
+    assert shop.pos.count_requests("POST") == 1
 
 
-def test_a_create_waits_for_the_import_and_an_update_does_not(env: str, session: Session, secret_key: str) -> None:
-    shop = make_shop(session, secret_key, "lightspeed-r", customers=5)
-    try:
-        factory = get_sessionmaker(env)
-        new = shop.shopify.add_customer("New", "Person", "new.person@example.com", "+1 613-555-7777", address=ADDRESS)
-        # Customer 3 is in the POS as "  Customer3@Example.com ": only the index can match it.
-        known = shop.shopify.add_customer("First3", "Last3", "customer3@example.com", None, address=ADDRESS)
-        waiting = jobs.new_job(session, tenant_id=shop.tenant_id, subject=new,
-                               context={"topic": "customers/update", "customer_id": new})
-        session.commit()
-        outcome = run_steps(waiting.id, STEP_FUNCTIONS, factory)
-        assert outcome.action == "retry" and outcome.step == "upsert_pos_customer"
-        assert onboarding.CREATE_WAIT_MIN_SECONDS <= outcome.countdown <= onboarding.CREATE_WAIT_MAX_SECONDS + 1
-        session.expire_all()
-        job = session.get_one(SyncJob, waiting.id)
-        assert job.status == "pending" and job.attempts == 0 and "POS import" in outcome.reason
-        assert session.scalar(select(func.count()).select_from(SyncAttempt).where(
-            SyncAttempt.job_id == job.id, SyncAttempt.outcome != "ok")) == 0  # waiting is not an attempt
-        assert shop.pos.count_requests("POST") == 0
-
-        onboarding.import_here(shop.name, on_page=lambda _r: None)
-        linked = jobs.new_job(session, tenant_id=shop.tenant_id, subject=known,
-                              context={"topic": "customers/update", "customer_id": known})
-        session.commit()
-        assert run_steps(waiting.id, STEP_FUNCTIONS, factory).action in ("continue", "stop")
-        assert run_steps(linked.id, STEP_FUNCTIONS, factory).action in ("continue", "stop")
-        session.expire_all()
-        assert session.get_one(SyncJob, waiting.id).outcome == "created"
-        assert session.get_one(SyncJob, linked.id).outcome in ("updated", "unchanged")  # linked, not a duplicate
-        assert shop.pos.count_requests("POST") == 1
-    finally:
-        shop.pos.stop()
-        shop.shopify.stop()
+def test_an_existing_customer_is_updated_while_the_import_is_pending(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop = shops("lightspeed-x", customers=2)
+    # The vendor's email search finds this one (stored exactly): a link, which never waits.
+    known = shop.shopify.add_customer("First1", "Last1", "customer1@example.com", None, address=ADDRESS)
+    job = jobs.new_job(session, tenant_id=shop.tenant_id, subject=known,
+                       context={"topic": "customers/update", "customer_id": known})
+    session.commit()
+    outcome = run_steps(job.id, STEP_FUNCTIONS, get_sessionmaker(db_url))
+    session.expire_all()
+    done = session.get_one(SyncJob, job.id)
+    assert outcome.action in ("continue", "stop")
+    assert done.status == "succeeded" and done.outcome in ("updated", "unchanged"), done.last_error
+    assert state(session, shop.tenant_id).status == ImportStatus.PENDING.value
 
 
-def test_an_existing_customer_is_updated_while_the_import_is_pending(env: str, session: Session,
-                                                                     secret_key: str) -> None:
-    shop = make_shop(session, secret_key, "lightspeed-x", customers=2)
-    try:
-        # The vendor's email search finds this one (stored exactly): a link, which never waits.
-        known = shop.shopify.add_customer("First1", "Last1", "customer1@example.com", None, address=ADDRESS)
-        job = jobs.new_job(session, tenant_id=shop.tenant_id, subject=known,
-                           context={"topic": "customers/update", "customer_id": known})
-        session.commit()
-        outcome = run_steps(job.id, STEP_FUNCTIONS, get_sessionmaker(env))
-        session.expire_all()
-        done = session.get_one(SyncJob, job.id)
-        assert outcome.action in ("continue", "stop")
-        assert done.status == "succeeded" and done.outcome in ("updated", "unchanged"), done.last_error
-        assert state(session, shop.tenant_id).status == ImportStatus.PENDING.value
-    finally:
-        shop.pos.stop()
-        shop.shopify.stop()
-
-
-def test_beat_resumes_imports_and_polls_only_imported_tenants(env: str, session: Session, secret_key: str,
-                                                              redis_client, redis_prefix: str) -> None:  # type: ignore[no-untyped-def]
+def test_beat_resumes_imports_and_polls_only_imported_tenants(shops, session: Session, redis_client,  # type: ignore[no-untyped-def]
+                                                              redis_prefix: str) -> None:
     from tasks.poll import schedule_polls
 
-    shops = {status: make_shop(session, secret_key, "lightspeed-x", customers=0)
-             for status in ("complete", "pending", "interrupted", "running", "failed")}
-    try:
-        for status, shop in shops.items():
-            row = session.get_one(PosImport, shop.tenant_id)
-            row.status = {"interrupted": "running"}.get(status, status)
-        session.commit()
+    tenants = {status: shops("lightspeed-x", customers=0)
+               for status in ("complete", "pending", "interrupted", "running", "failed")}
+    for status, shop in tenants.items():
+        session.get_one(PosImport, shop.tenant_id).status = {"interrupted": "running"}.get(status, status)
+    session.commit()
 
-        def queued(kind: str, shop: Shop) -> bool:
-            return bool(redis_client.exists(f"{redis_prefix}{kind}:{shop.tenant_id}"))
+    def queued(kind: str, shop: Shop) -> bool:
+        return bool(redis_client.exists(f"{redis_prefix}{kind}:{shop.tenant_id}"))
 
-        with onboarding.import_lock(shops["running"].tenant_id):  # alive: its worker renews the lock
-            schedule_polls()
-            assert {s for s, shop in shops.items() if queued("import-queued", shop)} == {"pending", "interrupted"}
-            assert {s for s, shop in shops.items() if queued("poll-queued", shop)} == {"complete"}
-            schedule_polls()  # a message is on its way: not a second one
-            assert redis_client.llen(f"{redis_prefix}poll") == 3  # two imports and one poll on the poll queue
-        schedule_polls()  # its importer died (the lock lapsed): resumed
-        assert queued("import-queued", shops["running"]) and redis_client.llen(f"{redis_prefix}poll") == 4
-    finally:
-        for shop in shops.values():
-            shop.pos.stop()
-            shop.shopify.stop()
+    with onboarding.import_lock(tenants["running"].tenant_id):  # alive: its worker renews the lock
+        schedule_polls()
+        assert {s for s, shop in tenants.items() if queued("import-queued", shop)} == {"pending", "interrupted"}
+        assert {s for s, shop in tenants.items() if queued("poll-queued", shop)} == {"complete"}
+        schedule_polls()  # a message is on its way: not a second one
+        assert redis_client.llen(f"{redis_prefix}poll") == 3  # two imports and one poll on the poll queue
+    schedule_polls()  # its importer died (the lock lapsed): resumed
+    assert queued("import-queued", tenants["running"]) and redis_client.llen(f"{redis_prefix}poll") == 4
 
 
-def test_a_rate_limit_wait_waits_and_never_fails(env: str, session: Session, secret_key: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_rate_limit_wait_waits_and_never_fails(shops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from worker.limiter import DEFAULT_BUCKETS
     from worker.runtime import limiter
 
-    shop = make_shop(session, secret_key, "heartland", customers=CUSTOMERS)
-    try:
-        # Other work of this tenant spent its budget: the shared limiter makes the import wait its turns.
-        limiter().acquire(f"pos:{shop.name}", DEFAULT_BUCKETS["heartland"], cost=12, on_credit=True)
-        waits: list[float] = []
-        real_sleep = onboarding._sleep_holding
-        monkeypatch.setattr(onboarding, "_sleep_holding", lambda lock, s: (waits.append(s), real_sleep(lock, s)))
-        row = onboarding.import_here(shop.name, on_page=lambda _r: None)
-        assert row.status == ImportStatus.COMPLETE.value and row.customers_read == CUSTOMERS
-        assert waits and all(0 < w < 2 for w in waits)  # Heartland's bucket (5/s): short turns, slept
-        assert shop.pos.count_requests() == 4 and 429 not in {r.status for r in shop.pos.vendor_requests()}
-    finally:
-        shop.pos.stop()
-        shop.shopify.stop()
+    shop = shops("heartland", customers=CUSTOMERS)
+    # Other work of this tenant spent its budget: the shared limiter makes the import wait its turns.
+    limiter().acquire(f"pos:{shop.name}", DEFAULT_BUCKETS["heartland"], cost=12, on_credit=True)
+    waits: list[float] = []
+    real_sleep = onboarding._sleep_holding
+    monkeypatch.setattr(onboarding, "_sleep_holding", lambda lock, s: (waits.append(s), real_sleep(lock, s)))
+    row = onboarding.import_here(shop.name, on_page=lambda _r: None)
+    assert row.status == ImportStatus.COMPLETE.value and row.customers_read == CUSTOMERS
+    assert waits and all(0 < w < 2 for w in waits)  # Heartland's bucket (5/s): short turns, slept
+    assert shop.pos.count_requests() == 4 and 429 not in {r.status for r in shop.pos.vendor_requests()}

@@ -7,8 +7,6 @@ Shopify pages, and nothing written anywhere: not a row, not a vendor request bey
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,29 +17,13 @@ from models.tenants import load_context
 from tasks import onboarding
 from tasks.clients import shopify_client_for
 from tasks.preview import ImportNotCompleteError, PreviewRow, preview, summarise
-from tests.tasks.onboarding_support import ADDRESS, Shop, make_shop
+from tests.tasks.onboarding_support import ADDRESS, Shop
 
 
 @pytest.fixture
-def env(db_url: str, redis_server_url: str, redis_prefix: str, activate_env) -> str:  # type: ignore[no-untyped-def]
-    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url,
-                 POSSYNC_REDIS_KEY_PREFIX=redis_prefix)
-    return db_url
-
-
-@pytest.fixture
-def make(env: str, session: Session, secret_key: str) -> Iterator:  # type: ignore[type-arg]
-    made: list[Shop] = []
-
-    def factory(kind: str, settings: dict | None = None) -> Shop:  # type: ignore[type-arg]
-        shop = make_shop(session, secret_key, kind, customers=0, settings=settings)
-        made.append(shop)
-        return shop
-
-    yield factory
-    for shop in made:
-        shop.pos.stop()
-        shop.shopify.stop()
+def make(shops):  # type: ignore[no-untyped-def]
+    """A tenant whose POS starts empty: each test seeds what it needs."""
+    return lambda kind, settings=None: shops(kind, customers=0, settings=settings)
 
 
 def run_preview(session: Session, shop: Shop) -> tuple[dict[str, PreviewRow], dict[str, int]]:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from models.db import session_scope
 from models.tables import Tenant
 from models.tenant_file import load_tenant_file
-from models.tenants import apply_tenant, describe, get_tenant, load_context
+from models.tenants import apply_tenant, context_by_name, describe, get_tenant
 from worker.cli.common import UsageProblem, echo_json, settings
 
 if TYPE_CHECKING:
@@ -138,10 +138,7 @@ def tenant_preview(name: str, as_json: bool, csv_file: str | None) -> None:
     key = settings().require_secret_key()
     counts: dict[str, int] = {}
     with db_session() as session, contextlib.ExitStack() as stack:
-        record = get_tenant(session, name)
-        if record is None:
-            raise LookupError(f"no tenant named {name!r}")
-        context = load_context(record, key)
+        context = context_by_name(session, name, key)
         rows = summarise(preview(session, context, shopify_client_for(context)), counts)
         try:
             first = next(rows, None)  # the import is checked before anything is printed
