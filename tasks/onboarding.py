@@ -32,11 +32,11 @@ from adapters.base import PosAdapter
 from adapters.errors import FatalError, RateLimitedError, RetryableError
 from models import pos_index
 from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, Tenant
-from models.tenants import TenantContext, context_by_name, load_context
+from models.tenants import TenantContext, context_by_name, get_tenant, load_context
 from tasks.clients import held_turn as holding_turn
 from tasks.clients import pos_adapter_for
 from tasks.runner import WaitForImportError, backoff
-from worker.celery_app import app
+from worker.celery_app import MAX_COUNTDOWN_SECONDS, app
 from worker.logging import bind_job, get_logger
 from worker.routing import POLL_QUEUE
 from worker.runtime import db_session, redis_client
@@ -108,6 +108,18 @@ def progress(row: PosImport | None) -> dict[str, Any]:
                 "error": None}
     return {"status": row.status, "read": row.customers_read, "total": row.vendor_total, "pages": row.pages_read,
             "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at), "error": row.last_error}
+
+
+def import_state(tenant_name: str) -> PosImport | None:
+    """A tenant's import by tenant name (None: never marked); `LookupError` for an unknown tenant."""
+    with db_session() as session:
+        tenant = get_tenant(session, tenant_name)
+        if tenant is None:
+            raise LookupError(f"no tenant named {tenant_name!r}")
+        row = session.get(PosImport, tenant.id)
+        if row is not None:
+            session.expunge(row)
+        return row
 
 
 def describe_progress(row: PosImport) -> str:
@@ -305,7 +317,8 @@ def import_pos_customers(self, tenant_id: int, held_turn: float | None = None,  
 
     def again(countdown: float, **kwargs: Any) -> Exception:
         client.set(_key("queued", tenant_id), "1", ex=int(countdown) + QUEUED_TTL_SECONDS)
-        return self.retry(countdown=min(countdown, 900), kwargs={"held_turn": None, "failures": 0, **kwargs})
+        return self.retry(countdown=min(countdown, MAX_COUNTDOWN_SECONDS),
+                          kwargs={"held_turn": None, "failures": 0, **kwargs})
 
     try:
         with import_lock(tenant_id) as lock, db_session() as session:

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from models.tables import SyncAttempt, SyncJob, Tenant
-from worker.cli.common import echo_json, require_shared_limits, settings
+from worker.cli.common import UsageProblem, echo_json, require_shared_limits, settings
 
 
 def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
@@ -29,9 +29,15 @@ def poll(tenant: str) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from adapters.errors import AdapterError
+    from tasks.onboarding import describe_progress, import_state
     from tasks.operations import poll_now
     from tasks.poll import PollError, failure_reason
 
+    state = import_state(tenant)
+    if state is not None and state.status != "complete":
+        # From no cursor, a poll would read the whole base and push it to Shopify (SPEC rule 34).
+        raise UsageProblem(f"tenant {tenant}: no poll before its POS import is complete ({describe_progress(state)}); "
+                           f"see `possync tenant import {tenant}`")
     try:
         summary = poll_now(tenant)
     except PollError as exc:  # stored as the tenant's last poll error too (`possync status`)
