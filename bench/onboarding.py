@@ -1,11 +1,12 @@
 """Onboarding a shop: the POS import against a rate-limited R-Series, and the preview of a big shop.
 
-Import: 50,000 customers in the R-Series fake (leaky bucket 90 units, as documented for one register,
-draining 10 units/s: ten times the documented 1/s, so the run takes a minute and a half instead of a
-quarter of an hour; the pacing is the same), imported by `possync tenant import` in its own process
-through the shared limiter, which starts from the documented default (90, 1/s) and learns the drip
-from the headers. Measured over the run: the bucket units the fake admitted against the most a leaky
-bucket admits (its size plus its drip over the run), the share of 429 answers, and the importing
+Import: 50,000 customers in the R-Series fake (leaky bucket of 90 units as documented for one register,
+draining 5 units/s: five times the documented 1/s, so the run takes under three minutes instead of a
+quarter of an hour; the pacing is the same, and this shared 2-core machine still serves the fake fast
+enough for possync's pacing, not the fake, to set the rate). `possync tenant import` runs in its own
+process through the shared limiter, which starts from the documented default (90, 1/s) and learns the
+drip from the headers. Measured over the run: the bucket units the fake admitted against the most a
+leaky bucket admits (its size plus its drip over the run), the share of 429 answers, and the importing
 process's peak RSS (it holds one page at a time, whatever the size of the base).
 
 Preview: 10,000 Shopify customers against an imported index of 10,000 POS customers (X-Series), with
@@ -22,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench.ratelimit import MeteredFake
@@ -30,7 +32,7 @@ from bench.table import Result, render
 
 IMPORT_CUSTOMERS = 50_000
 BUCKET = 90.0  # documented for one register
-DRIP = 10.0  # units per second: 10x the documented 1/s
+DRIP = 5.0  # units per second: 5x the documented 1/s
 SHARE_TARGET = 0.9
 REJECTED_TARGET = 0.01
 PREVIEW_CUSTOMERS = 10_000
@@ -39,14 +41,27 @@ HISTORY = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 
 
 def possync_process(s: Stack, *args: str, stdout: Any = subprocess.DEVNULL) -> tuple[float, float, int]:
-    """Run `possync ARGS` with the stack's environment; (seconds, peak RSS in MB, exit status)."""
+    """Run `possync ARGS` with the stack's environment; (seconds, peak RSS in MB, exit status).
+
+    The peak is the kernel's high-water mark of the command itself (`VmHWM`, which starts afresh at exec),
+    read until it exits: `ru_maxrss` would count this process's memory, inherited between fork and exec.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSSYNC_")} | s.env
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "worker.cli", *args], cwd=REPO, env=env, stdout=stdout,
                             stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.monotonic() - started, usage.ru_maxrss / 1024.0, proc.returncode
+    peak_kb = 0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except OSError:
+            break
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak_kb = max(peak_kb, int(line.split()[1]))
+        time.sleep(0.1)
+    proc.wait()
+    return time.monotonic() - started, peak_kb / 1024.0, proc.returncode
 
 
 def _import(say: Callable[[str], None]) -> list[Result]:
@@ -68,8 +83,9 @@ def _import(say: Callable[[str], None]) -> list[Result]:
     share = units / (BUCKET + DRIP * elapsed) if admitted else 0.0
     rejected = sum(r.status == 429 for r in log)
     complete = status == 0 and read == IMPORT_CUSTOMERS
-    how = (f"possync tenant import, its own process; R-Series fake bucket {BUCKET:g} draining {DRIP:g}/s (10x the "
-           f"documented 1/s for one register); {len(log)} requests in {seconds:.0f} s, {read:,} customers read"
+    how = (f"possync tenant import, its own process; R-Series fake bucket {BUCKET:g} draining {DRIP:g}/s "
+           f"({DRIP:g}x the documented 1/s for one register); {len(log)} requests in {seconds:.0f} s, "
+           f"{read:,} customers read"
            f"{'' if complete else ' (INCOMPLETE, exit ' + str(status) + ')'}; {units:,.0f} units admitted in "
            f"{elapsed:.0f} s against a budget of {BUCKET:g} + {DRIP:g}/s x {elapsed:.0f} s; mean cost "
            f"{units / max(1, len(admitted)):.2f} units a request (count=1 is 10)")
