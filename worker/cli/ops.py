@@ -29,15 +29,10 @@ def poll(tenant: str) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from adapters.errors import AdapterError
-    from tasks.onboarding import describe_progress, import_state
     from tasks.operations import poll_now
     from tasks.poll import PollError, failure_reason
 
-    state = import_state(tenant)
-    if state is not None and state.status != "complete":
-        # From no cursor, a poll would read the whole base and push it to Shopify (SPEC rule 34).
-        raise UsageProblem(f"tenant {tenant}: no poll before its POS import is complete ({describe_progress(state)}); "
-                           f"see `possync tenant import {tenant}`")
+    _require_import(tenant, "poll")  # from no cursor, a poll would read the whole base and push it to Shopify
     try:
         summary = poll_now(tenant)
     except PollError as exc:  # stored as the tenant's last poll error too (`possync status`)
@@ -52,11 +47,22 @@ def _poll_failed(tenant: str, reason: str) -> NoReturn:
     sys.exit(1)
 
 
+def _require_import(tenant: str, what: str) -> None:
+    from tasks.onboarding import describe_progress, import_state
+
+    state = import_state(tenant)
+    if state is not None and state.status != "complete":
+        raise UsageProblem(f"tenant {tenant}: no {what} before its POS import is complete "
+                           f"({describe_progress(state)}); see `possync tenant import {tenant}`")
+
+
 @click.command()
 @click.option("--tenant", required=True)
 @click.option("--shopify-customer", "customer_id", required=True, help="Shopify customer id.")
 def sync(tenant: str, customer_id: str) -> None:
     """Resync one Shopify customer to the POS, now."""
+    if not settings().redis_url:  # run here, a create would wait for the import in this process
+        _require_import(tenant, "sync")
     settings().require_secret_key()
     require_shared_limits("sync")
     from tasks.operations import resync

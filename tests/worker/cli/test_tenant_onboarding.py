@@ -127,10 +127,12 @@ def test_import_of_an_unknown_tenant_and_a_second_import(stack) -> None:  # type
     assert restarted.returncode == 0 and len(pos.vendor_requests()) == before + 2  # its count, its one page
 
 
-def test_no_manual_poll_before_the_import(stack) -> None:  # type: ignore[no-untyped-def]
+def test_no_manual_poll_or_inline_sync_before_the_import(stack) -> None:  # type: ignore[no-untyped-def]
     env, _shopify, pos, tmp_path = stack
     possync("tenant", "apply", str(tmp_path / "onb.json"), env=env)
     refused = possync("poll", "--tenant", "onb", env=env)
     assert refused.returncode != 0 and pos.vendor_requests() == []
     assert refused.stderr.strip() == ("possync: tenant onb: no poll before its POS import is complete (pending, 0 "
                                       "customers read); see `possync tenant import onb`")
+    synced = possync("sync", "--tenant", "onb", "--shopify-customer", "7208000000001", env=env)
+    assert synced.returncode != 0 and "possync: tenant onb: no sync before its POS import" in synced.stderr
