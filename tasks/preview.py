@@ -49,6 +49,7 @@ class PreviewRow:
     candidates: list[str] = field(default_factory=list)
     matched_on: str | None = None
     reason: str | None = None
+    near_match: str | None = None  # a POS record one key found and the email contradicts (rule 10); table only
 
     def to_json(self) -> dict[str, Any]:
         return {"shopify_customer_id": self.shopify_customer_id, "action": self.action,
@@ -72,16 +73,17 @@ def decide(session: Session, tenant: TenantContext, customer: ShopifyCustomer,
         return PreviewRow(customer.id, "link", link.pos_customer_id, [link.pos_customer_id])
     settings = tenant.settings
     match = find_match(customer.customer, order=settings.customer_matching, region=settings.default_phone_region,
-                       session=session, tenant_id=tenant.id, adapter=None)
+                       session=session, tenant_id=tenant.id, adapter=None, conflicting=settings.conflicting_match)
     if match.pos_id is not None:
         return PreviewRow(customer.id, "ambiguous" if match.ambiguous else "link", match.pos_id,
                           list(match.candidates), match.matched_on)
+    near = match.near_match.pos_id if match.near_match else None  # rule 10: another person's record
     if tenant.pos_kind is PosKind.HEARTLAND:
         caps = capabilities or heartland_capabilities(settings.heartland_custom_fields)
         desired = desired_pos_customer(customer, order=None, account_name=tenant.account_name, capabilities=caps)
         if problems := create_problems(desired):
-            return PreviewRow(customer.id, "refused", reason=describe_problems(problems))
-    return PreviewRow(customer.id, "create")
+            return PreviewRow(customer.id, "refused", reason=describe_problems(problems), near_match=near)
+    return PreviewRow(customer.id, "create", near_match=near)
 
 
 def _active(session: Session, tenant_id: int, pos_id: str) -> bool:

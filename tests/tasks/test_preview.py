@@ -42,12 +42,13 @@ def table_counts(session: Session) -> dict[str, int]:
 
 def test_each_action_with_the_data_merchants_have(make, session: Session) -> None:  # type: ignore[no-untyped-def]
     shop = make("lightspeed-r")
-    jane, till, older, newer, gone = shop.pos.seed([
+    jane, till, older, newer, gone, other = shop.pos.seed([
         {"first_name": "Jane", "email": "  Jane.Doe@Example.COM "},  # stray blanks and capitals
         {"first_name": "Till", "phone": "(613) 230-1111"},  # as typed at the till
         {"first_name": "Sam", "email": "family@example.com"},
         {"first_name": "Sue", "email": "family@example.com"},  # one shared email, two records
         {"first_name": "Gone", "email": "gone@example.com", "archived": True},
+        {"first_name": "Other", "email": "other@example.com", "phone": "(613) 230-3333"},
     ])
     onboarding.import_here(shop.name, on_page=lambda _r: None)
     ids = {
@@ -57,6 +58,8 @@ def test_each_action_with_the_data_merchants_have(make, session: Session) -> Non
         "archived": shop.shopify.add_customer("Gone", "Away", "gone@example.com", None),
         "create": shop.shopify.add_customer("New", "Person", "new.person@example.com", "+1 613-230-9999"),
         "linked": shop.shopify.add_customer("Linked", "Before", "linked@example.com", None),
+        # Same phone as Other, another email: another person (rule 10, `conflicting_match: new`).
+        "near": shop.shopify.add_customer("Stranger", "Typed", "stranger@example.com", "+1 613-230-3333"),
     }
     links.save_link(session, shop.tenant_id, ids["linked"], str(newer))
     session.commit()
@@ -72,7 +75,9 @@ def test_each_action_with_the_data_merchants_have(make, session: Session) -> Non
     assert rows[ids["archived"]].action == "create" and str(gone) not in rows[ids["archived"]].candidates
     assert rows[ids["create"]] == PreviewRow(ids["create"], "create")
     assert rows[ids["linked"]] == PreviewRow(ids["linked"], "link", str(newer), [str(newer)])
-    assert counts == {"link": 3, "ambiguous": 1, "create": 2, "refused": 0}
+    assert rows[ids["near"]] == PreviewRow(ids["near"], "create", near_match=str(other))
+    assert rows[ids["near"]].to_json()["candidates"] == [] and "near_match" not in rows[ids["near"]].to_json()
+    assert counts == {"link": 3, "ambiguous": 1, "create": 3, "refused": 0}
     # Written nowhere: no row in any table, no POS request at all, only Shopify's listing.
     assert table_counts(session) == before
     assert len(shop.pos.vendor_requests()) == requests_before
@@ -98,7 +103,7 @@ def test_heartland_refuses_what_it_cannot_create_and_says_what_is_missing(make, 
 @pytest.mark.parametrize("kind", ["lightspeed-x", "heartland"])
 def test_every_shopify_customer_once_over_several_pages(make, session: Session, kind: str) -> None:  # type: ignore[no-untyped-def]
     shop = make(kind, {"customer_matching": "phone"})
-    [pos_id] = shop.pos.seed([{"first_name": "Pat", "email": "pat@example.com", "phone": "613-230-0042"}])
+    [pos_id] = shop.pos.seed([{"first_name": "Pat", "phone": "613-230-0042"}])
     onboarding.import_here(shop.name, on_page=lambda _r: None)
     ids = [shop.shopify.add_customer(f"C{i}", "Many", f"c{i}@example.com", f"+1 613-230-{i:04d}", address=ADDRESS)
            for i in range(260)]  # a page is 250 (249 with Heartland's address): two pages

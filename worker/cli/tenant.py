@@ -18,7 +18,7 @@ from models.db import session_scope
 from models.tables import Tenant
 from models.tenant_file import load_tenant_file
 from models.tenants import apply_tenant, context_by_name, describe, get_tenant
-from worker.cli.common import UsageProblem, echo_json, settings
+from worker.cli.common import UsageProblem, echo_json, require_shared_limits, settings
 
 if TYPE_CHECKING:
     from tasks.preview import PreviewRow
@@ -98,6 +98,7 @@ def tenant_import(name: str, restart: bool) -> None:
     from tasks.onboarding import ImportBusyError, describe_progress, import_here
 
     settings().require_secret_key()
+    require_shared_limits("tenant import")  # without Redis, on a shared database, it would bypass the workers' limiter
     bar = tqdm(unit="customer", desc=f"importing {name}", file=sys.stderr, dynamic_ncols=True) \
         if sys.stderr.isatty() else None
 
@@ -181,6 +182,8 @@ def _stream_table(name: str, rows: Iterator[PreviewRow], counts: dict[str, int])
     click.echo(line.format("shopify id", "action", "POS id", "on", "candidates / reason"))
     for row in rows:
         detail = row.reason or (" ".join(row.candidates) if row.action == "ambiguous" else "")
+        if row.near_match:  # rule 10: found by phone, but the email says it is someone else
+            detail = f"{detail} (not {row.near_match}: same phone, another email)".strip()
         click.echo(line.format(row.shopify_customer_id, row.action, row.pos_customer_id or "-", row.matched_on or "-",
                                detail).rstrip())
     summary = ", ".join(f"{action} {n:,}" for action, n in counts.items())
