@@ -51,10 +51,18 @@ MAX_SLEEP_SLICE_SECONDS = 30.0  # a waiting CLI renews its lock at least this of
 CREATE_WAIT_MIN_SECONDS = 2.0  # how long a create waits before it looks again
 CREATE_WAIT_MAX_SECONDS = 60.0
 CLI_TRANSIENT_TRIES = 8
+SETTLE_WAIT_SECONDS = 2.0
 
 
 class ImportBusyError(Exception):
     """Another process is importing this tenant now."""
+
+
+class ChangesSettling(RateLimitedError):  # noqa: N818 - a wait, as a rate limit is
+    """The POS's newest changes are too fresh for its cursor to pass yet (adapters/change_cursor.py)."""
+
+    def __init__(self) -> None:
+        super().__init__("the newest POS changes are still settling", retry_after=SETTLE_WAIT_SECONDS)
 
 
 def now() -> datetime:
@@ -177,6 +185,9 @@ def run_import(session: Session, tenant: TenantContext, make_adapter: Callable[[
         region = tenant.settings.default_phone_region
         while row.status != ImportStatus.COMPLETE.value:
             page = call(lambda adapter: adapter.changes_since(row.cursor))
+            if page.has_more and not page.customers and page.next_cursor == row.cursor:
+                on_wait(ChangesSettling())  # come back when they have settled, rather than ask again at once
+                continue
             # The page's index rows and the import's cursor commit together: resuming never skips a page.
             pos_index.index_customers(session, tenant.id, page.customers, region)
             row.cursor = page.next_cursor or row.cursor

@@ -232,3 +232,18 @@ def test_a_rate_limit_wait_waits_and_never_fails(shops, monkeypatch) -> None:  #
     assert row.status == ImportStatus.COMPLETE.value and row.customers_read == CUSTOMERS
     assert waits and all(0 < w < 2 for w in waits)  # Heartland's bucket (5/s): short turns, slept
     assert shop.pos.count_requests() == 4 and 429 not in {r.status for r in shop.pos.vendor_requests()}
+
+
+def test_customers_added_a_moment_ago_are_read_once_settled_without_asking_in_a_loop(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                                       monkeypatch) -> None:
+    shop = shops("lightspeed-r", customers=0)
+    ids = shop.pos.seed({"first_name": f"N{i}", "email": f"n{i}@example.com"} for i in range(35))  # all just now
+    waits: list[float] = []
+    real_sleep = onboarding._sleep_holding
+    monkeypatch.setattr(onboarding, "_sleep_holding", lambda lock, s: (waits.append(s), real_sleep(lock, s)))
+    row = onboarding.import_here(shop.name, on_page=lambda _r: None)
+    assert row.status == ImportStatus.COMPLETE.value and row.customers_read == 35
+    assert set(index_rows(session, shop.tenant_id)) == {str(i) for i in ids}
+    # Fresh records wait to settle (R-Series: 2 s); the import waits with them instead of asking again and again.
+    assert shop.pos.count_requests() <= 6 and waits
+    assert all(onboarding.SETTLE_WAIT_SECONDS <= w <= onboarding.SETTLE_WAIT_SECONDS + 0.1 for w in waits)
