@@ -61,10 +61,10 @@ def _require_import(tenant: str, what: str) -> None:
 @click.option("--shopify-customer", "customer_id", required=True, help="Shopify customer id.")
 def sync(tenant: str, customer_id: str) -> None:
     """Resync one Shopify customer to the POS, now."""
-    if not settings().redis_url:  # run here, a create would wait for the import in this process
-        _require_import(tenant, "sync")
     settings().require_secret_key()
     require_shared_limits("sync")
+    if not settings().redis_url:  # run here, a create would wait for the import in this process
+        _require_import(tenant, "sync")
     from tasks.operations import resync
 
     job_id = resync(tenant, customer_id.rsplit("/", 1)[-1])
