@@ -123,6 +123,11 @@ class PosAdapter(abc.ABC):
     def changes_since(self, cursor: str | None) -> ChangePage:
         """POS customers changed after `cursor` (None: from the beginning), archived/deleted included."""
 
+    def count_customers(self) -> int | None:
+        """How many customers the POS holds, archived/deleted included, where the vendor can say (one
+        request); None where it has no count. Only for showing progress: nothing may depend on it."""
+        return None
+
 
 TokenSaver = Callable[[dict[str, Any]], None]
 

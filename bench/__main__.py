@@ -31,6 +31,7 @@ MODULES: dict[str, str] = {
     "intake": "bench.intake",
     "pipeline": "bench.pipeline",
     "ratelimit": "bench.ratelimit",
+    "onboarding": "bench.onboarding",
     "corpus": "bench.corpus",
 }
 

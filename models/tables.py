@@ -72,6 +72,13 @@ class EventStatus(enum.StrEnum):
     IGNORED = "ignored"  # a topic possync does not act on
 
 
+class ImportStatus(enum.StrEnum):
+    PENDING = "pending"  # to do (a new tenant, or its POS account changed)
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"  # a permanent error (e.g. credentials): `last_error` says which; creates keep waiting
+
+
 class JobStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -249,4 +256,27 @@ class PollCursor(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)  # opaque to possync; bounded by each adapter
     last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PosImport(Base):
+    """The one-time import of a tenant's POS customers into `pos_index` (SPEC rule 34).
+
+    `cursor` is the adapter's change cursor after the last committed page, committed with that page's
+    index rows, so a crash resumes after it. POS creates wait until `status` is complete.
+    """
+
+    __tablename__ = "pos_imports"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    # The POS account imported (kind, address, account): applying another account starts again.
+    pos_account: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.PENDING.value)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    pages_read: Mapped[int] = mapped_column(Integer, default=0)
+    customers_read: Mapped[int] = mapped_column(Integer, default=0)
+    vendor_total: Mapped[int | None] = mapped_column(Integer)  # None: the vendor has no count
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -138,6 +138,14 @@ def get_tenant(session: Session, name: str) -> Tenant | None:
     return session.scalar(select(Tenant).where(Tenant.name == name))
 
 
+def context_by_name(session: Session, name: str, key: str) -> TenantContext:
+    """The named tenant, decrypted, for a command; `LookupError` (a one-line CLI error) when there is none."""
+    tenant = get_tenant(session, name)
+    if tenant is None:
+        raise LookupError(f"no tenant named {name!r}")
+    return load_context(tenant, key)
+
+
 def get_tenant_by_shop(session: Session, shop_domain: str) -> Tenant | None:
     return session.scalar(select(Tenant).where(Tenant.shop_domain == shop_domain.strip().lower()))
 

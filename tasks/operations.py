@@ -17,7 +17,7 @@ from adapters.errors import RateLimitedError
 from models.db import get_sessionmaker
 from models.near_matches import count_near_matches
 from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
-from models.tenants import get_tenant, load_context
+from models.tenants import context_by_name, get_tenant
 from tasks import jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
@@ -105,12 +105,8 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
     from tasks.clients import pos_adapter_for
     from tasks.poll import poll_tenant
 
-    settings = get_settings()
     with db_session() as session:
-        record = get_tenant(session, tenant_name)
-        if record is None:
-            raise LookupError(f"no tenant named {tenant_name!r}")
-        tenant = load_context(record, settings.require_secret_key())
+        tenant = context_by_name(session, tenant_name, get_settings().require_secret_key())
         for attempt in range(5):  # a CLI may wait for the tenant's rate-limit budget (a worker never does)
             try:
                 result = poll_tenant(session, tenant, pos_adapter_for(tenant))

@@ -221,10 +221,13 @@ def due_tenants(session: Session) -> list[int]:
 
 @app.task(name="possync.poll.schedule_polls")
 def schedule_polls() -> None:
-    """Beat, every few seconds: start the polls that are due (at most one queued per tenant)."""
+    """Beat, every few seconds: resume imports, start the polls that are due (at most one queued per tenant)."""
+    from tasks.onboarding import resume_imports
+
     prefix = get_settings().redis_key_prefix
     with db_session() as session:
-        for tenant_id in due_tenants(session):
+        not_imported = resume_imports(session)  # and no poll until its import is complete (SPEC rule 34)
+        for tenant_id in set(due_tenants(session)) - not_imported:
             if redis_client().set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300):
                 poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE)
 

@@ -61,6 +61,14 @@ class StepFinished(Exception):  # noqa: N818 - a control-flow signal, not an err
         super().__init__(outcome)
 
 
+class WaitForImportError(Exception):
+    """The tenant's POS import is not complete: a create must wait `countdown` s (SPEC rule 34; not a failure)."""
+
+    def __init__(self, message: str, countdown: float) -> None:
+        super().__init__(message)
+        self.countdown = countdown
+
+
 @dataclass
 class StepContext:
     """What the steps of one run share: the session, the job (kept out of the session), the decrypted tenant.
@@ -234,6 +242,8 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
         return _retry_later(session, job, StepOutcome.retry(countdown, str(exc), step, exc.turn_at))
     if isinstance(exc, LockBusyError):
         return _retry_later(session, job, StepOutcome.retry(random.uniform(0.2, 1.0), str(exc), step))
+    if isinstance(exc, WaitForImportError):
+        return _retry_later(session, job, StepOutcome.retry(exc.countdown, str(exc), step))
     if _transient(exc):
         failures = int(job.context.get("transient_failures", 0)) + 1
         job.context = {**job.context, "transient_failures": failures}

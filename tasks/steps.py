@@ -20,6 +20,7 @@ from models.shopify_values import ShopifyCustomer
 from models.tables import CustomerLink, PosKind, PosStatus
 from tasks import poll, serial
 from tasks.clients import pos_adapter_for, shopify_client_for
+from tasks.onboarding import index_complete, wait_for_import
 from tasks.rules.consent import merge_consent
 from tasks.rules.diff import diff_for_update
 from tasks.rules.heartland import create_problems, describe_problems, uses_default_customer
@@ -57,11 +58,6 @@ class MissingFieldsError(FatalError):
 
 class ConfigurationError(FatalError):
     error_class = "configuration"
-
-
-def index_complete(session: Any, tenant_id: int) -> bool:
-    """Whether the tenant's POS index holds its whole POS (rule 34). Until the import lands: never."""
-    return False
 
 
 def _shopify_customer(ctx: StepContext) -> ShopifyCustomer | None:
@@ -264,6 +260,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             pos_id = None
         protected, consent_written = False, []
         if pos_id is None:
+            wait_for_import(ctx.session, tenant.id)  # creates wait for the tenant's POS import (rule 34)
             written, outcome = _create(ctx, customer, adapter, desired), "created"
         else:
             assert current is not None

@@ -16,7 +16,7 @@ from worker.settings import Settings, get_settings
 MAX_COUNTDOWN_SECONDS = 900
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
-TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper"]
+TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper", "tasks.onboarding"]
 
 
 def celery_config(settings: Settings) -> dict[str, object]:

@@ -84,6 +84,10 @@ class HeartlandAdapter(PosAdapter):
         )
         return [self._read(record, endpoint) for record in page.results]
 
+    def count_customers(self) -> int | None:
+        """The list's `total` from a one-record page (every customer is listed, inactive ones too)."""
+        return self.client.list_page(CUSTOMERS, _ep("GET", CUSTOMERS), per_page=1).total
+
     def changes_since(self, cursor: str | None) -> ChangePage:
         """One page of customers changed since `cursor`, archived and deleted ones included (`cursor.py`)."""
         try:

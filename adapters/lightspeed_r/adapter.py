@@ -140,6 +140,13 @@ class LightspeedRAdapter(PosAdapter):
             return fresh
         return mapping.to_pos_customer(record, endpoint)
 
+    def count_customers(self) -> int | None:
+        """`GET Customer.json?count=1` (10 drips; archived included, as the change walk reads them)."""
+        endpoint = "GET Customer.json?count"
+        body = self.client.get_json("/Customer.json", endpoint, {"count": "1", "archived": "true"})
+        count = (body.get("@attributes") or {}).get("count") if isinstance(body, dict) else None
+        return int(count) if isinstance(count, str | int) and str(count).isdigit() else None
+
     # --- change polling ----------------------------------------------------------------------
     def changes_since(self, cursor: str | None) -> ChangePage:
         """One vendor page of customers changed after `cursor`, archived ones included (see `cursor.py`)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -57,6 +58,15 @@ MIN_THROTTLE_WAIT = 0.1  # seconds; a computed wait of ~0 would just hit the emp
 # a mutation's price (a customer read costs less; a first search more, corrected by its answer).
 FIRST_QUERY_COST = 10.0
 _requested_costs: dict[str, float] = {}  # operation -> Shopify's last `requestedQueryCost` for it
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """One page of `list_customers`; pass `end_cursor` back for the next while `has_next`."""
+
+    customers: list[ShopifyCustomer]
+    end_cursor: str | None
+    has_next: bool
 
 
 class ShopifyUserError(FatalError):
@@ -210,6 +220,25 @@ class ShopifyClient(VendorHttpClient):
         if not isinstance(nodes, list):
             raise self.bad_field("graphql SearchCustomers", "customers.nodes")
         return [mapping.customer_from_graphql(n) for n in nodes if isinstance(n, dict)]
+
+    def list_customers(self, after: str | None = None, *, with_address: bool = True) -> CustomerPage:
+        """One page of every customer, by id (`customers(first:, after:, sortKey: ID)`): names, email,
+        phone and, `with_address`, the default address. A read: costs points, writes nothing."""
+        endpoint = "graphql ListCustomers"
+        variables = {"first": queries.list_page_size(with_address), "after": after}
+        data = self.execute("ListCustomers", queries.list_customers(queries.list_fields(with_address)), variables)
+        connection = data.get("customers")
+        nodes = connection.get("nodes") if isinstance(connection, dict) else None
+        info = connection.get("pageInfo") if isinstance(connection, dict) else None
+        if not isinstance(nodes, list):
+            raise self.bad_field(endpoint, "customers.nodes")
+        if not isinstance(info, dict) or not isinstance(info.get("hasNextPage"), bool):
+            raise self.bad_field(endpoint, "customers.pageInfo.hasNextPage")
+        cursor = info.get("endCursor")
+        if info["hasNextPage"] and not isinstance(cursor, str):
+            raise self.bad_field(endpoint, "customers.pageInfo.endCursor", "is missing while hasNextPage is true")
+        return CustomerPage([mapping.customer_from_graphql(n) for n in nodes if isinstance(n, dict)],
+                            cursor if isinstance(cursor, str) else None, info["hasNextPage"])
 
     def create_customer(self, customer: Customer) -> ShopifyCustomer:
         """Create with names, contacts, addresses, tags, consent and the birthday metafield."""

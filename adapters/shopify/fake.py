@@ -15,6 +15,9 @@ Quirks kept on purpose:
 - consent input refuses NOT_SUBSCRIBED, REDACTED and INVALID, needs an email (or phone) to attach
   to, and an update older than the stored `consentUpdatedAt` changes nothing (latest wins);
 - an unknown or wrong token is HTTP 401 with Shopify's REST-style `{"errors": "[API] ..."}` body.
+- `customers(first:, after:)` pages by opaque base64 cursors (`pageInfo { hasNextPage endCursor }`),
+  and its requested cost is 2 + first x the objects each node selects, so a selection too rich for a
+  page of 250 is refused with MAX_COST_EXCEEDED as Shopify refuses it.
 
 With `subscribe(url, secret)` the fake also sends the webhooks Shopify sends after an API write
 (`customers/create`, `customers/update`, the consent topics): that is how possync meets its own
@@ -23,8 +26,10 @@ writes coming back (SPEC rule 5).
 
 from __future__ import annotations
 
+import base64
 import copy
 import itertools
+import json
 import queue
 import re
 import threading
@@ -68,7 +73,7 @@ COSTS = {
 }
 ROOT_FIELDS = {
     "customer": "GetCustomer",
-    "customers": "SearchCustomers",
+    "customers": "SearchCustomers",  # with `operationName: ListCustomers`, the listing
     "order": "GetOrder",
     "customerCreate": "CustomerCreate",
     "customerUpdate": "CustomerUpdate",
@@ -170,6 +175,7 @@ class FakeShopify(FakeVendorServer):
         self._ids = itertools.count(7_208_000_000_001)
         self._subscriptions: list[tuple[str, str, frozenset[str] | None]] = []
         self.deliveries: list[Delivery] = []
+        self.operations: list[str] = []  # every operation run, in order (tests count the mutations)
         self._outbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._sender: threading.Thread | None = None
         super().__init__()
@@ -370,7 +376,7 @@ class FakeShopify(FakeVendorServer):
                 f"Field '{name or '?'}' doesn't exist on type 'QueryRoot'", "undefinedField", fieldName=name
             )
             return {"errors": [error.entry]}
-        requested = self._requested_cost(name, variables)
+        requested = self._requested_cost(name, variables, query)
         if requested > MAX_QUERY_COST:
             return {
                 "errors": [GraphQLError(
@@ -390,6 +396,7 @@ class FakeShopify(FakeVendorServer):
             }
         try:
             with self.lock:
+                self.operations.append(name)
                 data, actual = handler(variables, query)
         except GraphQLError as exc:
             if self.bucket is not None:
@@ -399,10 +406,11 @@ class FakeShopify(FakeVendorServer):
             self.bucket.refund(requested - actual)
         return {"data": data, "extensions": {"cost": self._cost(requested, actual)}}
 
-    def _requested_cost(self, name: str, variables: dict[str, Any]) -> int:
-        if name == "SearchCustomers":
+    def _requested_cost(self, name: str, variables: dict[str, Any], query: str) -> int:
+        if name in ("SearchCustomers", "ListCustomers"):
             first = variables.get("first")
-            return 2 + (first if isinstance(first, int) and first > 0 else 0) * NODE_COST
+            per_node = NODE_COST if name == "SearchCustomers" else _node_objects(query)
+            return 2 + (first if isinstance(first, int) and first > 0 else 0) * per_node
         return COSTS.get(name, 1)
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
@@ -447,6 +455,24 @@ class FakeShopify(FakeVendorServer):
         matches.sort(key=lambda c: int(c["id"]))
         nodes = [self._node(c, query) for c in matches[:first]]
         return {"customers": {"nodes": nodes}}, 2 + len(nodes) * NODE_COST
+
+    def _op_ListCustomers(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        """Every customer by id, a page at a time; `after` is the `endCursor` of the page before."""
+        first, after = variables.get("first"), variables.get("after")
+        if not isinstance(first, int) or isinstance(first, bool):
+            raise _invalid_variable("first", "Int!", first)
+        if not 1 <= first <= MAX_PAGE:
+            raise GraphQLError(f"The 'first' argument must be between 1 and {MAX_PAGE}", "BAD_REQUEST")
+        if after is not None and not isinstance(after, str):
+            raise _invalid_variable("after", "String", after, "Expected value to be a string")
+        last_id = _decode_cursor(after) if after is not None else 0
+        ordered = sorted(int(i) for i in self._customers if int(i) > last_id)
+        page = [self._customers[str(i)] for i in ordered[:first]]
+        selected = _node_fields(query)  # a listing answers the fields it asked for, nothing more
+        nodes = [{k: v for k, v in self._node(c, query).items() if k in selected} for c in page]
+        end = _encode_cursor(int(page[-1]["id"])) if page else None
+        info = {"hasNextPage": len(ordered) > first, "endCursor": end}
+        return {"customers": {"nodes": nodes, "pageInfo": info}}, 2 + len(nodes) * _node_objects(query)
 
     def _op_CustomerCreate(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
         value = _input_variable(variables, "CustomerInput!")
@@ -771,6 +797,48 @@ def _address_node(address: dict[str, Any] | None) -> dict[str, Any] | None:
         "zip": address.get("zip"),
         "countryCodeV2": address.get("country_code"),
     }
+
+
+def _node_selection(query: str) -> str:
+    """The text inside `nodes { ... }` (empty when the document has none)."""
+    start = query.find("nodes {")
+    if start < 0:
+        return ""
+    depth = 0
+    for position in range(start + len("nodes "), len(query)):
+        depth += {"{": 1, "}": -1}.get(query[position], 0)
+        if depth == 0:
+            return query[start + len("nodes {"):position]
+    return ""
+
+
+def _node_objects(query: str) -> int:
+    """Objects selected per node of a connection: the node itself and each nested `{ ... }`."""
+    return 1 + _node_selection(query).count("{")
+
+
+def _node_fields(query: str) -> set[str]:
+    """The node's own fields named by the selection (nested selections left out)."""
+    fields, depth = set(), 0
+    for token in re.findall(r"[{}]|\w+", _node_selection(query)):
+        if token in "{}":
+            depth += 1 if token == "{" else -1
+        elif depth == 0:
+            fields.add(token)
+    return fields
+
+
+def _encode_cursor(last_id: int) -> str:
+    """Shopify's cursors are opaque base64 JSON; clients must only pass them back."""
+    return base64.b64encode(json.dumps({"last_id": last_id, "last_value": str(last_id)}).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        value = json.loads(base64.b64decode(cursor, validate=True))
+        return int(value["last_id"])
+    except (ValueError, TypeError, KeyError):
+        raise GraphQLError("Invalid cursor for current pagination", "BAD_REQUEST") from None
 
 
 def _root_operation(query: str) -> str | None:

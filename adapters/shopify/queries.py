@@ -11,6 +11,8 @@ moving past 2026-07 means changing `_PHONE` below.
 from __future__ import annotations
 
 SEARCH_PAGE_SIZE = 10  # search results read per lookup; matching only needs the first few
+LIST_PAGE_SIZE = 250  # Shopify's largest page
+MAX_QUERY_COST = 1000  # Shopify refuses a single query whose requested cost is higher
 
 _ADDRESS = "address1 address2 city company province provinceCode zip countryCodeV2"
 _EMAIL = "defaultEmailAddress { emailAddress marketingState marketingOptInLevel marketingUpdatedAt }"
@@ -25,6 +27,30 @@ def customer_fields(namespace: str, key: str) -> str:
         f"id firstName lastName state tags numberOfOrders updatedAt amountSpent {{ amount currencyCode }} "
         f"{_EMAIL} {_PHONE} defaultAddress {{ {_ADDRESS} }} "
         f'metafield(namespace: "{namespace}", key: "{key}") {{ value }}'
+    )
+
+
+def list_fields(with_address: bool) -> str:
+    """What a listing of every customer needs for matching (and, for Heartland, the address it checks).
+
+    Shopify prices a connection at 2 + first x (1 per object in a node): the node, its email, its phone
+    and its address. Scalars are free; the full `customer_fields` would cost 6 per node.
+    """
+    fields = "id firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber }"
+    return f"{fields} defaultAddress {{ {_ADDRESS} }}" if with_address else fields
+
+
+def list_page_size(with_address: bool) -> int:
+    """The largest page whose requested cost stays within the single-query limit."""
+    per_node = 4 if with_address else 3
+    return min(LIST_PAGE_SIZE, (MAX_QUERY_COST - 2) // per_node)
+
+
+def list_customers(fields: str) -> str:
+    return (
+        "query ListCustomers($first: Int!, $after: String) "
+        f"{{ customers(first: $first, after: $after, sortKey: ID) {{ nodes {{ {fields} }} "
+        "pageInfo { hasNextPage endCursor } } }"
     )
 
 

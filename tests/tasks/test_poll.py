@@ -47,10 +47,13 @@ def narrow_cursor_column(session: Session) -> Iterator[None]:
     """The column as a database not yet upgraded past 0001 has it, only narrower: 64 characters."""
     session.execute(sa.text("ALTER TABLE poll_cursors ALTER COLUMN cursor TYPE varchar(64)"))
     session.commit()
+    # Pooled connections hold statements psycopg prepared against the old column type: drop them.
+    session.get_bind().dispose()
     yield
     session.rollback()
     session.execute(sa.text("ALTER TABLE poll_cursors ALTER COLUMN cursor TYPE text"))
     session.commit()
+    session.get_bind().dispose()
 
 
 def test_a_bulk_import_in_one_second_fills_the_index(

@@ -64,6 +64,18 @@ def test_waiting_does_not_use_the_retry_budget(session, db_url: str, job_id: int
     assert job(session, job_id).attempts == 0 and job(session, job_id).status == JobStatus.PENDING.value
 
 
+def test_waiting_for_the_pos_import_is_neither_an_attempt_nor_a_failure(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    def step(ctx: StepContext) -> dict:
+        raise runner.WaitForImportError("waiting for the POS import of this tenant", countdown=7.0)
+
+    for _ in range(10):
+        outcome = run(db_url, job_id, step)
+        assert outcome.action == "retry" and outcome.countdown == 7.0 and outcome.step == "fetch_customer"
+    waiting = job(session, job_id)
+    assert waiting.attempts == 0 and waiting.status == JobStatus.PENDING.value and waiting.next_run_at is not None
+    assert _attempts(session, job_id) == []
+
+
 def test_transient_errors_fail_the_job_after_the_last_attempt(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
     def step(ctx: StepContext) -> dict:
         raise RetryableError("503 from the vendor")

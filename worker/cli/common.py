@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import click
 import kombu.exceptions
@@ -20,7 +20,10 @@ from worker.settings import Settings, SettingsError, debug_requested, get_settin
 
 
 class UsageProblem(click.ClickException):
-    """A one-line reason for a non-zero exit."""
+    """A one-line reason for a non-zero exit, printed as every other one is: `possync: <reason>`."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"possync: {self.format_message()}", err=True)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import click
 from sqlalchemy import select
 
 from models.tables import SyncAttempt, SyncJob, Tenant
-from worker.cli.common import echo_json, require_shared_limits, settings
+from worker.cli.common import UsageProblem, echo_json, require_shared_limits, settings
 
 
 def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
@@ -32,6 +32,7 @@ def poll(tenant: str) -> None:
     from tasks.operations import poll_now
     from tasks.poll import PollError, failure_reason
 
+    _require_import(tenant, "poll")  # from no cursor, a poll would read the whole base and push it to Shopify
     try:
         summary = poll_now(tenant)
     except PollError as exc:  # stored as the tenant's last poll error too (`possync status`)
@@ -46,6 +47,15 @@ def _poll_failed(tenant: str, reason: str) -> NoReturn:
     sys.exit(1)
 
 
+def _require_import(tenant: str, what: str) -> None:
+    from tasks.onboarding import describe_progress, import_state
+
+    state = import_state(tenant)
+    if state is not None and state.status != "complete":
+        raise UsageProblem(f"tenant {tenant}: no {what} before its POS import is complete "
+                           f"({describe_progress(state)}); see `possync tenant import {tenant}`")
+
+
 @click.command()
 @click.option("--tenant", required=True)
 @click.option("--shopify-customer", "customer_id", required=True, help="Shopify customer id.")
@@ -53,6 +63,8 @@ def sync(tenant: str, customer_id: str) -> None:
     """Resync one Shopify customer to the POS, now."""
     settings().require_secret_key()
     require_shared_limits("sync")
+    if not settings().redis_url:  # run here, a create would wait for the import in this process
+        _require_import(tenant, "sync")
     from tasks.operations import resync
 
     job_id = resync(tenant, customer_id.rsplit("/", 1)[-1])
@@ -139,10 +151,14 @@ def replay(job_ids: tuple[int, ...], all_failed: bool, tenant: str | None) -> No
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Per tenant: backlog, last poll, failures, rate-limit state."""
+    from tasks.onboarding import progress as import_progress
     from tasks.operations import queue_depths
     from tasks.operations import status as read_status
 
     rows = read_status()
+    imports = _import_progress()
+    for row in rows:
+        row["import"] = imports.get(row["tenant"], import_progress(None))
     if as_json:
         echo_json({"tenants": rows, "queues": queue_depths()})
         return
@@ -152,7 +168,26 @@ def status(as_json: bool) -> None:
         backlog = row["backlog"]
         click.echo(f"{row['tenant']} ({row['pos_kind']}): backlog {backlog['jobs']} jobs / {backlog['events']} events, "
                    f"failed {row['failed']}, ambiguous {row['ambiguous_matches']}, near matches {row['near_matches']}, "
-                   f"last poll {row['last_poll']}")
+                   f"last poll {row['last_poll']}, POS import {_import_line(row['import'])}")
+
+
+def _import_progress() -> dict[str, dict[str, object]]:
+    """Each tenant's POS import (SPEC rule 34) by tenant name."""
+    from models.tables import PosImport
+    from tasks.onboarding import progress
+    from worker.runtime import db_session
+
+    with db_session() as session:
+        return {name: progress(row) for name, row in
+                session.execute(select(Tenant.name, PosImport).join(PosImport, PosImport.tenant_id == Tenant.id))}
+
+
+def _import_line(state: dict[str, object]) -> str:
+    if state["status"] is None:
+        return "not required"
+    total = f"/{state['total']:,}" if state["total"] is not None else ""
+    error = f" ({state['error']})" if state["error"] else ""
+    return f"{state['status']} {state['read']:,}{total}{error}"
 
 
 @click.group()

@@ -1,6 +1,15 @@
-"""`possync tenant apply|list|show`."""
+"""`possync tenant apply|list|show|import|preview`."""
 
 from __future__ import annotations
+
+import contextlib
+import csv
+import itertools
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, TextIO
 
 import click
 from sqlalchemy import select
@@ -8,8 +17,11 @@ from sqlalchemy import select
 from models.db import session_scope
 from models.tables import Tenant
 from models.tenant_file import load_tenant_file
-from models.tenants import apply_tenant, describe, get_tenant
-from worker.cli.common import echo_json, settings
+from models.tenants import apply_tenant, context_by_name, describe, get_tenant
+from worker.cli.common import UsageProblem, echo_json, require_shared_limits, settings
+
+if TYPE_CHECKING:
+    from tasks.preview import PreviewRow
 
 
 @click.group()
@@ -24,10 +36,23 @@ def tenant_apply(file: str) -> None:
     data = load_tenant_file(file)
     conf = settings()
     key = conf.require_secret_key()
+    from tasks.onboarding import enqueue_import, mark_for_import
+
     with session_scope(conf.database_url) as session:
         record, changed = apply_tenant(session, data, key)
-        name = record.name
+        session.flush()
+        name, tenant_id = record.name, record.id
+        to_import = mark_for_import(session, record, changed)
     click.echo(f"tenant {name}: {'applied' if changed else 'unchanged'}")
+    if not to_import:
+        return
+    if conf.redis_url:
+        queued = enqueue_import(tenant_id)
+        click.echo(f"tenant {name}: POS import {'handed to the workers' if queued else 'already under way'}; "
+                   "POS customers are created once it is complete (possync status shows it)")
+    else:
+        click.echo(f"tenant {name}: run `possync tenant import {name}` before going live; "
+                   "POS customers are created once it is complete")
 
 
 @tenant.command("list")
@@ -58,3 +83,108 @@ def tenant_show(name: str) -> None:
         if record is None:
             raise LookupError(f"no tenant named {name!r}")
         echo_json(describe(record, key))
+
+
+@tenant.command("import")
+@click.argument("name")
+@click.option("--restart", is_flag=True, help="Read every POS customer again, even after a complete import.")
+def tenant_import(name: str, restart: bool) -> None:
+    """Read every POS customer into possync's index, here and now (resumable; progress shown)."""
+    from redis.exceptions import LockError
+    from tqdm import tqdm
+
+    from adapters.errors import AdapterError
+    from models.tables import PosImport
+    from tasks.onboarding import ImportBusyError, describe_progress, import_here
+
+    settings().require_secret_key()
+    require_shared_limits("tenant import")  # without Redis, on a shared database, it would bypass the workers' limiter
+    bar = tqdm(unit="customer", desc=f"importing {name}", file=sys.stderr, dynamic_ncols=True) \
+        if sys.stderr.isatty() else None
+
+    def on_page(row: PosImport) -> None:
+        if bar is not None:
+            bar.total = row.vendor_total
+            bar.update(row.customers_read - bar.n)
+        elif row.pages_read % PLAIN_PROGRESS_PAGES == 0:
+            click.echo(f"{name}: {describe_progress(row)}, {row.pages_read:,} pages", err=True)
+
+    try:
+        row = import_here(name, on_page=on_page, restart_import=restart)
+    except ImportBusyError as exc:
+        raise UsageProblem(f"tenant {name}: {exc}") from None
+    except (AdapterError, LockError) as exc:
+        raise UsageProblem(f"tenant {name}: the POS import stopped: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(f"tenant {name}: POS import {describe_progress(row)} in {row.pages_read:,} pages")
+
+
+PLAIN_PROGRESS_PAGES = 10  # without a terminal: one line per this many pages
+CSV_COLUMNS = ("shopify_customer_id", "action", "pos_customer_id", "matched_on", "candidates", "reason")
+
+
+@tenant.command("preview")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (INTERFACE.md).")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write one row per Shopify customer to this CSV file.")
+def tenant_preview(name: str, as_json: bool, csv_file: str | None) -> None:
+    """Dry run: per Shopify customer, link / ambiguous / create / refused and why; writes nothing."""
+    from tasks.clients import shopify_client_for
+    from tasks.preview import ImportNotCompleteError, preview, summarise
+    from worker.runtime import db_session
+
+    key = settings().require_secret_key()
+    counts: dict[str, int] = {}
+    with db_session() as session, contextlib.ExitStack() as stack:
+        context = context_by_name(session, name, key)
+        rows = summarise(preview(session, context, shopify_client_for(context)), counts)
+        try:
+            first = next(rows, None)  # the import is checked before anything is printed
+        except ImportNotCompleteError as exc:
+            raise UsageProblem(str(exc)) from None
+        rows = itertools.chain([first] if first else [], rows)
+        if csv_file:
+            rows = _also_to_csv(rows, stack.enter_context(open(csv_file, "w", newline="", encoding="utf-8")))
+        (_stream_json if as_json else _stream_table)(name, rows, counts)
+        session.rollback()
+    if csv_file and not as_json:
+        click.echo(f"wrote {sum(counts.values()):,} rows to {csv_file}")
+
+
+def _also_to_csv(rows: Iterator[PreviewRow], handle: TextIO) -> Iterator[PreviewRow]:
+    writer = csv.writer(handle)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        data = row.to_json()
+        data["candidates"] = " ".join(row.candidates)
+        writer.writerow(["" if data[column] is None else data[column] for column in CSV_COLUMNS])
+        yield row
+
+
+def _stream_json(name: str, rows: Iterator[PreviewRow], counts: dict[str, int]) -> None:
+    """INTERFACE.md's preview object written as rows arrive: byte for byte what `echo_json` prints of it whole
+    (keys sorted, so `summary` comes after `customers` and is complete by then)."""
+    click.echo('{\n  "customers": [', nl=False)
+    empty = True
+    for row in rows:
+        item = textwrap.indent(json.dumps(row.to_json(), indent=2, sort_keys=True), "    ")
+        click.echo(("\n" if empty else ",\n") + item, nl=False)
+        empty = False
+    click.echo("]" if empty else "\n  ]", nl=False)
+    click.echo(",\n" + json.dumps({"summary": counts, "tenant": name}, indent=2, sort_keys=True)[2:])
+
+
+def _stream_table(name: str, rows: Iterator[PreviewRow], counts: dict[str, int]) -> None:
+    line = "{:<16} {:<10} {:<38} {:<6} {}"
+    click.echo(line.format("shopify id", "action", "POS id", "on", "candidates / reason"))
+    for row in rows:
+        detail = row.reason or (" ".join(row.candidates) if row.action == "ambiguous" else "")
+        if row.near_match:  # rule 10: found by phone, but the email says it is someone else
+            detail = f"{detail} (not {row.near_match}: same phone, another email)".strip()
+        click.echo(line.format(row.shopify_customer_id, row.action, row.pos_customer_id or "-", row.matched_on or "-",
+                               detail).rstrip())
+    summary = ", ".join(f"{action} {n:,}" for action, n in counts.items())
+    click.echo(f"{name}: {sum(counts.values()):,} Shopify customers: {summary}")

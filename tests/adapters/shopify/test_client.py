@@ -163,6 +163,40 @@ def test_sms_consent_needs_a_phone(fake: FakeShopify, client: ShopifyClient) -> 
         client.update_sms_consent(customer_id, Consent(ConsentState.SUBSCRIBED))
 
 
+def test_list_customers_pages_through_every_customer_once(fake: FakeShopify) -> None:
+    fake.bucket = None  # a page costs about 1000 points: the default bucket would throttle the second one
+    client = ShopifyClient("acme.myshopify.com", fake.access_token, base_url=fake.url)
+    ids = [fake.add_customer(f"C{i}", email=f"c{i}@example.com", phone=f"+1 613-230-{i:04d}", address=OTTAWA)
+           for i in range(505)]
+    seen, after, pages = [], None, 0
+    while True:
+        page = client.list_customers(after, with_address=True)
+        seen += page.customers
+        pages += 1
+        if not page.has_next:
+            break
+        assert page.end_cursor
+        after = page.end_cursor
+    assert [c.id for c in seen] == ids and pages == 3  # 249 + 249 + 7: the address makes a node cost 4
+    assert seen[7].customer.phone == "+16132300007" and seen[7].customer.billing_address is not None
+    lean = client.list_customers(None, with_address=False)
+    assert len(lean.customers) == 250 and lean.customers[0].customer.billing_address is None
+
+
+def test_the_listing_cost_limit_is_shopify_s(fake: FakeShopify, client: ShopifyClient) -> None:
+    from adapters.shopify import queries
+
+    fake.add_customer("Ann", email="ann@example.com")
+    query = queries.list_customers(queries.list_fields(with_address=True))
+    with pytest.raises(FatalError, match="MAX_COST_EXCEEDED"):  # 2 + 250 x 4 objects = 1002 points
+        client.execute("ListCustomers", query, {"first": 250, "after": None})
+    with pytest.raises(FatalError, match="Invalid cursor"):
+        client.execute("ListCustomers", query, {"first": 10, "after": "not-a-cursor"})
+    last = client.list_customers(with_address=False).end_cursor  # 752 points requested, 5 charged
+    empty = client.list_customers(last, with_address=False)
+    assert empty.customers == [] and empty.has_next is False and empty.end_cursor is None
+
+
 # --- throttling and errors -----------------------------------------------------------------------------
 def test_throttled_becomes_rate_limited_with_the_computed_wait(fake: FakeShopify) -> None:
     small = FakeShopify(fake.access_token, maximum_available=20, restore_rate=1)

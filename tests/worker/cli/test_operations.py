@@ -29,6 +29,7 @@ def stack(tmp_path: Path, secret_key: str) -> Iterator[tuple[dict[str, str], Fak
               "pos": {"kind": "heartland", "subdomain": "cli", "access_token": TOKEN, "base_url": pos.url}}
     (tmp_path / "cli.json").write_text(json.dumps(tenant))
     assert possync("tenant", "apply", str(tmp_path / "cli.json"), env=env).returncode == 0
+    assert possync("tenant", "import", "cli", env=env).returncode == 0  # before going live (SPEC rule 34)
     yield env, shopify, pos
     shopify.stop()
     pos.stop()
