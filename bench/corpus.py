@@ -68,36 +68,21 @@ Say = Callable[[str], None]
 
 
 # --- onboarding -------------------------------------------------------------------------------------------
-def onboard(s: Stack, shop: Shop, say: Say, max_rounds: int = 200) -> str:
-    """Wait until the tenant is onboarded, before its first order.
+def onboard(s: Stack, shop: Shop, say: Say) -> str:
+    """Onboard the tenant before its first order, as the README says: `possync tenant import` (in this
+    process, as the CLI runs it), which reads every POS customer into the index at the tenant's rate limit.
+    Returns what it did, for the report."""
+    from tasks.onboarding import import_here
 
-    Today: `possync poll --tenant` (in this process, as the CLI does) until its cursor stops moving.
-    Once `possync tenant import` exists, this is the one place to switch to it (run the import, wait
-    until it reports complete). Returns what it did, for the report.
-    """
-    from adapters.errors import RateLimitedError
-    from tasks.operations import poll_now
-
-    cursor: Any = object()
-    seen = rounds = 0
-    failure = ""
-    while rounds < max_rounds:
-        rounds += 1
-        try:
-            result = poll_now(shop.name)
-        except RateLimitedError as exc:
-            time.sleep(min(exc.retry_after, 5.0))
-            continue
-        except Exception as exc:  # the product's failure is a finding of the run, not the bench's end
-            failure = f"; the poll failed: {type(exc).__name__}: {' '.join(str(exc).split())[:90]}"
-            break
-        seen += int(result["changed"])
-        if result["cursor"] == cursor:
-            break
-        cursor = result["cursor"]
+    started = time.monotonic()
+    try:
+        row = import_here(shop.name, on_page=lambda _row: None)
+        done = (f"{row.customers_read} POS customers read in {row.pages_read} pages "
+                f"({time.monotonic() - started:.0f} s), import {row.status}")
+    except Exception as exc:  # the product's failure is a finding of the run, not the bench's end
+        done = f"the import failed: {type(exc).__name__}: {' '.join(str(exc).split())[:90]}"
     with_index = _scalar(s.database_url, "SELECT count(*) FROM pos_index WHERE tenant_id = :t", t=shop.tenant_id)
-    text = (f"onboarding: {rounds} `possync poll` runs, {seen} POS customers read, {with_index} in the POS index"
-            f"{failure}")
+    text = f"onboarding: `possync tenant import`: {done}, {with_index} in the POS index"
     say(f"corpus: {shop.kind}: {text}")
     return text
 

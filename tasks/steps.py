@@ -247,7 +247,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             else bool(context.get(CONTRADICTED))
         caught_up = False
         for _ in range(3):  # an archived or deleted record is dropped and the customer matched again
-            if pos_id is None and not ctx.job.ambiguous:
+            if pos_id is None:  # (an ambiguous match names its oldest candidate: never None on the first pass)
                 again = _match_under_lock(ctx, customer, adapter, caught_up=caught_up)
                 pos_id, contradicted, caught_up = again.pos_id, again.contradicted, True
             if pos_id is None or current is not None:
