@@ -19,9 +19,9 @@ PRODUCT_DIRS = ("worker", "tasks", "adapters", "models", "bench")
 TEXT_SUFFIXES = {".py", ".lua", ".mako", ".md", ".txt", ".html", ".sql"}
 
 # "rule 10", "rules 6-11", "rules 6 to 11", "rules 12, 13, 33", "rules 25 and 26", "principle 4".
-NUMBERS = r"\d+(?:\s*(?:-|–|to|,|and|or)\s*\d+)*"
+NUMBERS = r"\d+(?:\s*(?:[-\u2013]|to|,|and|or)\s*\d+)*"  # \u2013: an en dash
 CITATION = re.compile(rf"\b(?P<word>rules?|principles?)\s+(?P<numbers>{NUMBERS})", re.IGNORECASE)
-RANGE = re.compile(r"(\d+)\s*(?:-|–|to)\s*(\d+)")
+RANGE = re.compile(r"(\d+)\s*(?:[-\u2013]|to)\s*(\d+)")
 
 
 def cited_numbers(numbers: str) -> set[int]:
@@ -144,7 +144,7 @@ def test_every_setting_read_is_in_the_interface(interface: str) -> None:
     ("(SPEC rules 14-18, 25)", {14, 15, 16, 17, 18, 25}),
     ("SPEC rules 19 to 21, 25, 26", {19, 20, 21, 25, 26}),
     ("rules 7 and 8", {7, 8}),
-    ("Rules 27–29", {27, 28, 29}),
+    ("Rules 27\u201329", {27, 28, 29}),
     ("ARCHITECTURE principle 6): queues", {6}),
 ])
 def test_citations_are_read_with_their_ranges_and_lists(text: str, numbers: set[int]) -> None:
