@@ -11,6 +11,7 @@ from worker.settings import env_file_warning
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="possync", prog_name="possync", message="%(prog)s %(version)s")
 def cli() -> None:
     """possync keeps Shopify customers and POS customers (Lightspeed R-Series, X-Series, Heartland) in sync."""
 
