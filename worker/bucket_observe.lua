@@ -1,8 +1,9 @@
 -- Correct a tenant's bucket from the vendor's response headers.
 -- KEYS[1] bucket hash; ARGV: capacity or '', rate or '', remaining or '', request cost or '',
--- refund or '' (points of the charge taken before the request that the vendor did not keep).
+-- refund or '' (points of the charge taken before the request that the vendor did not keep),
+-- the time in ms or '' (Redis TIME).
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[6]) or tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'capacity', ARGV[1]) end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'rate', ARGV[2]) end
 if ARGV[4] ~= '' then

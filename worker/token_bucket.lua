@@ -3,7 +3,8 @@
 -- ARGV: capacity, refill per second, cost, "1" to take the cost even on credit (a request in the
 -- middle of a multi-request operation must not be interrupted: the debt delays the next caller),
 -- and "1" when the caller comes back at a turn it was given.
--- Time comes from Redis TIME so worker clocks don't matter.
+-- Time comes from Redis TIME so worker clocks don't matter (ARGV[6], when given, is the time in ms
+-- instead: tests drive the clock).
 --
 -- A caller goes when the tokens are there. One that must wait is given a wake-up time of its own (a
 -- turn), spaced by the cost of a request behind the last turn given (`tail`), so a backlog of waiting
@@ -13,7 +14,7 @@
 -- Tokens are only taken when a request goes, so the vendor's own limit is never overrun.
 -- Returns {wait in milliseconds, 1 if the wait is a turn to come back with}.
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[6]) or tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local on_credit = ARGV[4] == '1'
 local holds_turn = ARGV[5] == '1'
 local cooldown = redis.call('PTTL', KEYS[2])

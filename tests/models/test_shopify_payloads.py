@@ -24,6 +24,7 @@ from models.shopify_payloads import (
     shopify_id,
     split_tags,
 )
+from tests.fixtures import shopify_body
 
 
 def parse(topic: str, payload: dict) -> object:
@@ -245,3 +246,31 @@ def test_split_tags() -> None:
     assert split_tags("a, b,,A , c") == ("a", "b", "c")
     assert split_tags(["x ", " y", ""]) == ("x", "y")
     assert split_tags(None) == ()
+
+
+# --- Shopify's own documented bodies (tests/fixtures/shopify/README.md) -------------------------
+def test_shopifys_documented_example_bodies_parse() -> None:
+    order = parse_payload("orders/create", shopify_body("orders/create"))
+    assert isinstance(order, OrderPayload) and order.customer_id == "115310627314723954"
+    assert order.order.id == "820982911946154508" and order.order.source_name == "web"
+    assert order.order.customer is not None and order.order.customer.customer.email == "john@example.com"
+    assert order.order.billing_address is not None and order.order.billing_address.city == "Shippington"
+
+    for topic in ("customers/create", "customers/update"):
+        customer = parse_payload(topic, shopify_body(topic))
+        assert isinstance(customer, CustomerPayload) and customer.customer_id == "706405506930370084"
+        assert customer.customer.customer.first_name == "Bob" and customer.customer.customer.email == "bob@biller.com"
+
+    refund = parse_payload("refunds/create", shopify_body("refunds/create"))
+    assert isinstance(refund, RefundPayload)
+    assert (refund.refund_id, refund.order_id) == ("890088186047892319", "820982911946154508")
+
+    redact = parse_payload("customers/redact", shopify_body("customers/redact"))
+    assert isinstance(redact, PrivacyPayload) and redact.customer_id == "191167"
+    assert redact.email == "john@example.com" and redact.order_ids == ("299938", "280263", "220458")
+
+    consent = parse_payload("customers_email_marketing_consent/update",
+                            shopify_body("customers_email_marketing_consent/update"))
+    assert isinstance(consent, ConsentPayload) and consent.customer_id == "706405506930370084"
+    assert consent.consent.state is ConsentState.NOT_SUBSCRIBED and consent.consent.updated_at is None
+    assert consent.contact == "bob@biller.com"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
 
 import fakeredis
 import pytest
@@ -14,19 +12,48 @@ from worker.limiter import BucketSize, Grant, RateLimiter
 from worker.runtime import connect_redis
 
 
-def test_bucket_allows_capacity_then_asks_to_wait(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
-    limiter = RateLimiter(redis_client, redis_prefix)
+class Clock:
+    """The bucket's clock, moved by the test: waits are asserted exactly, never timed."""
+
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def limiter(redis_client, redis_prefix, clock: Clock) -> RateLimiter:  # type: ignore[no-untyped-def]
+    return RateLimiter(redis_client, redis_prefix, now=clock)
+
+
+def test_bucket_allows_capacity_then_asks_to_wait(limiter: RateLimiter, clock: Clock) -> None:
     size = BucketSize(capacity=5, per_second=10)
     waits = [limiter.acquire("acme", size).wait for _ in range(6)]
-    assert waits[:5] == [0, 0, 0, 0, 0]
-    assert 0 < waits[5] <= 0.1
+    assert waits == [0, 0, 0, 0, 0, 0.1]  # one token refills in 1/10 s
+    clock.advance(0.1)
+    assert limiter.acquire("acme", size, holds_turn=True) == Grant(0.0, False)
 
 
-def test_buckets_are_per_tenant(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_clock_the_bucket_keeps_redis_time(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
     limiter = RateLimiter(redis_client, redis_prefix)
+    size = BucketSize(capacity=1, per_second=10)
+    first, second = (limiter.acquire("acme", size).wait for _ in range(2))
+    assert first == 0 and 0.05 < second <= 0.1  # the refill since the first call, by Redis' clock
+
+
+def test_buckets_are_per_tenant(limiter: RateLimiter) -> None:
     size = BucketSize(capacity=1, per_second=0.5)
     assert limiter.acquire("a", size).wait == 0
-    assert limiter.acquire("a", size).wait > 0
+    assert limiter.acquire("a", size).wait == 2.0
     assert limiter.acquire("b", size).wait == 0
 
 
@@ -57,32 +84,34 @@ def test_cooldown_blocks_every_caller_until_it_expires(redis_client, redis_prefi
     assert limiter.acquire("other", size).wait == 0
 
 
-def test_headers_correct_the_bucket(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
-    limiter = RateLimiter(redis_client, redis_prefix)
+def test_headers_correct_the_bucket(limiter: RateLimiter) -> None:
     size = BucketSize(capacity=90, per_second=1)
     assert limiter.acquire("acme", size).wait == 0
     limiter.observe("acme", RateLimitInfo(capacity=20, level=19.5, drip_per_second=10))
     state = limiter.state("acme")
     assert state["capacity"] == 20 and state["rate"] == 10
-    assert state["tokens"] <= 0.6
+    assert state["tokens"] == 0.5
+    assert limiter.acquire("acme", size).wait == 0.05  # the half token left, refilled at 10/s
     limiter.observe("acme", RateLimitInfo(retry_after=1.0))
     assert limiter.acquire("acme", size).wait > 0.5
 
 
-def test_a_refund_gives_back_what_the_vendor_did_not_keep(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_a_refund_gives_back_what_the_vendor_did_not_keep(limiter: RateLimiter, clock: Clock) -> None:
     """Shopify: charged the requested points before sending, corrected by requested minus actual after."""
-    limiter = RateLimiter(redis_client, redis_prefix)
-    size = BucketSize(capacity=100, per_second=0.01)
+    size = BucketSize(capacity=100, per_second=10)
     assert limiter.acquire("shop", size, cost=62).wait == 0  # a search asks for 62 points ...
     limiter.observe("shop", RateLimitInfo(), refund=60)  # ... and keeps 2 when it finds nobody
-    assert limiter.state("shop")["tokens"] == pytest.approx(98, abs=0.1)
+    assert limiter.state("shop")["tokens"] == 98
     limiter.observe("shop", RateLimitInfo(), refund=500)  # never above the bucket's size
-    assert limiter.state("shop")["tokens"] == pytest.approx(100, abs=0.1)
+    assert limiter.state("shop")["tokens"] == 100
     limiter.observe("shop", RateLimitInfo(), refund=-10)  # it kept more than was charged
-    assert limiter.state("shop")["tokens"] == pytest.approx(90, abs=0.1)
+    assert limiter.state("shop")["tokens"] == 90
+    clock.advance(0.5)  # the refill up to now is counted before the refund
+    limiter.observe("shop", RateLimitInfo(), refund=-10)
+    assert limiter.state("shop")["tokens"] == 85
     # The vendor's own reading still caps what the refund gave back.
-    limiter.observe("shop", RateLimitInfo(capacity=100, level=95, drip_per_second=0.01), refund=6)
-    assert limiter.state("shop")["tokens"] == pytest.approx(5, abs=0.1)
+    limiter.observe("shop", RateLimitInfo(capacity=100, level=95, drip_per_second=10), refund=6)
+    assert limiter.state("shop")["tokens"] == 5
 
 
 def test_embedded_mode_runs_the_same_script_on_fakeredis() -> None:
@@ -91,61 +120,55 @@ def test_embedded_mode_runs_the_same_script_on_fakeredis() -> None:
     assert [limiter.acquire("t", size).wait > 0 for _ in range(3)] == [False, False, True]
 
 
-def test_on_credit_requests_always_pass_and_delay_the_next_caller(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
-    limiter = RateLimiter(redis_client, redis_prefix)
+def test_on_credit_requests_always_pass_and_delay_the_next_caller(limiter: RateLimiter) -> None:
     size = BucketSize(capacity=1, per_second=10)
     assert limiter.acquire("acme", size).wait == 0
     assert [limiter.acquire("acme", size, on_credit=True).wait for _ in range(3)] == [0, 0, 0]
-    wait = limiter.acquire("acme", size).wait
-    assert 0.3 < wait <= 0.41  # three tokens of debt plus one to take, at 10/s
+    assert limiter.acquire("acme", size).wait == 0.4  # three tokens of debt plus one to take, at 10/s
 
 
-def test_the_vendors_request_cost_is_learnt(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_the_vendors_request_cost_is_learnt(limiter: RateLimiter) -> None:
     """R-Series charges more than 1 unit for a request with relations: charging 1 would overrun it."""
-    limiter = RateLimiter(redis_client, redis_prefix)
-    size = BucketSize(capacity=10, per_second=0.01)
-    limiter.observe("acme", RateLimitInfo(capacity=10, level=0, drip_per_second=0.01, request_cost=2.0))
+    size = BucketSize(capacity=10, per_second=1)
+    limiter.observe("acme", RateLimitInfo(capacity=10, level=0, drip_per_second=1, request_cost=2.0))
     waits = [limiter.acquire("acme", size).wait for _ in range(6)]
-    assert waits[:5] == [0, 0, 0, 0, 0] and waits[5] > 0  # 5 requests of 2 units fill a bucket of 10
+    assert waits == [0, 0, 0, 0, 0, 2.0]  # 5 requests of 2 units fill a bucket of 10; 2 units take 2 s
 
 
-def test_waiting_callers_get_spaced_turns_and_go_ahead_of_newcomers(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_waiting_callers_get_spaced_turns_and_go_ahead_of_newcomers(limiter: RateLimiter, clock: Clock) -> None:
     """A backlog wakes one caller per refill instead of every caller at once for a single token."""
-    limiter = RateLimiter(redis_client, redis_prefix)
     size = BucketSize(capacity=1, per_second=10)
     grants = [limiter.acquire("acme", size) for _ in range(5)]
-    assert grants[0] == Grant(0.0, False) and all(g.turn for g in grants[1:])
-    waits = [g.wait for g in grants[1:]]
-    assert 0.09 <= waits[0] <= 0.1 and all(0.09 <= b - a <= 0.11 for a, b in itertools.pairwise(waits))
-    time.sleep(waits[0])
+    assert grants == [Grant(0.0, False), Grant(0.1, True), Grant(0.2, True), Grant(0.3, True), Grant(0.4, True)]
+    clock.advance(0.1)
     assert limiter.acquire("acme", size, holds_turn=True) == Grant(0.0, False)  # the first turn goes
-    assert limiter.acquire("acme", size).wait > waits[-1] - waits[0]  # a newcomer waits behind the turns
+    assert limiter.acquire("acme", size) == Grant(0.4, True)  # a newcomer's turn comes after the last (0.5 s)
 
 
-def test_callers_still_short_at_their_turn_get_next_turns_not_the_last(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
-    limiter = RateLimiter(redis_client, redis_prefix)
+def test_callers_still_short_at_their_turn_get_next_turns_not_the_last(limiter: RateLimiter, clock: Clock) -> None:
     size = BucketSize(capacity=1, per_second=10)
     assert limiter.acquire("acme", size).wait == 0
-    turns = [limiter.acquire("acme", size) for _ in range(5)]  # turns at 0.1 ... 0.5 s
+    turns = [limiter.acquire("acme", size) for _ in range(5)]
+    assert [g.wait for g in turns] == [0.1, 0.2, 0.3, 0.4, 0.5]
     limiter.acquire("acme", size, on_credit=True)  # two requests of running steps, uncounted by the turns
     limiter.acquire("acme", size, on_credit=True)
-    time.sleep(turns[0].wait)
+    clock.advance(0.1)  # the first turn comes: one token refilled, two owed
     short = [limiter.acquire("acme", size, holds_turn=True) for _ in range(2)]  # two holders come back
-    assert all(g.turn for g in short)
-    assert 0.09 <= short[1].wait - short[0].wait <= 0.11  # their own turns, never the same wait
-    assert short[1].wait < limiter.acquire("acme", size).wait  # ahead of a newcomer
+    assert short == [Grant(0.2, True), Grant(0.3, True)]  # their own turns, one request apart
+    assert limiter.acquire("acme", size) == Grant(0.5, True)  # a newcomer goes behind the last turn given
 
 
-def test_a_turn_is_delayed_by_requests_made_on_credit_meanwhile(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_a_turn_is_delayed_by_requests_made_on_credit_meanwhile(limiter: RateLimiter, clock: Clock) -> None:
     """Tokens are taken when a request goes, so turns never let more through than the vendor allows."""
-    limiter = RateLimiter(redis_client, redis_prefix)
     size = BucketSize(capacity=1, per_second=10)
     assert limiter.acquire("acme", size).wait == 0
     turn = limiter.acquire("acme", size)
+    assert turn == Grant(0.1, True)
     limiter.acquire("acme", size, on_credit=True)  # another step's second request, after the turn was given
-    time.sleep(turn.wait)
-    later = limiter.acquire("acme", size, holds_turn=True)
-    assert later.turn and 0.05 <= later.wait <= 0.1
+    clock.advance(turn.wait)
+    assert limiter.acquire("acme", size, holds_turn=True) == Grant(0.1, True)  # the credit's token, first
+    clock.advance(0.1)
+    assert limiter.acquire("acme", size, holds_turn=True) == Grant(0.0, False)
 
 
 def test_a_cooldown_wait_takes_nothing(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]

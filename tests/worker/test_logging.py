@@ -60,3 +60,13 @@ def test_log_lines_are_json_with_bound_ids_and_masked(capsys) -> None:  # type: 
     record = json.loads(line)
     assert record["tenant"] == "acme" and record["job_id"] == 7
     assert "Jane@Example.com" not in line and "6135551212" not in line
+
+
+def test_an_email_and_a_phone_in_the_message_itself_are_masked(capsys) -> None:  # type: ignore[no-untyped-def]
+    """The message (structlog's `event` key) is free text too: an f-string must not leak what it formats."""
+    configure_logging("json", logging.INFO)
+    email, phone = "jane.doe@example.com", "+1 613-555-1212"
+    get_logger("possync.test").info(f"no POS customer for {email} or {phone}")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert json.loads(line)["event"] == "no POS customer for j***@e***.com or ***1212"
+    assert "jane.doe" not in line and "613-555" not in line

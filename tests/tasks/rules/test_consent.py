@@ -94,3 +94,11 @@ def test_rule_2_pos_consent_to_shopify_no_change_cases() -> None:
 @pytest.mark.parametrize("protected", [S.REDACTED, S.INVALID])
 def test_rule_26_redacted_and_invalid_are_never_overwritten_from_a_pos(protected: ConsentState) -> None:
     assert consent_for_shopify(pos_flag_consent(True, LATER), Consent(protected, T0)) is None
+
+
+def test_rule_26_a_tie_of_consent_updated_at_opts_out_never_in() -> None:
+    """Same `consent_updated_at` on both sides: neither is provably newer, so the "no" wins either way round."""
+    assert merge_consent(Consent(S.UNSUBSCRIBED, T0), pos_flag_consent(True, T0)) == Consent(S.UNSUBSCRIBED, T0)
+    assert merge_consent(Consent(S.SUBSCRIBED, T0), pos_flag_consent(False, T0)) is None
+    assert consent_for_shopify(pos_flag_consent(False, T0), Consent(S.SUBSCRIBED, T0)) == Consent(S.UNSUBSCRIBED, T0)
+    assert consent_for_shopify(pos_flag_consent(True, T0), Consent(S.UNSUBSCRIBED, T0)) is None

@@ -1,0 +1,110 @@
+"""Intake (tasks/intake.py): a stored delivery becomes jobs, or is done inline, or is recorded as failed.
+
+Bodies are Shopify's own documented samples (tests/fixtures/shopify); the database is real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.tables import EventStatus, InboundEvent, PosKind, SyncJob
+from models.tenant_file import validate_tenant_data
+from models.tenants import apply_tenant
+from tasks import intake
+from tests.fixtures import shopify_body
+from tests.tasks.test_runner import TENANT
+
+
+@pytest.fixture
+def tenant_id(session: Session, secret_key: str, activate_env, db_url: str) -> int:  # type: ignore[no-untyped-def]
+    activate_env(POSSYNC_DATABASE_URL=db_url)
+    tenant, _ = apply_tenant(session, validate_tenant_data(TENANT), secret_key)
+    session.commit()
+    return tenant.id
+
+
+def stored(session: Session, tenant_id: int, topic: str, body: bytes | None) -> int:
+    event = InboundEvent(tenant_id=tenant_id, webhook_id=uuid.uuid4().hex, topic=topic, body=body,
+                         status=EventStatus.ENQUEUED.value)
+    session.add(event)
+    session.commit()
+    return event.id
+
+
+def handled(session: Session, event_id: int) -> list[intake.JobStart]:
+    starts = intake.handle_event(session, event_id)
+    session.commit()
+    return starts
+
+
+def jobs_of(session: Session) -> list[SyncJob]:
+    session.expire_all()
+    return list(session.scalars(select(SyncJob).order_by(SyncJob.id)))
+
+
+def event(session: Session, event_id: int) -> InboundEvent:
+    session.expire_all()
+    return session.get_one(InboundEvent, event_id)
+
+
+def test_an_order_with_a_customer_makes_one_job_on_its_pos_queue(session: Session, tenant_id: int) -> None:
+    event_id = stored(session, tenant_id, "orders/create", shopify_body("orders/create"))
+    [start] = handled(session, event_id)
+    [job] = jobs_of(session)
+    assert start == intake.JobStart(job.id, PosKind.LIGHTSPEED_R.queue)
+    assert job.subject == "115310627314723954" and job.event_id == event_id and job.step == "fetch_customer"
+    assert job.context["topic"] == "orders/create" and job.context["order"]["id"] == "820982911946154508"
+    assert job.context["order"]["customer"]["id"] == "115310627314723954"
+    assert event(session, event_id).status == EventStatus.PROCESSED.value
+    assert handled(session, event_id) == [] and len(jobs_of(session)) == 1  # a redelivered message: no second job
+
+
+def test_a_refund_makes_a_job_that_reads_its_order(session: Session, tenant_id: int) -> None:
+    event_id = stored(session, tenant_id, "refunds/create", shopify_body("refunds/create"))
+    [start] = handled(session, event_id)
+    [job] = jobs_of(session)
+    assert start.job_id == job.id and job.context == {"topic": "refunds/create", "order_id": "820982911946154508"}
+    assert job.subject is None  # known once the order is read
+
+
+@pytest.mark.parametrize("topic", ["customers/update", "customers_email_marketing_consent/update"])
+def test_a_customer_or_consent_topic_makes_a_job_for_that_customer(session: Session, tenant_id: int,
+                                                                  topic: str) -> None:
+    event_id = stored(session, tenant_id, topic, shopify_body(topic))
+    [start] = handled(session, event_id)
+    [job] = jobs_of(session)
+    assert start.job_id == job.id and job.subject == "706405506930370084"
+    assert job.context == {"topic": topic, "customer_id": "706405506930370084"}
+
+
+def test_a_redact_request_is_done_inline_and_its_body_dropped(session: Session, tenant_id: int) -> None:
+    event_id = stored(session, tenant_id, "customers/redact", shopify_body("customers/redact"))
+    assert handled(session, event_id) == []
+    done = event(session, event_id)
+    assert done.status == EventStatus.PROCESSED.value and done.body is None  # the request names the customer
+    assert jobs_of(session) == []
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"{not json", "body is not valid JSON"),
+    (b"[]", "body must be a JSON object"),
+    (json.dumps({"email": "jane@example.com"}).encode(), "id: Missing data for required field"),
+])
+def test_a_malformed_body_is_recorded_as_failed_with_its_reason_and_nothing_raised(
+        session: Session, tenant_id: int, body: bytes, reason: str) -> None:
+    event_id = stored(session, tenant_id, "orders/create", body)
+    intake.process_event(event_id)  # the task itself, as the worker runs it: it must not raise
+    failed = event(session, event_id)
+    assert failed.status == EventStatus.FAILED.value and reason in failed.error
+    assert session.scalar(select(func.count()).select_from(SyncJob)) == 0
+
+
+def test_a_topic_possync_does_not_act_on_is_ignored(session: Session, tenant_id: int) -> None:
+    event_id = stored(session, tenant_id, "products/create", b"{}")
+    assert handled(session, event_id) == []
+    assert event(session, event_id).status == EventStatus.IGNORED.value and jobs_of(session) == []

@@ -1,0 +1,326 @@
+"""The sync steps (tasks/steps.py) one by one: real PostgreSQL and Redis, the vendors' fakes over HTTP.
+
+Jobs are made the way the pipeline makes them (a stored webhook through `tasks.intake.handle_event`),
+run by the real step runner, and judged by what the database and the fakes hold afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
+from models import links
+from models.customer import Consent, ConsentState, Customer
+from models.db import get_sessionmaker
+from models.tables import CustomerLink, InboundEvent, PosIndexEntry, SyncJob, Tenant
+from models.tenants import load_context
+from tasks import intake, jobs, onboarding
+from tasks.clients import shopify_client_for
+from tasks.operations import status
+from tasks.runner import run_steps
+from tasks.steps import STEP_FUNCTIONS, consent_changes
+from tests.tasks.onboarding_support import ADDRESS, Shop
+from tests.tasks.rules.support import R_SERIES
+
+LATER = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+
+
+def imported(shops, kind: str = "lightspeed-r", records: list[dict[str, Any]] | None = None,  # type: ignore[no-untyped-def]
+             settings: dict[str, Any] | None = None) -> tuple[Shop, list[str]]:
+    """A tenant whose POS holds `records` and whose import is complete (the index holds them all)."""
+    shop = shops(kind, customers=0, settings=settings)
+    ids = [str(i) for i in shop.pos.seed(records or [])]
+    onboarding.import_here(shop.name, on_page=lambda _r: None)
+    return shop, ids
+
+
+def job_from_webhook(session: Session, shop: Shop, topic: str, payload: dict[str, Any]) -> int:
+    """The job intake makes of this delivery."""
+    event = InboundEvent(tenant_id=shop.tenant_id, webhook_id=uuid.uuid4().hex, topic=topic,
+                         body=json.dumps(payload).encode())
+    session.add(event)
+    session.commit()
+    [start] = intake.handle_event(session, event.id)
+    session.commit()
+    return start.job_id
+
+
+def run(db_url: str, job_id: int, *steps: str) -> None:
+    run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(db_url), steps=steps or None)
+
+
+def job(session: Session, job_id: int) -> SyncJob:
+    session.expire_all()
+    return session.get_one(SyncJob, job_id)
+
+
+def link_of(session: Session, shop: Shop, shopify_id: str) -> CustomerLink | None:
+    session.expire_all()
+    return links.get_link(session, shop.tenant_id, shopify_id)
+
+
+def tenant_context(session: Session, shop: Shop):  # type: ignore[no-untyped-def]
+    return load_context(session.get_one(Tenant, shop.tenant_id), onboarding.get_settings().require_secret_key())
+
+
+def writes(shop: Shop) -> int:
+    return shop.pos.count_requests("POST") + shop.pos.count_requests("PUT")
+
+
+# --- fetch_customer ------------------------------------------------------------------------------
+def test_fetch_reads_the_orders_customer_fresh_from_shopify(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = imported(shops)
+    customer_id = shop.shopify.add_customer("Ada", "Lind", "ada@example.com", "+1 613-555-0100", address=ADDRESS)
+    # The webhook's copy is stale: the step reads Shopify itself.
+    job_id = job_from_webhook(session, shop, "orders/create",
+                              order_payload(customer=customer_payload(id=customer_id, email="old@example.com")))
+    run(db_url, job_id, "fetch_customer")
+    fetched = job(session, job_id)
+    assert fetched.step == "resolve_match" and fetched.subject == customer_id
+    assert fetched.context["shopify_customer"]["customer"]["email"] == "ada@example.com"
+
+
+def test_fetch_of_a_refund_reads_its_orders_customer(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = imported(shops)
+    customer_id = shop.shopify.add_customer("Ben", "Ota", "ben@example.com", None, address=ADDRESS)
+    order_id = shop.shopify.add_order(customer_id)
+    job_id = job_from_webhook(session, shop, "refunds/create", refund_payload(order_id))
+    run(db_url, job_id, "fetch_customer")
+    fetched = job(session, job_id)
+    assert fetched.subject == customer_id and fetched.context["order"]["id"] == order_id
+    assert fetched.context["shopify_customer"]["id"] == customer_id
+
+
+def test_fetch_finishes_an_echo_of_possyncs_own_shopify_write(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Cal", "email": "cal@example.com"}])
+    customer_id = shop.shopify.add_customer("Cal", None, "cal@example.com", None)
+    written = shopify_client_for(tenant_context(session, shop)).get_customer(customer_id)
+    links.save_link(session, shop.tenant_id, customer_id, pos_id, shopify_fingerprint=written.customer.fingerprint())
+    session.commit()
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id)
+    echoed = job(session, job_id)
+    assert echoed.status == "succeeded" and echoed.outcome == "echo"
+    assert writes(shop) == 0
+
+
+def test_fetch_of_a_customer_gone_from_shopify_fails_the_job_with_the_reason(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                              db_url: str) -> None:
+    shop, _ = imported(shops)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id="424242"))
+    run(db_url, job_id)
+    failed = job(session, job_id)
+    assert failed.status == "failed" and "424242 no longer exists" in failed.last_error
+
+
+def test_an_order_without_a_customer_finishes_as_no_customer(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = imported(shops)
+    job_id = job_from_webhook(session, shop, "orders/create", order_payload(customer=None))
+    run(db_url, job_id)
+    done = job(session, job_id)
+    assert done.status == "succeeded" and done.outcome == "no_customer" and writes(shop) == 0
+
+
+# --- resolve_match -------------------------------------------------------------------------------
+def test_resolve_uses_an_active_link(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, [linked, _other] = imported(shops, records=[{"first_name": "Dee", "email": "dee.in.store@example.com"},
+                                                      {"first_name": "Dee", "email": "dee@example.com"}])
+    customer_id = shop.shopify.add_customer("Dee", None, "dee@example.com", None)
+    links.save_link(session, shop.tenant_id, customer_id, linked)  # the link wins over the email match
+    session.commit()
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id, "fetch_customer", "resolve_match")
+    resolved = job(session, job_id).context
+    assert resolved["pos_id"] == linked and resolved["match_via"] == "link"
+
+
+def test_resolve_matches_by_the_index_when_nothing_is_linked(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    # As keyed at the till: stray blanks and capitals; only the index's email key matches it.
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Eve", "email": "  Eve@Example.com "}])
+    customer_id = shop.shopify.add_customer("Eve", None, "eve@example.com", None)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    seen = len(shop.pos.vendor_requests())
+    run(db_url, job_id, "fetch_customer", "resolve_match")
+    resolved = job(session, job_id)
+    assert resolved.context["pos_id"] == pos_id and resolved.context["match_via"] == "index"
+    assert resolved.ambiguous is False
+    [read] = shop.pos.vendor_requests()[seen:]  # one read of the matched record, no vendor search
+    assert read.method == "GET" and pos_id in read.path
+
+
+def test_resolve_finds_nothing_for_a_new_customer(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = imported(shops, records=[{"first_name": "Fay", "email": "fay@example.com"}])
+    customer_id = shop.shopify.add_customer("Gus", None, "gus@example.com", "+1 613-555-0177")
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id, "fetch_customer", "resolve_match")
+    resolved = job(session, job_id).context
+    assert resolved["pos_id"] is None and resolved["match_via"] is None
+
+
+def test_rule_11_an_ambiguous_match_takes_the_oldest_and_is_recorded_and_counted(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                                 db_url: str) -> None:
+    shop, [oldest, newer] = imported(shops, records=[{"first_name": "Hal", "email": "hal@example.com"},
+                                                     {"first_name": "Hal", "email": "HAL@example.com"}])
+    customer_id = shop.shopify.add_customer("Hal", None, "hal@example.com", None)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id, "fetch_customer", "resolve_match")
+    resolved = job(session, job_id)
+    assert resolved.ambiguous is True
+    assert resolved.context["pos_id"] == oldest and sorted(resolved.context["candidates"]) == sorted([oldest, newer])
+    [row] = [r for r in status() if r["tenant"] == shop.name]
+    assert row["ambiguous_matches"] == 1
+
+
+# --- default_customer_fallback -------------------------------------------------------------------
+def test_rule_23_a_heartland_order_without_a_customer_goes_to_the_default_customer(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                                  db_url: str) -> None:
+    shop = shops("heartland", customers=0)
+    default_id = shop.shopify.add_customer("Walk", "In", "walkin@example.com", "+1 613-555-0199", address=ADDRESS)
+    session.get_one(Tenant, shop.tenant_id).settings = {"default_customer_id": default_id}
+    session.commit()
+    onboarding.import_here(shop.name, on_page=lambda _r: None)
+    job_id = job_from_webhook(session, shop, "orders/create", order_payload(customer=None))
+    run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    fell_back = job(session, job_id).context
+    assert fell_back["default_customer"] is True and fell_back["shopify_customer"]["id"] == default_id
+
+    run(db_url, job_id)  # the default customer is created once and linked ...
+    assert job(session, job_id).outcome == "created"
+    seen = len(shop.pos.vendor_requests())
+    second = job_from_webhook(session, shop, "orders/create", order_payload(id=2, customer=None))
+    run(db_url, second)  # ... and the next such order uses the link, with no POS request of its own
+    done = job(session, second)
+    assert done.outcome == "default_customer"
+    assert done.context["pos_id"] == link_of(session, shop, default_id).pos_customer_id
+    assert len(shop.pos.vendor_requests()) == seen
+
+
+def test_rule_23_without_a_default_customer_the_job_fails_naming_the_setting(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                            db_url: str) -> None:
+    shop, _ = imported(shops, "heartland")
+    job_id = job_from_webhook(session, shop, "orders/create", order_payload(customer=None))
+    run(db_url, job_id)
+    failed = job(session, job_id)
+    assert failed.status == "failed" and "settings.default_customer_id is not set" in failed.last_error
+
+
+# --- upsert_pos_customer and sync_marketing_consent ----------------------------------------------
+def test_upsert_creates_then_updates_then_leaves_unchanged(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, _ = imported(shops)
+    customer_id = shop.shopify.add_customer("Ivy", "Moss", "ivy@example.com", "+1 613-555-0111", address=ADDRESS)
+    payload = customer_payload(id=customer_id)
+
+    created = job_from_webhook(session, shop, "customers/create", payload)
+    run(db_url, created)
+    assert job(session, created).outcome == "created"
+    link = link_of(session, shop, customer_id)
+    assert link is not None and link.synced_fingerprint is not None
+    assert "ivy@example.com" in json.dumps(shop.pos.record(link.pos_customer_id))
+    assert session.scalar(select(func.count()).select_from(PosIndexEntry).where(
+        PosIndexEntry.tenant_id == shop.tenant_id, PosIndexEntry.email_key == "ivy@example.com")) == 1
+
+    with shop.shopify.lock:  # the merchant edits her in Shopify
+        shop.shopify._customers[customer_id]["last_name"] = "Mossman"
+    updated = job_from_webhook(session, shop, "customers/update", payload)
+    run(db_url, updated)
+    assert job(session, updated).outcome == "updated"
+    assert job(session, updated).context["pos_id"] == link.pos_customer_id
+    assert "Mossman" in json.dumps(shop.pos.record(link.pos_customer_id))
+
+    before = writes(shop)
+    unchanged = job_from_webhook(session, shop, "customers/update", payload)
+    run(db_url, unchanged)
+    assert job(session, unchanged).outcome == "unchanged" and writes(shop) == before
+
+
+def test_rules_25_26_consent_rides_in_the_upserts_write(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Jo", "last_name": "Pike", "email": "jo@example.com"}])
+    customer_id = shop.shopify.add_customer("Jo", "Pike", "jo@example.com", None, email_consent="UNSUBSCRIBED",
+                                            consent_updated_at=LATER)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    before = writes(shop)
+    run(db_url, job_id)
+    done = job(session, job_id)
+    assert done.outcome == "updated" and done.context["consent_written"] == ["email_consent"]
+    assert '"noEmail": "true"' in json.dumps(shop.pos.record(pos_id)) and writes(shop) == before + 1
+
+
+def test_the_consent_step_reads_again_after_a_wait_and_writes_the_newer_unsubscribe(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                                   db_url: str) -> None:
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Kai", "email": "kai@example.com"}])
+    customer_id = shop.shopify.add_customer("Kai", None, "kai@example.com", None, email_consent="UNSUBSCRIBED",
+                                            consent_updated_at=LATER)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    # The upsert's reading is older than a write may rely on (a wait came between): the step reads again.
+    waiting = job(session, job_id)
+    waiting.step, waiting.context = "sync_marketing_consent", {**waiting.context, "pos_read_at": 0.0}
+    session.commit()
+    run(db_url, job_id)
+    done = job(session, job_id)
+    assert done.status == "succeeded" and done.context["consent_written"] == ["email_consent"]
+    assert '"noEmail": "true"' in json.dumps(shop.pos.record(pos_id))
+    assert link_of(session, shop, customer_id).pos_customer_id == pos_id
+
+
+def test_consent_changes_send_shopifys_newer_consent_not_the_pos_reading() -> None:
+    """Rules 25-26: Shopify's consent is the incoming side, the POS's reading the current one."""
+    earlier, later = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    shopify = Customer(email_consent=Consent(ConsentState.UNSUBSCRIBED, later))
+    pos = Customer(email_consent=Consent.from_flag(True, earlier))
+    assert consent_changes(shopify, pos, R_SERIES) == {"email_consent": Consent(ConsentState.UNSUBSCRIBED, later)}
+    assert consent_changes(Customer(email_consent=Consent(ConsentState.SUBSCRIBED, later)),
+                           Customer(email_consent=Consent.from_flag(False, earlier)), R_SERIES) == {
+        "email_consent": Consent(ConsentState.SUBSCRIBED, later)}
+
+
+# --- push_to_shopify ----------------------------------------------------------------------------
+def push_job(session: Session, shop: Shop, pos_id: str) -> int:
+    """A POS -> Shopify job for this POS customer, as an X-Series webhook or the poll makes it (id only)."""
+    made = jobs.new_job(session, tenant_id=shop.tenant_id, direction="pos_to_shopify", subject=pos_id,
+                        context={"pos_customer_id": pos_id})
+    session.commit()
+    return made.id
+
+
+def test_push_creates_a_shopify_customer_and_links_it_then_its_echo_is_finished(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                                 db_url: str) -> None:
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Lea", "last_name": "Roy", "email": "lea@example.com"}])
+    job_id = push_job(session, shop, pos_id)
+    run(db_url, job_id)
+    pushed = job(session, job_id)
+    assert pushed.outcome == "created", pushed.last_error
+    [created] = [c for c in shop.shopify.customers.values() if c["email"] == "lea@example.com"]
+    assert created["last_name"] == "Roy"
+    assert session.scalar(select(CustomerLink.pos_customer_id).where(
+        CustomerLink.tenant_id == shop.tenant_id, CustomerLink.shopify_customer_id == created["id"])) == pos_id
+
+    again = push_job(session, shop, pos_id)  # the same reading again: possync's own write coming back
+    run(db_url, again)
+    assert job(session, again).outcome == "echo" and len(shop.shopify.customers) == 1
+
+
+@pytest.mark.parametrize("shared", ["email", "phone"])
+def test_rule_2_reverse_matching_links_the_oldest_of_several_shopify_accounts(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                             db_url: str, shared: str) -> None:
+    record = {"first_name": "Max", "email": "max@example.com"} if shared == "email" else \
+        {"first_name": "Max", "phone": "613-555-0142"}
+    shop, [pos_id] = imported(shops, records=[record])
+    # Shopify ids grow with age; the newest account is added first so "first found" is not "oldest".
+    newest = shop.shopify.add_customer("Max", None, "max@example.com" if shared == "email" else None,
+                                       "+1 613-555-0142" if shared == "phone" else None, id=9_000_000_000_003)
+    oldest = shop.shopify.add_customer("Max", None, "max@example.com" if shared == "email" else None,
+                                       "+1 613-555-0142" if shared == "phone" else None, id=9_000_000_000_001)
+    job_id = push_job(session, shop, pos_id)
+    run(db_url, job_id)
+    pushed = job(session, job_id)
+    assert pushed.status == "succeeded" and pushed.context["shopify_customer_id"] == oldest, pushed.last_error
+    assert link_of(session, shop, oldest).pos_customer_id == pos_id and link_of(session, shop, newest) is None
+    assert len(shop.shopify.customers) == 2  # nobody created
