@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-FRESH_MAX = 10  # records handed out but not yet passed: bounds the cursor (about 30 characters each)
+# Records handed out but not yet passed: bounds the cursor (about 30 characters each, so at most ~1.5 KB).
+# Sized above what a settle window holds at the vendors' write rates (a 20/s bucket for 2 s is 40), so
+# possync's own burst of creates does not hold the index back from "current" (rule 36's catch-up).
+FRESH_MAX = 50  # must stay below a vendor page (100): a page of only fresh records would never move
 
 
 def digest(record: Any) -> str:

@@ -41,6 +41,7 @@ from flask import Response, request
 from bench.corpus_data import Corpus, Person, PosSeed, PosState, Shape, Tally, email_key, make_corpus, tally
 from bench.stack import POS_TOKENS, Shop, Stack, stack, wait_for
 from bench.table import Result, percentile, render
+from worker.web.tenant_cache import KNOWN_SHOPS_TTL_SECONDS
 
 SEED = 14
 WORKER_PROCESSES = 4
@@ -349,6 +350,9 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
     say(f"corpus: {shape.kind}: {len(corpus.people)} Shopify customers, {len(corpus.pos)} POS customers, "
         f"{len(corpus.orders)} orders")
     onboarding = onboard(s, shop, say)
+    # The receiver learns new shops at most every few seconds (an unknown shop costs no query); a tenant
+    # whose import took less than that would have its first orders refused (and retried by Shopify).
+    time.sleep(KNOWN_SHOPS_TTL_SECONDS)
     fake.archive_on_read.update(pos_ids[p.pos_refs[0]] for p in corpus.people if p.case == "archived_mid_sync")
     pos_before, shopify_before = len(fake.vendor_requests()), len(shop.shopify.vendor_requests())
     throttled_before = shop.shopify.throttled

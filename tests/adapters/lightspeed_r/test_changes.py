@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from adapters.base import ChangePage
+from adapters.change_cursor import FRESH_MAX
 from adapters.errors import FatalError
 from adapters.lightspeed_r import FakeServer, LightspeedRAdapter
 from models.tables import PosStatus
@@ -17,7 +18,7 @@ from tests.adapters.lightspeed_r.helpers import running
 
 T0 = "2024-05-01T10:00:00+00:00"
 NOW = 1_780_000_000.0  # the manual clock's start: long after T0
-CURSOR_BOUND = 1024  # characters a stored cursor may take, whatever the data
+CURSOR_BOUND = 4096  # characters a stored cursor may take, whatever the data
 
 
 class Clock:
@@ -131,9 +132,9 @@ def test_more_fresh_records_than_the_cursor_holds_wait_for_the_next_poll(
     clocked: FakeServer, clocked_adapter: LightspeedRAdapter, clock: Clock
 ) -> None:
     """An import running in the vendor right now: the cursor remembers a few fresh records, no more."""
-    ids = clocked.seed([{"first_name": f"N{i}"} for i in range(35)])
+    ids = clocked.seed([{"first_name": f"N{i}"} for i in range(FRESH_MAX + 25)])
     first, cursor = drain(clocked_adapter, None)
-    assert 0 < len(ids_of(first)) < 35 and len(cursor or "") < CURSOR_BOUND
+    assert 0 < len(ids_of(first)) < len(ids) and len(cursor or "") < CURSOR_BOUND
     clock.now += 5
     second, _ = drain(clocked_adapter, cursor)
     assert sorted(ids_of(first) + ids_of(second), key=int) == ids  # each exactly once
@@ -225,7 +226,7 @@ def test_thousands_sharing_one_second_page_through_with_a_bounded_cursor(
     clocked: FakeServer, clocked_adapter: LightspeedRAdapter, clock: Clock
 ) -> None:
     """The merchant's bulk import: 5,000 customers, one timeStamp. Every page, every poll: each customer
-    once, a cursor under 1 KB; customers edited between two pages come back once more, edited."""
+    once, a cursor under 4 KB; customers edited between two pages come back once more, edited."""
     ids = clocked.seed([{"first_name": f"N{i}", "time_stamp": T0} for i in range(5000)])
     already_read, not_yet_read = ids[10], ids[4000]
 

@@ -8,7 +8,7 @@ from collections import Counter
 from adapters.lightspeed_x import FakeServer, LightspeedXAdapter
 
 STAMP = "2024-05-01T10:00:00+00:00"
-CURSOR_BOUND = 1024
+CURSOR_BOUND = 4096
 
 
 def test_five_thousand_sharing_one_timestamp_page_through_with_a_bounded_cursor(
