@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from adapters.change_cursor import FRESH_MAX
 from models import pos_index
 from models.db import get_sessionmaker
 from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, SyncAttempt, SyncJob, Tenant
@@ -237,12 +238,13 @@ def test_a_rate_limit_wait_waits_and_never_fails(shops, monkeypatch) -> None:  #
 def test_customers_added_a_moment_ago_are_read_once_settled_without_asking_in_a_loop(shops, session: Session,  # type: ignore[no-untyped-def]
                                                                                        monkeypatch) -> None:
     shop = shops("lightspeed-r", customers=0)
-    ids = shop.pos.seed({"first_name": f"N{i}", "email": f"n{i}@example.com"} for i in range(35))  # all just now
+    count = FRESH_MAX + 25  # more than the cursor holds fresh: all just now
+    ids = shop.pos.seed({"first_name": f"N{i}", "email": f"n{i}@example.com"} for i in range(count))
     waits: list[float] = []
     real_sleep = onboarding._sleep_holding
     monkeypatch.setattr(onboarding, "_sleep_holding", lambda lock, s: (waits.append(s), real_sleep(lock, s)))
     row = onboarding.import_here(shop.name, on_page=lambda _r: None)
-    assert row.status == ImportStatus.COMPLETE.value and row.customers_read == 35
+    assert row.status == ImportStatus.COMPLETE.value and row.customers_read == count
     assert set(index_rows(session, shop.tenant_id)) == {str(i) for i in ids}
     # Fresh records wait to settle (R-Series: 2 s); the import waits with them instead of asking again and again.
     assert shop.pos.count_requests() <= 6 and waits

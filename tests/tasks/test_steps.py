@@ -29,7 +29,7 @@ from tasks.steps import STEP_FUNCTIONS, consent_changes
 from tests.tasks.onboarding_support import ADDRESS, Shop
 from tests.tasks.rules.support import R_SERIES
 
-LATER = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+LATER = (datetime.now(UTC) + timedelta(days=1)).isoformat()  # newer than any POS reading in this run
 
 
 def imported(shops, kind: str = "lightspeed-r", records: list[dict[str, Any]] | None = None,  # type: ignore[no-untyped-def]
