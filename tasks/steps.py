@@ -41,7 +41,7 @@ ORDER_TOPICS = ("orders/create", "orders/updated")
 # When the POS customer a step holds was read (epoch s). A write relies on a reading only this fresh:
 # older means a wait came between, and the customer may have been archived meanwhile (rule 37).
 POS_READ_AT = "pos_read_at"
-FRESH_READ_SECONDS = 2.0
+FRESH_READ_SECONDS = 2.0  # without a complete index to catch up (rule 37, `_known_pos_customer`)
 # The matched POS record's email contradicts the Shopify customer's (rule 10).
 CONTRADICTED = "contradicted"
 # What rule 10's `link` setting never writes over on another person's record, in either direction.
@@ -237,7 +237,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
     desired = _desired(ctx, customer, adapter)
     settings = get_settings()
     with customer_locks(redis_client(), settings.redis_key_prefix, tenant.name, _lock_keys(customer, region)):
-        pos_id, current = _known_pos_customer(ctx, customer)
+        pos_id, current = _known_pos_customer(ctx, adapter)
         link = links.get_link(ctx.session, tenant.id, customer.id)
         if link is not None and link.pos_customer_id != pos_id:
             if _synced_already(link, desired):  # another job synced this very content meanwhile
@@ -290,12 +290,25 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
 
 
-def _known_pos_customer(ctx: StepContext, customer: ShopifyCustomer) -> tuple[str | None, Customer | None]:
-    """The POS id resolve found, and its reading if still fresh enough to write on (else None: read again)."""
+def _known_pos_customer(ctx: StepContext, adapter: PosAdapter) -> tuple[str | None, Customer | None]:
+    """The POS id an earlier step found, and its reading if a write may still rely on it (else None: read again).
+
+    Rule 37: the record may have been archived since it was read. Once the tenant's index is complete, one
+    shared catch-up that began after the reading tells (the poll reads archives as changes), at a request
+    shared by every job that read before it began; otherwise a reading older than `FRESH_READ_SECONDS`
+    (a wait came between) is read again.
+    """
     context = ctx.job.context
     pos_id = context.get("pos_id")
     read_at = context.get(POS_READ_AT)
-    if not context.get("pos_current") or read_at is None or time.time() - float(read_at) > FRESH_READ_SECONDS:
+    if not pos_id or not context.get("pos_current") or read_at is None:
+        return pos_id, None
+    if index_complete(ctx.session, ctx.tenant.id):
+        poll.catch_up(ctx.session, ctx.tenant, adapter, since=float(read_at))
+        entry = pos_index.get_entry(ctx.session, ctx.tenant.id, pos_id)
+        if entry is not None and entry.status != PosStatus.ACTIVE.value:
+            return pos_id, None
+    elif time.time() - float(read_at) > FRESH_READ_SECONDS:
         return pos_id, None
     return pos_id, Customer.from_json(context["pos_current"])
 
@@ -366,7 +379,7 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
     if customer is None or not context.get("pos_id") or not context.get("pos_current"):
         return {}
     adapter = pos_adapter_for(ctx.tenant)
-    current = _known_pos_customer(ctx, customer)[1]
+    current = _known_pos_customer(ctx, adapter)[1]
     if current is None:  # a wait came between the upsert's reading and this write: is it still there?
         fetched = adapter.get_customer(context["pos_id"])
         if fetched is None or fetched.status is not PosStatus.ACTIVE:

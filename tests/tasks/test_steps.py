@@ -324,3 +324,27 @@ def test_rule_2_reverse_matching_links_the_oldest_of_several_shopify_accounts(sh
     assert pushed.status == "succeeded" and pushed.context["shopify_customer_id"] == oldest, pushed.last_error
     assert link_of(session, shop, oldest).pos_customer_id == pos_id and link_of(session, shop, newest) is None
     assert len(shop.shopify.customers) == 2  # nobody created
+
+
+@pytest.mark.parametrize("kind", ["lightspeed-r", "lightspeed-x", "heartland"])
+def test_rule_37_archived_right_after_the_match_read_is_seen_by_the_shared_catch_up(  # type: ignore[no-untyped-def]
+        shops, session: Session, db_url: str, kind: str) -> None:
+    """The record is archived the instant after resolve read it (no wait between): on an imported tenant the
+    upsert's catch-up poll, begun after that reading, sees the archive, so nothing is written to it and the
+    customer is matched again (here: created) in the same job."""
+    shop, [pos_id] = imported(shops, kind, records=[{"first_name": "Lea", "last_name": "Moe",
+                                                     "email": "lea@example.com"}])
+    customer_id = shop.shopify.add_customer("Lea", "Moe-Dahl", "lea@example.com", None, address=ADDRESS)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    assert job(session, job_id).context["pos_id"] == str(pos_id)
+    pos: Any = shop.pos
+    pos.delete(str(pos_id)) if kind == "lightspeed-x" else pos.archive(str(pos_id))  # X-Series: its soft delete
+    seen = len(shop.pos.vendor_requests())
+    run(db_url, job_id)
+    done = job(session, job_id)
+    assert done.status == "succeeded" and done.outcome == "created", done.last_error
+    assert done.context["pos_id"] != str(pos_id) and done.context["rematched_from"] == str(pos_id)
+    written = {r.path.rstrip("/").split("/")[-1].split(".")[0]
+               for r in shop.pos.vendor_requests()[seen:] if r.method in ("PUT", "POST", "PATCH")}
+    assert str(pos_id) not in written
