@@ -18,8 +18,9 @@ from models.customer import Address, Consent, ConsentState, Customer
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
 from tasks.rules.consent import consent_for_shopify, pos_flag_consent
 from tasks.rules.diff import diff_for_update
+from tasks.rules.keys import email_key
 from tasks.rules.mapping import desired_pos_customer
-from tasks.rules.matching import CandidateRow, choose_candidate
+from tasks.rules.matching import CandidateRow, choose_with_conflicts
 
 TARGET = 5_000.0  # decisions per second
 CAPABILITIES = {
@@ -63,9 +64,10 @@ def _cases(n: int, seed: int = 7) -> list[Case]:
             email_consent=pos_flag_consent(rng.random() < 0.5, stamp - timedelta(days=rng.randint(-5, 5))),
             sms_consent=pos_flag_consent(rng.random() < 0.5, None), tags=("VIP", "shopify"),
         )
-        candidates = [
+        candidates = [  # found by phone; some with the customer's email, some another person's (rule 10)
             CandidateRow(str(rng.randint(1, 10**6)), f"{rng.randint(1, 10**6):020d}",
-                         rng.choice(["active", "archived"]))
+                         rng.choice(["active", "archived"]),
+                         rng.choice([f"customer.{i}@example.com", f"someone.{i}@example.net", None]))
             for _ in range(rng.choice([1, 1, 1, 2, 3]))
         ]
         cases.append((shopify, order, stored, candidates))
@@ -75,7 +77,8 @@ def _cases(n: int, seed: int = 7) -> list[Case]:
 def decide(case: Case, capabilities: Capabilities) -> tuple[dict, object, object]:
     shopify, order, stored, candidates = case
     desired = desired_pos_customer(shopify, order=order, account_name="acmestore", capabilities=capabilities)
-    match = choose_candidate(candidates, via="index", matched_on="email")
+    match = choose_with_conflicts(candidates, via="index", matched_on="phone",
+                                  wanted_email_key=email_key(shopify.customer.email), conflicting="new")
     changes = diff_for_update(desired, stored, update_names=True, capabilities=capabilities)
     back = consent_for_shopify(stored.email_consent, shopify.customer.email_consent)
     return changes, match, back
@@ -106,7 +109,8 @@ def run() -> list[Result]:
                 unit="/s",
                 target=f">= {TARGET:,.0f}/s",
                 passed=rate >= TARGET,
-                note="mapping + choose_candidate + diff (consent merged) + reverse consent; one core, no I/O",
+                note=("mapping + choose_with_conflicts (phone matches, rule 10) + diff (consent merged)"
+                      " + reverse consent; one core, no I/O"),
             )
         )
     return results

@@ -37,8 +37,9 @@ def test_the_client_follows_the_master_when_it_is_killed(sentinel_group: Sentine
                                                          sentinel_settings: Settings) -> None:
     client = connect_redis(sentinel_settings, socket_timeout=5, socket_connect_timeout=3)
     client.set("count", 1)
+    assert client.wait(1, 5000) == 1  # the count has reached the replica (WAIT: acknowledged by one replica)
     old = sentinel_group.master()
-    sentinel_group.wait_settled()  # the count has reached the replica
+    sentinel_group.wait_settled()
     new = sentinel_group.kill_master()
     assert new is not old
     assert client.incr("count") == 2  # the same client, its connection to the dead master retried on the new one
