@@ -26,7 +26,7 @@ from tasks.rules.diff import diff_for_update
 from tasks.rules.heartland import create_problems, describe_problems, uses_default_customer
 from tasks.rules.links import LinkVerdict, check_link
 from tasks.rules.mapping import desired_pos_customer
-from tasks.rules.matching import MatchResult, contradicts, find_match
+from tasks.rules.matching import MatchResult, NearMatch, contradicts, find_match
 from tasks.rules.pos_to_shopify import shopify_changes_from_pos
 from tasks.runner import StepContext, StepFinished
 from worker.locks import customer_locks
@@ -168,12 +168,23 @@ def _find(ctx: StepContext, customer: ShopifyCustomer, searcher: PosAdapter | No
                        conflicting=settings.conflicting_match)
     ctx.job.ambiguous = found.ambiguous
     if found.near_match is not None:
-        near = found.near_match
-        record_near_match(ctx.session, tenant_id=ctx.tenant.id, direction=ctx.job.direction, shopify_id=customer.id,
-                          pos_id=near.pos_id, matched_on=near.matched_on, differs=near.differs,
-                          decision=settings.conflicting_match, job_id=ctx.job.id)
-        ctx.job.context = {**ctx.job.context, "near_match": {**near.to_json(), "decision": settings.conflicting_match}}
+        _note_near_match(ctx, customer.id, found.near_match, shown={"pos_id": found.near_match.pos_id})
     return found
+
+
+def _note_near_match(ctx: StepContext, shopify_id: str, near: NearMatch, shown: dict[str, str]) -> None:
+    """Record a near match for the operator (rule 10) and show it on the job, `shown` naming the other side."""
+    decision = ctx.tenant.settings.conflicting_match
+    record_near_match(ctx.session, tenant_id=ctx.tenant.id, direction=ctx.job.direction, shopify_id=shopify_id,
+                      pos_id=near.pos_id, matched_on=near.matched_on, differs=near.differs, decision=decision,
+                      job_id=ctx.job.id)
+    ctx.job.context = {**ctx.job.context, "near_match": {
+        **shown, "matched_on": near.matched_on, "differs": near.differs, "decision": decision}}
+
+
+def _oldest(customers: list[ShopifyCustomer]) -> ShopifyCustomer:
+    """The oldest Shopify customer (lowest numeric id) of several that match (rule 11's order, in reverse)."""
+    return min(customers, key=lambda c: int(c.id) if c.id.isdigit() else c.id)
 
 
 def resolve_match(ctx: StepContext) -> dict[str, Any]:
@@ -482,18 +493,13 @@ def _find_in_shopify(ctx: StepContext, shopify: Any, pos: PosCustomer) -> Shopif
                                      else phone_key(c.customer.phone, region)) == key]
         if not same:
             continue
-        oldest = min(same, key=lambda c: int(c.id) if c.id.isdigit() else c.id)
+        oldest = _oldest(same)
         if kind == "email":
             return oldest
         consistent = [c for c in same if not contradicts(email_key(c.customer.email), wanted)]
         if consistent:
-            return min(consistent, key=lambda c: int(c.id) if c.id.isdigit() else c.id)
-        record_near_match(ctx.session, tenant_id=ctx.tenant.id, direction=ctx.job.direction, shopify_id=oldest.id,
-                          pos_id=pos.pos_id, matched_on="phone", differs="email",
-                          decision=settings.conflicting_match, job_id=ctx.job.id)
-        ctx.job.context = {**ctx.job.context, "near_match": {
-            "shopify_customer_id": oldest.id, "matched_on": "phone", "differs": "email",
-            "decision": settings.conflicting_match}}
+            return _oldest(consistent)
+        _note_near_match(ctx, oldest.id, NearMatch(pos.pos_id), shown={"shopify_customer_id": oldest.id})
         if settings.conflicting_match == "update":
             return oldest
         if settings.conflicting_match == "link":
