@@ -101,6 +101,9 @@ class Tenant(Base):
     # Fernet tokens of JSON objects: never stored or printed in clear.
     shopify_secrets: Mapped[str] = mapped_column(Text)
     pos_secrets: Mapped[str] = mapped_column(Text)
+    # The tenant file's optional `shipstation` block (SPEC section 11): settings, and the key pair encrypted.
+    shipstation_config: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    shipstation_secrets: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -279,4 +282,49 @@ class PosImport(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ShipStationRecord(Base):
+    """A tenant's ShipStation customer as last read (SPEC rule 46), with the keys that link it.
+
+    `shopify_customer_id`: the username of its Shopify-store entry, or a manual username that is a
+    Shopify id (a row possync exported); email and phone keys link it to Shopify and POS customers the
+    way matching does; `address_key` groups duplicates (rule 49). `record` is what the export fills from.
+    """
+
+    __tablename__ = "shipstation_customers"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "customer_id"),
+        Index("ix_shipstation_customers_shopify", "tenant_id", "shopify_customer_id"),
+        Index("ix_shipstation_customers_username", "tenant_id", "manual_username"),
+        Index("ix_shipstation_customers_email", "tenant_id", "email_key"),
+        Index("ix_shipstation_customers_address", "tenant_id", "address_key"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(32))
+    shopify_customer_id: Mapped[str | None] = mapped_column(String(64))
+    manual_username: Mapped[str | None] = mapped_column(String(320))
+    store_imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_key: Mapped[str | None] = mapped_column(String(320))
+    phone_key: Mapped[str | None] = mapped_column(String(32))
+    address_key: Mapped[str | None] = mapped_column(String(512))
+    modify_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    record: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ShipStationRead(Base):
+    """Where reading a tenant's ShipStation customers got to: the newest modify date already read."""
+
+    __tablename__ = "shipstation_reads"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    modified_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: a full read next
+    tags: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # the account's tags at the last read
+    last_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    customers_read: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

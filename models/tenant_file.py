@@ -106,12 +106,24 @@ class SettingsSection(_Strict):
     dedicated_queue = fields.Boolean(load_default=False)
 
 
+class ShipStationSection(_Strict):
+    """The optional ShipStation destination (SPEC section 11): V1 key pair, address, tag rules."""
+
+    api_key = fields.String(required=True, validate=validate.Length(min=1))
+    api_secret = fields.String(required=True, validate=validate.Length(min=1))
+    base_url = _vendor_url()
+    # Shopify tag (case-insensitive) -> ShipStation customer tag (rule 48).
+    tag_rules = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=255)),
+                            values=fields.String(validate=validate.Length(min=1, max=255)), load_default=dict)
+
+
 class TenantFileSchema(_Strict):
     name = fields.String(required=True, validate=[SLUG, validate.Length(min=1, max=63)])
     account_name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     shopify = fields.Nested(ShopifySection, required=True)
     pos = fields.Nested(PosSection, required=True)
     settings = fields.Nested(SettingsSection, load_default=lambda: SettingsSection().load({}))
+    shipstation = fields.Nested(ShipStationSection, load_default=None, allow_none=True)
 
 
 def _first_error(messages: Any, path: str = "") -> str:

@@ -14,6 +14,7 @@ from models.tables import PosKind, Tenant
 
 SHOPIFY_SECRET_KEYS = ("access_token", "client_secret", "previous_client_secret")
 POS_SECRET_KEYS = ("access_token", "refresh_token", "client_id", "client_secret")
+SHIPSTATION_SECRET_KEYS = ("api_key", "api_secret")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
         tenant = Tenant(name=data["name"], **values)
         tenant.shopify_secrets = encrypt_json(shopify_secrets, key)
         tenant.pos_secrets = encrypt_json(pos_secrets, key)
+        _apply_shipstation(tenant, data.get("shipstation"), key)
         session.add(tenant)
         session.flush()
         return tenant, True
@@ -92,8 +94,32 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
         if decrypt_json(getattr(tenant, attr), key) != secrets:
             setattr(tenant, attr, encrypt_json(secrets, key))
             changed = True
+    changed = _apply_shipstation(tenant, data.get("shipstation"), key) or changed
     session.flush()
     return tenant, changed
+
+
+def _apply_shipstation(tenant: Tenant, section: dict[str, Any] | None, key: str) -> bool:
+    """The optional `shipstation` block: settings in clear, the key pair encrypted; null removes it."""
+    if section is None:
+        changed = tenant.shipstation_config is not None or tenant.shipstation_secrets is not None
+        tenant.shipstation_config, tenant.shipstation_secrets = None, None
+        return changed
+    config, secrets = _split(section, SHIPSTATION_SECRET_KEYS)
+    changed = tenant.shipstation_config != config
+    if changed:
+        tenant.shipstation_config = config
+    if tenant.shipstation_secrets is None or decrypt_json(tenant.shipstation_secrets, key) != secrets:
+        tenant.shipstation_secrets = encrypt_json(secrets, key)
+        changed = True
+    return changed
+
+
+def shipstation_of(tenant: Tenant, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(config, decrypted key pair) of the tenant's ShipStation block; None when it has none."""
+    if tenant.shipstation_config is None or tenant.shipstation_secrets is None:
+        return None
+    return dict(tenant.shipstation_config), decrypt_json(tenant.shipstation_secrets, key)
 
 
 def load_context(tenant: Tenant, key: str) -> TenantContext:
@@ -164,5 +190,9 @@ def describe(tenant: Tenant, key: str) -> dict[str, Any]:
     shopify |= {k: mask(v) for k, v in decrypt_json(tenant.shopify_secrets, key).items()}
     pos = {"kind": tenant.pos_kind, **tenant.pos_config}
     pos |= {k: mask(v) for k, v in decrypt_json(tenant.pos_secrets, key).items()}
-    return {"name": tenant.name, "account_name": tenant.account_name, "shopify": shopify, "pos": pos,
-            "settings": tenant.settings}
+    shown = {"name": tenant.name, "account_name": tenant.account_name, "shopify": shopify, "pos": pos,
+             "settings": tenant.settings}
+    block = shipstation_of(tenant, key)
+    if block is not None:
+        shown["shipstation"] = {**block[0], **{k: mask(v) for k, v in block[1].items()}}
+    return shown

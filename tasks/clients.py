@@ -18,6 +18,7 @@ from adapters.base import PosAdapter, VendorHttpClient
 from adapters.errors import RateLimitedError
 from adapters.ratelimit import RateLimitInfo
 from adapters.registry import make_pos_adapter
+from adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient, base_url_for
 from adapters.shopify.client import ShopifyClient
 from models.db import session_scope
 from models.tenants import TenantContext, save_pos_secrets
@@ -108,6 +109,15 @@ def pos_adapter_for(tenant: TenantContext) -> PosAdapter:
     adapter = make_pos_adapter(tenant, save_secrets)
     wire_limiter(adapter.client, f"pos:{tenant.name}", tenant.pos_kind.value, limiter(), tenant.name)
     return adapter
+
+
+def shipstation_client_for(tenant_name: str, config: dict[str, Any], secrets: dict[str, Any], *,
+                           window_seconds: float = WINDOW_SECONDS) -> ShipStationClient:
+    """The tenant's ShipStation client on the bucket `shipstation:<tenant>` (its key pair's window)."""
+    client = ShipStationClient(base_url_for(config), secrets["api_key"], secrets["api_secret"],
+                               window_seconds=window_seconds)
+    wire_limiter(client, f"shipstation:{tenant_name}", "shipstation", limiter(), tenant_name)
+    return client
 
 
 def shopify_client_for(tenant: TenantContext) -> ShopifyClient:

@@ -15,8 +15,18 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from models import links, pos_index
-from models.tables import CustomerLink, InboundEvent, NearMatch, PollCursor, PosIndexEntry, SyncAttempt, SyncJob
+from models import links, pos_index, shipstation
+from models.tables import (
+    CustomerLink,
+    InboundEvent,
+    NearMatch,
+    PollCursor,
+    PosIndexEntry,
+    ShipStationRead,
+    ShipStationRecord,
+    SyncAttempt,
+    SyncJob,
+)
 
 REDACTED = "redacted"
 
@@ -81,6 +91,10 @@ def export_customer(session: Session, tenant_id: int, shopify_id: str) -> dict[s
         "near_matches": [{"pos_customer_id": m.pos_customer_id, "direction": m.direction, "matched_on": m.matched_on,
                           "differs": m.differs, "decision": m.decision, "created_at": m.created_at.isoformat()}
                          for m in _near_matches_of(session, tenant_id, shopify_id)],
+        # Rule 53: ShipStation's records of this customer as possync read them, and what they link to.
+        "shipstation": [shipstation.describe(session, tenant_id, r) for r in
+                        shipstation.about_customer(session, tenant_id, shopify_id,
+                                                   link.pos_customer_id if link else None)],
     }
 
 
@@ -100,7 +114,7 @@ def _decode(body: bytes | None) -> Any:
 
 def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged: bool = False) -> dict[str, int]:
     """Delete or anonymise what possync holds about one customer (rule 27). Returns counts for the audit."""
-    counts = {"events": 0, "jobs": 0, "index": 0, "links": 0}
+    counts = {"events": 0, "jobs": 0, "index": 0, "links": 0, "shipstation": 0}
     for event in _events_about(session, tenant_id, shopify_id, unreadable=True):
         event.body = None
         event.headers = {k: v for k, v in event.headers.items() if k.lower() in ("x-shopify-topic",)}
@@ -117,6 +131,8 @@ def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged:
         session.delete(near)
     if not merged:
         link = links.get_link(session, tenant_id, shopify_id)
+        held = shipstation.about_customer(session, tenant_id, shopify_id, link.pos_customer_id if link else None)
+        counts["shipstation"] = shipstation.forget(session, tenant_id, [r.customer_id for r in held])
         if link is not None:
             counts["index"] = pos_index.forget(session, tenant_id, [link.pos_customer_id]) or 0
             session.delete(link)
@@ -126,5 +142,6 @@ def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged:
 
 def redact_shop(session: Session, tenant_id: int) -> None:
     """Delete the tenant's data (rule 29); the tenant row itself stays until an operator removes it."""
-    for table in (SyncJob, InboundEvent, CustomerLink, PosIndexEntry, PollCursor, NearMatch):
+    for table in (SyncJob, InboundEvent, CustomerLink, PosIndexEntry, PollCursor, NearMatch, ShipStationRecord,
+                  ShipStationRead):
         session.execute(delete(table).where(table.tenant_id == tenant_id))

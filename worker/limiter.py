@@ -45,6 +45,9 @@ DEFAULT_BUCKETS: dict[str, BucketSize] = {
     # GraphQL Admin query-cost points per shop: the smallest bucket still quoted (1000 restoring 50/s);
     # every answer's `throttleStatus` gives the shop's real one (a standard plan today: 2000, 100/s).
     "shopify": BucketSize(1000, 50.0),
+    # ShipStation V1: 40 requests per one-minute window per key pair; a spent window is a cooldown until
+    # its reset (adapters/shipstation/client.py), so the drip only paces requests inside a window.
+    "shipstation": BucketSize(40, 40 / 60),
 }
 
 _ACQUIRE = Path(__file__).with_name("token_bucket.lua").read_text()

@@ -221,12 +221,14 @@ class ShopifyClient(VendorHttpClient):
             raise self.bad_field("graphql SearchCustomers", "customers.nodes")
         return [mapping.customer_from_graphql(n) for n in nodes if isinstance(n, dict)]
 
-    def list_customers(self, after: str | None = None, *, with_address: bool = True) -> CustomerPage:
+    def list_customers(self, after: str | None = None, *, with_address: bool = True,
+                       with_tags: bool = False) -> CustomerPage:
         """One page of every customer, by id (`customers(first:, after:, sortKey: ID)`): names, email,
         phone and, `with_address`, the default address. A read: costs points, writes nothing."""
         endpoint = "graphql ListCustomers"
         variables = {"first": queries.list_page_size(with_address), "after": after}
-        data = self.execute("ListCustomers", queries.list_customers(queries.list_fields(with_address)), variables)
+        document = queries.list_customers(queries.list_fields(with_address, with_tags))
+        data = self.execute("ListCustomers", document, variables)
         connection = data.get("customers")
         nodes = connection.get("nodes") if isinstance(connection, dict) else None
         info = connection.get("pageInfo") if isinstance(connection, dict) else None

@@ -30,13 +30,15 @@ def customer_fields(namespace: str, key: str) -> str:
     )
 
 
-def list_fields(with_address: bool) -> str:
+def list_fields(with_address: bool, with_tags: bool = False) -> str:
     """What a listing of every customer needs for matching (and, for Heartland, the address it checks).
 
     Shopify prices a connection at 2 + first x (1 per object in a node): the node, its email, its phone
     and its address. Scalars are free; the full `customer_fields` would cost 6 per node.
     """
     fields = "id firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber }"
+    if with_tags:  # scalars, free: the ShipStation export maps tags and compares change times
+        fields = f"{fields} tags updatedAt"
     return f"{fields} defaultAddress {{ {_ADDRESS} }}" if with_address else fields
 
 

@@ -17,7 +17,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from worker.cli import db, demo, flower, ops, run, tenant
+    from worker.cli import db, demo, flower, ops, run, shipstation, tenant
 
     cli.add_command(db.db)
     cli.add_command(tenant.tenant)
@@ -25,6 +25,7 @@ def _register() -> None:
         cli.add_command(command)
     for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.privacy):
         cli.add_command(command)
+    cli.add_command(shipstation.shipstation)
     cli.add_command(demo.demo)
 
 
