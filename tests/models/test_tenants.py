@@ -124,3 +124,33 @@ def test_yaml_and_json_files_load(tmp_path) -> None:  # type: ignore[no-untyped-
     (tmp_path / "bad.json").write_text("{nope")
     with pytest.raises(TenantFileError, match="not valid JSON"):
         load_tenant_file(tmp_path / "bad.json")
+
+
+SHIPSTATION = {"api_key": "ss_key_0123456789abcdef", "api_secret": "ss_secret_0123456789abcd",
+               "base_url": None, "tag_rules": {"vip": "VIP"}}
+
+
+def test_the_shipstation_block_is_stored_encrypted_and_shown_masked(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    data = validate_tenant_data({**TENANT, "shipstation": SHIPSTATION})
+    tenant, _ = apply_tenant(session, data, secret_key)
+    session.commit()
+    raw = session.execute(sa.text("SELECT shipstation_secrets, shipstation_config FROM tenants")).one()
+    assert "ss_secret_0123456789abcd" not in raw[0] and "ss_key_0123456789abcdef" not in raw[0]
+    assert "ss_secret" not in json.dumps(raw[1]) and raw[1]["tag_rules"] == {"vip": "VIP"}
+    shown = describe(tenant, secret_key)["shipstation"]
+    assert shown == {"api_key": "****cdef", "api_secret": "****abcd", "base_url": None, "tag_rules": {"vip": "VIP"}}
+    _, changed = apply_tenant(session, validate_tenant_data({**TENANT, "shipstation": SHIPSTATION}), secret_key)
+    assert not changed
+    _, changed = apply_tenant(session, validate_tenant_data(TENANT), secret_key)  # block removed
+    assert changed and tenant.shipstation_secrets is None and "shipstation" not in describe(tenant, secret_key)
+
+
+@pytest.mark.parametrize(("block", "named"), [
+    ({"api_secret": "x"}, "shipstation.api_key: Missing data for required field"),
+    ({**SHIPSTATION, "base_url": "http://ssapi.example.com"}, "shipstation.base_url"),
+    ({**SHIPSTATION, "tag_rules": {"vip": ""}}, "shipstation.tag_rules"),
+    ({**SHIPSTATION, "extra": 1}, "shipstation.extra: unknown key"),
+])
+def test_bad_shipstation_blocks_are_rejected_naming_the_key(block, named: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TenantFileError, match=named.replace(".", r"\.")):
+        validate_tenant_data({**TENANT, "shipstation": block})
