@@ -32,6 +32,7 @@ MODULES: dict[str, str] = {
     "pipeline": "bench.pipeline",
     "ratelimit": "bench.ratelimit",
     "onboarding": "bench.onboarding",
+    "shipstation": "bench.shipstation",
     "corpus": "bench.corpus",
 }
 

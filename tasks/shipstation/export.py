@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from models import shipstation
@@ -28,6 +29,7 @@ from tasks.shipstation import tags as tag_rules
 from tasks.shipstation.columns import ONE_NAME, RECORD_FIELDS, REQUIRED, TAG_SEPARATOR, Header
 
 Action = Literal["create", "update"]
+Held = ShipStationRecord | Row[Any]  # a record as stored: an ORM object or a plain row of its columns
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def shopify_cells(customer: ShopifyCustomer) -> dict[str, str]:
                    "postal_code": a.zip if a else None, "country_code": a.country_code if a else None})
 
 
-def record_cells(record: ShipStationRecord) -> dict[str, str]:
+def record_cells(record: Held) -> dict[str, str]:
     v = record.record.get("values", {})
     return _clean({"username": record.manual_username, "email": v.get("email"), "full_name": v.get("name"),
                    "company": v.get("company"), "phone": v.get("phone"), "street1": v.get("street1"),
@@ -101,17 +103,25 @@ def _newer(customer: ShopifyCustomer, modified: datetime | None) -> bool:
     return modified is None or customer.updated_at > modified
 
 
-def choose_record(customer: ShopifyCustomer, records: Iterable[ShipStationRecord]) -> ShipStationRecord | None:
-    """Its own record (username = its id) first, then one with its email: a manual one before a store's."""
-    mine = [r for r in records if customer.id in (r.shopify_customer_id, r.manual_username)]
-    if not mine:
-        key = email_key(customer.customer.email)
-        mine = [r for r in records if key and r.email_key == key]
-    mine.sort(key=lambda r: (r.store_imported, r.customer_id))
-    return mine[0] if mine else None
+class PageRecords:
+    """A Shopify page's ShipStation records, by the usernames and email keys they are found by."""
+
+    def __init__(self, records: Iterable[Held]) -> None:
+        self.by_id: dict[str, list[Held]] = {}
+        self.by_email: dict[str, list[Held]] = {}
+        for record in records:
+            for username in {record.shopify_customer_id, record.manual_username} - {None}:
+                self.by_id.setdefault(str(username), []).append(record)
+            if record.email_key:
+                self.by_email.setdefault(record.email_key, []).append(record)
+
+    def choose(self, customer: ShopifyCustomer) -> Held | None:
+        """Its own record (username = its id) first, then one with its email: a manual one before a store's."""
+        mine = self.by_id.get(customer.id) or self.by_email.get(email_key(customer.customer.email) or "", [])
+        return min(mine, key=lambda r: (r.store_imported, r.customer_id)) if mine else None
 
 
-def decide(customer: ShopifyCustomer, record: ShipStationRecord | None, rules: Mapping[str, str],
+def decide(customer: ShopifyCustomer, record: Held | None, rules: Mapping[str, str],
            region: str) -> Row | LeftOut | Literal["store_imported", "up_to_date"]:
     wanted_tags = tag_rules.shipstation_tags(customer.customer.tags, rules)
     theirs = shopify_cells(customer)
@@ -151,10 +161,10 @@ def rows(session: Session, tenant_id: int, pages: Iterable[list[ShopifyCustomer]
          region: str, summary: Summary) -> Iterator[Row]:
     """The file's rows, a Shopify page at a time (one query per page for its ShipStation records)."""
     for page in pages:
-        records = shipstation.for_shopify_customers(session, tenant_id, [c.id for c in page],
-                                                    [email_key(c.customer.email) or "" for c in page])
+        records = PageRecords(shipstation.for_shopify_customers(session, tenant_id, [c.id for c in page],
+                                                                [email_key(c.customer.email) or "" for c in page]))
         for customer in page:
-            outcome = decide(customer, choose_record(customer, records), rules, region)
+            outcome = decide(customer, records.choose(customer), rules, region)
             if isinstance(outcome, Row):
                 setattr(summary, outcome.action, getattr(summary, outcome.action) + 1)
                 yield outcome
