@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, or_, select
+from sqlalchemy import Row, String, any_, bindparam, delete, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from adapters.shipstation.mapping import ShipStationCustomer
@@ -94,10 +95,20 @@ def for_shopify_customers(session: Session, tenant_id: int, shopify_ids: Iterabl
     ids, emails = list(set(shopify_ids)), [e for e in set(email_keys) if e]
     if not ids and not emails:
         return []
+    postgres = session.get_bind().dialect.name == "postgresql"
     return list(session.execute(select(*ShipStationRecord.__table__.columns).where(
         ShipStationRecord.tenant_id == tenant_id,
-        or_(ShipStationRecord.shopify_customer_id.in_(ids), ShipStationRecord.manual_username.in_(ids),
-            ShipStationRecord.email_key.in_(emails)))).all())
+        or_(_among(ShipStationRecord.shopify_customer_id, ids, postgres),
+            _among(ShipStationRecord.manual_username, ids, postgres),
+            _among(ShipStationRecord.email_key, emails, postgres)))).all())
+
+
+def _among(column: Any, values: list[str], postgres: bool) -> Any:
+    """`column IN (...)`; on PostgreSQL `= ANY(array)`: one bound array, so a page's 250 ids are not
+    compiled and split into 250 parameters for every query."""
+    if postgres:
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(String)))
+    return column.in_(values)
 
 
 def about_customer(session: Session, tenant_id: int, shopify_id: str,
