@@ -8,6 +8,7 @@ common reading: how big the bucket is, how full, how fast it drains, and how lon
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,3 +67,14 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return value
     return None
+
+
+def header_number(value: str | None) -> float | None:
+    """A numeric header (`"40"`, `"1.5"`) as a finite float; None if absent or junk."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

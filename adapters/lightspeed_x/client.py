@@ -6,7 +6,6 @@ paths and gets JSON. Facts marked [U] in the reference are constants, so a wrong
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ import requests
 from adapters.base import DEFAULT_TIMEOUT, TokenSaver, VendorHttpClient
 from adapters.errors import AuthenticationError, FatalError
 from adapters.lightspeed_x.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
-from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
+from adapters.ratelimit import RateLimitInfo, header, header_number, parse_retry_after
 
 API_PREFIX = "/api/2.0"  # customers, search; the date-based versions keep the same shapes
 TOKEN_PATH = "/api/1.0/token"  # the token endpoint stayed on 1.0 [D]
@@ -47,9 +46,9 @@ def parse_rate_limit_headers(headers: Mapping[str, str], status: int, now: float
     A 429 always yields a reading, so a stale one from an earlier response is never reused.
     """
     now = time.time() if now is None else now
-    capacity = _number(header(headers, "X-RateLimit-Limit"))
-    remaining = _number(header(headers, "X-RateLimit-Remaining"))
-    reset = _number(header(headers, "X-RateLimit-Reset"))
+    capacity = header_number(header(headers, "X-RateLimit-Limit"))
+    remaining = header_number(header(headers, "X-RateLimit-Remaining"))
+    reset = header_number(header(headers, "X-RateLimit-Reset"))
     retry_after = parse_retry_after(header(headers, "Retry-After"), now=now)
     if retry_after is None and reset is not None and (status == 429 or remaining == 0):
         retry_after = max(0.0, reset - now) if reset >= _EPOCH_FLOOR else max(0.0, reset)
@@ -58,16 +57,6 @@ def parse_rate_limit_headers(headers: Mapping[str, str], status: int, now: float
     level = capacity - remaining if capacity is not None and remaining is not None else None
     drip = capacity / WINDOW_SECONDS if capacity else None
     return RateLimitInfo(capacity=capacity, level=level, drip_per_second=drip, retry_after=retry_after)
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 class WrongAddressError(FatalError):

@@ -10,7 +10,6 @@ every worker honours, so no request is sent inside a spent window.
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import requests
 
 from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
-from adapters.ratelimit import RateLimitInfo, header
+from adapters.ratelimit import RateLimitInfo, header, header_number
 from adapters.shipstation.errors import ERROR_TABLE, VENDOR
 from adapters.shipstation.mapping import CustomerShapeError, ShipStationCustomer, customer_from_json
 
@@ -36,9 +35,9 @@ def base_url_for(config: Mapping[str, Any]) -> str:
 def parse_rate_limit_headers(headers: Mapping[str, str], status: int,
                              window_seconds: float = WINDOW_SECONDS) -> RateLimitInfo | None:
     """`X-Rate-Limit-Limit/-Remaining/-Reset` as the shared reading; a 429 always yields one."""
-    limit = _number(header(headers, "X-Rate-Limit-Limit"))
-    remaining = _number(header(headers, "X-Rate-Limit-Remaining"))
-    reset = _number(header(headers, "X-Rate-Limit-Reset"))
+    limit = header_number(header(headers, "X-Rate-Limit-Limit"))
+    remaining = header_number(header(headers, "X-Rate-Limit-Remaining"))
+    reset = header_number(header(headers, "X-Rate-Limit-Reset"))
     if limit is None and remaining is None and reset is None and status != 429:
         return None
     retry_after = None
@@ -47,16 +46,6 @@ def parse_rate_limit_headers(headers: Mapping[str, str], status: int,
     level = limit - remaining if limit is not None and remaining is not None else None
     drip = limit / window_seconds if limit else None
     return RateLimitInfo(capacity=limit, level=level, drip_per_second=drip, retry_after=retry_after)
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)

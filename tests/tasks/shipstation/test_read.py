@@ -75,3 +75,26 @@ def test_a_tenant_without_a_shipstation_block_is_refused_by_name(ship: Ship, ses
 
     with pytest.raises(LookupError, match="no tenant named 'nope'"):
         read_here(session, "nope", secret_key)
+
+
+def test_a_429_holds_every_client_of_the_key_pair_until_its_reset(ship: Ship, session: Session,
+                                                                   secret_key: str) -> None:
+    import pytest
+
+    from models.tenants import get_tenant, shipstation_of
+    from tasks.clients import BudgetWaitError, shipstation_client_for
+
+    tenant = get_tenant(session, ship.name)
+    assert tenant is not None
+    block = shipstation_of(tenant, secret_key)
+    assert block is not None
+    ship.shipstation.inject(429, headers={"X-Rate-Limit-Limit": "40", "X-Rate-Limit-Remaining": "0",
+                                          "X-Rate-Limit-Reset": "30"}, body={"message": "Too Many Requests"})
+    with pytest.raises(RateLimitedError) as caught:
+        shipstation_client_for(ship.name, *block).list_customers()
+    assert caught.value.retry_after == 30
+    other_worker = shipstation_client_for(ship.name, *block)
+    with pytest.raises(BudgetWaitError) as waited:
+        other_worker.list_customers()
+    assert 20 < waited.value.retry_after <= 30
+    assert ship.shipstation.count_requests() == 1  # the second never reached ShipStation
