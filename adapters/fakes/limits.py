@@ -60,6 +60,10 @@ class WindowLimit:
     def reset_at(self) -> float:
         return self._start + self.window
 
+    def reset_in(self) -> float:
+        """Seconds until the current window ends (0 once it has)."""
+        return max(0.0, self._start + self.window - self._clock())
+
     def take(self, cost: float = 1.0) -> Verdict:
         with self._lock:
             now = self._clock()

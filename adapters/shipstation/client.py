@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
+from adapters.errors import FatalError
 from adapters.ratelimit import RateLimitInfo, header, header_number
 from adapters.shipstation.errors import ERROR_TABLE, VENDOR
 from adapters.shipstation.mapping import CustomerShapeError, ShipStationCustomer, customer_from_json
@@ -94,6 +95,9 @@ class ShipStationClient(VendorHttpClient):
 
     def get_customer(self, customer_id: str) -> ShipStationCustomer:
         endpoint = "GET /customers/{customerId}"
+        if not str(customer_id).isdigit():
+            raise FatalError(f"a ShipStation customerId is a whole number, not {customer_id!r}", vendor=self.vendor,
+                             endpoint=endpoint)
         body = self.json(self.request("GET", f"/customers/{int(customer_id)}", endpoint=endpoint), endpoint)
         try:
             return customer_from_json(body)

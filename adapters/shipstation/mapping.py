@@ -15,7 +15,6 @@ MANUAL_MARKETPLACE_ID = 0  # "ShipStation": CSV imports, manual orders, "Create 
 SHOPIFY_MARKETPLACE = "shopify"  # a Shopify store's records: username = the Shopify customer id [§6.2]
 # `modifyDate` carries no zone (`2014-11-18T10:33:01.1900000`); read as UTC [UNVERIFIED: the account's zone?]
 MODIFY_DATE_ZONE = UTC
-ADDRESS_FIELDS = ("street1", "street2", "city", "state", "postalCode", "countryCode")
 
 
 class CustomerShapeError(ValueError):

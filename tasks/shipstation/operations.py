@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from adapters.errors import RateLimitedError, RetryableError
+from adapters.errors import RateLimitedError
 from adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient
 from models.shopify_values import ShopifyCustomer
 from models.tables import ShipStationRead, Tenant
@@ -120,5 +120,3 @@ def duplicates_here(session: Session, name: str, key: str) -> list[Group]:
     _block(tenant, key)
     return list(merge_plan(session, tenant.id))
 
-
-__all__ = ["NoShipStationError", "RetryableError", "duplicates_here", "export_here", "read_here"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from adapters.errors import RateLimitedError
+from adapters.errors import AdapterError, RateLimitedError
 from adapters.shipstation.client import MAX_PAGE_SIZE, ShipStationClient
 from models import shipstation
 from models.tables import ShipStationRead
@@ -47,6 +47,7 @@ def read_customers(session: Session, tenant_id: int, make_client: Callable[[], S
     if state is None:
         state = ShipStationRead(tenant_id=tenant_id, tags=[], customers_read=0, requests=0)
         session.add(state)
+        session.commit()
     since = None if full else state.modified_since
     summary = ReadSummary(full=since is None)
     sent = [0]
@@ -61,6 +62,19 @@ def read_customers(session: Session, tenant_id: int, make_client: Callable[[], S
             finally:
                 sent[0] += client.stats.requests
 
+    try:
+        return _read(session, state, since, summary, call, region, page_size, sent)
+    except AdapterError as exc:  # kept for the operator; the cursor stays where the last whole read left it
+        session.rollback()
+        state.last_error = str(exc)[:2000]
+        session.commit()
+        raise
+
+
+def _read(session: Session, state: ShipStationRead, since: datetime | None, summary: ReadSummary,
+          call: Callable[[Callable[[ShipStationClient], Any]], Any], region: str, page_size: int,
+          sent: list[int]) -> ReadSummary:
+    tenant_id = state.tenant_id
     tags = call(lambda client: client.list_tags())
     newest = since
     page_number, done = 1, False

@@ -123,7 +123,7 @@ class FakeShipStation(FakeVendorServer):
     def rate_limit_headers(self) -> dict[str, str]:
         if self.window is None or not self._authorised():
             return {}
-        reset = max(0.0, self.window.reset_at - self.window._clock())
+        reset = self.window.reset_in()
         return {"X-Rate-Limit-Limit": str(self.window.limit),
                 "X-Rate-Limit-Remaining": str(max(0, self.window.limit - self.window.count)),
                 "X-Rate-Limit-Reset": str(math.ceil(reset))}

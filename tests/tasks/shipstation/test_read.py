@@ -98,3 +98,20 @@ def test_a_429_holds_every_client_of_the_key_pair_until_its_reset(ship: Ship, se
         other_worker.list_customers()
     assert 20 < waited.value.retry_after <= 30
     assert ship.shipstation.count_requests() == 1  # the second never reached ShipStation
+
+
+def test_rejected_credentials_fail_the_read_with_a_reason_kept_and_the_cursor_unmoved(
+        ship: Ship, session: Session, secret_key: str) -> None:
+    import pytest
+
+    from adapters.errors import AuthenticationError
+
+    ship.shipstation.add_customer(name="A", email="a@example.com")
+    read_here(session, ship.name, secret_key)
+    cursor = session.get(ShipStationRead, ship.tenant_id).modified_since  # type: ignore[union-attr]
+    ship.shipstation.api_secret = "rotated"
+    with pytest.raises(AuthenticationError, match=r"check shipstation\.api_key / api_secret"):
+        read_here(session, ship.name, secret_key)
+    state = session.get(ShipStationRead, ship.tenant_id)
+    assert state is not None and state.modified_since == cursor
+    assert state.last_error is not None and "rejected the API key" in state.last_error
