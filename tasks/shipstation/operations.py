@@ -97,7 +97,10 @@ def export_here(session: Session, name: str, key: str, out: str, template: str |
     session.rollback()
     source = pages if pages is not None else _shopify_pages(session, name, key)
     target = Path(out)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    except OSError as exc:
+        raise LookupError(f"cannot write {out}: {exc.strerror}") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             exporting.write(stream, header, exporting.rows(session, tenant_id, source, rules, region, summary))

@@ -91,3 +91,11 @@ def test_a_tenant_without_shipstation_and_a_bad_template_are_one_line_errors(sta
                       str(bad), env=env)
     assert refused.returncode == 2 and refused.stderr.startswith("possync: the template has no column for")
     assert "Traceback" not in refused.stderr and not (tmp_path / "o.csv").exists()
+
+
+def test_an_export_to_a_missing_folder_is_a_one_line_error(stack) -> None:  # type: ignore[no-untyped-def]
+    env, _, _, tmp_path = stack
+    assert possync("shipstation", "read", "--tenant", "ss", env=env).returncode == 0
+    refused = possync("shipstation", "export", "--tenant", "ss", "--out", str(tmp_path / "no" / "o.csv"), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr == f"possync: cannot write {tmp_path / 'no' / 'o.csv'}: No such file or directory\n"
