@@ -271,26 +271,36 @@ def resume_imports(session: Session) -> set[int]:
 
 
 # --- creates wait ------------------------------------------------------------------------------------------
-def index_complete(session: Session, tenant_id: int) -> bool:
+def read_import(session: Session, tenant_id: int) -> PosImport | None:
+    """The tenant's import row, read fresh and detached: the steps hold it for the rest of their run.
+
+    None: a tenant made without `tenant apply` (tests that build tenants directly). It is treated as
+    one that predates onboarding: nothing waits for an import, and matching asks the vendor's search.
+    """
+    row = session.get(PosImport, tenant_id, populate_existing=True)
+    if row is not None:
+        session.expunge(row)
+    return row
+
+
+def index_complete(row: PosImport | None) -> bool:
     """Whether the tenant's POS index holds its whole POS: its import is complete (rule 34).
 
     From then on the change poll keeps it whole, and a create first catches it up (rule 36).
     """
-    status = session.scalar(select(PosImport.status).where(PosImport.tenant_id == tenant_id))
-    return status == ImportStatus.COMPLETE.value
+    return row is not None and row.status == ImportStatus.COMPLETE.value
 
 
-def wait_for_import(session: Session, tenant_id: int) -> None:
+def wait_for_import(row: PosImport | None) -> None:
     """Before a POS create: while the tenant's import is not complete, raise `WaitForImportError`.
 
     The job comes back after a countdown (no worker slot held, no attempt charged). A pending or
     interrupted import is sent to the workers from here too, so a tenant served without beat is imported.
     """
-    row = session.get(PosImport, tenant_id, populate_existing=True)
     if row is None or row.status == ImportStatus.COMPLETE.value:
         return
     if row.status != ImportStatus.FAILED.value and get_settings().redis_url:
-        enqueue_import(tenant_id)
+        enqueue_import(row.tenant_id)
     raise WaitForImportError(f"waiting for the POS import of this tenant ({describe_progress(row)})",
                              _create_wait(row))
 

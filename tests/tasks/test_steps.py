@@ -7,6 +7,7 @@ run by the real step runner, and judged by what the database and the fakes hold 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +54,13 @@ def job_from_webhook(session: Session, shop: Shop, topic: str, payload: dict[str
 
 
 def run(db_url: str, job_id: int, *steps: str) -> None:
-    run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(db_url), steps=steps or None)
+    """Run the job's steps (or `steps`) as a worker would, waiting out the countdown of a job told to wait
+    for the POS index (the next catch-up, or the one running)."""
+    for _ in range(20):
+        outcome = run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(db_url), steps=steps or None)
+        if outcome.action != "retry" or "POS index" not in outcome.reason:
+            return
+        time.sleep(outcome.countdown)
 
 
 def job(session: Session, job_id: int) -> SyncJob:
