@@ -17,7 +17,6 @@ One runs at a time per tenant (a Redis lock, renewed every page).
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from adapters.errors import FatalError, RateLimitedError, RetryableError
 from models import pos_index
 from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, Tenant
 from models.tenants import TenantContext, context_by_name, get_tenant, load_context
+from tasks import waiting
 from tasks.clients import held_turn as holding_turn
 from tasks.clients import pos_adapter_for
 from tasks.runner import WaitForImportError, backoff
@@ -47,7 +47,6 @@ T = TypeVar("T")
 
 LOCK_TIMEOUT_SECONDS = 300  # renewed every page and every wait: only a dead importer lets it lapse
 QUEUED_TTL_SECONDS = 300  # "a message is on its way": beat and jobs send no second one meanwhile
-MAX_SLEEP_SLICE_SECONDS = 30.0  # a waiting CLI renews its lock at least this often
 CREATE_WAIT_MIN_SECONDS = 2.0  # how long a create waits before it looks again
 CREATE_WAIT_MAX_SECONDS = 60.0
 CLI_TRANSIENT_TRIES = 8
@@ -380,7 +379,7 @@ def import_here(tenant_name: str, *, on_page: PageDone, restart_import: bool = F
             session.commit()
 
             def sleep(exc: RateLimitedError) -> None:
-                _sleep_holding(lock, exc.countdown(jitter=random.uniform(0, 0.1)))
+                waiting.wait_out(exc, renew=lock.reacquire)
 
             def page_done(done: PosImport) -> None:
                 lock.reacquire()
@@ -393,13 +392,6 @@ def import_here(tenant_name: str, *, on_page: PageDone, restart_import: bool = F
                 except RetryableError:
                     if attempt == CLI_TRANSIENT_TRIES:
                         raise
-                    _sleep_holding(lock, backoff(attempt, settings.retry_backoff_max_seconds))
+                    waiting.sleep_holding(backoff(attempt, settings.retry_backoff_max_seconds), renew=lock.reacquire)
     raise AssertionError("unreachable")
 
-
-def _sleep_holding(lock: Lock, seconds: float) -> None:
-    """Sleep, renewing the import lock, so a long wait is not mistaken for a dead importer."""
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        lock.reacquire()
-        time.sleep(min(left, MAX_SLEEP_SLICE_SECONDS))

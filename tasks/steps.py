@@ -257,9 +257,10 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
     with customer_locks(redis_client(), settings.redis_key_prefix, tenant.name, _lock_keys(customer, region)):
         pos_id, current = _known_pos_customer(ctx, adapter)
         link = links.get_link(ctx.session, tenant.id, customer.id)
+        if link is not None and _synced_already(link, desired) and not context.get(CREATE_SENT):
+            # Another job synced this very content meanwhile (this job's reading may be older than its write).
+            return _finish(ctx, {"pos_id": link.pos_customer_id}, "unchanged")
         if link is not None and link.pos_customer_id != pos_id:
-            if _synced_already(link, desired):  # another job synced this very content meanwhile
-                return _finish(ctx, {"pos_id": link.pos_customer_id}, "unchanged")
             pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
         contradicted = bool(link.contradicted) if link is not None and link.pos_customer_id == pos_id \
             else bool(context.get(CONTRADICTED))

@@ -7,7 +7,6 @@ run by the real step runner, and judged by what the database and the fakes hold 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,15 +18,13 @@ from sqlalchemy.orm import Session
 from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
 from models import links
 from models.customer import Consent, ConsentState, Customer
-from models.db import get_sessionmaker
 from models.tables import CustomerLink, InboundEvent, PosIndexEntry, SyncJob, Tenant
 from models.tenants import load_context
 from tasks import intake, jobs, onboarding
 from tasks.clients import shopify_client_for
 from tasks.operations import status
-from tasks.runner import run_steps
-from tasks.steps import STEP_FUNCTIONS, consent_changes
-from tests.tasks.onboarding_support import ADDRESS, Shop
+from tasks.steps import consent_changes
+from tests.tasks.onboarding_support import ADDRESS, Shop, run_job
 from tests.tasks.rules.support import R_SERIES
 
 LATER = (datetime.now(UTC) + timedelta(days=1)).isoformat()  # newer than any POS reading in this run
@@ -54,13 +51,7 @@ def job_from_webhook(session: Session, shop: Shop, topic: str, payload: dict[str
 
 
 def run(db_url: str, job_id: int, *steps: str) -> None:
-    """Run the job's steps (or `steps`) as a worker would, waiting out the countdown of a job told to wait
-    for the POS index (the next catch-up, or the one running)."""
-    for _ in range(20):
-        outcome = run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(db_url), steps=steps or None)
-        if outcome.action != "retry" or "POS index" not in outcome.reason:
-            return
-        time.sleep(outcome.countdown)
+    run_job(db_url, job_id, *steps)
 
 
 def job(session: Session, job_id: int) -> SyncJob:
