@@ -183,9 +183,7 @@ def tenant_file(shop: DemoShop, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_shop(kind: str, database_url: str, key: str, receiver_url: str) -> DemoShop:
-    """Start the sandboxes of one tenant, apply its tenant file, import its POS, subscribe Shopify's webhooks."""
-    from tasks.onboarding import import_here  # a task module: loaded once the demo's settings are active
-
+    """Start the sandboxes of one tenant, apply its tenant file, subscribe Shopify's webhooks."""
     name = tenant_name(kind)
     shopify = FakeShopify(SHOPIFY_TOKEN, shop_domain=f"{name}.myshopify.com")
     pos = make_pos_fake(kind)
@@ -195,9 +193,6 @@ def open_shop(kind: str, database_url: str, key: str, receiver_url: str) -> Demo
     settings: dict[str, Any] = {"default_customer_id": DEFAULT_CUSTOMER_ID} if kind == "heartland" else {}
     with session_scope(database_url) as session:
         apply_tenant(session, validate_tenant_data(json.loads(json.dumps(tenant_file(shop, settings)))), key)
-    # Onboarded as the README tells a merchant (`possync tenant import`): the POS index is complete from the
-    # start, so the demo runs the path a live tenant runs (no vendor searches; a catch-up before a create).
-    import_here(name, on_page=lambda _row: None)
     # Shopify's own webhooks after possync's writes (SPEC rule 5: they must come back as echoes).
     shopify.subscribe(shop.webhook_url, shop.secret, topics=(
         "customers/create", "customers/update", "customers_email_marketing_consent/update",
