@@ -258,8 +258,9 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         pos_id, current = _known_pos_customer(ctx, adapter)
         link = links.get_link(ctx.session, tenant.id, customer.id)
         if link is not None and _synced_already(link, desired) and not context.get(CREATE_SENT):
-            # Another job synced this very content meanwhile (this job's reading may be older than its write).
-            return _finish(ctx, {"pos_id": link.pos_customer_id}, "unchanged")
+            # Another job synced this very content, consent included, meanwhile: nothing is left to write, and
+            # this job's reading predates that write, so no later step may rely on it either.
+            raise StepFinished("unchanged", {"pos_id": link.pos_customer_id})
         if link is not None and link.pos_customer_id != pos_id:
             pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
         contradicted = bool(link.contradicted) if link is not None and link.pos_customer_id == pos_id \
