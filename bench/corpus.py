@@ -28,7 +28,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -428,16 +428,20 @@ def shapes(small: bool) -> list[Shape]:
     return [shape.scaled(SMALL_FACTOR[shape.label]) if small else shape for shape in SHAPES]
 
 
-def run(progress: Say | None = None, small: bool = False) -> list[Result]:
+def run(progress: Say | None = None, small: bool = False, only: Collection[str] = ()) -> list[Result]:
+    """Every shape, or those whose label is in `only` (`python -m bench.corpus heartland`: one full-size POS)."""
     say = progress or (lambda _text: None)
     rows: list[Result] = []
     with stack("corpus") as s:  # one POS after the other, each its own tenant and fakes
         s.start_receiver()
         s.start_worker("--concurrency", str(WORKER_PROCESSES))
         for shape in shapes(small):
-            rows += results(measure(s, shape, say, timeout=180.0 if small else 3600.0))
+            if not only or shape.label in only:
+                rows += results(measure(s, shape, say, timeout=180.0 if small else 3600.0))
     return rows
 
 
 if __name__ == "__main__":
-    print(render(run(lambda text: print(text, file=sys.stderr, flush=True), small="--small" in sys.argv)))
+    labels = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    print(render(run(lambda text: print(text, file=sys.stderr, flush=True), small="--small" in sys.argv,
+                     only=labels)))

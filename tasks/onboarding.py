@@ -17,7 +17,6 @@ One runs at a time per tenant (a Redis lock, renewed every page).
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from adapters.errors import FatalError, RateLimitedError, RetryableError
 from models import pos_index
 from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, Tenant
 from models.tenants import TenantContext, context_by_name, get_tenant, load_context
+from tasks import waiting
 from tasks.clients import held_turn as holding_turn
 from tasks.clients import pos_adapter_for
 from tasks.runner import WaitForImportError, backoff
@@ -47,7 +47,6 @@ T = TypeVar("T")
 
 LOCK_TIMEOUT_SECONDS = 300  # renewed every page and every wait: only a dead importer lets it lapse
 QUEUED_TTL_SECONDS = 300  # "a message is on its way": beat and jobs send no second one meanwhile
-MAX_SLEEP_SLICE_SECONDS = 30.0  # a waiting CLI renews its lock at least this often
 CREATE_WAIT_MIN_SECONDS = 2.0  # how long a create waits before it looks again
 CREATE_WAIT_MAX_SECONDS = 60.0
 CLI_TRANSIENT_TRIES = 8
@@ -271,26 +270,36 @@ def resume_imports(session: Session) -> set[int]:
 
 
 # --- creates wait ------------------------------------------------------------------------------------------
-def index_complete(session: Session, tenant_id: int) -> bool:
+def read_import(session: Session, tenant_id: int) -> PosImport | None:
+    """The tenant's import row, read fresh and detached: the steps hold it for the rest of their run.
+
+    None: a tenant made without `tenant apply` (tests that build tenants directly). It is treated as
+    one that predates onboarding: nothing waits for an import, and matching asks the vendor's search.
+    """
+    row = session.get(PosImport, tenant_id, populate_existing=True)
+    if row is not None:
+        session.expunge(row)
+    return row
+
+
+def index_complete(row: PosImport | None) -> bool:
     """Whether the tenant's POS index holds its whole POS: its import is complete (rule 34).
 
     From then on the change poll keeps it whole, and a create first catches it up (rule 36).
     """
-    status = session.scalar(select(PosImport.status).where(PosImport.tenant_id == tenant_id))
-    return status == ImportStatus.COMPLETE.value
+    return row is not None and row.status == ImportStatus.COMPLETE.value
 
 
-def wait_for_import(session: Session, tenant_id: int) -> None:
+def wait_for_import(row: PosImport | None) -> None:
     """Before a POS create: while the tenant's import is not complete, raise `WaitForImportError`.
 
     The job comes back after a countdown (no worker slot held, no attempt charged). A pending or
     interrupted import is sent to the workers from here too, so a tenant served without beat is imported.
     """
-    row = session.get(PosImport, tenant_id, populate_existing=True)
     if row is None or row.status == ImportStatus.COMPLETE.value:
         return
     if row.status != ImportStatus.FAILED.value and get_settings().redis_url:
-        enqueue_import(tenant_id)
+        enqueue_import(row.tenant_id)
     raise WaitForImportError(f"waiting for the POS import of this tenant ({describe_progress(row)})",
                              _create_wait(row))
 
@@ -370,7 +379,7 @@ def import_here(tenant_name: str, *, on_page: PageDone, restart_import: bool = F
             session.commit()
 
             def sleep(exc: RateLimitedError) -> None:
-                _sleep_holding(lock, exc.countdown(jitter=random.uniform(0, 0.1)))
+                waiting.wait_out(exc, renew=lock.reacquire)
 
             def page_done(done: PosImport) -> None:
                 lock.reacquire()
@@ -383,13 +392,6 @@ def import_here(tenant_name: str, *, on_page: PageDone, restart_import: bool = F
                 except RetryableError:
                     if attempt == CLI_TRANSIENT_TRIES:
                         raise
-                    _sleep_holding(lock, backoff(attempt, settings.retry_backoff_max_seconds))
+                    waiting.sleep_holding(backoff(attempt, settings.retry_backoff_max_seconds), renew=lock.reacquire)
     raise AssertionError("unreachable")
 
-
-def _sleep_holding(lock: Lock, seconds: float) -> None:
-    """Sleep, renewing the import lock, so a long wait is not mistaken for a dead importer."""
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        lock.reacquire()
-        time.sleep(min(left, MAX_SLEEP_SLICE_SECONDS))

@@ -22,11 +22,14 @@ from tasks import jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
 from tasks.steps import STEP_FUNCTIONS
+from tasks.waiting import wait_out
 from worker.routing import POLL_QUEUE, queues_for
 from worker.runtime import db_session, limiter, redis_client
 from worker.settings import get_settings
 
 INLINE_DEADLINE_SECONDS = 120
+POLL_TRIES = 5  # `possync poll` gives up on the rate limit after these, each wait at most:
+POLL_LONGEST_WAIT_SECONDS = 5.0
 
 
 def job_queue(session: Session, job: SyncJob) -> str:
@@ -107,15 +110,15 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
 
     with db_session() as session:
         tenant = context_by_name(session, tenant_name, get_settings().require_secret_key())
-        for attempt in range(5):  # a CLI may wait for the tenant's rate-limit budget (a worker never does)
+        for attempt in range(1, POLL_TRIES + 1):  # a CLI may wait for the tenant's rate-limit budget
             try:
                 result = poll_tenant(session, tenant, pos_adapter_for(tenant))
                 break
             except RateLimitedError as exc:
                 session.rollback()
-                if attempt == 4:
+                if attempt == POLL_TRIES:
                     raise
-                time.sleep(min(exc.retry_after, 5.0))
+                wait_out(exc, longest=POLL_LONGEST_WAIT_SECONDS)
     dispatch([s.job_id for s in result.starts])
     return {"tenant": tenant_name, "pages": result.pages, "changed": result.seen, "echoes": result.echoes,
             "jobs": len(result.starts), "cursor": result.cursor}

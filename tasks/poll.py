@@ -8,6 +8,7 @@ work and the new cursor commit in one transaction: the cursor never runs ahead o
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,8 +26,8 @@ from models.tables import PollCursor, SyncJob, Tenant
 from models.tenants import TenantContext, load_context
 from tasks import jobs, serial
 from tasks.intake import JobStart
+from tasks.runner import WaitError
 from worker.celery_app import app
-from worker.locks import LockBusyError
 from worker.logging import bind_job, get_logger
 from worker.routing import POLL_QUEUE
 from worker.runtime import db_session, redis_client
@@ -162,6 +163,15 @@ def index_current_since(tenant_id: int) -> float:
 # Pages a catch-up before a create may read: one when nothing changed (rule 36); a backlog larger than
 # this is the beat poll's to read.
 CATCH_UP_PAGES = 3
+# Catch-ups of one tenant begin at least this far apart: the jobs that need one meanwhile wait for the
+# next and share it, so a burst of jobs costs a catch-up per window instead of one per job.
+CATCH_UP_WINDOW_SECONDS = 1.0
+CATCH_UP_TOOK_GUESS_SECONDS = 0.2  # how long a catch-up takes, until one has been timed
+WAIT_JITTER_SECONDS = 0.05
+
+
+class CatchUpWaitError(WaitError):
+    """The POS index is not yet current for this job: the next catch-up (or the running one) will make it so."""
 
 
 def poll_lock(tenant_id: int) -> Any:
@@ -169,21 +179,47 @@ def poll_lock(tenant_id: int) -> Any:
     return redis_client().lock(f"{get_settings().redis_key_prefix}poll-lock:{tenant_id}", timeout=300)
 
 
+def _round_key(tenant_id: int) -> str:
+    return f"{get_settings().redis_key_prefix}catch-up:{tenant_id}"
+
+
+def _last_round(tenant_id: int) -> tuple[float, float]:
+    """When the tenant's latest catch-up began (epoch s, 0: none) and how long the last finished one took."""
+    started, took = redis_client().hmget(_round_key(tenant_id), "started", "took")
+    return (float(started) if started else 0.0), (float(took) if took else CATCH_UP_TOOK_GUESS_SECONDS)
+
+
+def _note_round(tenant_id: int, **values: str) -> None:
+    key = _round_key(tenant_id)
+    redis_client().pipeline().hset(key, mapping=values).expire(key, 86400).execute()
+
+
 def catch_up(session: Session, tenant: TenantContext, adapter: PosAdapter, since: float) -> None:
     """Make the POS index hold every POS change made before `since` (epoch s; rules 12, 36).
 
-    Nothing to do when a poll that began after `since` has read to the end: one catch-up serves every
-    job that arrived before it began, so a burst of orders costs one request, not one per order.
-    Otherwise the change poll runs now, inline: the same work as beat's (index, link statuses,
-    POS -> Shopify jobs, the cursor), so the two never read a change twice. A poll already running
-    holds the lock: the caller waits for it (`LockBusyError`, a short retry), as it does for a backlog
-    longer than `CATCH_UP_PAGES`.
+    Nothing to do when a poll that began after `since` has read to the end. Otherwise the change poll
+    runs now, inline: the same work as beat's (index, link statuses, POS -> Shopify jobs, the cursor),
+    so the two never read a change twice. Catch-ups are coalesced: one begins at most every
+    `CATCH_UP_WINDOW_SECONDS`, and one serves every job whose reading came before it began. A job that
+    must wait (a poll is running, or the window is not over) gets `CatchUpWaitError` with a countdown
+    to when that poll should be done or the next may begin: one wake-up, not a retry every few tenths
+    of a second. A backlog longer than `CATCH_UP_PAGES` waits the same way for the next catch-up.
     """
     if index_current_since(tenant.id) >= since:
         return
+    now = time.time()
+    started, took = _last_round(tenant.id)
     lock = poll_lock(tenant.id)
+    if lock.locked():  # the running poll serves this job if it began after `since`; else the next one does
+        raise CatchUpWaitError("a change poll of this tenant is running; waiting for the POS index",
+                               _jittered(max(started + took - now, took / 2)))
+    if now < started + CATCH_UP_WINDOW_SECONDS:  # shared with the jobs waiting for the next catch-up
+        raise CatchUpWaitError("waiting for the next catch-up of the POS index",
+                               _jittered(started + CATCH_UP_WINDOW_SECONDS - now))
     if not lock.acquire(blocking=False):
-        raise LockBusyError("a change poll of this tenant is running; waiting for the POS index")
+        raise CatchUpWaitError("a change poll of this tenant is running; waiting for the POS index", _jittered(took))
+    began = time.time()
+    _note_round(tenant.id, started=repr(began))
     try:
         result = poll_tenant(session, tenant, adapter, max_pages=CATCH_UP_PAGES)
     except PollError as exc:  # stored on the cursor row; the job's own error table judges the cause
@@ -192,9 +228,15 @@ def catch_up(session: Session, tenant: TenantContext, adapter: PosAdapter, since
     finally:
         with contextlib.suppress(Exception):  # an expired lock is fine
             lock.release()
+    _note_round(tenant.id, took=repr(time.time() - began))
     enqueue_starts(session, result.starts)
     if index_current_since(tenant.id) < since:
-        raise LockBusyError("the POS index is more than a catch-up behind the POS; waiting for it")
+        raise CatchUpWaitError("the POS index is more than a catch-up behind the POS; waiting for the next",
+                               _jittered(CATCH_UP_WINDOW_SECONDS))
+
+
+def _jittered(seconds: float) -> float:
+    return max(seconds, 0.0) + random.uniform(0, WAIT_JITTER_SECONDS)
 
 
 def enqueue_starts(session: Session, starts: list[JobStart]) -> None:

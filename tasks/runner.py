@@ -61,12 +61,16 @@ class StepFinished(Exception):  # noqa: N818 - a control-flow signal, not an err
         super().__init__(outcome)
 
 
-class WaitForImportError(Exception):
-    """The tenant's POS import is not complete: a create must wait `countdown` s (SPEC rule 34; not a failure)."""
+class WaitError(Exception):
+    """A step must wait `countdown` s for something it knows the end of (not a failure, no attempt charged)."""
 
     def __init__(self, message: str, countdown: float) -> None:
         super().__init__(message)
         self.countdown = countdown
+
+
+class WaitForImportError(WaitError):
+    """The tenant's POS import is not complete: a create must wait (SPEC rule 34)."""
 
 
 @dataclass
@@ -88,6 +92,7 @@ class StepContext:
     recorded: bool = False
     unsaved: list[jobs.Attempt] = field(default_factory=list)  # recorded, not yet committed
     recorded_state: dict[str, Any] = field(default_factory=dict)  # the job as the last recorded step left it
+    held: dict[str, Any] = field(default_factory=dict)  # what the steps read once per run (the tenant's import)
 
     def begin(self, step: str, *, continues: bool) -> None:
         self.step, self.continues, self.recorded, self.started = step, continues, False, time.perf_counter()
@@ -242,7 +247,7 @@ def _handle_failure(session: Session, job_id: int, step: str, exc: Exception, st
         return _retry_later(session, job, StepOutcome.retry(countdown, str(exc), step, exc.turn_at))
     if isinstance(exc, LockBusyError):
         return _retry_later(session, job, StepOutcome.retry(random.uniform(0.2, 1.0), str(exc), step))
-    if isinstance(exc, WaitForImportError):
+    if isinstance(exc, WaitError):
         return _retry_later(session, job, StepOutcome.retry(exc.countdown, str(exc), step))
     if _transient(exc):
         failures = int(job.context.get("transient_failures", 0)) + 1

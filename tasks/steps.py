@@ -17,10 +17,10 @@ from models.customer import Customer
 from models.near_matches import record_near_match
 from models.normalise import email_key, phone_key
 from models.shopify_values import ShopifyCustomer
-from models.tables import CustomerLink, PosKind, PosStatus
+from models.tables import CustomerLink, PosImport, PosKind, PosStatus
 from tasks import poll, serial
 from tasks.clients import pos_adapter_for, shopify_client_for
-from tasks.onboarding import index_complete, wait_for_import
+from tasks.onboarding import index_complete, read_import, wait_for_import
 from tasks.rules.consent import merge_consent
 from tasks.rules.diff import diff_for_update
 from tasks.rules.heartland import create_problems, describe_problems, uses_default_customer
@@ -101,6 +101,13 @@ def _desired(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter) -
                                 capabilities=adapter.capabilities)
 
 
+def _pos_import(ctx: StepContext) -> PosImport | None:
+    """The tenant's import row, read once per run (every step of the run asks whether it is complete)."""
+    if "pos_import" not in ctx.held:
+        ctx.held["pos_import"] = read_import(ctx.session, ctx.tenant.id)
+    return ctx.held["pos_import"]
+
+
 def _arrived(ctx: StepContext) -> float:
     """When this job's event arrived (epoch s): the POS index must hold every POS change made before it."""
     created = ctx.job.created_at
@@ -124,7 +131,7 @@ def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) ->
     """Link first (checked, rule 12), else match (rules 6-11). Shared by the fallback step."""
     region = ctx.tenant.settings.default_phone_region
     link = links.get_link(ctx.session, ctx.tenant.id, customer.id)
-    complete = index_complete(ctx.session, ctx.tenant.id)
+    complete = index_complete(_pos_import(ctx))
     if complete and _synced_already(link, desired := _desired(ctx, customer, adapter)):
         # Already synced: one shared catch-up tells whether the POS customer is still active (rule 12).
         poll.catch_up(ctx.session, ctx.tenant, adapter, since=_arrived(ctx))
@@ -250,9 +257,11 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
     with customer_locks(redis_client(), settings.redis_key_prefix, tenant.name, _lock_keys(customer, region)):
         pos_id, current = _known_pos_customer(ctx, adapter)
         link = links.get_link(ctx.session, tenant.id, customer.id)
+        if link is not None and _synced_already(link, desired) and not context.get(CREATE_SENT):
+            # Another job synced this very content, consent included, meanwhile: nothing is left to write, and
+            # this job's reading predates that write, so no later step may rely on it either.
+            raise StepFinished("unchanged", {"pos_id": link.pos_customer_id})
         if link is not None and link.pos_customer_id != pos_id:
-            if _synced_already(link, desired):  # another job synced this very content meanwhile
-                return _finish(ctx, {"pos_id": link.pos_customer_id}, "unchanged")
             pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
         contradicted = bool(link.contradicted) if link is not None and link.pos_customer_id == pos_id \
             else bool(context.get(CONTRADICTED))
@@ -271,7 +280,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             pos_id = None
         protected, consent_written = False, []
         if pos_id is None:
-            wait_for_import(ctx.session, tenant.id)  # creates wait for the tenant's POS import (rule 34)
+            wait_for_import(_pos_import(ctx))  # creates wait for the tenant's POS import (rule 34)
             written, outcome = _create(ctx, customer, adapter, desired), "created"
         else:
             assert current is not None
@@ -314,7 +323,7 @@ def _known_pos_customer(ctx: StepContext, adapter: PosAdapter) -> tuple[str | No
     read_at = context.get(POS_READ_AT)
     if not pos_id or not context.get("pos_current") or read_at is None:
         return pos_id, None
-    if index_complete(ctx.session, ctx.tenant.id):
+    if index_complete(_pos_import(ctx)):
         poll.catch_up(ctx.session, ctx.tenant, adapter, since=float(read_at))
         entry = pos_index.get_entry(ctx.session, ctx.tenant.id, pos_id)
         if entry is not None and entry.status != PosStatus.ACTIVE.value:
@@ -334,7 +343,7 @@ def _match_under_lock(ctx: StepContext, customer: ShopifyCustomer, adapter: PosA
     """
     tenant = ctx.tenant
     again = _find(ctx, customer, None)
-    if again.pos_id is None and not caught_up and index_complete(ctx.session, tenant.id):
+    if again.pos_id is None and not caught_up and index_complete(_pos_import(ctx)):
         poll.catch_up(ctx.session, tenant, adapter, since=_arrived(ctx))
         again = _find(ctx, customer, None)
     if again.pos_id is None and ctx.job.context.get(CREATE_SENT):
@@ -390,6 +399,8 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
     if customer is None or not context.get("pos_id") or not context.get("pos_current"):
         return {}
     adapter = pos_adapter_for(ctx.tenant)
+    if not consent_changes(customer.customer, Customer.from_json(context["pos_current"]), adapter.capabilities):
+        return {}  # nothing to write (the upsert's write carried it): no need to know the reading is current
     current = _known_pos_customer(ctx, adapter)[1]
     if current is None:  # a wait came between the upsert's reading and this write: is it still there?
         fetched = adapter.get_customer(context["pos_id"])

@@ -21,7 +21,7 @@ from adapters.ratelimit import RateLimitInfo, header, header_number, parse_retry
 API_PREFIX = "/api/2.0"  # customers, search; the date-based versions keep the same shapes
 TOKEN_PATH = "/api/1.0/token"  # the token endpoint stayed on 1.0 [D]
 REAL_HOST = "https://{domain_prefix}.retail.lightspeed.app"
-WINDOW_SECONDS = 300.0  # the fixed rate-limit window [D]; used to express the window as a drip rate
+WINDOW_SECONDS = 300.0  # the fixed rate-limit window [D]; the pace when a response gives no reset time
 _DOMAIN_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$", re.IGNORECASE)
 _EPOCH_FLOOR = 1_000_000_000.0  # an X-RateLimit-Reset above this is an epoch time, below it a delta [U]
 
@@ -40,23 +40,41 @@ def base_url_for(config: Mapping[str, Any]) -> str:
 def parse_rate_limit_headers(headers: Mapping[str, str], status: int, now: float | None = None) -> RateLimitInfo | None:
     """Read X-Series' window headers into the shared `RateLimitInfo`.
 
-    capacity = `X-RateLimit-Limit`, level = limit - `X-RateLimit-Remaining`, drip = limit / window
-    (the sustained rate a fixed window allows). `Retry-After` is an HTTP date on X-Series, though
-    seconds are accepted too; without it an exhausted window waits until `X-RateLimit-Reset`.
-    A 429 always yields a reading, so a stale one from an earlier response is never reused.
+    capacity = `X-RateLimit-Limit`, level = limit - `X-RateLimit-Remaining`. The pace comes from
+    `X-RateLimit-Reset`, when the window ends: the requests left are spread over the seconds left, and
+    an exhausted window waits for its reset (a cooldown), by which time the whole limit is back. Without
+    it, the documented 300 s window gives the sustained rate. `Retry-After` is an HTTP date on X-Series,
+    though seconds are accepted too. A 429 always yields a reading, so a stale one is never reused.
     """
     now = time.time() if now is None else now
     capacity = header_number(header(headers, "X-RateLimit-Limit"))
     remaining = header_number(header(headers, "X-RateLimit-Remaining"))
-    reset = header_number(header(headers, "X-RateLimit-Reset"))
+    reset_in = _seconds_until(header_number(header(headers, "X-RateLimit-Reset")), now)
     retry_after = parse_retry_after(header(headers, "Retry-After"), now=now)
-    if retry_after is None and reset is not None and (status == 429 or remaining == 0):
-        retry_after = max(0.0, reset - now) if reset >= _EPOCH_FLOOR else max(0.0, reset)
+    if retry_after is None and reset_in is not None and (status == 429 or remaining == 0):
+        retry_after = reset_in
     if capacity is None and remaining is None and retry_after is None and status != 429:
         return None
     level = capacity - remaining if capacity is not None and remaining is not None else None
-    drip = capacity / WINDOW_SECONDS if capacity else None
-    return RateLimitInfo(capacity=capacity, level=level, drip_per_second=drip, retry_after=retry_after)
+    return RateLimitInfo(capacity=capacity, level=level, drip_per_second=_pace(capacity, remaining, reset_in),
+                         retry_after=retry_after)
+
+
+def _seconds_until(reset: float | None, now: float) -> float | None:
+    """`X-RateLimit-Reset` as seconds from now. Its form on API responses is unverified [U] (the token
+    endpoint's is epoch seconds): a value above `_EPOCH_FLOOR` is read as an epoch time, below it as a delta."""
+    if reset is None:
+        return None
+    return max(0.0, reset - now) if reset >= _EPOCH_FLOOR else max(0.0, reset)
+
+
+def _pace(capacity: float | None, remaining: float | None, reset_in: float | None) -> float | None:
+    """Requests per second the window allows from now on."""
+    if not capacity:
+        return None
+    if reset_in is None or reset_in <= 0 or remaining is None:
+        return capacity / WINDOW_SECONDS
+    return (remaining or capacity) / reset_in  # none left: all of it is back at the reset, waited for
 
 
 class WrongAddressError(FatalError):

@@ -16,7 +16,9 @@ What it copies from the vendor (reference pos-apis.md section 2 and the 2026-07 
 - `POST /api/1.0/token` (form fields) with refresh-token rotation: the old refresh token is revoked;
 - Bearer auth (401 for unknown tokens), a fixed window per retailer and app (`WindowLimit`, 350 per
   300 s by default) answering 429 `{"error": "Too Many Requests", "message": "Rate limiting enforced"}`
-  with `Retry-After` as an **HTTP date** and `X-RateLimit-Limit/Remaining/Reset` on every response;
+  with `Retry-After` as an **HTTP date** and `X-RateLimit-Limit/Remaining/Reset` on every response
+  (the reference documents `Reset` as epoch seconds on the token endpoint; on API responses its form
+  is unverified, so `reset_form` sends it as epoch seconds (the default), as seconds left, or not at all);
 - `POST/GET /webhooks` (409 for the same type and URL twice) and `send_webhook()` posting a
   form-encoded `payload` in the API **1.0** customer shape, unsigned.
 
@@ -115,8 +117,12 @@ class FakeServer(FakeVendorServer):
         domain_prefix: str = "fakestore",
         random_seed: int = 0,
         clock: Callable[[], float] = time.time,
+        reset_form: str | None = "epoch",
     ) -> None:
         super().__init__()
+        if reset_form not in ("epoch", "seconds", None):
+            raise ValueError("reset_form must be 'epoch', 'seconds' or None")
+        self.reset_form = reset_form
         self.rate_limit = rate_limit
         self.window_seconds = window_seconds
         self.client_id = client_id
@@ -269,8 +275,14 @@ class FakeServer(FakeVendorServer):
         return {
             "X-RateLimit-Limit": str(window.limit),
             "X-RateLimit-Remaining": str(max(0, window.limit - window.count)),
-            "X-RateLimit-Reset": str(math.ceil(window.reset_at)),
+            **self._reset_header(window.reset_at),
         }
+
+    def _reset_header(self, when: float) -> dict[str, str]:
+        if self.reset_form is None:
+            return {}
+        value = when if self.reset_form == "epoch" else max(0.0, when - self._now())
+        return {"X-RateLimit-Reset": str(math.ceil(value))}
 
     def _window(self, app: str) -> WindowLimit | None:
         if self.rate_limit is None:
@@ -286,7 +298,7 @@ class FakeServer(FakeVendorServer):
         if mark is not None:
             when = self._now() + float(mark)
             response.headers["Retry-After"] = http_date(when)
-            response.headers["X-RateLimit-Reset"] = str(math.ceil(when))
+            response.headers.update(self._reset_header(when))
         return response
 
     # --- routes ----------------------------------------------------------------------------------

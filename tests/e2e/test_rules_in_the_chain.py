@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
 from models.db import session_scope
-from models.tables import JobStatus, SyncAttempt
+from models.tables import JobStatus, SyncAttempt, Tenant
 from tasks.jobs import SHOPIFY_TO_POS_STEPS
 from tasks.operations import replay
 from tasks.steps import FRESH_READ_SECONDS
@@ -154,3 +154,34 @@ def test_rule_37_a_link_archived_mid_sync_is_matched_again_in_the_same_job(
     writes = [r for r in shop.pos.vendor_requests()[seen_before:] if r.method in ("PUT", "POST", "PATCH")]
     written_ids = {r.path.rstrip("/").split("/")[-1].split(".")[0] for r in writes}
     assert writes and str(archived_id) not in written_ids, [r.path for r in writes]
+
+
+def _change_polls(shop: Shop) -> int:
+    """The POS fake's change-feed reads: R-Series `GET Customer.json` (an imported tenant searches nothing)."""
+    return sum(r.method == "GET" and r.path.split("?")[0].endswith("/Customer.json")
+               for r in shop.pos.vendor_requests())
+
+
+def test_rule_36_jobs_that_arrived_before_a_catch_up_share_it(make_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Six creates on an imported tenant, all arrived before any catch-up began: the first catch-up serves
+    every one of them (the others wait for it rather than start their own), so the POS's change feed is
+    read once for six creates, and each customer is created once."""
+    from tasks import jobs, onboarding
+    from tasks.operations import dispatch
+
+    shop = make_shop("lightspeed-r")
+    onboarding.import_here(shop.name, on_page=lambda _row: None)
+    polls_before = _change_polls(shop)
+    customers = [shop.shopify.add_customer("New", f"Person{i}", f"new{i}@example.com", None, address=ADDRESS)
+                 for i in range(6)]
+    with session_scope(db_url) as session:
+        tenant_id = session.scalars(select(Tenant.id).where(Tenant.name == shop.name)).one()
+        ids = [jobs.new_job(session, tenant_id=tenant_id, subject=c, context={"topic": "customers/update",
+                                                                           "customer_id": c}).id
+               for c in customers]
+        session.commit()
+    dispatch(ids)
+    done = wait_for(lambda: finished(db_url, 6), what="the six creates", timeout=60)
+    assert [(j.status, j.outcome) for j in done] == [("succeeded", "created")] * 6, [j.last_error for j in done]
+    assert shop.pos.count_requests("POST") == 6
+    assert _change_polls(shop) - polls_before == 1

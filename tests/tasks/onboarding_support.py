@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from bench.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant
 from tasks import onboarding
+from tasks.runner import StepOutcome, run_steps
+from tasks.steps import STEP_FUNCTIONS
 
 KINDS = ("lightspeed-r", "lightspeed-x", "heartland")
 CUSTOMERS = 260  # three pages on R-Series and Heartland (100 a page), two on X-Series (200)
@@ -74,3 +77,16 @@ def make_shop(session: Session, secret_key: str, kind: str, customers: int = CUS
     session.commit()
     ids = [str(i) for i in pos.seed(seed_record(kind, i) for i in range(customers))]
     return Shop(name, kind, tenant.id, pos, shopify, ids)
+
+
+def run_job(db_url: str, job_id: int, *steps: str) -> StepOutcome:
+    """Run the job's steps (or `steps`) as a worker would, waiting out the countdown of a job told to wait
+    for the POS index (the next catch-up, or the one running); any other outcome is returned."""
+    from models.db import get_sessionmaker
+
+    for _ in range(20):
+        outcome = run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(db_url), steps=steps or None)
+        if outcome.action != "retry" or "POS index" not in outcome.reason:
+            return outcome
+        time.sleep(outcome.countdown)
+    raise AssertionError("the job waited for the POS index 20 times")

@@ -4,6 +4,7 @@ one line, stored on the tenant's cursor row."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,17 @@ from adapters.lightspeed_r import FakeServer, LightspeedRAdapter, make_adapter
 from models.tables import PollCursor, PosIndexEntry, SyncJob
 from models.tenant_file import validate_tenant_data
 from models.tenants import TenantContext, apply_tenant, load_context
-from tasks.poll import PollError, index_current_since, poll_tenant
+from tasks.poll import (
+    CATCH_UP_WINDOW_SECONDS,
+    WAIT_JITTER_SECONDS,
+    CatchUpWaitError,
+    PollError,
+    _note_round,
+    catch_up,
+    index_current_since,
+    poll_lock,
+    poll_tenant,
+)
 from tests.adapters.lightspeed_r.helpers import OAUTH_SECRETS, running
 
 T0 = "2024-05-01T10:00:00+00:00"
@@ -119,3 +130,57 @@ def test_a_poll_waits_for_fresh_changes_past_the_cursors_bound_without_calling_t
     indexed = session.scalars(sa.select(PosIndexEntry.pos_customer_id)
                               .where(PosIndexEntry.tenant_id == tenant.id)).all()
     assert sorted(indexed, key=int) == ids
+
+
+# --- the catch-up before a create (rule 36), coalesced -------------------------------------------------------
+@pytest.fixture
+def own_redis(db_url: str, redis_server_url: str, redis_prefix: str, activate_env) -> None:  # type: ignore[no-untyped-def]
+    """The catch-up's shared state (its lock, when the last one began) in real Redis, under this test's prefix."""
+    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url, POSSYNC_REDIS_KEY_PREFIX=redis_prefix)
+
+
+def change_reads(fake: FakeServer) -> int:
+    return fake.count_requests("GET", "/Customer.json")
+
+
+def test_one_catch_up_serves_every_reading_made_before_it_began(
+    session: Session, tenant: TenantContext, adapter: LightspeedRAdapter, fake: FakeServer, own_redis: None
+) -> None:
+    first_reading = time.time()
+    second_reading = time.time()
+    catch_up(session, tenant, adapter, since=second_reading)
+    catch_up(session, tenant, adapter, since=first_reading)  # a job that read earlier: served already
+    catch_up(session, tenant, adapter, since=second_reading)
+    assert change_reads(fake) == 1
+    assert index_current_since(tenant.id) >= second_reading
+
+
+def test_a_reading_after_the_last_catch_up_began_waits_for_the_next_within_the_window(
+    session: Session, tenant: TenantContext, adapter: LightspeedRAdapter, fake: FakeServer, own_redis: None
+) -> None:
+    catch_up(session, tenant, adapter, since=time.time())
+    with pytest.raises(CatchUpWaitError) as waited:
+        catch_up(session, tenant, adapter, since=time.time())
+    assert 0 < waited.value.countdown <= CATCH_UP_WINDOW_SECONDS + WAIT_JITTER_SECONDS
+    assert change_reads(fake) == 1  # nothing sent: it waits for the next catch-up, which others share too
+    time.sleep(waited.value.countdown)
+    reading = time.time()
+    catch_up(session, tenant, adapter, since=reading)
+    assert change_reads(fake) == 2 and index_current_since(tenant.id) >= reading
+
+
+def test_while_a_catch_up_runs_a_job_waits_once_for_its_end_instead_of_retrying_at_random(
+    session: Session, tenant: TenantContext, adapter: LightspeedRAdapter, fake: FakeServer, own_redis: None
+) -> None:
+    """The countdown comes from how long the running catch-up should take (here a slow POS: 3 s)."""
+    lock = poll_lock(tenant.id)
+    assert lock.acquire(blocking=False)
+    try:
+        began = time.time()
+        _note_round(tenant.id, started=repr(began), took="3.0")
+        with pytest.raises(CatchUpWaitError) as waited:
+            catch_up(session, tenant, adapter, since=time.time())
+    finally:
+        lock.release()
+    assert 3.0 - (time.time() - began) <= waited.value.countdown <= 3.0 + WAIT_JITTER_SECONDS
+    assert change_reads(fake) == 0

@@ -18,15 +18,13 @@ from sqlalchemy.orm import Session
 from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
 from models import links
 from models.customer import Consent, ConsentState, Customer
-from models.db import get_sessionmaker
 from models.tables import CustomerLink, InboundEvent, PosIndexEntry, SyncJob, Tenant
 from models.tenants import load_context
-from tasks import intake, jobs, onboarding
+from tasks import intake, jobs, onboarding, steps
 from tasks.clients import shopify_client_for
 from tasks.operations import status
-from tasks.runner import run_steps
-from tasks.steps import STEP_FUNCTIONS, consent_changes
-from tests.tasks.onboarding_support import ADDRESS, Shop
+from tasks.steps import consent_changes
+from tests.tasks.onboarding_support import ADDRESS, Shop, run_job
 from tests.tasks.rules.support import R_SERIES
 
 LATER = (datetime.now(UTC) + timedelta(days=1)).isoformat()  # newer than any POS reading in this run
@@ -53,7 +51,7 @@ def job_from_webhook(session: Session, shop: Shop, topic: str, payload: dict[str
 
 
 def run(db_url: str, job_id: int, *steps: str) -> None:
-    run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(db_url), steps=steps or None)
+    run_job(db_url, job_id, *steps)
 
 
 def job(session: Session, job_id: int) -> SyncJob:
@@ -238,6 +236,35 @@ def test_upsert_creates_then_updates_then_leaves_unchanged(shops, session: Sessi
     unchanged = job_from_webhook(session, shop, "customers/update", payload)
     run(db_url, unchanged)
     assert job(session, unchanged).outcome == "unchanged" and writes(shop) == before
+
+
+def test_a_second_job_whose_customer_another_job_just_synced_writes_nothing(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                              db_url: str, monkeypatch) -> None:
+    """Two orders of one matched customer, both read before either wrote: the second finds the link the
+    first saved with this very content and writes nothing (its own reading predates that write). The
+    tenant's import row is read once per run, however many steps ask whether it is complete."""
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Lou", "email": "lou@example.com"}])
+    customer_id = shop.shopify.add_customer("Lou", "Reed", "lou@example.com", None, address=ADDRESS)
+    payload = customer_payload(id=customer_id)
+    first = job_from_webhook(session, shop, "customers/update", payload)
+    second = job_from_webhook(session, shop, "customers/update", payload)
+    for job_id in (first, second):
+        run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    reads: list[int] = []
+    real_read = steps.read_import
+    monkeypatch.setattr(steps, "read_import",
+                        lambda s, tenant_id: (reads.append(tenant_id), real_read(s, tenant_id))[1])
+    before = writes(shop)
+    run(db_url, first)
+    assert job(session, first).outcome == "updated" and writes(shop) == before + 1
+    assert len(reads) == 1  # the upsert and the consent step of this run share one reading
+    change_reads = len([r for r in shop.pos.vendor_requests() if r.method == "GET" and "/Customer.json" in r.path])
+    run(db_url, second)
+    assert job(session, second).outcome == "unchanged" and writes(shop) == before + 1
+    assert job(session, second).context["pos_id"] == str(pos_id)
+    # The consent step had nothing to write: it asked for no catch-up of its own (at most the upsert's).
+    assert len([r for r in shop.pos.vendor_requests() if r.method == "GET" and "/Customer.json" in r.path]) \
+        <= change_reads + 1
 
 
 def test_rules_25_26_consent_rides_in_the_upserts_write(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
