@@ -17,6 +17,18 @@ PACKAGES = {
 }
 
 
+# Destinations beside the POS (ARCHITECTURE "Destinations"): kind -> package with `make_adapter(config, secrets)`.
+CRM_PACKAGES = {"freshsales": "adapters.freshsales"}
+
+
+def make_crm_adapter(tenant: TenantContext, **client_options: Any) -> Any:
+    """Build the tenant's CRM adapter from its `crm` block (secrets decrypted)."""
+    if not tenant.crm_kind:
+        raise LookupError(f"tenant {tenant.name!r} has no CRM")
+    package = importlib.import_module(CRM_PACKAGES[tenant.crm_kind])
+    return package.make_adapter(tenant.crm_config, tenant.crm_secrets, **client_options)
+
+
 def vendor_package(kind: PosKind | str) -> Any:
     return importlib.import_module(PACKAGES[PosKind(kind)])
 

@@ -21,7 +21,7 @@ from models.tenants import context_by_name, get_tenant
 from tasks import jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
-from tasks.steps import STEP_FUNCTIONS
+from tasks.step_registry import STEP_FUNCTIONS
 from worker.routing import POLL_QUEUE, queues_for
 from worker.runtime import db_session, limiter, redis_client
 from worker.settings import get_settings
@@ -32,7 +32,7 @@ INLINE_DEADLINE_SECONDS = 120
 def job_queue(session: Session, job: SyncJob) -> str:
     if job.direction == "pos_to_shopify":
         return POLL_QUEUE
-    return queue_for_tenant(session.get_one(Tenant, job.tenant_id))
+    return queue_for_tenant(session.get_one(Tenant, job.tenant_id), job.direction)
 
 
 def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> SyncJob:

@@ -24,7 +24,8 @@ _PHONE = (
 def customer_fields(namespace: str, key: str) -> str:
     """The selection of a customer; the birthday metafield's namespace and key are per deployment."""
     return (
-        f"id firstName lastName state tags numberOfOrders updatedAt amountSpent {{ amount currencyCode }} "
+        f"id firstName lastName state tags numberOfOrders createdAt updatedAt taxExempt "
+        f"amountSpent {{ amount currencyCode }} "
         f"{_EMAIL} {_PHONE} defaultAddress {{ {_ADDRESS} }} "
         f'metafield(namespace: "{namespace}", key: "{key}") {{ value }}'
     )
