@@ -124,8 +124,9 @@ def shopify_client_for(tenant: TenantContext) -> ShopifyClient:
     return client
 
 
-def crm_bucket(tenant: TenantContext) -> str:
-    return f"crm:{tenant.name}"
+def crm_bucket(tenant_name: str) -> str:
+    """The CRM's bucket in the shared limiter, beside `pos:<tenant>` (ARCHITECTURE "Destinations")."""
+    return f"crm:{tenant_name}"
 
 
 def tenant_crm_windows(tenant: TenantContext) -> tuple[Window, ...]:
@@ -172,6 +173,6 @@ def crm_adapter_for(tenant: TenantContext, *, wait: Callable[[BudgetWaitError], 
                     **client_options: Any) -> Any:
     """The tenant's CRM adapter on its own bucket `crm:<tenant>` with both windows (SPEC rule 44)."""
     adapter = make_crm_adapter(tenant, **client_options)
-    wire_window_limiter(adapter.client, crm_bucket(tenant), tenant_crm_windows(tenant), limiter(), tenant.name,
+    wire_window_limiter(adapter.client, crm_bucket(tenant.name), tenant_crm_windows(tenant), limiter(), tenant.name,
                         wait=wait)
     return adapter

@@ -7,7 +7,7 @@ cannot be created is carried on every job it affects (`crm_missing`) while the r
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from adapters.errors import AdapterError, FatalError
@@ -17,10 +17,11 @@ from models.shopify_values import ShopifyCustomer
 from models.tables import CrmState
 from models.tenants import TenantContext
 from tasks import jobs, serial
-from tasks.clients import crm_adapter_for, shopify_client_for
+from tasks.clients import crm_adapter_for, crm_bucket, shopify_client_for
 from tasks.runner import StepContext, StepFinished
+from worker.limiter import crm_windows
 from worker.locks import customer_locks
-from worker.runtime import redis_client
+from worker.runtime import limiter, redis_client
 from worker.settings import get_settings
 
 CHECK_TTL = timedelta(hours=1)  # a field added in the CRM by hand is found within the hour
@@ -71,8 +72,6 @@ def forget_check(session: Any, tenant_id: int) -> None:
 
 
 def _aware(value: Any) -> Any:
-    from datetime import UTC
-
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -131,3 +130,38 @@ def crm_upsert_contact(ctx: StepContext) -> dict[str, Any]:
 
 
 STEP_FUNCTIONS = {"crm_fetch_customer": crm_fetch_customer, "crm_upsert_contact": crm_upsert_contact}
+
+
+def left_this_hour(tenant_name: str, per_hour: int) -> int:
+    """Requests left in the hour ending now of the tenant's CRM bucket (`possync status`, the estimate)."""
+    return max(0, per_hour - limiter().window_used(crm_bucket(tenant_name), crm_windows(per_hour)[0]))
+
+
+def progress(row: CrmState | None) -> dict[str, Any]:
+    """What `possync status` shows of a tenant's backfill."""
+    if row is None or row.backfill_status is None:
+        return {"status": None, "done": 0, "total": None, "started_at": None, "finished_at": None, "error": None}
+    return {"status": row.backfill_status, "done": row.backfill_done, "total": row.backfill_total,
+            "started_at": _iso(row.backfill_started_at), "finished_at": _iso(row.backfill_finished_at),
+            "error": row.backfill_error}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def status_of(session: Any, tenant: Any) -> dict[str, Any] | None:
+    """`possync status`'s `crm` of a tenant row: the connect check, the backfill, the budget this hour."""
+    if not tenant.crm_kind:
+        return None
+    row = session.get(CrmState, tenant.id)
+    per_hour = int((tenant.crm_config or {}).get("requests_per_hour") or 1000)
+    spent: dict[str, Any] = {"requests_per_hour": per_hour, "left_this_hour": None, "cooldown_seconds": None}
+    try:
+        spent["left_this_hour"] = left_this_hour(tenant.name, per_hour)
+        spent["cooldown_seconds"] = limiter().cooldown_left(crm_bucket(tenant.name))
+    except Exception:
+        pass
+    return {"kind": tenant.crm_kind, "checked_at": _iso(row.checked_at) if row else None,
+            "missing": missing_labels(list(row.missing)) if row else [],
+            "check_error": row.check_error if row else None, "backfill": progress(row), "budget": spent}

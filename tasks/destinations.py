@@ -57,6 +57,6 @@ def destinations_for(tenant: Tenant, topic: str) -> list[Destination]:
 
 
 def destination_of(direction: str) -> str:
-    """`pos`, `crm`, or the direction itself for jobs that go to Shopify."""
+    """`pos`, `crm`, or `shopify` for the POS -> Shopify pushes."""
     found = BY_DIRECTION.get(direction)
-    return found.name if found else direction
+    return found.name if found else "shopify"

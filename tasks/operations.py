@@ -18,7 +18,7 @@ from models.db import get_sessionmaker
 from models.near_matches import count_near_matches
 from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
 from models.tenants import context_by_name, get_tenant
-from tasks import jobs
+from tasks import crm, jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
 from tasks.step_registry import STEP_FUNCTIONS
@@ -173,5 +173,6 @@ def status() -> list[dict[str, Any]]:
                 "cursor": cursor.cursor if cursor else None,
                 "last_poll_error": cursor.last_error if cursor else None,
                 "rate_limit": rate,
+                "crm": crm.status_of(session, tenant),
             })
     return rows

@@ -102,7 +102,7 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
     capabilities = heartland_capabilities(tenant.settings.heartland_custom_fields) if with_address else None
     after: str | None = None
     while True:
-        page = _page(shopify, after, with_address, sleep)
+        page = read_page(lambda: shopify.list_customers(after, with_address=with_address), sleep)  # noqa: B023
         _read_only(session)
         for customer in page.customers:
             yield decide(session, tenant, customer, capabilities)
@@ -112,12 +112,13 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
         after = page.end_cursor
 
 
-def _page(shopify: ShopifyClient, after: str | None, with_address: bool,
-          sleep: Callable[[float], None]) -> CustomerPage:
+def read_page(read: Callable[[], CustomerPage], sleep: Callable[[float], None]) -> CustomerPage:
+    """One page of a Shopify customer listing, waiting out throttling and transient failures (also the
+    CRM backfill's)."""
     failures = 0
     while True:
         try:
-            return shopify.list_customers(after, with_address=with_address)
+            return read()
         except RateLimitedError as exc:  # Shopify's cost bucket: wait what it says, then ask again
             sleep(exc.countdown(jitter=random.uniform(0, 0.1)))
         except RetryableError:

@@ -458,6 +458,10 @@ class FakeShopify(FakeVendorServer):
         nodes = [self._node(c, query) for c in matches[:first]]
         return {"customers": {"nodes": nodes}}, 2 + len(nodes) * NODE_COST
 
+    def _op_CustomersCount(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        with self.lock:
+            return {"customersCount": {"count": len(self._customers), "precision": "EXACT"}}, 1
+
     def _op_ListCustomers(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
         """Every customer by id, a page at a time; `after` is the `endCursor` of the page before."""
         first, after = variables.get("first"), variables.get("after")

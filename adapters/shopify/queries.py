@@ -47,6 +47,14 @@ def list_page_size(with_address: bool) -> int:
     return min(LIST_PAGE_SIZE, (MAX_QUERY_COST - 2) // per_node)
 
 
+def full_page_size() -> int:
+    """A listing of `customer_fields` (6 objects a node) within the single-query limit."""
+    return min(LIST_PAGE_SIZE, (MAX_QUERY_COST - 2) // 6)
+
+
+COUNT_CUSTOMERS = "query CustomersCount { customersCount { count precision } }"
+
+
 def list_customers(fields: str) -> str:
     return (
         "query ListCustomers($first: Int!, $after: String) "

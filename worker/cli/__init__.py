@@ -17,7 +17,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from worker.cli import db, demo, flower, ops, run, tenant
+    from worker.cli import crm, db, demo, flower, ops, run, tenant
 
     cli.add_command(db.db)
     cli.add_command(tenant.tenant)
@@ -26,6 +26,7 @@ def _register() -> None:
     for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.privacy):
         cli.add_command(command)
     cli.add_command(demo.demo)
+    cli.add_command(crm.crm)
 
 
 _register()
