@@ -37,6 +37,8 @@ def make_pos_adapter(
     tenant: TenantContext, save_secrets: Callable[[dict[str, Any]], None] | None = None
 ) -> PosAdapter:
     """Build the tenant's POS adapter. `save_secrets` stores rotated OAuth tokens (encrypted)."""
+    if not tenant.pos_kind:
+        raise LookupError(f"tenant {tenant.name!r} has no POS")
     return vendor_package(tenant.pos_kind).make_adapter(
         tenant.pos_config, tenant.pos_secrets, tenant.settings, save_secrets
     )

@@ -18,7 +18,7 @@ from models.db import get_sessionmaker
 from models.near_matches import count_near_matches
 from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
 from models.tenants import context_by_name, get_tenant
-from tasks import crm, jobs
+from tasks import crm, destinations, jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
 from tasks.step_registry import STEP_FUNCTIONS
@@ -89,15 +89,16 @@ def replay(job_ids: Iterable[int] = (), *, all_failed: bool = False, tenant: str
     return counts
 
 
-def resync(tenant_name: str, shopify_customer_id: str) -> int:
-    """`possync sync`: a fresh job for one Shopify customer, run now."""
+def resync(tenant_name: str, shopify_customer_id: str) -> list[int]:
+    """`possync sync`: a fresh job for one Shopify customer per destination the tenant has, run now."""
     with db_session() as session:
-        tenant_id = _tenant_id(session, tenant_name)
-        job = jobs.new_job(session, tenant_id=tenant_id, subject=shopify_customer_id,
-                           context={"topic": "manual", "customer_id": shopify_customer_id})
-        job_id = job.id
-    dispatch([job_id])
-    return job_id
+        tenant = session.get_one(Tenant, _tenant_id(session, tenant_name))
+        job_ids = [jobs.new_job(session, tenant_id=tenant.id, direction=destination.direction,
+                                subject=shopify_customer_id,
+                                context={"topic": "manual", "customer_id": shopify_customer_id}).id
+                   for destination in destinations.DESTINATIONS if destination.present(tenant)]
+    dispatch(job_ids)
+    return job_ids
 
 
 def poll_now(tenant_name: str) -> dict[str, Any]:

@@ -72,8 +72,9 @@ def sync(tenant: str, customer_id: str) -> None:
         _require_import(tenant, "sync")
     from tasks.operations import resync
 
-    job_id = resync(tenant, customer_id.rsplit("/", 1)[-1])
-    click.echo(f"sync job {job_id} started for customer {customer_id}")
+    job_ids = resync(tenant, customer_id.rsplit("/", 1)[-1])
+    for job_id in job_ids:
+        click.echo(f"sync job {job_id} started for customer {customer_id}")
 
 
 @click.group()
