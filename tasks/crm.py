@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
+
 from adapters.errors import AdapterError, FatalError
 from models.crm_links import get_crm_link, save_crm_link
 from models.normalise import email_key
@@ -41,11 +43,13 @@ def refused(tenant: TenantContext, exc: AdapterError, adapter: Any) -> CrmRefuse
 
 # --- the connect check (rule 39), cached per tenant ------------------------------------------------------
 def crm_state(session: Any, tenant_id: int) -> CrmState:
+    """The tenant's row, made on first use; two jobs making it at once end with one (ON CONFLICT DO NOTHING)."""
     row = session.get(CrmState, tenant_id, populate_existing=True)
     if row is None:
-        row = CrmState(tenant_id=tenant_id, fields={}, missing=[], backfill_done=0)
-        session.add(row)
-        session.flush()
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(CrmState).values(tenant_id=tenant_id, fields={}, missing=[], backfill_done=0)
+                        .on_conflict_do_nothing(index_elements=["tenant_id"]))
+        row = session.get_one(CrmState, tenant_id, populate_existing=True)
     return row
 
 
