@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.errors import FatalError, RateLimitedError, RetryableError
+from adapters.errors import FatalError
 from models.crm_links import get_crm_link, save_crm_link
 from models.normalise import email_key
 from models.shopify_values import ShopifyCustomer
@@ -26,13 +26,11 @@ from models.tenants import TenantContext
 from tasks import jobs
 from tasks.crm import connect, contact_for, crm_state, left_this_hour, missing_labels, refused
 from tasks.preview import read_page
-from tasks.runner import backoff
 from worker.locks import LockBusyError, customer_locks
 from worker.runtime import redis_client
 from worker.settings import get_settings
 
 RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
-TRANSIENT_TRIES = 6
 PER_MINUTE = 400
 
 
@@ -81,11 +79,11 @@ def run_backfill(session: Any, tenant: TenantContext, shopify: Any, adapter: Any
     if restart or row.backfill_status in (None, COMPLETE):
         row.backfill_cursor, row.backfill_done, row.backfill_started_at = None, 0, jobs.now()
     row.backfill_status, row.backfill_error, row.backfill_finished_at = RUNNING, None, None
-    row.backfill_total = _call(shopify.count_customers, sleep)
+    row.backfill_total = read_page(shopify.count_customers, sleep)
     session.commit()
     per_hour = int(tenant.crm_config.get("requests_per_hour") or 1000)
     on_start(estimate(row.backfill_total, row.backfill_done, per_hour, left_this_hour(tenant.name, per_hour)))
-    schema, missing = _call(lambda: connect(session, tenant, adapter), sleep)
+    schema, missing = read_page(lambda: connect(session, tenant, adapter), sleep)
     counts = Counts()
     try:
         while True:
@@ -122,7 +120,7 @@ def _one(session: Any, tenant: TenantContext, adapter: Any, customer: ShopifyCus
                 if link is not None and link.written_fingerprint == written:
                     counts.unchanged += 1
                     return
-                result = _call(lambda: adapter.upsert_contact(contact), sleep)  # noqa: B023
+                result = read_page(lambda: adapter.upsert_contact(contact), sleep)  # noqa: B023
                 save_crm_link(session, tenant.id, customer.id, result.contact_id, written)
                 session.flush()
                 counts.written += 1
@@ -143,18 +141,3 @@ def _failed_job(session: Any, tenant: TenantContext, customer: ShopifyCustomer, 
                                 "crm_missing": missing_labels(missing)})
     job.attempts = 1
     jobs.fail(job, str(exc), getattr(exc, "error_class", "crm_refused"))
-
-
-def _call(request: Callable[[], Any], sleep: Callable[[float], None]) -> Any:
-    """A request, with 429s waited out and transient failures retried with back-off."""
-    failures = 0
-    while True:
-        try:
-            return request()
-        except RateLimitedError as exc:
-            sleep(exc.countdown(jitter=random.uniform(0, 0.1)))
-        except RetryableError:
-            failures += 1
-            if failures >= TRANSIENT_TRIES:
-                raise
-            sleep(backoff(failures, 30))

@@ -13,14 +13,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from adapters.base import Capabilities
 from adapters.errors import RateLimitedError, RetryableError
-from adapters.shopify.client import CustomerPage, ShopifyClient
+from adapters.shopify.client import ShopifyClient
 from models import links
 from models.shopify_values import ShopifyCustomer
 from models.tables import ImportStatus, PosImport, PosIndexEntry, PosKind, PosStatus
@@ -33,6 +33,7 @@ from tasks.runner import backoff
 Action = Literal["link", "ambiguous", "create", "refused"]
 ACTIONS: tuple[Action, ...] = ("link", "ambiguous", "create", "refused")
 TRANSIENT_TRIES = 6
+T = TypeVar("T")
 
 
 class ImportNotCompleteError(Exception):
@@ -112,14 +113,14 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
         after = page.end_cursor
 
 
-def read_page(read: Callable[[], CustomerPage], sleep: Callable[[float], None]) -> CustomerPage:
-    """One page of a Shopify customer listing, waiting out throttling and transient failures (also the
-    CRM backfill's)."""
+def read_page(read: Callable[[], T], sleep: Callable[[float], None]) -> T:
+    """A request from a command (a page of the Shopify listing, a CRM upsert in the backfill), waiting out
+    throttling and retrying transient failures with back-off."""
     failures = 0
     while True:
         try:
             return read()
-        except RateLimitedError as exc:  # Shopify's cost bucket: wait what it says, then ask again
+        except RateLimitedError as exc:  # the vendor's or possync's limit: wait what it says, then ask again
             sleep(exc.countdown(jitter=random.uniform(0, 0.1)))
         except RetryableError:
             failures += 1
