@@ -152,7 +152,9 @@ def wire_window_limiter(client: VendorHttpClient, bucket: str, windows: tuple[Wi
             if turn - time.time() > EARLY_TOLERANCE_SECONDS:
                 raise BudgetWaitError(turn - time.time(), turn_at=turn, vendor=client.vendor)
             return  # its place was booked when it was told to wait
-        grant = rate_limiter.acquire_windows(bucket, windows, on_credit=calls > 1)
+        # In a worker the client serves one step, whose later requests go on credit; a command's client
+        # (`wait` given) serves one request after another, each of which takes its place.
+        grant = rate_limiter.acquire_windows(bucket, windows, on_credit=calls > 1 and wait is None)
         if grant.wait > 0:
             metrics.LIMITER_WAITS.labels(vendor=client.vendor, tenant=tenant).inc()
             error = BudgetWaitError(grant.wait, turn_at=time.time() + grant.wait, vendor=client.vendor)
