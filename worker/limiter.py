@@ -65,8 +65,8 @@ def crm_windows(requests_per_hour: int, per_minute: int = 400, hour_seconds: flo
     """
     minute = hour_seconds / 60.0
     # The margin covers the time between a place being given and the request reaching the vendor.
-    return (Window(requests_per_hour, hour_seconds, min(2.0, hour_seconds * 0.02)),
-            Window(per_minute, minute, min(1.0, minute * 0.02)))
+    return (Window(requests_per_hour, hour_seconds, min(1.0, hour_seconds * 0.01)),
+            Window(per_minute, minute, min(0.5, minute * 0.01)))
 
 
 _ACQUIRE = Path(__file__).with_name("token_bucket.lua").read_text()
