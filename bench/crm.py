@@ -241,5 +241,10 @@ def run(progress: Callable[[str], None] = lambda line: print(line, file=sys.stde
     return rows
 
 
-if __name__ == "__main__":
-    print(render(run()))
+def run_backfill_only(progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> list[Result]:
+    with stack("crm") as s:
+        return backfill(s, progress)
+
+
+if __name__ == "__main__":  # `python -m bench.crm [backfill]`
+    print(render(run_backfill_only() if sys.argv[1:] == ["backfill"] else run()))
