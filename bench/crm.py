@@ -215,7 +215,7 @@ def latencies(s: Stack, say: Callable[[str], None]) -> list[Result]:
         Result("crm: webhook -> contact written, p99", percentile(crm_latency, 99) * 1000, "ms", "< 3000 ms",
                p99 < 3.0, "same run"),
         Result("crm: webhook -> POS p50, POS only | POS + CRM", beside50 * 1000, "ms",
-               "unchanged by the CRM", beside50 <= alone50 * 1.5 + 0.05,
+               "unchanged by the CRM (within 20%)", beside50 <= alone50 * 1.2 + 0.02,
                f"POS only {alone50 * 1000:.0f} ms, with a CRM beside it {beside50 * 1000:.0f} ms "
                f"(p99 {percentile(pos_alone, 99) * 1000:.0f} | {percentile(pos_beside, 99) * 1000:.0f} ms), "
                "X-Series, same worker"),
