@@ -27,6 +27,7 @@ MODULES: dict[str, str] = {
     "rules": "bench.rules",
     "adapters": "bench.adapters",
     "requests_per_sync": "bench.requests_per_sync",
+    "crm": "bench.crm",
     "pos_index": "bench.pos_index",
     "intake": "bench.intake",
     "pipeline": "bench.pipeline",

@@ -19,6 +19,10 @@ class ShopifyCustomer:
     orders_count: int | None = None
     amount_spent: str | None = None
     updated_at: datetime | None = None
+    # Read for the CRM destination (SPEC rule 41); the POS rules do not use them.
+    currency: str | None = None  # of `amount_spent`
+    tax_exempt: bool | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     account_name: Mapped[str] = mapped_column(String(255))
     shop_domain: Mapped[str] = mapped_column(String(255), unique=True)
-    pos_kind: Mapped[str] = mapped_column(String(32))
+    pos_kind: Mapped[str | None] = mapped_column(String(32))  # None: the tenant has no POS (a CRM only)
     # Non-secret connection details (api_version, base URLs, account ids) as in the tenant file.
     shopify_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     pos_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -104,6 +104,10 @@ class Tenant(Base):
     # The tenant file's optional `shipstation` block (SPEC section 11): settings, and the key pair encrypted.
     shipstation_config: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     shipstation_secrets: Mapped[str | None] = mapped_column(Text)
+    # The CRM destination (SPEC section 10), beside or instead of the POS; None: the tenant has none.
+    crm_kind: Mapped[str | None] = mapped_column(String(32))
+    crm_config: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    crm_secrets: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -328,3 +332,40 @@ class ShipStationRead(Base):
     customers_read: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+class CrmLink(Base):
+    """Shopify customer id <-> CRM contact id, with the fingerprint of what possync last wrote (rule 45)."""
+
+    __tablename__ = "crm_links"
+    __table_args__ = (UniqueConstraint("tenant_id", "shopify_customer_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    shopify_customer_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[str] = mapped_column(String(64))
+    written_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class CrmState(Base):
+    """Per tenant: the cached connect check (rule 39) and the backfill's progress (rule 40).
+
+    `fields` holds what the check found (the `cf_` API names, lifecycle and status ids) and `missing`
+    what it could not create (label and type); `backfill_cursor` is the Shopify page cursor after the
+    last committed page, so a crashed backfill resumes there.
+    """
+
+    __tablename__ = "crm_state"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    missing: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    check_error: Mapped[str | None] = mapped_column(Text)
+    backfill_status: Mapped[str | None] = mapped_column(String(16))  # running / complete / failed
+    backfill_cursor: Mapped[str | None] = mapped_column(Text)
+    backfill_done: Mapped[int] = mapped_column(Integer, default=0)
+    backfill_total: Mapped[int | None] = mapped_column(Integer)
+    backfill_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    backfill_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    backfill_error: Mapped[str | None] = mapped_column(Text)

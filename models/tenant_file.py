@@ -18,6 +18,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from models.tables import PosKind
 
+CRM_KINDS = ("freshsales",)
 MATCHING_ORDERS = ("email,phone", "phone,email", "email", "phone")
 # Canonical fields Heartland keeps in merchant custom fields (SPEC rule 24).
 HEARTLAND_CUSTOM_FIELD_NAMES = ("email_opt_in", "sms_opt_in", "birthday", "tags")
@@ -90,6 +91,22 @@ class PosSection(_Strict):
             raise ValidationError(f"is required when pos.kind is {data['kind']}", key)
 
 
+class CrmSection(_Strict):
+    """The CRM destination (SPEC section 10): Freshworks CRM (Freshsales) today."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(CRM_KINDS))
+    domain = fields.String(load_default=None, allow_none=True, validate=HOST_LABEL)
+    base_url = _vendor_url()
+    api_key = fields.String(required=True, validate=validate.Length(min=1))
+    requests_per_hour = fields.Integer(load_default=1000, validate=validate.Range(min=1))
+    sms_subscribed_when_phone = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _domain_or_base_url(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("domain") and not data.get("base_url"):
+            raise ValidationError("is required unless crm.base_url is given", "domain")
+
+
 class SettingsSection(_Strict):
     customer_matching = fields.String(load_default="email,phone", validate=validate.OneOf(MATCHING_ORDERS))
     update_names = fields.Boolean(load_default=True)
@@ -121,9 +138,16 @@ class TenantFileSchema(_Strict):
     name = fields.String(required=True, validate=[SLUG, validate.Length(min=1, max=63)])
     account_name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     shopify = fields.Nested(ShopifySection, required=True)
-    pos = fields.Nested(PosSection, required=True)
+    pos = fields.Nested(PosSection, required=True, allow_none=True)
+    crm = fields.Nested(CrmSection, load_default=None, allow_none=True)
     settings = fields.Nested(SettingsSection, load_default=lambda: SettingsSection().load({}))
     shipstation = fields.Nested(ShipStationSection, load_default=None, allow_none=True)
+
+    @validates_schema
+    def _one_destination(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("pos") is None and data.get("crm") is None:
+            raise ValidationError("may be null only when crm is given (a tenant has at least one destination)",
+                                  "pos")
 
 
 def _first_error(messages: Any, path: str = "") -> str:

@@ -15,6 +15,7 @@ from models.tables import PosKind, Tenant
 SHOPIFY_SECRET_KEYS = ("access_token", "client_secret", "previous_client_secret")
 POS_SECRET_KEYS = ("access_token", "refresh_token", "client_id", "client_secret")
 SHIPSTATION_SECRET_KEYS = ("api_key", "api_secret")
+CRM_SECRET_KEYS = ("api_key",)
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,19 @@ class TenantContext:
     name: str
     account_name: str
     shop_domain: str
-    pos_kind: PosKind
+    pos_kind: PosKind  # typed as always present for the POS steps; None on a CRM-only tenant (`has_pos`)
     shopify_config: dict[str, Any]
     pos_config: dict[str, Any]
     settings: TenantSettings
     shopify_secrets: dict[str, Any]
     pos_secrets: dict[str, Any]
+    crm_kind: str | None = None
+    crm_config: dict[str, Any] = field(default_factory=dict)
+    crm_secrets: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_pos(self) -> bool:
+        return self.pos_kind is not None
 
     @property
     def queue(self) -> str:
@@ -66,20 +74,25 @@ def _split(section: dict[str, Any], secret_keys: tuple[str, ...]) -> tuple[dict[
 def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tenant, bool]:
     """Create or update a tenant from validated tenant-file data. Returns (tenant, changed)."""
     shopify_config, shopify_secrets = _split(data["shopify"], SHOPIFY_SECRET_KEYS)
-    pos_config, pos_secrets = _split(data["pos"], POS_SECRET_KEYS)
+    pos_config, pos_secrets = _split(data["pos"] or {}, POS_SECRET_KEYS)
+    crm_config, crm_secrets = _split(data.get("crm") or {}, CRM_SECRET_KEYS)
     tenant = session.scalar(select(Tenant).where(Tenant.name == data["name"]))
     values = {
         "account_name": data["account_name"],
         "shop_domain": shopify_config.pop("shop_domain").lower(),
-        "pos_kind": pos_config.pop("kind"),
+        "pos_kind": pos_config.pop("kind", None),
         "shopify_config": shopify_config,
         "pos_config": pos_config,
+        "crm_kind": crm_config.pop("kind", None),
+        "crm_config": crm_config or None,
         "settings": data["settings"],
     }
+    secrets = {"shopify_secrets": shopify_secrets, "pos_secrets": pos_secrets,
+               "crm_secrets": crm_secrets if values["crm_kind"] else None}
     if tenant is None:
         tenant = Tenant(name=data["name"], **values)
-        tenant.shopify_secrets = encrypt_json(shopify_secrets, key)
-        tenant.pos_secrets = encrypt_json(pos_secrets, key)
+        for attr, clear in secrets.items():
+            setattr(tenant, attr, None if clear is None else encrypt_json(clear, key))
         _apply_shipstation(tenant, data.get("shipstation"), key)
         session.add(tenant)
         session.flush()
@@ -90,9 +103,10 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
             setattr(tenant, attr, value)
             changed = True
     # Re-encrypt only when the clear secrets differ, so applying the same file twice writes nothing.
-    for attr, secrets in (("shopify_secrets", shopify_secrets), ("pos_secrets", pos_secrets)):
-        if decrypt_json(getattr(tenant, attr), key) != secrets:
-            setattr(tenant, attr, encrypt_json(secrets, key))
+    for attr, clear in secrets.items():
+        stored = getattr(tenant, attr)
+        if (None if stored is None else decrypt_json(stored, key)) != clear:
+            setattr(tenant, attr, None if clear is None else encrypt_json(clear, key))
             changed = True
     changed = _apply_shipstation(tenant, data.get("shipstation"), key) or changed
     session.flush()
@@ -128,12 +142,15 @@ def load_context(tenant: Tenant, key: str) -> TenantContext:
         name=tenant.name,
         account_name=tenant.account_name,
         shop_domain=tenant.shop_domain,
-        pos_kind=PosKind(tenant.pos_kind),
+        pos_kind=PosKind(tenant.pos_kind) if tenant.pos_kind else None,  # type: ignore[arg-type]
         shopify_config=dict(tenant.shopify_config),
         pos_config=dict(tenant.pos_config),
         settings=TenantSettings.from_json(tenant.settings),
         shopify_secrets=decrypt_json(tenant.shopify_secrets, key),
         pos_secrets=decrypt_json(tenant.pos_secrets, key),
+        crm_kind=tenant.crm_kind,
+        crm_config=dict(tenant.crm_config or {}),
+        crm_secrets=decrypt_json(tenant.crm_secrets, key) if tenant.crm_secrets else {},
     )
 
 
@@ -188,11 +205,16 @@ def describe(tenant: Tenant, key: str) -> dict[str, Any]:
     """The tenant as `tenant show` prints it: the file's shape, every secret masked."""
     shopify = {"shop_domain": tenant.shop_domain, **tenant.shopify_config}
     shopify |= {k: mask(v) for k, v in decrypt_json(tenant.shopify_secrets, key).items()}
-    pos = {"kind": tenant.pos_kind, **tenant.pos_config}
-    pos |= {k: mask(v) for k, v in decrypt_json(tenant.pos_secrets, key).items()}
-    shown = {"name": tenant.name, "account_name": tenant.account_name, "shopify": shopify, "pos": pos,
-             "settings": tenant.settings}
+    pos: dict[str, Any] | None = None
+    if tenant.pos_kind:
+        pos = {"kind": tenant.pos_kind, **tenant.pos_config}
+        pos |= {k: mask(v) for k, v in decrypt_json(tenant.pos_secrets, key).items()}
+    described = {"name": tenant.name, "account_name": tenant.account_name, "shopify": shopify, "pos": pos,
+                 "settings": tenant.settings}
+    if tenant.crm_kind:
+        crm = {"kind": tenant.crm_kind, **(tenant.crm_config or {})}
+        described["crm"] = crm | {k: mask(v) for k, v in decrypt_json(tenant.crm_secrets or "", key).items()}
     block = shipstation_of(tenant, key)
     if block is not None:
-        shown["shipstation"] = {**block[0], **{k: mask(v) for k, v in block[1].items()}}
-    return shown
+        described["shipstation"] = {**block[0], **{k: mask(v) for k, v in block[1].items()}}
+    return described

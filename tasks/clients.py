@@ -17,13 +17,13 @@ from typing import Any
 from adapters.base import PosAdapter, VendorHttpClient
 from adapters.errors import RateLimitedError
 from adapters.ratelimit import RateLimitInfo
-from adapters.registry import make_pos_adapter
+from adapters.registry import make_crm_adapter, make_pos_adapter
 from adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient, base_url_for
 from adapters.shopify.client import ShopifyClient
 from models.db import session_scope
 from models.tenants import TenantContext, save_pos_secrets
 from worker import metrics
-from worker.limiter import DEFAULT_BUCKETS, RateLimiter
+from worker.limiter import DEFAULT_BUCKETS, RateLimiter, Window, crm_windows
 from worker.runtime import limiter
 from worker.settings import get_settings
 
@@ -132,3 +132,59 @@ def shopify_client_for(tenant: TenantContext) -> ShopifyClient:
     wire_limiter(client, f"shopify:{tenant.shop_domain}", "shopify", limiter(), tenant.name,
                  cost=lambda: client.query_cost, refund=lambda: client.refund)
     return client
+
+
+def crm_bucket(tenant_name: str) -> str:
+    """The CRM's bucket in the shared limiter, beside `pos:<tenant>` (ARCHITECTURE "Destinations")."""
+    return f"crm:{tenant_name}"
+
+
+def tenant_crm_windows(tenant: TenantContext) -> tuple[Window, ...]:
+    return crm_windows(int(tenant.crm_config.get("requests_per_hour") or 1000))
+
+
+def wire_window_limiter(client: VendorHttpClient, bucket: str, windows: tuple[Window, ...],
+                        rate_limiter: RateLimiter, tenant: str, *,
+                        wait: Callable[[BudgetWaitError], None] | None = None) -> None:
+    """The windows' counterpart of `wire_limiter`: a booked place is kept, so a woken job just goes.
+
+    `wait`: what a caller outside a worker does with a wait (the backfill sleeps); by default the wait
+    is raised for the runner to turn into a countdown that carries the booked time.
+    """
+    calls = 0
+
+    def before_request() -> None:
+        nonlocal calls
+        calls += 1
+        turn = _held_turn.get()
+        if calls == 1 and turn is not None:
+            _held_turn.set(None)
+            if turn - time.time() > EARLY_TOLERANCE_SECONDS:
+                raise BudgetWaitError(turn - time.time(), turn_at=turn, vendor=client.vendor)
+            return  # its place was booked when it was told to wait
+        # In a worker the client serves one step, whose later requests go on credit; a command's client
+        # (`wait` given) serves one request after another, each of which takes its place.
+        grant = rate_limiter.acquire_windows(bucket, windows, on_credit=calls > 1 and wait is None)
+        if grant.wait > 0:
+            metrics.LIMITER_WAITS.labels(vendor=client.vendor, tenant=tenant).inc()
+            error = BudgetWaitError(grant.wait, turn_at=time.time() + grant.wait, vendor=client.vendor)
+            if wait is None:
+                raise error
+            wait(error)
+
+    def on_rate_limit(info: RateLimitInfo) -> None:
+        if info.retry_after:
+            rate_limiter.cooldown(bucket, info.retry_after)
+            metrics.RATE_LIMITED.labels(vendor=client.vendor, tenant=tenant).inc()
+
+    client.before_request = before_request
+    client.on_rate_limit = on_rate_limit
+
+
+def crm_adapter_for(tenant: TenantContext, *, wait: Callable[[BudgetWaitError], None] | None = None,
+                    **client_options: Any) -> Any:
+    """The tenant's CRM adapter on its own bucket `crm:<tenant>` with both windows (SPEC rule 44)."""
+    adapter = make_crm_adapter(tenant, **client_options)
+    wire_window_limiter(adapter.client, crm_bucket(tenant.name), tenant_crm_windows(tenant), limiter(), tenant.name,
+                        wait=wait)
+    return adapter

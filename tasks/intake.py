@@ -28,8 +28,7 @@ from models.shopify_payloads import (
     parse_payload,
 )
 from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
-from models.tenants import TenantSettings
-from tasks import jobs, privacy, serial
+from tasks import destinations, jobs, privacy, serial
 from worker.celery_app import app
 from worker.logging import bind_job, get_logger
 from worker.routing import INTAKE_QUEUE
@@ -40,10 +39,7 @@ log = get_logger("possync.intake")
 # Failures of the infrastructure, not of the event: processing it again later will work.
 TRANSIENT_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
                     redis.RedisError)
-SYNC_TOPICS = {
-    "orders/create", "orders/updated", "refunds/create", "customers/create", "customers/update",
-    "customers_email_marketing_consent/update", "customers_marketing_consent/update",
-}
+SYNC_TOPICS = destinations.SYNC_TOPICS
 
 
 @dataclass(frozen=True)
@@ -57,15 +53,13 @@ def enqueue_event(event_id: int) -> None:
     process_event.apply_async(args=[event_id], queue=INTAKE_QUEUE, retry=False)
 
 
-def queue_for_tenant(tenant: Tenant) -> str:
-    """The queue of a tenant's sync steps: its own when dedicated, else its POS kind's."""
-    from models.tables import PosKind
-
-    settings = TenantSettings.from_json(tenant.settings)
-    return f"tenant.{tenant.name}" if settings.dedicated_queue else PosKind(tenant.pos_kind).queue
+def queue_for_tenant(tenant: Tenant, direction: str = "shopify_to_pos") -> str:
+    """The queue of a tenant's sync steps for one destination: its own when dedicated, else the kind's."""
+    return destinations.BY_DIRECTION[direction].queue(tenant)
 
 
-def _job_for(session: Session, event: InboundEvent, payload: ParsedPayload) -> SyncJob | None:
+def _job_for(session: Session, event: InboundEvent, payload: ParsedPayload,
+             direction: str = "shopify_to_pos") -> SyncJob | None:
     context: dict[str, object] = {"topic": payload.topic}
     if isinstance(payload, OrderPayload):
         context["order"] = serial.order_to_json(payload.order)
@@ -73,8 +67,8 @@ def _job_for(session: Session, event: InboundEvent, payload: ParsedPayload) -> S
         context["order_id"] = payload.order_id
     elif isinstance(payload, CustomerPayload | ConsentPayload):
         context["customer_id"] = payload.customer_id
-    return jobs.new_job(session, tenant_id=event.tenant_id, subject=payload.customer_id, event_id=event.id,
-                        context=context)
+    return jobs.new_job(session, tenant_id=event.tenant_id, direction=direction, subject=payload.customer_id,
+                        event_id=event.id, context=context)
 
 
 def handle_event(session: Session, event_id: int) -> list[JobStart]:
@@ -86,8 +80,8 @@ def handle_event(session: Session, event_id: int) -> list[JobStart]:
     existing = session.scalars(select(SyncJob).where(SyncJob.event_id == event.id)).all()
     if existing:  # a redelivered message after a crash between commit and ack
         event.status = EventStatus.PROCESSED.value
-        return [JobStart(j.id, queue_for_tenant(session.get_one(Tenant, j.tenant_id))) for j in existing
-                if j.status == JobStatus.PENDING.value]
+        return [JobStart(j.id, queue_for_tenant(session.get_one(Tenant, j.tenant_id), j.direction))
+                for j in existing if j.status == JobStatus.PENDING.value]
     if event.source == "lightspeed-x":
         return _lightspeed_x_event(session, event)
     try:
@@ -101,9 +95,10 @@ def handle_event(session: Session, event_id: int) -> list[JobStart]:
     tenant = session.get_one(Tenant, event.tenant_id)
     starts: list[JobStart] = []
     if payload.topic in SYNC_TOPICS:
-        job = _job_for(session, event, payload)
-        if job is not None:
-            starts.append(JobStart(job.id, queue_for_tenant(tenant)))
+        for destination in destinations.destinations_for(tenant, payload.topic):  # one job per destination
+            job = _job_for(session, event, payload, destination.direction)
+            if job is not None:
+                starts.append(JobStart(job.id, destination.queue(tenant)))
     elif isinstance(payload, MergePayload):
         if payload.succeeded:
             links.move_links(session, tenant.id, payload.deleted_id, payload.kept_id)

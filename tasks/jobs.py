@@ -26,7 +26,10 @@ SHOPIFY_TO_POS_STEPS = (
     "sync_marketing_consent",
 )
 POS_TO_SHOPIFY_STEPS = ("push_to_shopify",)
-STEPS_BY_DIRECTION = {"shopify_to_pos": SHOPIFY_TO_POS_STEPS, "pos_to_shopify": POS_TO_SHOPIFY_STEPS}
+# The CRM destination (tasks/crm.py; SPEC section 10).
+SHOPIFY_TO_CRM_STEPS = ("crm_fetch_customer", "crm_upsert_contact")
+STEPS_BY_DIRECTION = {"shopify_to_pos": SHOPIFY_TO_POS_STEPS, "pos_to_shopify": POS_TO_SHOPIFY_STEPS,
+                      "shopify_to_crm": SHOPIFY_TO_CRM_STEPS}
 DONE = "done"
 
 
@@ -122,7 +125,7 @@ _ATTEMPT_COLUMNS = ("step", "outcome", "latency_ms", "http_status", "error", "st
 # Steps that change nothing outside possync's own database: their results may ride with the next commit
 # (at the latest the one made before the upsert's first POS write), since a crash before it only
 # repeats reads. The runner commits every other step's result before the next step begins.
-READ_ONLY_STEPS = frozenset({"fetch_customer", "resolve_match", "default_customer_fallback"})
+READ_ONLY_STEPS = frozenset({"fetch_customer", "resolve_match", "default_customer_fallback", "crm_fetch_customer"})
 
 # What a running job changes: `save` writes all of these from the object, so no ORM history is needed.
 _MUTABLE = ("subject", "step", "status", "attempts", "next_run_at", "last_error", "last_error_class", "ambiguous",

@@ -82,6 +82,8 @@ def mark_for_import(session: Session, tenant: Tenant, changed: bool) -> bool:
     is tried again when the file changed (new credentials, most often). Not committed: the caller's
     transaction holds the tenant's own change.
     """
+    if not tenant.pos_kind:  # a CRM-only tenant has no POS customers to import
+        return False
     account = pos_account(tenant.pos_kind, tenant.pos_config or {})
     row = session.get(PosImport, tenant.id)
     if row is not None and row.pos_account in (None, account):

@@ -18,10 +18,10 @@ from models.db import get_sessionmaker
 from models.near_matches import count_near_matches
 from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
 from models.tenants import context_by_name, get_tenant
-from tasks import jobs
+from tasks import crm, destinations, jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
-from tasks.steps import STEP_FUNCTIONS
+from tasks.step_registry import STEP_FUNCTIONS
 from tasks.waiting import wait_out
 from worker.routing import POLL_QUEUE, queues_for
 from worker.runtime import db_session, limiter, redis_client
@@ -35,7 +35,7 @@ POLL_LONGEST_WAIT_SECONDS = 5.0
 def job_queue(session: Session, job: SyncJob) -> str:
     if job.direction == "pos_to_shopify":
         return POLL_QUEUE
-    return queue_for_tenant(session.get_one(Tenant, job.tenant_id))
+    return queue_for_tenant(session.get_one(Tenant, job.tenant_id), job.direction)
 
 
 def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> SyncJob:
@@ -92,15 +92,16 @@ def replay(job_ids: Iterable[int] = (), *, all_failed: bool = False, tenant: str
     return counts
 
 
-def resync(tenant_name: str, shopify_customer_id: str) -> int:
-    """`possync sync`: a fresh job for one Shopify customer, run now."""
+def resync(tenant_name: str, shopify_customer_id: str) -> list[int]:
+    """`possync sync`: a fresh job for one Shopify customer per destination the tenant has, run now."""
     with db_session() as session:
-        tenant_id = _tenant_id(session, tenant_name)
-        job = jobs.new_job(session, tenant_id=tenant_id, subject=shopify_customer_id,
-                           context={"topic": "manual", "customer_id": shopify_customer_id})
-        job_id = job.id
-    dispatch([job_id])
-    return job_id
+        tenant = session.get_one(Tenant, _tenant_id(session, tenant_name))
+        job_ids = [jobs.new_job(session, tenant_id=tenant.id, direction=destination.direction,
+                                subject=shopify_customer_id,
+                                context={"topic": "manual", "customer_id": shopify_customer_id}).id
+                   for destination in destinations.DESTINATIONS if destination.present(tenant)]
+    dispatch(job_ids)
+    return job_ids
 
 
 def poll_now(tenant_name: str) -> dict[str, Any]:
@@ -176,5 +177,6 @@ def status() -> list[dict[str, Any]]:
                 "cursor": cursor.cursor if cursor else None,
                 "last_poll_error": cursor.last_error if cursor else None,
                 "rate_limit": rate,
+                "crm": crm.status_of(session, tenant),
             })
     return rows

@@ -16,7 +16,7 @@ from models.db import get_sessionmaker
 from models.tables import SyncJob
 from tasks import jobs
 from tasks.runner import run_steps
-from tasks.steps import STEP_FUNCTIONS
+from tasks.step_registry import STEP_FUNCTIONS
 from worker.celery_app import app
 from worker.settings import get_settings
 
@@ -41,7 +41,7 @@ def _step_task(step: str) -> Task:
     return step_task
 
 
-TASKS: dict[str, Task] = {step: _step_task(step) for step in (*jobs.SHOPIFY_TO_POS_STEPS, *jobs.POS_TO_SHOPIFY_STEPS)}
+TASKS: dict[str, Task] = {step: _step_task(step) for steps in jobs.STEPS_BY_DIRECTION.values() for step in steps}
 
 
 def enqueue_job(job: SyncJob, queue: str) -> None:

@@ -250,7 +250,7 @@ def enqueue_starts(session: Session, starts: list[JobStart]) -> None:
 def due_tenants(session: Session) -> list[int]:
     now = jobs.now()
     due = []
-    for tenant in session.scalars(select(Tenant)):
+    for tenant in session.scalars(select(Tenant).where(Tenant.pos_kind.is_not(None))):  # no POS, nothing to poll
         interval = int(tenant.settings.get("poll_interval_seconds", 60))
         cursor = session.get(PollCursor, tenant.id)
         last = cursor.last_polled_at if cursor else None

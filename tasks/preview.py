@@ -13,14 +13,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from adapters.base import Capabilities
 from adapters.errors import RateLimitedError, RetryableError
-from adapters.shopify.client import CustomerPage, ShopifyClient
+from adapters.shopify.client import ShopifyClient
 from models import links
 from models.shopify_values import ShopifyCustomer
 from models.tables import ImportStatus, PosImport, PosIndexEntry, PosKind, PosStatus
@@ -33,6 +33,7 @@ from tasks.runner import backoff
 Action = Literal["link", "ambiguous", "create", "refused"]
 ACTIONS: tuple[Action, ...] = ("link", "ambiguous", "create", "refused")
 TRANSIENT_TRIES = 6
+T = TypeVar("T")
 
 
 class ImportNotCompleteError(Exception):
@@ -102,7 +103,7 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
     capabilities = heartland_capabilities(tenant.settings.heartland_custom_fields) if with_address else None
     after: str | None = None
     while True:
-        page = shopify_page(shopify, after, with_address, sleep)
+        page = read_page(lambda: shopify.list_customers(after, with_address=with_address), sleep)  # noqa: B023
         _read_only(session)
         for customer in page.customers:
             yield decide(session, tenant, customer, capabilities)
@@ -112,13 +113,14 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
         after = page.end_cursor
 
 
-def shopify_page(shopify: ShopifyClient, after: str | None, with_address: bool,
-          sleep: Callable[[float], None], *, with_tags: bool = False) -> CustomerPage:
+def read_page(read: Callable[[], T], sleep: Callable[[float], None]) -> T:
+    """A request from a command (a page of the Shopify listing, a CRM upsert in the backfill), waiting out
+    throttling and retrying transient failures with back-off."""
     failures = 0
     while True:
         try:
-            return shopify.list_customers(after, with_address=with_address, with_tags=with_tags)
-        except RateLimitedError as exc:  # Shopify's cost bucket: wait what it says, then ask again
+            return read()
+        except RateLimitedError as exc:  # the vendor's or possync's limit: wait what it says, then ask again
             sleep(exc.countdown(jitter=random.uniform(0, 0.1)))
         except RetryableError:
             failures += 1

@@ -16,7 +16,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from models import links, pos_index, shipstation
+from models.crm_links import drop_crm_links, get_crm_link
 from models.tables import (
+    CrmLink,
     CustomerLink,
     InboundEvent,
     NearMatch,
@@ -78,6 +80,7 @@ def export_customer(session: Session, tenant_id: int, shopify_id: str) -> dict[s
             PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id == link.pos_customer_id)))
     jobs = session.scalars(select(SyncJob).where(SyncJob.tenant_id == tenant_id, SyncJob.subject == shopify_id))
     events = _events_about(session, tenant_id, shopify_id, unreadable=False)
+    crm_link = get_crm_link(session, tenant_id, shopify_id)
     return {
         "shopify_customer_id": shopify_id,
         "link": None if link is None else {"pos_customer_id": link.pos_customer_id, "pos_status": link.pos_status,
@@ -95,6 +98,10 @@ def export_customer(session: Session, tenant_id: int, shopify_id: str) -> dict[s
         "shipstation": [shipstation.describe(session, tenant_id, r) for r in
                         shipstation.about_customer(session, tenant_id, shopify_id,
                                                    link.pos_customer_id if link else None)],
+        # Where possync wrote the customer beside the POS (rule 53): the CRM holds the merchant's record.
+        "crm": None if crm_link is None else {"contact_id": crm_link.contact_id,
+                                              "created_at": crm_link.created_at.isoformat(),
+                                              "last_written_at": crm_link.updated_at.isoformat()},
     }
 
 
@@ -114,7 +121,7 @@ def _decode(body: bytes | None) -> Any:
 
 def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged: bool = False) -> dict[str, int]:
     """Delete or anonymise what possync holds about one customer (rule 27). Returns counts for the audit."""
-    counts = {"events": 0, "jobs": 0, "index": 0, "links": 0, "shipstation": 0}
+    counts = {"events": 0, "jobs": 0, "index": 0, "links": 0, "shipstation": 0, "crm_links": 0}
     for event in _events_about(session, tenant_id, shopify_id, unreadable=True):
         event.body = None
         event.headers = {k: v for k, v in event.headers.items() if k.lower() in ("x-shopify-topic",)}
@@ -129,6 +136,8 @@ def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged:
         counts["jobs"] += 1
     for near in _near_matches_of(session, tenant_id, shopify_id):
         session.delete(near)
+    # The CRM contact carries this id as its external id even after a merge: possync's copy goes (rule 53).
+    counts["crm_links"] = drop_crm_links(session, tenant_id, shopify_id)
     if not merged:
         link = links.get_link(session, tenant_id, shopify_id)
         held = shipstation.about_customer(session, tenant_id, shopify_id, link.pos_customer_id if link else None)
@@ -142,6 +151,6 @@ def erase_customer(session: Session, tenant_id: int, shopify_id: str, *, merged:
 
 def redact_shop(session: Session, tenant_id: int) -> None:
     """Delete the tenant's data (rule 29); the tenant row itself stays until an operator removes it."""
-    for table in (SyncJob, InboundEvent, CustomerLink, PosIndexEntry, PollCursor, NearMatch, ShipStationRecord,
+    for table in (SyncJob, InboundEvent, CustomerLink, PosIndexEntry, PollCursor, NearMatch, CrmLink, ShipStationRecord,
                   ShipStationRead):
         session.execute(delete(table).where(table.tenant_id == tenant_id))

@@ -296,7 +296,8 @@ def _count_finished(session: Session, job: SyncJob, tenant: TenantContext) -> No
     from worker import metrics
 
     outcome = job.outcome or job.status
-    metrics.SYNCS.labels(tenant=tenant.name, pos=tenant.pos_kind.value, outcome=outcome).inc()
+    pos = tenant.pos_kind.value if tenant.has_pos else "none"
+    metrics.SYNCS.labels(tenant=tenant.name, pos=pos, outcome=outcome).inc()
     if job.status == JobStatus.SUCCEEDED.value and job.event_id and job.direction == "shopify_to_pos":
         # Only the time: the event row holds the delivery's whole body, which this has no use for.
         received = session.scalar(select(InboundEvent.received_at).where(InboundEvent.id == job.event_id))

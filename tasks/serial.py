@@ -30,13 +30,15 @@ def _address_json(value: Address | None) -> dict[str, Any] | None:
 def shopify_customer_to_json(value: ShopifyCustomer) -> dict[str, Any]:
     return {"id": value.id, "customer": value.customer.to_json(), "state": value.state,
             "orders_count": value.orders_count, "amount_spent": value.amount_spent,
-            "updated_at": _dt(value.updated_at)}
+            "updated_at": _dt(value.updated_at), "currency": value.currency, "tax_exempt": value.tax_exempt,
+            "created_at": _dt(value.created_at)}
 
 
 def shopify_customer_from_json(data: dict[str, Any]) -> ShopifyCustomer:
     return ShopifyCustomer(id=str(data["id"]), customer=Customer.from_json(data["customer"]), state=data.get("state"),
                            orders_count=data.get("orders_count"), amount_spent=data.get("amount_spent"),
-                           updated_at=_parse_dt(data.get("updated_at")))
+                           updated_at=_parse_dt(data.get("updated_at")), currency=data.get("currency"),
+                           tax_exempt=data.get("tax_exempt"), created_at=_parse_dt(data.get("created_at")))
 
 
 def order_to_json(value: ShopifyOrder | None) -> dict[str, Any] | None:

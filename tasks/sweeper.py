@@ -102,7 +102,7 @@ def sweep(after_seconds: float | None = None, event_grace: float = EVENT_GRACE_S
             result.events += 1
         for job in stuck_jobs(session, after):
             tenant = session.get_one(Tenant, job.tenant_id)
-            queue = POLL_QUEUE if job.direction == "pos_to_shopify" else queue_for_tenant(tenant)
+            queue = POLL_QUEUE if job.direction == "pos_to_shopify" else queue_for_tenant(tenant, job.direction)
             if job.status == JobStatus.PENDING.value and backlog.may_hold(queue, job.updated_at):
                 continue
             job.status = JobStatus.PENDING.value

@@ -12,6 +12,8 @@ A 429 sets a cooldown every worker honours. Vendor headers correct the bucket's 
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +52,28 @@ DEFAULT_BUCKETS: dict[str, BucketSize] = {
     "shipstation": BucketSize(40, 40 / 60),
 }
 
+@dataclass(frozen=True)
+class Window:
+    """At most `limit` requests in any `seconds` (a sliding window); `margin` s of slack against clock skew."""
+
+    limit: int
+    seconds: float
+    margin: float = 0.0
+
+
+def crm_windows(requests_per_hour: int, per_minute: int = 400, hour_seconds: float = 3600.0) -> tuple[Window, ...]:
+    """A CRM's two windows (SPEC rule 44): its plan's hourly budget and the per-minute cap.
+
+    `hour_seconds` scales the hour (and the minute with it) down for benchmarks.
+    """
+    minute = hour_seconds / 60.0
+    # The margin covers the time between a place being given and the request reaching the vendor.
+    return (Window(requests_per_hour, hour_seconds, min(1.0, hour_seconds * 0.01)),
+            Window(per_minute, minute, min(0.5, minute * 0.01)))
+
+
 _ACQUIRE = Path(__file__).with_name("token_bucket.lua").read_text()
+_WINDOWS = Path(__file__).with_name("window_limit.lua").read_text()
 _OBSERVE = Path(__file__).with_name("bucket_observe.lua").read_text()
 
 
@@ -64,6 +87,7 @@ class RateLimiter:
         self.now = now
         self._acquire = client.register_script(_ACQUIRE)
         self._observe = client.register_script(_OBSERVE)
+        self._windows = client.register_script(_WINDOWS)
 
     def _keys(self, tenant: str) -> list[str]:
         return [f"{self.prefix}rl:{tenant}", f"{self.prefix}cooldown:{tenant}"]
@@ -84,6 +108,27 @@ class RateLimiter:
                 self._now_ms()]
         wait_ms, turn = self._acquire(keys=self._keys(tenant), args=args)
         return Grant(int(wait_ms) / 1000.0, bool(int(turn)))
+
+    def _window_key(self, bucket: str, window: Window) -> str:
+        return f"{self.prefix}rlw:{bucket}:{window.seconds:g}"
+
+    def acquire_windows(self, bucket: str, windows: tuple[Window, ...], *, on_credit: bool = False) -> Grant:
+        """Go now, or get a wait after which the caller goes without asking again: its place is booked.
+
+        For a destination whose limits are windows rather than a bucket (the CRM). `on_credit` goes now
+        whatever the windows say (the later requests of one operation); it still counts.
+        """
+        keys = [self._window_key(bucket, w) for w in windows] + [self._keys(bucket)[1]]
+        args: list[object] = [self._now_ms(), uuid.uuid4().hex, "1" if on_credit else "0"]
+        for window in windows:
+            args += [window.limit, round((window.seconds + window.margin) * 1000)]
+        wait_ms = int(self._windows(keys=keys, args=args))
+        return Grant(wait_ms / 1000.0, wait_ms > 0)
+
+    def window_used(self, bucket: str, window: Window) -> int:
+        """Requests sent (or booked) in the window ending now."""
+        now = self.now() if self.now is not None else time.time()
+        return int(self.client.zcount(self._window_key(bucket, window), (now - window.seconds) * 1000, "+inf"))
 
     def cooldown(self, tenant: str, seconds: float) -> None:
         """After a 429: every worker waits `seconds` before the next call for this tenant."""

@@ -17,6 +17,7 @@ from models.tables import PosKind
 INTAKE_QUEUE = "intake"
 POLL_QUEUE = "poll"
 POS_QUEUES = tuple(kind.queue for kind in PosKind)
+CRM_QUEUES = ("crm.freshsales",)  # a queue per destination kind (ARCHITECTURE principle 9)
 
 
 def queue_for_pos(kind: str) -> str:
@@ -35,13 +36,14 @@ def queues_for(pos_kinds: Iterable[str] = (), tenants: Iterable[str] = ()) -> li
     """The queues a `possync worker --pos ... --tenant ...` consumes; all shared queues by default."""
     pos_kinds, tenants = list(pos_kinds), list(tenants)
     if not pos_kinds and not tenants:
-        return [INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES]
+        return [INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES, *CRM_QUEUES]
     return [queue_for_pos(k) for k in pos_kinds] + [f"tenant.{t}" for t in tenants]
 
 
 def declared_queues() -> list[Queue]:
     """Each queue on its own direct exchange with its name as the key (as Celery makes missing ones)."""
-    return [Queue(name, Exchange(name), routing_key=name) for name in (INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES)]
+    names = (INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES, *CRM_QUEUES)
+    return [Queue(name, Exchange(name), routing_key=name) for name in names]
 
 
 TASK_QUEUES = {

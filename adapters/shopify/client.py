@@ -222,13 +222,17 @@ class ShopifyClient(VendorHttpClient):
         return [mapping.customer_from_graphql(n) for n in nodes if isinstance(n, dict)]
 
     def list_customers(self, after: str | None = None, *, with_address: bool = True,
-                       with_tags: bool = False) -> CustomerPage:
+                       with_tags: bool = False, full: bool = False) -> CustomerPage:
         """One page of every customer, by id (`customers(first:, after:, sortKey: ID)`): names, email,
-        phone and, `with_address`, the default address. A read: costs points, writes nothing."""
+        phone and, `with_address`, the default address; `full`: everything `get_customer` reads (the CRM
+        backfill). A read: costs points, writes nothing."""
         endpoint = "graphql ListCustomers"
-        variables = {"first": queries.list_page_size(with_address), "after": after}
-        document = queries.list_customers(queries.list_fields(with_address, with_tags))
-        data = self.execute("ListCustomers", document, variables)
+        if full:
+            fields = queries.customer_fields(*self._birthday_metafield)
+        else:
+            fields = queries.list_fields(with_address, with_tags)
+        size = queries.full_page_size() if full else queries.list_page_size(with_address)
+        data = self.execute("ListCustomers", queries.list_customers(fields), {"first": size, "after": after})
         connection = data.get("customers")
         nodes = connection.get("nodes") if isinstance(connection, dict) else None
         info = connection.get("pageInfo") if isinstance(connection, dict) else None
@@ -241,6 +245,12 @@ class ShopifyClient(VendorHttpClient):
             raise self.bad_field(endpoint, "customers.pageInfo.endCursor", "is missing while hasNextPage is true")
         return CustomerPage([mapping.customer_from_graphql(n) for n in nodes if isinstance(n, dict)],
                             cursor if isinstance(cursor, str) else None, info["hasNextPage"])
+
+    def count_customers(self) -> int | None:
+        """How many customers the shop has (`customersCount`), for a time estimate; None when not told."""
+        data = self.execute("CustomersCount", queries.COUNT_CUSTOMERS, {})
+        count = (data.get("customersCount") or {}).get("count") if isinstance(data, dict) else None
+        return count if isinstance(count, int) else None
 
     def create_customer(self, customer: Customer) -> ShopifyCustomer:
         """Create with names, contacts, addresses, tags, consent and the birthday metafield."""

@@ -201,6 +201,7 @@ class FakeShopify(FakeVendorServer):
         birthday: str | None = None,
         orders_count: int = 0,
         amount_spent: str = "0.0",
+        tax_exempt: bool = False,
     ) -> str:
         """Add a customer directly (no validation, no webhook); returns its numeric id as a string.
 
@@ -224,6 +225,7 @@ class FakeShopify(FakeVendorServer):
                 "metafields": {},
                 "orders_count": orders_count,
                 "amount_spent": amount_spent,
+                "tax_exempt": tax_exempt,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -455,6 +457,10 @@ class FakeShopify(FakeVendorServer):
         matches.sort(key=lambda c: int(c["id"]))
         nodes = [self._node(c, query) for c in matches[:first]]
         return {"customers": {"nodes": nodes}}, 2 + len(nodes) * NODE_COST
+
+    def _op_CustomersCount(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        with self.lock:
+            return {"customersCount": {"count": len(self._customers), "precision": "EXACT"}}, 1
 
     def _op_ListCustomers(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
         """Every customer by id, a page at a time; `after` is the `endCursor` of the page before."""
@@ -701,7 +707,9 @@ class FakeShopify(FakeVendorServer):
             "state": record["state"],
             "tags": sorted(record["tags"], key=str.lower),
             "numberOfOrders": str(record["orders_count"]),  # UnsignedInt64 is a JSON string
+            "createdAt": record.get("created_at"),
             "updatedAt": record["updated_at"],
+            "taxExempt": bool(record.get("tax_exempt")),
             "amountSpent": {"amount": record["amount_spent"], "currencyCode": "USD"},
             "defaultEmailAddress": {
                 "emailAddress": record["email"],

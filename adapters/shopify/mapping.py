@@ -103,7 +103,9 @@ def customer_from_graphql(node: Mapping[str, Any]) -> ShopifyCustomer:
     )
     orders = node.get("numberOfOrders")  # UnsignedInt64: serialised as a string
     amount = (node.get("amountSpent") or {}).get("amount")
+    currency = (node.get("amountSpent") or {}).get("currencyCode")
     state = node.get("state")
+    tax_exempt = node.get("taxExempt")
     return ShopifyCustomer(
         id=shopify_id(node["id"]),
         customer=customer,
@@ -111,6 +113,9 @@ def customer_from_graphql(node: Mapping[str, Any]) -> ShopifyCustomer:
         orders_count=int(orders) if isinstance(orders, str | int) and str(orders).isdigit() else None,
         amount_spent=str(amount) if amount is not None else None,
         updated_at=_stamp(node.get("updatedAt")),
+        currency=currency if isinstance(currency, str) else None,
+        tax_exempt=tax_exempt if isinstance(tax_exempt, bool) else None,
+        created_at=_stamp(node.get("createdAt")),
     )
 
 

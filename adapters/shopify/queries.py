@@ -24,7 +24,8 @@ _PHONE = (
 def customer_fields(namespace: str, key: str) -> str:
     """The selection of a customer; the birthday metafield's namespace and key are per deployment."""
     return (
-        f"id firstName lastName state tags numberOfOrders updatedAt amountSpent {{ amount currencyCode }} "
+        f"id firstName lastName state tags numberOfOrders createdAt updatedAt taxExempt "
+        f"amountSpent {{ amount currencyCode }} "
         f"{_EMAIL} {_PHONE} defaultAddress {{ {_ADDRESS} }} "
         f'metafield(namespace: "{namespace}", key: "{key}") {{ value }}'
     )
@@ -46,6 +47,14 @@ def list_page_size(with_address: bool) -> int:
     """The largest page whose requested cost stays within the single-query limit."""
     per_node = 4 if with_address else 3
     return min(LIST_PAGE_SIZE, (MAX_QUERY_COST - 2) // per_node)
+
+
+def full_page_size() -> int:
+    """A listing of `customer_fields` (6 objects a node) within the single-query limit."""
+    return min(LIST_PAGE_SIZE, (MAX_QUERY_COST - 2) // 6)
+
+
+COUNT_CUSTOMERS = "query CustomersCount { customersCount { count precision } }"
 
 
 def list_customers(fields: str) -> str:

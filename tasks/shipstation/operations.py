@@ -22,7 +22,7 @@ from models.shopify_values import ShopifyCustomer
 from models.tables import ShipStationRead, Tenant
 from models.tenants import context_by_name, get_tenant, shipstation_of
 from tasks.clients import shipstation_client_for, shopify_client_for
-from tasks.preview import shopify_page
+from tasks.preview import read_page
 from tasks.shipstation import export as exporting
 from tasks.shipstation.columns import Header, builtin_header, header_from_template
 from tasks.shipstation.duplicates import Group, merge_plan
@@ -70,7 +70,7 @@ def _shopify_pages(session: Session, name: str, key: str) -> Iterator[list[Shopi
     shopify = shopify_client_for(context_by_name(session, name, key))
     after: str | None = None
     while True:
-        page = shopify_page(shopify, after, True, time.sleep, with_tags=True)
+        page = read_page(lambda: shopify.list_customers(after, with_address=True, with_tags=True), time.sleep)  # noqa: B023
         yield page.customers
         if not page.has_next:
             return

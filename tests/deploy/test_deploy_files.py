@@ -33,7 +33,7 @@ from referencing.jsonschema import DRAFT202012
 
 from models.tables import PosKind
 from tests.resilience.servers import running_sentinel_group
-from worker.routing import INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
+from worker.routing import CRM_QUEUES, INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
 from worker.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 K8S = ROOT / "deploy" / "k8s"
 SCHEMAS = ROOT / "deploy" / "schemas"
-ALL_QUEUES = {INTAKE_QUEUE, POLL_QUEUE, *(kind.queue for kind in PosKind)}
+ALL_QUEUES = {INTAKE_QUEUE, POLL_QUEUE, *(kind.queue for kind in PosKind), *CRM_QUEUES}
 WORKER_PING = "celery -A worker.celery_app inspect ping -d"
 # `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}`; `$$` is a literal `$`.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

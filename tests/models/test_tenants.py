@@ -154,3 +154,39 @@ def test_the_shipstation_block_is_stored_encrypted_and_shown_masked(session, sec
 def test_bad_shipstation_blocks_are_rejected_naming_the_key(block, named: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TenantFileError, match=named.replace(".", r"\.")):
         validate_tenant_data({**TENANT, "shipstation": block})
+# --- the CRM destination (INTERFACE.md `crm`; SPEC section 10) ----------------------------------------------
+CRM_KEY = "fs_api_key_0123456789abcdef"
+CRM_ONLY = {**{k: v for k, v in TENANT.items() if k != "pos"}, "pos": None,
+            "crm": {"kind": "freshsales", "domain": "acme", "api_key": CRM_KEY}}
+
+
+def test_a_crm_only_tenant_keeps_its_key_encrypted_and_shows_it_masked(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    tenant, _ = apply_tenant(session, validate_tenant_data(copy.deepcopy(CRM_ONLY)), secret_key)
+    session.commit()
+    raw = session.execute(sa.text("SELECT crm_secrets, crm_config, pos_kind FROM tenants WHERE name='acme'")).one()
+    assert CRM_KEY not in raw[0] and CRM_KEY not in json.dumps(raw[1]) and raw[2] is None
+    assert decrypt_json(raw[0], secret_key) == {"api_key": CRM_KEY}
+    shown = describe(tenant, secret_key)
+    assert shown["pos"] is None and shown["crm"]["api_key"] == "****cdef" and CRM_KEY not in json.dumps(shown)
+    context = load_context(tenant, secret_key)
+    assert not context.has_pos and context.crm_secrets == {"api_key": CRM_KEY}
+    assert context.crm_config == {"domain": "acme", "base_url": None, "requests_per_hour": 1000,
+                                  "sms_subscribed_when_phone": False}
+    _, changed = apply_tenant(session, validate_tenant_data(copy.deepcopy(CRM_ONLY)), secret_key)
+    assert not changed
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda d: d.update(crm=None), "pos: may be null only when crm is given"),
+    (lambda d: d["crm"].pop("api_key"), "crm.api_key"),
+    (lambda d: d["crm"].update(kind="salesforce"), "crm.kind"),
+    (lambda d: d["crm"].pop("domain"), "crm.domain: is required unless crm.base_url is given"),
+    (lambda d: d["crm"].update(domain="evil.example/x"), "crm.domain"),
+    (lambda d: d["crm"].update(requests_per_hour=0), "crm.requests_per_hour"),
+    (lambda d: d["crm"].update(base_url="http://crm.example.com"), "crm.base_url"),
+])
+def test_bad_crm_blocks_are_rejected_naming_the_key(change, named: str) -> None:  # type: ignore[no-untyped-def]
+    data = copy.deepcopy(CRM_ONLY)
+    change(data)
+    with pytest.raises(TenantFileError, match=named.replace(".", r"\.")):
+        validate_tenant_data(data)

@@ -149,3 +149,35 @@ def test_the_same_load_unpaced_is_throttled(small_shopify) -> None:  # type: ign
     done, refused = _shopify_load(
         lambda: ShopifyClient("acme.myshopify.com", "shpat_small", base_url=small_shopify.url), customer_id)
     assert done == 60 and refused > 0 and small_shopify.throttled == refused
+
+
+# --- the CRM's windows (SPEC rule 44) ---------------------------------------------------------------------
+def test_a_commands_crm_client_takes_a_place_for_every_request() -> None:
+    """The backfill reuses one client: each upsert waits for its place, none goes on credit."""
+    from tasks.clients import wire_window_limiter
+    from worker.limiter import Window
+
+    limiter = RateLimiter(fakeredis.FakeRedis(), "t:")
+    waits: list[float] = []
+    client = VendorHttpClient("http://127.0.0.1:9")
+    wire_window_limiter(client, "crm:acme", (Window(2, 60.0),), limiter, "acme",
+                        wait=lambda exc: waits.append(exc.retry_after))
+    for _ in range(3):
+        client.before_request()
+    assert len(waits) == 1 and 59 < waits[0] <= 60
+
+
+def test_a_workers_crm_step_is_told_to_wait_only_before_its_first_request() -> None:
+    from tasks.clients import BudgetWaitError, wire_window_limiter
+    from worker.limiter import Window
+
+    limiter = RateLimiter(fakeredis.FakeRedis(), "t:")
+    step = VendorHttpClient("http://127.0.0.1:9")
+    wire_window_limiter(step, "crm:acme", (Window(2, 60.0),), limiter, "acme")
+    for _ in range(3):
+        step.before_request()  # the connect check and the upsert of one step: never cut in half
+    later = VendorHttpClient("http://127.0.0.1:9")
+    wire_window_limiter(later, "crm:acme", (Window(2, 60.0),), limiter, "acme")
+    with pytest.raises(BudgetWaitError) as told:
+        later.before_request()
+    assert told.value.turn_at is not None

@@ -62,7 +62,7 @@ def test_rule_27_erasure_keeps_only_opaque_ids(session, secret_key: str) -> None
     tenant = seed(session, secret_key)
     counts = erase_customer(session, tenant.id, "42")
     session.commit()
-    assert counts == {"events": 1, "jobs": 1, "index": 1, "links": 1, "shipstation": 0}
+    assert counts == {"events": 1, "jobs": 1, "index": 1, "links": 1, "shipstation": 0, "crm_links": 0}
     leftovers = json.dumps(export_customer(session, tenant.id, "42"))
     assert "jane@example.com" not in leftovers and "6135551212" not in leftovers
     assert session.scalar(select(func.count()).select_from(SyncJob)) == 1  # the audit row stays

@@ -192,7 +192,7 @@ def test_the_report_names_the_scripted_moments(demo: DemoRun) -> None:
 def test_possync_status_on_the_demo_database_agrees_with_the_table(demo: DemoRun) -> None:
     table = demo.table()
     summary = {row["pos_kind"]: row for row in demo.summary["pos"]}
-    assert sorted(demo.status) == sorted(f"demo-{kind}" for kind in KINDS)
+    assert sorted(demo.status) == sorted([*(f"demo-{kind}" for kind in KINDS), "demo-crm"])
     for kind in KINDS:
         status = demo.status[f"demo-{kind}"]
         row = summary[kind]
@@ -233,3 +233,16 @@ def test_an_expectation_not_met_is_named() -> None:
                            Check("heartland", "no failures", True)])
     assert lines[0] == "Checks: 1/2 expectations held"
     assert lines[1] == "  NOT MET [heartland] walk-in sale 1: created (got updated)"
+
+
+def test_the_table_has_the_crm_tenants_line(demo: DemoRun) -> None:
+    """SPEC section 10 in the demo: a CRM-only tenant's contacts, with the CRM's refusal among the failures."""
+    line = next(line for line in demo.report.splitlines() if line.startswith("crm (freshsales)"))
+    header = re.split(r"\s{2,}", next(line for line in demo.report.splitlines() if line.startswith("POS ")).strip())
+    row = dict(zip(header, ["crm (freshsales)", *re.split(r"\s{2,}", line[len("crm (freshsales)"):].strip())],
+                   strict=True))
+    assert (row["created"], row["updated"], row["unchanged"], row["failed"]) == ("2", "1", "1", "1")
+    assert re.search(r"^  crm \(freshsales\): job \d+ \[crm_refused\] tenant demo-crm, field emails:", demo.report,
+                     re.M)
+    assert demo.status["demo-crm"]["crm"]["backfill"]["status"] is None
+    assert demo.status["demo-crm"]["pos_kind"] is None

@@ -191,3 +191,49 @@ def test_a_failover_keeps_the_bucket_and_loads_the_script_on_the_new_master(sent
         assert limiter.acquire("acme", size).wait == 0  # the third token, from the bucket the replica kept
         assert limiter.acquire("acme", size).wait > 0
         assert direct.script_exists(limiter._acquire.sha) == [True]
+
+
+# --- sliding windows (a CRM's hourly budget plus its per-minute cap, SPEC rule 44) ------------------------
+def test_windows_let_the_limit_through_then_book_the_next_place(limiter: RateLimiter, clock: Clock) -> None:
+    from worker.limiter import Window
+
+    windows = (Window(3, 60.0),)
+    waits = [limiter.acquire_windows("crm:acme", windows).wait for _ in range(5)]
+    # Three go; the fourth is booked when the first leaves the window, the fifth when the second does.
+    assert waits[:3] == [0, 0, 0] and waits[3] == pytest.approx(60.0) and waits[4] == pytest.approx(60.0)
+    clock.advance(1.0)
+    assert limiter.acquire_windows("crm:acme", windows).wait == pytest.approx(59.0)  # behind the booked ones
+
+
+def test_no_window_is_ever_over_its_limit(limiter: RateLimiter, clock: Clock) -> None:
+    """Booked times, replayed as sends: no 10 s span holds more than 4, no 60 s span more than 10."""
+    from worker.limiter import Window
+
+    windows = (Window(10, 60.0), Window(4, 10.0))
+    sends = []
+    for _ in range(40):
+        sends.append(clock() + limiter.acquire_windows("crm:acme", windows).wait)
+        clock.advance(0.5)
+    sends.sort()
+    for i, at in enumerate(sends):
+        assert sum(1 for s in sends[i:] if s < at + 10.0) <= 4
+        assert sum(1 for s in sends[i:] if s < at + 60.0) <= 10
+
+
+def test_a_429_cools_down_the_crm_bucket_only(limiter: RateLimiter, clock: Clock) -> None:
+    from worker.limiter import Window
+
+    limiter.cooldown("crm:acme", 30.0)
+    assert limiter.acquire_windows("crm:acme", (Window(5, 60.0),)).wait > 29.0
+    assert limiter.acquire("pos:acme", BucketSize(5, 1.0)).wait == 0  # the POS of the same tenant goes on
+
+
+def test_window_used_counts_what_went_this_hour(limiter: RateLimiter, clock: Clock) -> None:
+    from worker.limiter import crm_windows
+
+    hour = crm_windows(1000)[0]
+    for _ in range(7):
+        limiter.acquire_windows("crm:acme", crm_windows(1000))
+    assert limiter.window_used("crm:acme", hour) == 7
+    clock.advance(3601.0)
+    assert limiter.window_used("crm:acme", hour) == 0

@@ -8,7 +8,7 @@ from worker.routing import queue_for_pos, queues_for, route_task
 
 
 def test_default_worker_consumes_every_shared_queue() -> None:
-    assert queues_for() == ["intake", "poll", "pos.lightspeed_r", "pos.lightspeed_x", "pos.heartland"]
+    assert queues_for() == ["intake", "poll", "pos.lightspeed_r", "pos.lightspeed_x", "pos.heartland", "crm.freshsales"]
 
 
 def test_worker_for_one_pos_and_one_tenant_consumes_exactly_those() -> None:

@@ -17,7 +17,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from worker.cli import db, demo, flower, ops, run, shipstation, tenant
+    from worker.cli import crm, db, demo, flower, ops, run, shipstation, tenant
 
     cli.add_command(db.db)
     cli.add_command(tenant.tenant)
@@ -27,6 +27,7 @@ def _register() -> None:
         cli.add_command(command)
     cli.add_command(shipstation.shipstation)
     cli.add_command(demo.demo)
+    cli.add_command(crm.crm)
 
 
 _register()

@@ -13,7 +13,12 @@ from worker.cli.common import UsageProblem, echo_json, require_shared_limits, se
 
 
 def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
-    return {"id": job.id, "tenant": tenant_name, "subject": job.subject, "direction": job.direction,
+    from tasks.destinations import destination_of
+
+    crm_missing = (job.context or {}).get("crm_missing")
+    extra = {"crm_missing": crm_missing} if crm_missing else {}
+    return {**extra, "id": job.id, "tenant": tenant_name, "subject": job.subject, "direction": job.direction,
+            "destination": destination_of(job.direction),
             "step": job.step, "status": job.status, "attempts": job.attempts, "error": job.last_error,
             "error_class": job.last_error_class, "event_id": job.event_id, "ambiguous": bool(job.ambiguous),
             "near_match": (job.context or {}).get("near_match"),
@@ -67,8 +72,9 @@ def sync(tenant: str, customer_id: str) -> None:
         _require_import(tenant, "sync")
     from tasks.operations import resync
 
-    job_id = resync(tenant, customer_id.rsplit("/", 1)[-1])
-    click.echo(f"sync job {job_id} started for customer {customer_id}")
+    job_ids = resync(tenant, customer_id.rsplit("/", 1)[-1])
+    for job_id in job_ids:
+        click.echo(f"sync job {job_id} started for customer {customer_id}")
 
 
 @click.group()
@@ -78,8 +84,10 @@ def failed() -> None:
 
 @failed.command("list")
 @click.option("--tenant", default=None)
+@click.option("--destination", type=click.Choice(["pos", "crm", "shopify"]), default=None,
+              help="Only the failed syncs to this destination.")
 @click.option("--json", "as_json", is_flag=True)
-def failed_list(tenant: str | None, as_json: bool) -> None:
+def failed_list(tenant: str | None, as_json: bool, destination: str | None) -> None:
     """Failed syncs, oldest first."""
     from tasks.jobs import failed_jobs
     from worker.runtime import db_session
@@ -92,13 +100,16 @@ def failed_list(tenant: str | None, as_json: bool) -> None:
             if tenant_id is None:
                 raise LookupError(f"no tenant named {tenant!r}")
         rows = [_job_row(j, names[j.tenant_id]) for j in failed_jobs(session, tenant_id)]
+    if destination is not None:
+        rows = [r for r in rows if r["destination"] == destination]
     if as_json:
         echo_json(rows)
         return
     if not rows:
         click.echo("no failed syncs")
     for row in rows:
-        click.echo(f"{row['id']}\t{row['tenant']}\t{row['step']}\t{row['error_class']}\t{row['error']}")
+        click.echo(f"{row['id']}\t{row['tenant']}\t{row['destination']}\t{row['step']}\t{row['error_class']}\t"
+                   f"{row['error']}")
 
 
 @failed.command("show")
@@ -169,6 +180,8 @@ def status(as_json: bool) -> None:
         click.echo(f"{row['tenant']} ({row['pos_kind']}): backlog {backlog['jobs']} jobs / {backlog['events']} events, "
                    f"failed {row['failed']}, ambiguous {row['ambiguous_matches']}, near matches {row['near_matches']}, "
                    f"last poll {row['last_poll']}, POS import {_import_line(row['import'])}")
+        if row.get("crm"):
+            click.echo(f"  CRM ({row['crm']['kind']}): {_crm_line(row['crm'])}")
 
 
 def _import_progress() -> dict[str, dict[str, object]]:
@@ -180,6 +193,19 @@ def _import_progress() -> dict[str, dict[str, object]]:
     with db_session() as session:
         return {name: progress(row) for name, row in
                 session.execute(select(Tenant.name, PosImport).join(PosImport, PosImport.tenant_id == Tenant.id))}
+
+
+def _crm_line(state: dict) -> str:
+    """The connect check's gaps (rule 39), the backfill (rule 40) and the budget left this hour (rule 44)."""
+    backfill = state["backfill"]
+    total = f"/{backfill['total']:,}" if backfill["total"] is not None else ""
+    parts = [f"backfill {backfill['status'] or 'not run'} {backfill['done']:,}{total}",
+             f"{state['budget']['left_this_hour']} of {state['budget']['requests_per_hour']} requests left this hour"]
+    if state["missing"]:
+        parts.append("missing in the CRM: " + "; ".join(state["missing"]))
+    if state["check_error"]:
+        parts.append(f"connect check failed: {state['check_error']}")
+    return ", ".join(parts)
 
 
 def _import_line(state: dict[str, object]) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily below: settings must be activated before the task modules load
+    from worker.demo.crm import CrmShop
     from worker.demo.shops import DemoShop
     from worker.demo.stack import EmbeddedStack
 
@@ -51,10 +52,12 @@ def run_demo(keep_running: bool = False, workdir: str | None = None) -> int:
     _out(f"possync demo: working in {folder}")
     stack = EmbeddedStack(folder)
     shops: list[DemoShop] = []
+    crm_shop: CrmShop | None = None
     try:
         stack.start()
         shops = _open_shops(stack)
-        ok = _play(stack, shops, folder, started)
+        crm_shop = _open_crm_shop(stack)
+        ok = _play(stack, shops, crm_shop, folder, started)
         if keep_running:
             from worker.demo.keep import keep_serving
 
@@ -63,6 +66,8 @@ def run_demo(keep_running: bool = False, workdir: str | None = None) -> int:
     finally:
         for shop in shops:
             shop.stop()
+        if crm_shop is not None:
+            crm_shop.stop()
         stack.stop()
 
 
@@ -73,10 +78,18 @@ def _open_shops(stack: EmbeddedStack) -> list[DemoShop]:
     return [open_shop(kind, stack.database_url, stack.secret_key, stack.receiver.url) for kind in KINDS]
 
 
-def _play(stack: EmbeddedStack, shops: list[DemoShop], folder: Path, started: float) -> bool:
+def _open_crm_shop(stack: EmbeddedStack) -> CrmShop:
+    from worker.demo.crm import open_crm_shop
+
+    assert stack.receiver is not None
+    return open_crm_shop(stack.database_url, stack.secret_key, stack.receiver.url)
+
+
+def _play(stack: EmbeddedStack, shops: list[DemoShop], crm_shop: CrmShop, folder: Path, started: float) -> bool:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from worker.demo import report
+    from worker.demo.crm import check_crm_day, run_crm_day
     from worker.demo.progress import JobProgress, PipelineStalledError
     from worker.demo.script import Day
 
@@ -86,17 +99,22 @@ def _play(stack: EmbeddedStack, shops: list[DemoShop], folder: Path, started: fl
     try:
         with logging_redirect_tqdm():
             day.run()
+            run_crm_day(crm_shop, progress, day.checks)
     except PipelineStalledError as exc:
         problem = f"the pipeline stalled: {exc}"
     finally:
         progress.phase("done")
         progress.close()
     rows = report.collect(day)
+    crm_row = report.crm_row(check_crm_day(stack.database_url, day.checks), crm_shop)
+    rows_shown = [*rows, crm_row]
     elapsed = time.monotonic() - started
     _out()
-    for line in report.render_table(rows):
+    for line in report.render_table(rows_shown):
         _out(line)
     for line in report.render_story(day, rows):
+        _out(line)
+    for line in report.render_failures([crm_row]):
         _out(line)
     for line in report.render_checks(day.checks):
         _out(line)
@@ -104,7 +122,7 @@ def _play(stack: EmbeddedStack, shops: list[DemoShop], folder: Path, started: fl
     if problem:
         _out(f"NOT MET: {problem}")
     summary = {"green": green, "seconds": round(elapsed, 1), "database_url": stack.database_url,
-               "pos": [r.to_json() for r in rows],
+               "pos": [r.to_json() for r in rows], "crm": crm_row.to_json(),
                "checks": [{"pos": c.shop, "what": c.what, "ok": c.ok} for c in day.checks]}
     (folder / SUMMARY_FILENAME).write_text(json.dumps(summary, indent=2, sort_keys=True))
     _out()

@@ -78,6 +78,17 @@ def collect(day: Day) -> list[PosRow]:
     return rows
 
 
+def crm_row(found: dict[str, Any], shop: Any) -> PosRow:
+    """The CRM tenant's line in the same table: its jobs by result; its requests are the CRM's."""
+    requests = shop.crm.vendor_requests()
+    row = PosRow("crm (freshsales)", "demo-crm", pos_requests=len(requests),
+                 pos_429s=sum(1 for r in requests if r.status == 429),
+                 shopify_requests=len(shop.shopify.vendor_requests()), waits=found["waits"])
+    row.to_pos.update({k: v for k, v in found["counts"].items() if k != "failed"})
+    row.failed = [(job_id, error_class, mask_text(reason)) for job_id, error_class, reason in found["failed"]]
+    return row
+
+
 def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counter.items())) or "-"
 
