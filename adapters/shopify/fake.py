@@ -600,7 +600,7 @@ class FakeShopify(FakeVendorServer):
             elif any(len(t) > 255 for t in tags):
                 errors.append(user_error(["tags"], "Tags is too long (maximum is 255 characters)"))
             else:
-                record["tags"] = list(dict.fromkeys(tags))
+                record["tags"] = list({t.casefold(): t for t in reversed(tags)}.values())[::-1]  # "not case sensitive"
         if "addresses" in value:
             addresses = value["addresses"] or []
             for position, address in enumerate(addresses):

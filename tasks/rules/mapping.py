@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import Capabilities
+from models import military
 from models.customer import Address, Customer
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
 from models.tags import Tags
@@ -103,9 +104,10 @@ def _text(value: str | None) -> str | None:
 
 
 def _address(address: Address | None) -> Address | None:
+    """The address as every destination gets it: a US military one in its required form (rule 52)."""
     if address is None or not any(getattr(address, name) for name in _ADDRESS_FIELDS):
         return None
-    return address
+    return military.normalise(address)
 
 
 # --- what a POS holds: the per-POS table above as data ---------------------------------------------
