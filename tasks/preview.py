@@ -102,7 +102,7 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
     capabilities = heartland_capabilities(tenant.settings.heartland_custom_fields) if with_address else None
     after: str | None = None
     while True:
-        page = _page(shopify, after, with_address, sleep)
+        page = read_page(shopify, after, with_address, sleep)
         _read_only(session)
         for customer in page.customers:
             yield decide(session, tenant, customer, capabilities)
@@ -112,8 +112,9 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
         after = page.end_cursor
 
 
-def _page(shopify: ShopifyClient, after: str | None, with_address: bool,
-          sleep: Callable[[float], None]) -> CustomerPage:
+def read_page(shopify: ShopifyClient, after: str | None, with_address: bool,
+              sleep: Callable[[float], None]) -> CustomerPage:
+    """One page of every Shopify customer; throttling is waited out, a transient failure retried."""
     failures = 0
     while True:
         try:

@@ -17,10 +17,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from worker.cli import db, demo, flower, ops, run, tenant
+    from worker.cli import db, demo, flower, ops, run, shopify, tenant
 
     cli.add_command(db.db)
     cli.add_command(tenant.tenant)
+    cli.add_command(shopify.shopify)
     for command in (run.serve, run.worker, run.beat, flower.flower):
         cli.add_command(command)
     for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.privacy):
