@@ -41,10 +41,12 @@ class Tag(str):
         return hash(self.casefold())
 
 
-class Tags(tuple[Tag, ...]):
+class Tags(tuple[str, ...]):
     """Tags in first-seen order, each once whatever its case (the first spelling is kept).
 
-    Equality is as sets, case-insensitively: Shopify returns tags sorted, a POS in the order typed.
+    Equality is as sets, case-insensitively: Shopify returns tags sorted, a POS in the order typed. The
+    items are plain trimmed strings, so `set(tags)` or `"VIP" in list(tags)` behave as any string's would;
+    compare through `Tags` (or `Tag`) to compare as Shopify does.
     """
 
     __slots__ = ()
@@ -52,11 +54,11 @@ class Tags(tuple[Tag, ...]):
     def __new__(cls, values: Iterable[Any] = ()) -> Tags:
         if type(values) is Tags:
             return values
-        seen: dict[str, Tag] = {}
+        seen: dict[str, str] = {}
         for value in values:
             if not isinstance(value, str):
                 continue
-            tag = value if type(value) is Tag else Tag(value)
+            tag = str.strip(value)
             if tag and (key := tag.casefold()) not in seen:
                 seen[key] = tag
         return super().__new__(cls, seen.values())
@@ -110,7 +112,7 @@ class Tags(tuple[Tag, ...]):
         A comma cannot be inside a Shopify tag (REST stores tags as one comma-separated string), so it
         becomes a space; a tag longer than 255 characters is dropped; past 250 tags the rest are dropped.
         """
-        kept: list[Tag] = []
+        kept: list[str] = []
         dropped: list[dict[str, str]] = []
         for tag in Tags(" ".join(tag.replace(",", " ").split()) for tag in self):
             if len(tag) > SHOPIFY_MAX_TAG_LENGTH:
