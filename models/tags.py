@@ -49,7 +49,7 @@ class Tags(tuple[str, ...]):
     compare through `Tags` (or `Tag`) to compare as Shopify does.
     """
 
-    __slots__ = ()
+    _keys: frozenset[str]  # the case-folded tags, computed once: every comparison uses them
 
     def __new__(cls, values: Iterable[Any] = ()) -> Tags:
         if type(values) is Tags:
@@ -61,7 +61,9 @@ class Tags(tuple[str, ...]):
             tag = str.strip(value)
             if tag and (key := tag.casefold()) not in seen:
                 seen[key] = tag
-        return super().__new__(cls, seen.values())
+        made = super().__new__(cls, seen.values())
+        made._keys = frozenset(seen)
+        return made
 
     @classmethod
     def parse(cls, value: Any) -> Tags:
@@ -73,7 +75,7 @@ class Tags(tuple[str, ...]):
         return cls()
 
     def keys(self) -> frozenset[str]:
-        return frozenset(tag.casefold() for tag in self)
+        return self._keys
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, tuple | list):
@@ -88,18 +90,27 @@ class Tags(tuple[str, ...]):
         return hash(self.keys())
 
     def __contains__(self, item: object) -> bool:
-        return isinstance(item, str) and item.strip().casefold() in self.keys()
+        return isinstance(item, str) and item.strip().casefold() in self._keys
 
     def union(self, *others: Iterable[Any]) -> Tags:
         """These tags, then those of `others` not already here."""
-        return Tags((*self, *(tag for group in others for tag in Tags(group))))
+        merged = self
+        for group in others:
+            group = Tags(group)
+            if not group._keys <= merged._keys:
+                merged = Tags((*merged, *group))
+        return merged
 
     def without(self, *others: Iterable[Any]) -> Tags:
-        gone = set().union(*(Tags(group).keys() for group in others))
+        gone = frozenset().union(*(Tags(group)._keys for group in others))
+        if gone.isdisjoint(self._keys):
+            return self
         return Tags(tag for tag in self if tag.casefold() not in gone)
 
     def missing_from(self, other: Iterable[Any]) -> Tags:
         """The tags here that `other` does not hold (case-insensitively)."""
+        if self._keys <= Tags(other)._keys:
+            return _EMPTY
         return self.without(other)
 
     def text(self, separator: str = SEPARATOR) -> str:
@@ -123,3 +134,6 @@ class Tags(tuple[str, ...]):
                 kept.append(tag)
         return Tags(kept), dropped
 
+
+
+_EMPTY = Tags()

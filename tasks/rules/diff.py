@@ -47,7 +47,7 @@ def diff_for_update(
                 changes[name] = merged
             continue
         if name == "tags":
-            if want.missing_from(have):  # rule 50: `shopify` held means `Shopify` needs no write
+            if not want.keys() <= have.keys():  # rule 50: `shopify` held means `Shopify` needs no write
                 changes[name] = have.union(want)
             continue
         if is_blank(want):

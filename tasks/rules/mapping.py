@@ -60,6 +60,7 @@ def held_fields(capabilities: Capabilities) -> tuple[str, ...]:
     return tuple(name for name in POS_FIELDS if can.get(name, True))
 
 
+@functools.lru_cache(maxsize=256)  # one per tenant; Tags are immutable
 def possync_tags(account_name: str | None) -> Tags:
     """The tags every synced customer carries: `Shopify` and the tenant's account name (rule 14)."""
     return Tags((SHOPIFY_TAG, account_name or ""))
