@@ -61,9 +61,7 @@ class Tags(tuple[str, ...]):
             tag = str.strip(value)
             if tag and (key := tag.casefold()) not in seen:
                 seen[key] = tag
-        made = super().__new__(cls, seen.values())
-        made._keys = frozenset(seen)
-        return made
+        return cls._of(tuple(seen.values()), frozenset(seen))
 
     @classmethod
     def parse(cls, value: Any) -> Tags:
@@ -97,9 +95,17 @@ class Tags(tuple[str, ...]):
         merged = self
         for group in others:
             group = Tags(group)
-            if not group._keys <= merged._keys:
-                merged = Tags((*merged, *group))
+            have = merged._keys
+            if not group._keys <= have:  # both already clean: no need to trim and fold again
+                merged = Tags._of((*merged, *(tag for tag in group if tag.casefold() not in have)),
+                                  have | group._keys)
         return merged
+
+    @classmethod
+    def _of(cls, items: tuple[str, ...], keys: frozenset[str]) -> Tags:
+        made = tuple.__new__(cls, items)
+        made._keys = keys
+        return made
 
     def without(self, *others: Iterable[Any]) -> Tags:
         gone = frozenset().union(*(Tags(group)._keys for group in others))
