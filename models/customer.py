@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from models.tags import Tags
+
 
 class ConsentState(enum.StrEnum):
     """Shopify's marketing consent states (email and SMS share them)."""
@@ -87,7 +89,7 @@ class Customer:
     shipping_address: Address | None = None
     email_consent: Consent | None = None
     sms_consent: Consent | None = None
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    tags: Tags = field(default_factory=Tags)
 
     SYNCED_FIELDS = (
         "first_name",
@@ -101,6 +103,10 @@ class Customer:
         "sms_consent",
         "tags",
     )
+
+    def __post_init__(self) -> None:
+        if type(self.tags) is not Tags:  # rule 50: a tuple given by a caller still compares case-insensitively
+            object.__setattr__(self, "tags", Tags(self.tags))
 
     def replace(self, **changes: Any) -> Customer:
         return dataclasses.replace(self, **changes)
@@ -146,7 +152,7 @@ class Customer:
             shipping_address=address(data.get("shipping_address")),
             email_consent=consent(data.get("email_consent")),
             sms_consent=consent(data.get("sms_consent")),
-            tags=tuple(data.get("tags") or ()),
+            tags=Tags.parse(data.get("tags")),
         )
 
     def fingerprint(self, fields: tuple[str, ...] = SYNCED_FIELDS) -> str:
@@ -164,7 +170,7 @@ class Customer:
             if name == "email" and value:
                 value = value.strip().lower()
             if name == "tags":
-                value = sorted({t.strip().lower() for t in value})
+                value = sorted(self.tags.keys())
             content[name] = value
         blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()

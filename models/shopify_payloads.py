@@ -22,6 +22,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
 from models.customer import Address, Consent, ConsentState, Customer
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
+from models.tags import Tags as TagList
 
 GID_PREFIX = "gid://shopify/"
 
@@ -466,27 +467,13 @@ def shopify_id(value: Any, error: Exception | None = None) -> str:
     raise err
 
 
-def split_tags(value: Any, error: Exception | None = None) -> tuple[str, ...]:
-    """Tags from `"a, b ,c"` or `["a", " b"]`: trimmed, blanks dropped, first spelling of each kept once
-    (Shopify tags are case-insensitive)."""
+def split_tags(value: Any, error: Exception | None = None) -> TagList:
+    """Tags from `"a, b ,c"` or `["a", " b"]`: trimmed, blanks dropped, one of each whatever its case."""
     if value is None:
-        return ()
-    if isinstance(value, str):
-        parts: list[Any] = value.split(",")
-    elif isinstance(value, list):
-        parts = value
-    else:
+        return TagList()
+    if not isinstance(value, str | list) or (isinstance(value, list) and not all(isinstance(p, str) for p in value)):
         raise error or ValueError("not a valid tag list")
-    seen: set[str] = set()
-    tags: list[str] = []
-    for part in parts:
-        if not isinstance(part, str):
-            raise error or ValueError("not a valid tag list")
-        tag = part.strip()
-        if tag and tag.lower() not in seen:
-            seen.add(tag.lower())
-            tags.append(tag)
-    return tuple(tags)
+    return TagList(value.split(",") if isinstance(value, str) else value)
 
 
 def first_error(messages: Any, path: str = "") -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from adapters.base import Capabilities
 from adapters.errors import RateLimitedError, RetryableError
 from adapters.shopify.client import ShopifyClient
-from models import links
+from models import links, military
 from models.shopify_values import ShopifyCustomer
 from models.tables import ImportStatus, PosImport, PosIndexEntry, PosKind, PosStatus
 from models.tenants import TenantContext
@@ -84,6 +84,8 @@ def decide(session: Session, tenant: TenantContext, customer: ShopifyCustomer,
         desired = desired_pos_customer(customer, order=None, account_name=tenant.account_name, capabilities=caps)
         if problems := create_problems(desired):
             return PreviewRow(customer.id, "refused", reason=describe_problems(problems), near_match=near)
+        if broken := military.customer_problems(desired):  # rule 52: the sync would fail naming the field
+            return PreviewRow(customer.id, "refused", reason=military.describe(broken), near_match=near)
     return PreviewRow(customer.id, "create", near_match=near)
 
 

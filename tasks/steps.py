@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters.base import Capabilities, PosAdapter, PosCustomer
 from adapters.errors import AdapterError, FatalError
-from models import links, pos_index
+from models import links, military, pos_index
 from models.customer import Customer
 from models.near_matches import record_near_match
 from models.normalise import email_key, phone_key
@@ -27,7 +27,7 @@ from tasks.rules.heartland import create_problems, describe_problems, uses_defau
 from tasks.rules.links import LinkVerdict, check_link
 from tasks.rules.mapping import desired_pos_customer
 from tasks.rules.matching import MatchResult, NearMatch, contradicts, find_match
-from tasks.rules.pos_to_shopify import shopify_changes_from_pos
+from tasks.rules.pos_to_shopify import shopify_changes_from_pos, shopify_tags_from_pos
 from tasks.runner import StepContext, StepFinished
 from worker.locks import customer_locks
 from worker.runtime import redis_client
@@ -253,6 +253,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
     adapter = pos_adapter_for(tenant)
     caps = adapter.capabilities
     desired = _desired(ctx, customer, adapter)
+    _check_military_address(ctx, desired)
     settings = get_settings()
     with customer_locks(redis_client(), settings.redis_key_prefix, tenant.name, _lock_keys(customer, region)):
         pos_id, current = _known_pos_customer(ctx, adapter)
@@ -308,6 +309,15 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(), POS_READ_AT: time.time(),
                   **({"consent_written": consent_written} if consent_written else {})}
         return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
+
+
+def _check_military_address(ctx: StepContext, desired: Customer) -> None:
+    """Rule 52: a broken military address fails a Heartland sync naming the field (rule 22's complete
+    address); another POS takes the normalised address, and the job keeps a warning for the operator."""
+    if found := military.customer_problems(desired):
+        if ctx.tenant.pos_kind is PosKind.HEARTLAND:
+            raise MissingFieldsError(military.describe(found))
+        ctx.job.context = {**ctx.job.context, "warnings": [military.describe(found)]}
 
 
 def _known_pos_customer(ctx: StepContext, adapter: PosAdapter) -> tuple[str | None, Customer | None]:
@@ -456,14 +466,16 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
     if existing is None:
         existing = _find_in_shopify(ctx, shopify, pos)
     if existing is None:
-        basic = shopify_changes_from_pos(pos.customer, None, region=tenant.settings.default_phone_region)
+        basic = _with_tags(ctx, pos.customer, None,
+                           shopify_changes_from_pos(pos.customer, None, region=tenant.settings.default_phone_region))
         if ctx.job.context.get(PHONE_TAKEN):
             basic.pop("phone", None)  # Shopify holds this phone on another person's account (rule 10)
         written = shopify.create_customer(Customer(**{k: v for k, v in basic.items() if k not in CONSENT_FIELDS}))
         outcome = "created"
         consent_changes = {k: v for k, v in basic.items() if k in CONSENT_FIELDS}
     else:
-        changes = shopify_changes_from_pos(pos.customer, existing.customer, region=tenant.settings.default_phone_region)
+        changes = _with_tags(ctx, pos.customer, existing.customer, shopify_changes_from_pos(
+            pos.customer, existing.customer, region=tenant.settings.default_phone_region))
         basic = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
         consent_changes = {k: v for k, v in changes.items() if k in CONSENT_FIELDS}
         written = shopify.update_customer(existing.id, basic) if basic else existing
@@ -482,6 +494,14 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
                     shopify_fingerprint=written.customer.fingerprint())
     ctx.job.outcome = outcome
     return {"shopify_customer_id": written.id}
+
+
+def _with_tags(ctx: StepContext, pos: Customer, shopify: Customer | None, changes: dict[str, Any]) -> dict[str, Any]:
+    """The POS's new tags ride in the same Shopify write (rule 50); what Shopify's limits drop is on the job."""
+    tags, dropped = shopify_tags_from_pos(pos, shopify, account_name=ctx.tenant.account_name)
+    if dropped:
+        ctx.job.context = {**ctx.job.context, "tags_dropped": dropped}
+    return {**changes, "tags": tags} if tags is not None else changes
 
 
 def _find_in_shopify(ctx: StepContext, shopify: Any, pos: PosCustomer) -> ShopifyCustomer | None:

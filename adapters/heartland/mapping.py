@@ -13,7 +13,7 @@ Custom-field values are typed by store staff into free-form fields, so a value t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from adapters.base import Capabilities, PosCustomer
 from models.customer import Address, Consent, Customer
 from models.tables import PosStatus
+from models.tags import Tags
 
 # Canonical names a tenant may map to merchant custom-field keys (`settings.heartland_custom_fields`).
 EMAIL_OPT_IN = "email_opt_in"
@@ -40,7 +41,6 @@ OPT_IN_TRUE: Any = True
 OPT_IN_FALSE: Any = False
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on", "subscribed", "opted in", "opt-in", "x"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", "unsubscribed", "opted out", "opt-out"})
-TAGS_SEPARATOR = ", "  # tags are written as one comma-separated text value
 _BIRTHDAY_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d")
 
 # Canonical Address field -> Heartland address key. `company` has no Heartland address field.
@@ -269,18 +269,8 @@ def parse_birthday(value: Any) -> date | None:
     return None
 
 
-def parse_tags(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        parts: Iterable[Any] = value.split(",")
-    elif isinstance(value, list):
-        parts = value
-    else:
-        return ()
-    seen: list[str] = []
-    for part in parts:
-        if isinstance(part, str) and part.strip() and part.strip() not in seen:
-            seen.append(part.strip())
-    return tuple(seen)
+def parse_tags(value: Any) -> Tags:
+    return Tags.parse(value)  # rule 50: case-insensitive, unlike a plain text field
 
 
 # --- writing ----------------------------------------------------------------------------------------
@@ -321,7 +311,7 @@ def custom_values(changes: Mapping[str, Any], fields: CustomFields) -> dict[str,
     if fields.sms_opt_in and "sms_consent" in changes:
         out[fields.sms_opt_in] = opt_in_value(changes["sms_consent"])
     if fields.tags and "tags" in changes:
-        out[fields.tags] = TAGS_SEPARATOR.join(changes["tags"] or ())
+        out[fields.tags] = Tags(changes["tags"] or ()).text()
     return out
 
 

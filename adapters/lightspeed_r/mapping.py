@@ -24,6 +24,7 @@ from adapters.errors import BadResponseError
 from adapters.lightspeed_r.errors import VENDOR
 from models.customer import Address, Consent, Customer
 from models.tables import PosStatus
+from models.tags import Tags
 
 # Relations every read asks for, as the JSON array string the vendor requires (Gotcha 4).
 LOAD_RELATIONS = '["Contact","Tags"]'
@@ -262,19 +263,18 @@ def _read_address(entry: dict[str, Any], company: str | None, reader: _Reader) -
     return dataclasses.replace(address, company=company) if company else address
 
 
-def _read_tags(record: Mapping[str, Any], reader: _Reader) -> tuple[str, ...]:
+def _read_tags(record: Mapping[str, Any], reader: _Reader) -> Tags:
     holder = record.get("Tags")
     if holder in (None, "", [], {}):
-        return ()
+        return Tags()
     holder = reader.obj(holder, "Customer.Tags")
     values = as_list(holder.get(TAGS_ELEMENT), lambda problem: reader.bad(f"Customer.Tags.{TAGS_ELEMENT}", problem))
     tags: list[str] = []
     for value in values:
         if not isinstance(value, str):
             raise reader.bad(f"Customer.Tags.{TAGS_ELEMENT}", f"should hold strings, got {type(value).__name__}")
-        if value.strip():
-            tags.append(value.strip())
-    return tuple(tags)
+        tags.append(value)
+    return Tags(tags)  # rule 50: `VIP` and `vip` typed in store are one tag
 
 
 def to_pos_customer(record: Mapping[str, Any], endpoint: str) -> PosCustomer:
@@ -446,7 +446,7 @@ def update_body(changes: Mapping[str, Any], current: Mapping[str, Any] | None, e
             if value is not None:
                 contact["noPhone"] = _consent_flag(value)
         elif name == "tags":
-            body["Tags"] = {TAGS_ELEMENT: list(value or ())}
+            body["Tags"] = {TAGS_ELEMENT: list(Tags(value or ()))}
         # shipping_address: R-Series has no second address (Capabilities.shipping_address is False).
     if contact:
         body["Contact"] = contact

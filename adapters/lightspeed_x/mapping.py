@@ -32,9 +32,9 @@ from adapters.errors import BadResponseError
 from adapters.lightspeed_x.errors import VENDOR
 from models.customer import Address, Consent, Customer
 from models.tables import PosStatus
+from models.tags import Tags
 
 TAGS_FIELD = "custom_field_4"
-TAG_SEPARATOR = ", "
 BILLING_PREFIX = "physical"
 SHIPPING_PREFIX = "postal"
 # canonical Address attribute -> X-Series field suffix (after "physical_" / "postal_")
@@ -138,23 +138,13 @@ def from_vendor(record: Any, endpoint: str, where: str = "data") -> PosCustomer:
     return PosCustomer(pos_id=pos_id, status=status, customer=customer, created_at=created_at, updated_at=updated_at)
 
 
-def tags_from_field(value: str | None) -> tuple[str, ...]:
-    """`"Shopify, acmestore"` -> ("Shopify", "acmestore"); case-insensitive duplicates dropped."""
-    if not value:
-        return ()
-    seen: set[str] = set()
-    tags: list[str] = []
-    for part in value.split(","):
-        tag = part.strip()
-        if tag and tag.lower() not in seen:
-            seen.add(tag.lower())
-            tags.append(tag)
-    return tuple(tags)
+def tags_from_field(value: str | None) -> Tags:
+    """`"Shopify, acmestore"` -> Tags("Shopify", "acmestore"); one tag whatever its case (rule 50)."""
+    return Tags.parse(value)
 
 
 def tags_to_field(tags: Iterable[str]) -> str | None:
-    cleaned = tags_from_field(",".join(t.replace(",", " ") for t in tags))
-    return TAG_SEPARATOR.join(cleaned) or None
+    return Tags(tags).text() or None
 
 
 # --- canonical -> vendor --------------------------------------------------------------------------

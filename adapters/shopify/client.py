@@ -259,7 +259,7 @@ class ShopifyClient(VendorHttpClient):
         return self._mutation_result(data, "customerCreate", "graphql CustomerCreate")
 
     def update_customer(self, customer_id: str, changes: Mapping[str, Any]) -> ShopifyCustomer:
-        """Write basic details (`first_name`, `last_name`, `email`, `phone`); None values are not sent.
+        """Write basic details (`first_name`, `last_name`, `email`, `phone`) and tags; None values are not sent.
         With nothing to write this reads instead, so "no change" costs no mutation."""
         value = mapping.update_input(self._gid("Customer", customer_id), changes)
         if len(value) == 1:

@@ -70,6 +70,9 @@ COSTS = {
     "CustomerUpdate": 10,
     "CustomerEmailMarketingConsentUpdate": 10,
     "CustomerSmsMarketingConsentUpdate": 10,
+    "CustomerMerge": 10,
+    "CustomerMergePreview": 1,
+    "CustomerMergeJobStatus": 1,
 }
 ROOT_FIELDS = {
     "customer": "GetCustomer",
@@ -79,7 +82,18 @@ ROOT_FIELDS = {
     "customerUpdate": "CustomerUpdate",
     "customerEmailMarketingConsentUpdate": "CustomerEmailMarketingConsentUpdate",
     "customerSmsMarketingConsentUpdate": "CustomerSmsMarketingConsentUpdate",
+    "customerMerge": "CustomerMerge",
+    "customerMergePreview": "CustomerMergePreview",
+    "customerMergeJobStatus": "CustomerMergeJobStatus",
 }
+# `CustomerMergeErrorFieldType` values that refuse a merge outright (reference §4.1); a test sets them
+# on a customer with `add_customer(merge_blockers=...)` for the data this fake does not model.
+MERGE_BLOCKERS = frozenset({
+    "COMPANY_CONTACT", "CUSTOMER_PAYMENT_METHODS", "DELETED_AT", "GIFT_CARDS", "MERGE_IN_PROGRESS",
+    "MULTIPASS_IDENTIFIER", "PENDING_DATA_REQUEST", "REDACTED_AT", "STORE_CREDIT", "SUBSCRIPTIONS",
+})
+MAX_MERGED_NOTE = 5000  # a longer merged note, or more merged tags, must be edited first
+MAX_MERGED_TAGS = 250
 
 
 class GraphQLError(Exception):
@@ -177,6 +191,8 @@ class FakeShopify(FakeVendorServer):
         self.deliveries: list[Delivery] = []
         self.operations: list[str] = []  # every operation run, in order (tests count the mutations)
         self._outbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._merge_jobs: dict[str, dict[str, Any]] = {}
+        self.merge_seconds = 0.3  # how long a merge job runs in the background before it completes
         self._sender: threading.Thread | None = None
         super().__init__()
 
@@ -202,6 +218,8 @@ class FakeShopify(FakeVendorServer):
         orders_count: int = 0,
         amount_spent: str = "0.0",
         tax_exempt: bool = False,
+        note: str | None = None,
+        merge_blockers: Iterable[str] = (),
     ) -> str:
         """Add a customer directly (no validation, no webhook); returns its numeric id as a string.
 
@@ -226,6 +244,8 @@ class FakeShopify(FakeVendorServer):
                 "orders_count": orders_count,
                 "amount_spent": amount_spent,
                 "tax_exempt": tax_exempt,
+                "note": note,
+                "merge_blockers": sorted(set(merge_blockers)),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -486,7 +506,8 @@ class FakeShopify(FakeVendorServer):
             if value.get("id"):
                 raise RefusedError(user_error(["id"], "Id must not be given when creating a customer"))
             record = {"id": None, "orders_count": 0, "amount_spent": "0.0", "state": "DISABLED", "tags": [],
-                      "addresses": [], "metafields": {}, "first_name": None, "last_name": None, "email": None,
+                      "addresses": [], "metafields": {}, "note": None, "merge_blockers": [],
+                      "first_name": None, "last_name": None, "email": None,
                       "phone": None, "email_consent": _consent_record("NOT_SUBSCRIBED", None),
                       "sms_consent": _consent_record("NOT_SUBSCRIBED", None)}
             self._apply_input(record, value)
@@ -565,6 +586,135 @@ class FakeShopify(FakeVendorServer):
                     consent_updated_at=record["sms_consent"]["updated_at"]))
         return {root: {"customer": self._node(record, query), "userErrors": []}}, 10
 
+    # --- merging two customers (reference §4.1) ----------------------------------------------------
+    def _merge_pair(self, variables: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        one_id = _gid_variable(variables, "customerOneId", "Customer")
+        two_id = _gid_variable(variables, "customerTwoId", "Customer")
+        one, two = self._customers.get(one_id or ""), self._customers.get(two_id or "")
+        if one is None or two is None or one is two:
+            raise RefusedError(user_error(["customerOneId"], "Invalid customer", "INVALID_CUSTOMER_ID"))
+        return one, two
+
+    def _merge_errors(self, one: dict[str, Any], two: dict[str, Any]) -> list[dict[str, Any]]:
+        """`customerMergeErrors`: the hard blockers of each side (`errorFields`), with a message."""
+        errors = []
+        for record in (one, two):
+            fields = set(record["merge_blockers"])
+            if record["email_consent"]["state"] == "REDACTED":
+                fields.add("REDACTED_AT")
+            if any(job["status"] in ("REQUESTED", "IN_PROGRESS") and record["id"] in job["pair"]
+                   for job in self._merge_jobs.values()):
+                fields.add("MERGE_IN_PROGRESS")
+            if fields:
+                errors.append({"errorFields": sorted(fields),
+                               "message": f"Customer {record['id']} can't be merged: {', '.join(sorted(fields))}"})
+        return errors
+
+    def _merged_values(self, one: dict[str, Any], two: dict[str, Any]) -> tuple[str, list[str]]:
+        notes = [r["note"] for r in (two, one) if r["note"]]
+        tags = list({t.casefold(): t for t in reversed(two["tags"] + one["tags"])}.values())[::-1]
+        return "\n".join(notes), tags
+
+    def _blocking_fields(self, note: str, tags: list[str], override: dict[str, Any]) -> dict[str, Any] | None:
+        """The limits a merge cannot pass unless the override edits them: note and tags."""
+        note, tags = override.get("note", note), override.get("tags", tags)
+        blocking = {"note": note if len(note or "") > MAX_MERGED_NOTE else None,
+                    "tags": tags if len(tags) > MAX_MERGED_TAGS else None}
+        return blocking if any(v is not None for v in blocking.values()) else None
+
+    def _survivor(self, one: dict[str, Any], two: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+        """Which profile survives: the email override, the only one with an email, an enabled account, else two."""
+        given = override.get("customerIdOfEmailToKeep")
+        wanted = _parse_gid(given, "Customer") if given is not None else None
+        if wanted in (one["id"], two["id"]):
+            return one if wanted == one["id"] else two
+        if bool(one["email"]) != bool(two["email"]):
+            return one if one["email"] else two
+        if one["email"] and (one["state"] == "ENABLED") != (two["state"] == "ENABLED"):
+            return one if one["state"] == "ENABLED" else two
+        return two
+
+    def _op_CustomerMergePreview(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        try:
+            one, two = self._merge_pair(variables)
+        except RefusedError as exc:
+            return {"customerMergePreview": {"customerMergeErrors": [
+                {"errorFields": ["OVERRIDE_FIELDS"], "message": exc.errors[0]["message"]}],
+                "blockingFields": None, "defaultFields": None, "resultingCustomerId": None}}, 1
+        override = variables.get("overrideFields") or {}
+        note, tags = self._merged_values(one, two)
+        kept = self._survivor(one, two, override)
+        return {"customerMergePreview": {
+            "resultingCustomerId": f"gid://shopify/Customer/{kept['id']}",
+            "customerMergeErrors": self._merge_errors(one, two),
+            "blockingFields": self._blocking_fields(note, tags, override),
+            "defaultFields": {"note": note or None, "tags": tags, "firstName": kept["first_name"] or None,
+                              "lastName": kept["last_name"] or None},
+        }}, 1
+
+    def _op_CustomerMerge(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        """Starts an asynchronous job; the merge itself happens `merge_seconds` later, then `customers/merge`."""
+        override = variables.get("overrideFields") or {}
+        try:
+            one, two = self._merge_pair(variables)
+            errors = self._merge_errors(one, two)
+            if errors:
+                codes = {"GIFT_CARDS": "CUSTOMER_HAS_GIFT_CARDS"}
+                field = errors[0]["errorFields"][0]
+                raise RefusedError(user_error(["customerOneId"], errors[0]["message"],
+                                              codes.get(field, "INVALID_CUSTOMER")))
+            note, tags = self._merged_values(one, two)
+            if self._blocking_fields(note, tags, override):
+                raise RefusedError(user_error(["overrideFields"], "Merged note or tags exceed the limits; "
+                                              "override them", "MISSING_OVERRIDE_ATTRIBUTE"))
+        except RefusedError as exc:
+            return {"customerMerge": {"job": None, "resultingCustomerId": None, "userErrors": exc.errors}}, 10
+        kept = self._survivor(one, two, override)
+        gone = two if kept is one else one
+        job_id = self._next_id()
+        self._merge_jobs[job_id] = {"status": "REQUESTED", "pair": (one["id"], two["id"]), "kept": kept["id"],
+                                    "deleted": gone["id"], "override": override}
+        timer = threading.Timer(self.merge_seconds, self._run_merge, (job_id,))
+        timer.daemon = True
+        timer.start()
+        return {"customerMerge": {"job": {"id": f"gid://shopify/Job/{job_id}", "done": False},
+                                  "resultingCustomerId": f"gid://shopify/Customer/{kept['id']}",
+                                  "userErrors": []}}, 10
+
+    def _run_merge(self, job_id: str) -> None:
+        with self.lock:
+            job = self._merge_jobs[job_id]
+            job["status"] = "IN_PROGRESS"
+            kept, gone = self._customers.get(job["kept"]), self._customers.get(job["deleted"])
+            if kept is None or gone is None:
+                job["status"] = "FAILED"
+                return
+            note, tags = self._merged_values(gone, kept)
+            override = job["override"]
+            kept["note"] = override.get("note", note) or None
+            kept["tags"] = override.get("tags", tags)
+            for name in ("first_name", "last_name", "phone"):
+                kept[name] = kept[name] or gone[name]
+            kept["addresses"] = kept["addresses"] + [a for a in gone["addresses"] if a not in kept["addresses"]]
+            kept["orders_count"] += gone["orders_count"]
+            for order in self._orders.values():
+                if order["customer_id"] == gone["id"]:
+                    order["customer_id"] = kept["id"]
+            kept["updated_at"] = _now()
+            del self._customers[gone["id"]]
+            job["status"] = "COMPLETED"
+        self.emit("customers/merge", webhooks.merge_payload(kept["id"], gone["id"], job_id=f"gid://shopify/Job/{job_id}"))
+
+    def _op_CustomerMergeJobStatus(self, variables: dict[str, Any], query: str) -> tuple[dict[str, Any], int]:  # noqa: N802
+        job_id = _parse_gid(variables.get("jobId"), "Job")
+        job = self._merge_jobs.get(job_id or "")
+        if job is None:
+            return {"customerMergeJobStatus": None}, 1
+        return {"customerMergeJobStatus": {
+            "jobId": f"gid://shopify/Job/{job_id}", "status": job["status"],
+            "resultingCustomerId": f"gid://shopify/Customer/{job['kept']}", "customerMergeErrors": [],
+        }}, 1
+
     # --- writing a CustomerInput -----------------------------------------------------------------
     def _apply_input(self, record: dict[str, Any], value: dict[str, Any]) -> None:
         """Apply a `CustomerInput` to `record` in place; raises `RefusedError` like Shopify's validations."""
@@ -606,7 +756,7 @@ class FakeShopify(FakeVendorServer):
             elif any(len(t) > 255 for t in tags):
                 errors.append(user_error(["tags"], "Tags is too long (maximum is 255 characters)"))
             else:
-                record["tags"] = list(dict.fromkeys(tags))
+                record["tags"] = list({t.casefold(): t for t in reversed(tags)}.values())[::-1]  # "not case sensitive"
         if "addresses" in value:
             addresses = value["addresses"] or []
             for position, address in enumerate(addresses):

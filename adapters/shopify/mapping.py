@@ -13,6 +13,7 @@ from typing import Any
 from models.customer import Address, Consent, ConsentState, Customer
 from models.shopify_payloads import shopify_id, split_tags
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
+from models.tags import Tags
 
 # Shopify's standard customer metafield for the birthday (reference §2.3); apps also use custom
 # namespaces, so the client takes it as a parameter and this is only the default.
@@ -178,7 +179,7 @@ def customer_input(customer: Customer, birthday_metafield: tuple[str, str] = BIR
     if addresses:
         value["addresses"] = [address_input(a) for a in dict.fromkeys(addresses)]
     if customer.tags:
-        value["tags"] = list(customer.tags)
+        value["tags"] = list(customer.tags.for_shopify()[0])  # Shopify refuses the whole write past its limits
     if customer.email and customer.email_consent and (email_consent := consent_input(customer.email_consent)):
         value["emailMarketingConsent"] = email_consent
     if customer.phone and customer.sms_consent and (sms_consent := consent_input(customer.sms_consent)):
@@ -194,11 +195,14 @@ def customer_input(customer: Customer, birthday_metafield: tuple[str, str] = BIR
 def update_input(customer_gid: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     """A `CustomerInput` for `customerUpdate` from canonical basic fields; None values are left out
     (an empty value never blanks one out, SPEC rule 21). Other keys are a programming error."""
-    unknown = sorted(set(changes) - set(BASIC_FIELDS))
+    unknown = sorted(set(changes) - set(BASIC_FIELDS) - {"tags"})
     if unknown:
-        raise ValueError(f"update_customer writes only {sorted(BASIC_FIELDS)}; got {unknown}")
+        raise ValueError(f"update_customer writes only {sorted(BASIC_FIELDS)} and tags; got {unknown}")
     value: dict[str, Any] = {"id": customer_gid}
     for name, new in changes.items():
-        if new is not None and new != "":
+        if name == "tags":
+            if new:  # the whole list: Shopify replaces a customer's tags with what is sent
+                value["tags"] = list(Tags(new).for_shopify()[0])
+        elif new is not None and new != "":
             value[BASIC_FIELDS[name]] = new
     return value

@@ -16,7 +16,7 @@ from models.customer import Address, Customer
 from models.normalise import email_key
 from tasks.rules.consent import merge_consent
 from tasks.rules.keys import same_phone
-from tasks.rules.mapping import held_fields, merge_tags
+from tasks.rules.mapping import held_fields
 
 NAME_FIELDS = ("first_name", "last_name")
 ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)
@@ -47,9 +47,8 @@ def diff_for_update(
                 changes[name] = merged
             continue
         if name == "tags":
-            combined = merge_tags(have, want)
-            if len(combined) != len(merge_tags(have)):
-                changes[name] = combined
+            if not want.keys() <= have.keys():  # rule 50: `shopify` held means `Shopify` needs no write
+                changes[name] = have.union(want)
             continue
         if is_blank(want):
             continue  # rule 21: nothing to write never means "erase"

@@ -18,7 +18,7 @@ Where each canonical field lands, per POS (the README copies this table):
 | SMS consent | `Contact.noPhone` (opt-out) | `enable_promotional_sms` | custom field `["sms_opt_in"]` only |
 | tags `Shopify` + account name (rule 18) | customer `Tags` | `custom_field_4` (no tags) | custom field `["tags"]` |
 
-Where a POS has no tags, the tags are joined with `TAGS_SEPARATOR` into the text field named by
+Where a POS has no tags, the tags are joined by `Tags.text` into the text field named by
 `Capabilities.tags_field`, which merchants can filter customer lists by. A Heartland field with no
 key in `heartland_custom_fields` is not held at all (see `tasks.rules.heartland.heartland_capabilities`).
 """
@@ -26,17 +26,18 @@ key in `heartland_custom_fields` is not held at all (see `tasks.rules.heartland.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import Capabilities
+from models import military
 from models.customer import Address, Customer
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
+from models.tags import Tags
 from tasks.rules.consent import pos_flag_consent, pos_opt_in
 
 SHOPIFY_TAG = "Shopify"
 _ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)
-TAGS_SEPARATOR = ", "
 
 # Every field possync writes to a POS (rule 14), before capabilities remove what a POS cannot hold.
 POS_FIELDS = Customer.SYNCED_FIELDS
@@ -59,30 +60,10 @@ def held_fields(capabilities: Capabilities) -> tuple[str, ...]:
     return tuple(name for name in POS_FIELDS if can.get(name, True))
 
 
-def merge_tags(*groups: Iterable[str]) -> tuple[str, ...]:
-    """Tags in first-seen order, de-duplicated case-insensitively as Shopify does (first spelling kept)."""
-    seen: dict[str, str] = {}
-    for group in groups:
-        for tag in group:
-            tag = tag.strip()
-            if tag and tag.casefold() not in seen:
-                seen[tag.casefold()] = tag
-    return tuple(seen.values())
-
-
-def join_tags(tags: Iterable[str]) -> str:
-    """Tags as one text field value for a POS without tags."""
-    return TAGS_SEPARATOR.join(merge_tags(tags))
-
-
-def split_tags(text: str | None) -> tuple[str, ...]:
-    """The reverse of `join_tags`, tolerant of hand-edited separators."""
-    return merge_tags((text or "").replace(";", ",").split(","))
-
-
-def possync_tags(account_name: str | None) -> tuple[str, ...]:
+@functools.lru_cache(maxsize=256)  # one per tenant; Tags are immutable
+def possync_tags(account_name: str | None) -> Tags:
     """The tags every synced customer carries: `Shopify` and the tenant's account name (rule 14)."""
-    return merge_tags((SHOPIFY_TAG, account_name or ""))
+    return Tags((SHOPIFY_TAG, account_name or ""))
 
 
 def desired_pos_customer(
@@ -124,9 +105,10 @@ def _text(value: str | None) -> str | None:
 
 
 def _address(address: Address | None) -> Address | None:
+    """The address as every destination gets it: a US military one in its required form (rule 52)."""
     if address is None or not any(getattr(address, name) for name in _ADDRESS_FIELDS):
         return None
-    return address
+    return military.normalise(address)
 
 
 # --- what a POS holds: the per-POS table above as data ---------------------------------------------
@@ -149,7 +131,7 @@ def held_values(customer: Customer, capabilities: Capabilities) -> dict[str, Any
             out[name.replace("consent", "opt_in")] = None if value is None else pos_opt_in(value.state)
         elif name == "tags":
             out["tags" if capabilities.has_tags else str(capabilities.tags_field)] = (
-                tuple(value) if capabilities.has_tags else join_tags(value)
+                Tags(value) if capabilities.has_tags else Tags(value).text()
             )
         else:
             out[name] = value
@@ -167,7 +149,7 @@ def from_held_values(values: Mapping[str, Any], capabilities: Capabilities) -> C
             fields[name] = None if flag is None else pos_flag_consent(flag)
         elif name == "tags":
             raw = values.get("tags" if capabilities.has_tags else str(capabilities.tags_field))
-            fields["tags"] = merge_tags(raw or ()) if capabilities.has_tags else split_tags(raw)
+            fields["tags"] = Tags.parse(raw)
         else:
             fields[name] = values.get(name)
     return Customer(**fields)

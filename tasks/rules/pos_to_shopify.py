@@ -1,8 +1,10 @@
 """What a new or changed POS customer sends to Shopify (SPEC rule 2's direction).
 
-Only the basic details travel this way: first and last name, email, phone and marketing consent.
-Addresses, birthday and tags stay with the POS. The comparisons are those of the Shopify -> POS diff
-(emails case-insensitively, phones by match key) and an empty POS value never blanks a Shopify one.
+Only the basic details travel this way: first and last name, email, phone, marketing consent, and the
+merchant's POS tags that Shopify lacks (rule 50: compared case-insensitively; possync's own `Shopify`
+and account-name tags stay on the POS). Addresses and birthday stay with the POS. The comparisons are
+those of the Shopify -> POS diff (emails case-insensitively, phones by match key) and an empty POS value
+never blanks a Shopify one.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from models.customer import Customer
+from models.tags import Tags
 from tasks.rules.consent import consent_for_shopify
 from tasks.rules.diff import is_blank, same_value
+from tasks.rules.mapping import possync_tags
 
 BASIC_FIELDS = ("first_name", "last_name", "email", "phone")
 CONSENT_FIELDS = ("email_consent", "sms_consent")
@@ -34,3 +38,19 @@ def shopify_changes_from_pos(pos: Customer, shopify: Customer | None, *, region:
         if consent is not None:
             changes[name] = consent
     return changes
+
+
+def shopify_tags_from_pos(pos: Customer, shopify: Customer | None, *, account_name: str | None
+                          ) -> tuple[Tags | None, list[dict[str, str]]]:
+    """The whole tag list to write to Shopify (None: nothing to write) and what Shopify's limits dropped.
+
+    Only the merchant's POS tags that Shopify lacks cause a write, so a POS holding `vip` against
+    Shopify's `VIP` writes nothing (rule 50). Shopify replaces a customer's tags with what is sent,
+    so the list is Shopify's tags followed by the POS's new ones, within 250 tags of 255 characters.
+    """
+    have = shopify.tags if shopify is not None else Tags()
+    new = pos.tags.without(possync_tags(account_name)).missing_from(have)
+    if not new:
+        return None, []
+    kept, dropped = have.union(new).for_shopify()
+    return (kept if kept.missing_from(have) else None), dropped

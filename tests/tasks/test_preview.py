@@ -100,6 +100,21 @@ def test_heartland_refuses_what_it_cannot_create_and_says_what_is_missing(make, 
     assert counts == {"link": 0, "ambiguous": 0, "create": 1, "refused": 2}
 
 
+def test_heartland_refuses_a_broken_military_address_naming_the_field(make, session: Session) -> None:  # type: ignore[no-untyped-def]
+    shop = make("heartland")
+    onboarding.import_here(shop.name, on_page=lambda _r: None)
+    military = {"address1": "psc 3 box 123", "city": "apo", "provinceCode": "Armed Forces Europe", "zip": "09012",
+                "countryCode": "DE"}
+    good = shop.shopify.add_customer("Di", "Eze", "di@example.com", None, address=military)
+    broken = shop.shopify.add_customer("Ed", "Fox", "ed@example.com", None, address={**military, "zip": "34001"})
+
+    rows, counts = run_preview(session, shop)
+
+    assert rows[good].action == "create"
+    assert rows[broken].action == "refused" and "billing address ZIP" in (rows[broken].reason or "")
+    assert counts == {"link": 0, "ambiguous": 0, "create": 1, "refused": 1}
+
+
 @pytest.mark.parametrize("kind", ["lightspeed-x", "heartland"])
 def test_every_shopify_customer_once_over_several_pages(make, session: Session, kind: str) -> None:  # type: ignore[no-untyped-def]
     shop = make(kind, {"customer_matching": "phone"})

@@ -17,10 +17,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from worker.cli import crm, db, demo, flower, ops, run, shipstation, tenant
+    from worker.cli import crm, db, demo, flower, ops, run, shipstation, shopify, tenant
 
     cli.add_command(db.db)
     cli.add_command(tenant.tenant)
+    cli.add_command(shopify.shopify)
     for command in (run.serve, run.worker, run.beat, flower.flower):
         cli.add_command(command)
     for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.privacy):

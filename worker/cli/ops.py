@@ -123,6 +123,8 @@ def failed_show(job_id: int) -> None:
         if job is None:
             raise LookupError(f"no sync job {job_id}")
         row = _job_row(job, session.get_one(Tenant, job.tenant_id).name)
+        for name in ("warnings", "tags_dropped"):  # SPEC rules 52 and 50: recorded, not failures
+            row[name] = (job.context or {}).get(name) or []
         row["attempts_log"] = [
             {"step": a.step, "outcome": a.outcome, "http_status": a.http_status, "latency_ms": a.latency_ms,
              "error": a.error, "at": a.started_at.isoformat()}

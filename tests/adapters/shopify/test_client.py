@@ -116,13 +116,17 @@ def test_user_errors_are_fatal_and_name_the_field(fake: FakeShopify, client: Sho
         client.create_customer(Customer(first_name="X", phone="12"))
 
 
-def test_update_customer_writes_basic_details_only(fake: FakeShopify, client: ShopifyClient) -> None:
+def test_update_customer_writes_basic_details_and_tags_only(fake: FakeShopify, client: ShopifyClient) -> None:
     customer_id = fake.add_customer("Ann", "Lee", "ann@example.com")
     updated = client.update_customer(customer_id, {"first_name": "Anne", "phone": "+16135551234", "email": None})
     assert updated.customer.first_name == "Anne" and updated.customer.phone == "+16135551234"
     assert fake.customers[customer_id]["email"] == "ann@example.com"  # None never blanks a value out
-    with pytest.raises(ValueError, match="tags"):
-        client.update_customer(customer_id, {"tags": ("x",)})
+    with pytest.raises(ValueError, match="birthday"):
+        client.update_customer(customer_id, {"birthday": None})
+    # Rule 50: Shopify's limits are kept even when the caller did not (251 tags, a comma, one too long).
+    client.update_customer(customer_id, {"tags": ["a,b", "x" * 256, *(f"t{i}" for i in range(250))]})
+    stored = fake.customers[customer_id]["tags"]
+    assert len(stored) == 250 and stored[0] == "a b" and all(len(t) <= 255 for t in stored)
 
 
 def test_update_with_nothing_to_write_sends_no_mutation(fake: FakeShopify, client: ShopifyClient) -> None:

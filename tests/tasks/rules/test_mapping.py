@@ -9,14 +9,12 @@ import pytest
 from adapters.base import Capabilities
 from models.customer import Address, Consent, ConsentState, Customer
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
+from models.tags import Tags
 from tasks.rules.mapping import (
     desired_pos_customer,
     from_held_values,
     held_fields,
     held_values,
-    join_tags,
-    merge_tags,
-    split_tags,
 )
 from tests.tasks.rules.support import HEARTLAND, R_SERIES, X_SERIES
 
@@ -50,7 +48,8 @@ def test_rule_14_create_fields() -> None:
 def test_rule_14_tags_dedupe_case_insensitively() -> None:
     c = desired_pos_customer(SHOPIFY_JANE, order=None, account_name="SHOPIFY", capabilities=R_SERIES)
     assert c.tags == ("Shopify",)
-    assert merge_tags(["VIP", " vip ", "Sale", ""], ["sale", "New"]) == ("VIP", "Sale", "New")
+    merged = Tags(["VIP", " vip ", "Sale", ""]).union(["sale", "New"])
+    assert tuple(str(t) for t in merged) == ("VIP", "Sale", "New")
 
 
 @pytest.mark.parametrize(("caps", "slot"), [(R_SERIES, "Home"), (X_SERIES, "phone"), (HEARTLAND, "mobile")])
@@ -98,9 +97,9 @@ def test_rule_18_tags_go_to_the_tags_field_where_a_pos_has_no_tags() -> None:
 
 
 def test_rule_18_tag_text_round_trips_and_tolerates_hand_edits() -> None:
-    assert split_tags(join_tags(["Shopify", "acmestore"])) == ("Shopify", "acmestore")
-    assert split_tags("Shopify;acmestore , vip,,") == ("Shopify", "acmestore", "vip")
-    assert split_tags(None) == ()
+    assert Tags.parse(Tags(["Shopify", "acmestore"]).text()) == ("Shopify", "acmestore")
+    assert tuple(Tags.parse("Shopify;acmestore , vip,,")) == ("Shopify", "acmestore", "vip")
+    assert Tags.parse(None) == ()
 
 
 def test_rule_25_email_consent_everywhere_sms_where_held() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from models.customer import Address, Consent, ConsentState, Customer
 from tasks.rules.consent import pos_flag_consent
-from tasks.rules.pos_to_shopify import shopify_changes_from_pos
+from tasks.rules.pos_to_shopify import shopify_changes_from_pos, shopify_tags_from_pos
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LATER = datetime(2025, 6, 1, tzinfo=UTC)
@@ -45,3 +45,18 @@ def test_rule_2_consent_newest_wins() -> None:
 
 def test_rule_21_empty_pos_values_never_blank_shopify() -> None:
     assert shopify_changes_from_pos(Customer(first_name="", email=None), SHOPIFY) == {}
+
+
+def test_rule_50_only_pos_tags_shopify_lacks_cause_a_tag_write() -> None:
+    shopify = SHOPIFY.replace(tags=("VIP", "Online"))
+    assert shopify_tags_from_pos(POS.replace(tags=("vip", "Shopify", "ACME")), shopify, account_name="acme") \
+        == (None, [])
+    tags, dropped = shopify_tags_from_pos(POS.replace(tags=("vip", "Gold")), shopify, account_name="acme")
+    assert tags is not None and tuple(tags) == ("VIP", "Online", "Gold") and dropped == []
+
+
+def test_rule_50_a_full_shopify_tag_list_drops_the_new_tags_and_says_so() -> None:
+    full = SHOPIFY.replace(tags=tuple(f"t{i}" for i in range(250)))
+    tags, dropped = shopify_tags_from_pos(POS.replace(tags=("Gold", "x" * 300)), full, account_name="acme")
+    assert tags is None  # nothing Shopify could take: no write
+    assert [d["reason"] for d in dropped] == ["more than 250 tags", "longer than 255 characters"]

@@ -71,3 +71,16 @@ def test_poll_now_indexes_pos_customers(stack) -> None:  # type: ignore[no-untyp
     assert json.loads(possync("poll", "--tenant", "cli", env=env).stdout)["jobs"] == 0
     unknown = possync("poll", "--tenant", "nobody", env=env)
     assert unknown.returncode != 0 and "no tenant named 'nobody'" in unknown.stderr
+
+
+def test_rule_52_a_broken_military_address_is_a_failed_sync_naming_the_field(stack) -> None:  # type: ignore[no-untyped-def]
+    env, shopify, pos = stack
+    address = {"address1": "PSC 3 BOX 123", "city": "fpo", "provinceCode": "Armed Forces Pacific", "zip": "09012",
+               "countryCode": "JP"}  # an AE ZIP in an AP address
+    customer_id = shopify.add_customer("Ty", "Vo", "ty@example.com", None, address=address)
+    assert possync("sync", "--tenant", "cli", "--shopify-customer", customer_id, env=env).returncode == 0
+    [failed] = json.loads(possync("failed", "list", "--json", env=env).stdout)
+    assert failed["error_class"] == "missing_fields" and "billing address ZIP" in failed["error"]
+    shown = json.loads(possync("failed", "show", str(failed["id"]), env=env).stdout)
+    assert shown["warnings"] == [] and shown["tags_dropped"] == []
+    assert pos.state()["customers"] == []  # nothing half-created
