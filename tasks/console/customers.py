@@ -161,7 +161,7 @@ def story(session: Session, tenant_id: int, shopify_id: str | None, pos_id: str 
     attempts = session.scalars(select(SyncAttempt).where(SyncAttempt.job_id.in_([j.id for j in jobs]))
                                .order_by(SyncAttempt.started_at, SyncAttempt.id))
     for a in attempts:
-        http = f"HTTP {a.http_status}" if a.http_status else "no HTTP status"
+        http = f"HTTP {a.http_status}" if a.http_status else "HTTP -"
         latency = f"{a.latency_ms:.1f} ms" if a.latency_ms is not None else "-"
         entries.append(Entry(a.started_at, "attempt", f"{a.step}: {a.outcome}",
                              f"{http}, {latency}" + (f", {a.error}" if a.error else ""), a.job_id, a.outcome))
