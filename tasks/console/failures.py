@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.tables import JobStatus, SyncJob
+from models.tables import JobStatus, SyncAttempt, SyncJob
 
 PAGE_SIZE = 100
 # Where a sync writes: a Shopify -> POS job writes to the tenant's POS, a POS -> Shopify job to Shopify.
@@ -66,3 +66,12 @@ def advice(error_class: str | None) -> str:
 def failed_ids(session: Session, filters: Filters) -> list[int]:
     """Every failed job under the filters (what "Replay all shown" replays)."""
     return list(session.scalars(select(SyncJob.id).where(*filters.conditions()).order_by(SyncJob.id)))
+
+
+def job_with_attempts(session: Session, job_id: int) -> tuple[SyncJob, list[SyncAttempt]] | None:
+    """One job and its attempts by time (`possync failed show`)."""
+    job = session.get(SyncJob, job_id)
+    if job is None:
+        return None
+    return job, list(session.scalars(select(SyncAttempt).where(SyncAttempt.job_id == job_id)
+                                     .order_by(SyncAttempt.started_at, SyncAttempt.id)))

@@ -111,6 +111,17 @@ def failed_page() -> str:
                            destinations=failures.DESTINATIONS, advice=failures.advice, page_size=failures.PAGE_SIZE)
 
 
+@blueprint.get("/jobs/<int:job_id>")
+def job_page(job_id: int) -> str | Response:
+    with _db() as db:
+        found = failures.job_with_attempts(db, job_id)
+        if found is None:
+            return _not_found(f"no sync job {job_id}")
+        job, attempts = found
+        tenant = tenants.tenant_names(db)[job.tenant_id]
+    return render_template("job.html", job=job, attempts=attempts, tenant=tenant, advice=failures.advice)
+
+
 def _replay(job_ids: list[int], what: str) -> None:
     with _db() as db:
         audit.record(db, _actor(), "replay", jobs=job_ids[:100], count=len(job_ids), what=what)
@@ -130,7 +141,7 @@ def replay() -> Response:
         flash("select at least one failed sync to replay", "error")
     else:
         _replay(ids, f"replay of {len(ids)} selected" if len(ids) > 1 else f"replay of job {ids[0]}")
-    return redirect(request.form.get("back") or url_for("console.failed_page"))
+    return redirect(_back(url_for("console.failed_page")))
 
 
 @blueprint.post("/failed/replay-all")
@@ -195,7 +206,7 @@ def _act(tenant_name: str, shopify_id: str, action: str,
             before = change(db, tenant)
         except LookupError as exc:
             flash(str(exc), "error")
-            return redirect(request.form.get("back") or url_for("console.matches_page"))
+            return redirect(_back(url_for("console.matches_page")))
         audit.record(db, _actor(), action, tenant_id=tenant.id, customer=shopify_id, **detail,
                      **({"previous_pos": before} if before else {}))
     job_id = operations.resync(tenant_name, shopify_id)
@@ -234,6 +245,12 @@ def audit_page() -> str:
         rows = audit.recent(db)
         names = tenants.tenant_names(db)
     return render_template("audit.html", rows=rows, names=names)
+
+
+def _back(default: str) -> str:
+    """The page an action came from, when it is a console page (never another site: no open redirect)."""
+    back = request.form.get("back", "")
+    return back if back.startswith("/console/") and "\\" not in back else default
 
 
 def _not_found(message: str) -> Response:

@@ -75,3 +75,10 @@ def test_the_login_is_set_like_flowers(db_url: str, secret_key: str) -> None:
     for bad in ("ops", "ops:", ":pw", "a:b,c:d", "ops:change-me"):
         with pytest.raises(SettingsError, match="POSSYNC_CONSOLE_BASIC_AUTH"):
             load_settings({"POSSYNC_CONSOLE_BASIC_AUTH": bad})
+
+
+@pytest.mark.parametrize("back", ["https://evil.example/", "//evil.example/console/", "/console/\\evil"])
+def test_an_action_never_redirects_off_the_console(console: FlaskClient, back: str) -> None:
+    token = csrf_of(console.get("/console/tenants", headers=auth()).get_data(as_text=True))
+    response = console.post("/console/failed/replay", headers=auth(), data={"csrf_token": token, "back": back})
+    assert response.status_code == 302 and response.headers["Location"] == "/console/failed"

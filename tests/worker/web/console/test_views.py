@@ -113,3 +113,15 @@ def test_an_unknown_tenant_is_a_404_not_an_error(console: FlaskClient) -> None:
     token = _token(console)
     assert console.post("/console/customers/nobody/1/resync", headers=auth(),
                         data={"csrf_token": token}).status_code == 404
+
+
+def test_a_job_page_shows_its_attempts_and_replays_it(console: FlaskClient, db_url: str, tenant_id: int) -> None:
+    with session_scope(db_url) as session:
+        job_id = add_job(session, tenant_id, "1001", status="failed", error_class="missing_fields").id
+    html = console.get(f"/console/jobs/{job_id}", headers=auth()).get_data(as_text=True)
+    assert "missing_fields problem" in html and "422" in html and "12.5 ms" in html
+    page = console.post("/console/failed/replay", headers=auth(), follow_redirects=True,
+                        data={"csrf_token": csrf_of(html), "only": job_id, "back": f"/console/jobs/{job_id}"})
+    assert f"replay of job {job_id}: replayed 1" in page.get_data(as_text=True)
+    assert _job(db_url, job_id).status == "pending"
+    assert console.get("/console/jobs/999999", headers=auth()).status_code == 404
