@@ -209,11 +209,14 @@ class SyncJob(Base):
         Index("ix_sync_jobs_tenant_status", "tenant_id", "status"),
         Index("ix_sync_jobs_subject", "tenant_id", "subject"),
         # The operator console's pages (migration 0011; PostgreSQL also indexes the email and phone a job read).
-        Index("ix_sync_jobs_tenant_finished", "tenant_id", "finished_at"),
+        # Today's syncs by outcome read from the index alone.
+        Index("ix_sync_jobs_tenant_finished", "tenant_id", "finished_at", "status", "outcome"),
+        Index("ix_sync_jobs_failed_newest", "id", postgresql_where=text("status = 'failed'"),
+              sqlite_where=text("status = 'failed'")),
         Index("ix_sync_jobs_failed", "tenant_id", "last_error_class", "id",
               postgresql_where=text("status = 'failed'"), sqlite_where=text("status = 'failed'")),
-        Index("ix_sync_jobs_ambiguous", "tenant_id", "id", postgresql_where=text("ambiguous"),
-              sqlite_where=text("ambiguous")),
+        Index("ix_sync_jobs_ambiguous", "tenant_id", "id", postgresql_where=text("ambiguous IS true"),
+              sqlite_where=text("ambiguous IS true")),
         Index("ix_sync_jobs_subject_any_tenant", "subject"),
     )
 

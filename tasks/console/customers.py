@@ -79,7 +79,9 @@ def search(session: Session, query: str) -> list[Found]:
             add_pos(tenant_id, pos_id, "email")
         return list(found.values())
     add_jobs(SyncJob.subject == query, "Shopify id")
-    for link in session.scalars(select(CustomerLink).where(CustomerLink.shopify_customer_id == query)):
+    # Per tenant (tenant_id IN ...): the links' unique index leads with the tenant.
+    for link in session.scalars(select(CustomerLink).where(CustomerLink.tenant_id.in_(tenants),
+                                                           CustomerLink.shopify_customer_id == query)):
         add(link.tenant_id, link.shopify_customer_id, link.pos_customer_id, "Shopify id")
     for tenant_id, pos_id in session.execute(select(CustomerLink.tenant_id, CustomerLink.pos_customer_id)
                                              .where(CustomerLink.pos_customer_id == query)):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import links
-from models.tables import NearMatch, PosIndexEntry, SyncJob
+from models.tables import CustomerLink, NearMatch, PosIndexEntry, SyncJob
 
 PAGE_SIZE = 100
 
@@ -29,15 +29,16 @@ def ambiguous(session: Session, tenant_id: int | None = None, limit: int = PAGE_
     query = select(SyncJob).where(SyncJob.ambiguous.is_(True)).order_by(SyncJob.id.desc()).limit(limit * 2)
     if tenant_id is not None:
         query = query.where(SyncJob.tenant_id == tenant_id)
-    rows: dict[tuple[int, str | None], Ambiguous] = {}
+    latest: dict[tuple[int, str | None], SyncJob] = {}
     for job in session.scalars(query):
-        key = (job.tenant_id, job.subject)
-        if key in rows or len(rows) >= limit:
-            continue
-        link = links.get_link(session, job.tenant_id, job.subject) if job.subject else None
-        rows[key] = Ambiguous(job.id, job.tenant_id, job.subject, link.pos_customer_id if link else None,
-                              [str(c) for c in (job.context or {}).get("candidates") or []])
-    return list(rows.values())
+        if len(latest) < limit:
+            latest.setdefault((job.tenant_id, job.subject), job)
+    subjects = {subject for _, subject in latest if subject}
+    linked = {(link.tenant_id, link.shopify_customer_id): link.pos_customer_id for link in session.scalars(
+        select(CustomerLink).where(CustomerLink.tenant_id.in_({t for t, _ in latest}),
+                                   CustomerLink.shopify_customer_id.in_(subjects)))} if subjects else {}
+    return [Ambiguous(job.id, job.tenant_id, job.subject, linked.get((job.tenant_id, job.subject)),
+                      [str(c) for c in (job.context or {}).get("candidates") or []]) for job in latest.values()]
 
 
 def near_matches(session: Session, tenant_id: int | None = None, limit: int = PAGE_SIZE) -> list[NearMatch]:

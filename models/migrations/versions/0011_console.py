@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FAILED = sa.text("status = 'failed'")
-AMBIGUOUS = sa.text("ambiguous")
+AMBIGUOUS = sa.text("ambiguous IS true")  # the very form the queries use, or PostgreSQL will not use it
 # The Shopify customer a job read (its fetch step's result), as `tasks.console.customers` queries it.
 EMAIL_EXPRESSION = "lower(context #>> '{shopify_customer,customer,email}')"
 PHONE_EXPRESSION = "(context #>> '{shopify_customer,customer,phone}')"
@@ -37,7 +37,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_actions")),
     )
     op.create_index("ix_console_actions_customer", "console_actions", ["tenant_id", "customer", "at"])
-    op.create_index("ix_sync_jobs_tenant_finished", "sync_jobs", ["tenant_id", "finished_at"])
+    # Today's syncs by outcome read from the index alone; the failed list of every tenant, newest first.
+    op.create_index("ix_sync_jobs_tenant_finished", "sync_jobs", ["tenant_id", "finished_at", "status", "outcome"])
+    op.create_index("ix_sync_jobs_failed_newest", "sync_jobs", ["id"], postgresql_where=FAILED, sqlite_where=FAILED)
     op.create_index("ix_sync_jobs_failed", "sync_jobs", ["tenant_id", "last_error_class", "id"],
                     postgresql_where=FAILED, sqlite_where=FAILED)
     op.create_index("ix_sync_jobs_ambiguous", "sync_jobs", ["tenant_id", "id"],
@@ -57,6 +59,7 @@ def downgrade() -> None:
     op.drop_index("ix_sync_jobs_subject_any_tenant", "sync_jobs")
     op.drop_index("ix_sync_jobs_ambiguous", "sync_jobs")
     op.drop_index("ix_sync_jobs_failed", "sync_jobs")
+    op.drop_index("ix_sync_jobs_failed_newest", "sync_jobs")
     op.drop_index("ix_sync_jobs_tenant_finished", "sync_jobs")
     op.drop_index("ix_console_actions_customer", "console_actions")
     op.drop_table("console_actions")
