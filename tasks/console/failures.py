@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.tables import JobStatus, SyncAttempt, SyncJob
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50
 # Where a sync writes: a Shopify -> POS job writes to the tenant's POS, a POS -> Shopify job to Shopify.
 DESTINATIONS = {"pos": "shopify_to_pos", "shopify": "pos_to_shopify"}
 # What a merchant can do about each error class; the job's own message says which field or call.
