@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 import requests
 import sqlalchemy as sa
 
-from bench.intake import Phase, environment, run_phase
+from bench.intake import WORKERS, Phase, environment, run_phase
 from bench.table import Result, percentile, render
 
 TARGET_MS = 200.0
@@ -133,12 +133,12 @@ def console_enabled() -> Iterator[None]:
 
 
 def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: float = 100.0, small: bool = False,
-        progress: Callable[[str], None] | None = None) -> list[Result]:
+        progress: Callable[[str], None] | None = None, workers: int = WORKERS) -> list[Result]:
     say = progress or (lambda _text: None)
     if small:
         jobs, repeat, seconds = 50_000, 10, 5.0
     results: list[Result] = []
-    with console_enabled(), environment() as env:
+    with console_enabled(), environment(workers) as env:
         say(f"loading {jobs:,} jobs ...")
         started = time.monotonic()
         sample = load(env.database_url, jobs)
@@ -186,8 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0, help="paced webhooks per second")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn worker processes")
     args = parser.parse_args(argv)
-    print(render(run(args.jobs, args.repeat, args.seconds, args.rate,
+    print(render(run(args.jobs, args.repeat, args.seconds, args.rate, workers=args.workers,
                      progress=lambda text: print(text, file=sys.stderr, flush=True))))
 
 
