@@ -70,3 +70,17 @@ def test_the_story_holds_delivery_job_attempt_link_echo_consent_near_match_and_o
     assert any("pos to shopify" in e.title for e in told.entries)  # the POS side's job, through the link
     assert not any("2002" in e.title for e in told.entries)
     assert [e.at for e in told.entries] == sorted(e.at for e in told.entries)
+
+
+def test_search_and_story_work_on_the_embedded_sqlite_database(sqlite_url: str, secret_key: str) -> None:
+    from models.db import session_scope
+    from models.migrate import upgrade
+    from tests.worker.web.conftest import add_tenant
+
+    upgrade(sqlite_url)
+    tenant_id = add_tenant(sqlite_url, secret_key)
+    with session_scope(sqlite_url) as session:
+        add_job(session, tenant_id, "1001", email="Ann@example.com", phone="+16135550101")
+        assert [f.shopify_id for f in search(session, "613-555-0101")] == ["1001"]
+        assert [f.shopify_id for f in search(session, "ann@EXAMPLE.com")] == ["1001"]
+        assert story(session, tenant_id, "1001").customer["email"] == "Ann@example.com"
