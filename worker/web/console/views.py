@@ -76,6 +76,7 @@ def tenants_page() -> str:
 
 @blueprint.post("/tenants/<name>/poll")
 def poll(name: str) -> Response:
+    from tasks.onboarding import describe_progress, import_state
     from tasks.poll import failure_reason
 
     with _db() as db:
@@ -83,6 +84,10 @@ def poll(name: str) -> Response:
         if tenant is None:
             return _not_found(f"no tenant named {name!r}")
         audit.record(db, _actor(), "poll", tenant_id=tenant.id)
+    state = import_state(name)
+    if state is not None and state.status != "complete":  # as `possync poll`: from no cursor it would read it all
+        flash(f"no poll of {name} before its POS import is complete ({describe_progress(state)})", "error")
+        return redirect(url_for("console.tenants_page"))
     try:
         summary = operations.poll_now(name)
         flash(f"poll of {name}: {summary['changed']} changed, {summary['jobs']} jobs started", "ok")

@@ -125,3 +125,14 @@ def test_a_job_page_shows_its_attempts_and_replays_it(console: FlaskClient, db_u
     assert f"replay of job {job_id}: replayed 1" in page.get_data(as_text=True)
     assert _job(db_url, job_id).status == "pending"
     assert console.get("/console/jobs/999999", headers=auth()).status_code == 404
+
+
+def test_no_poll_before_the_pos_import_is_complete(console: FlaskClient, db_url: str, tenant_id: int) -> None:
+    from models.tables import PosImport
+
+    with session_scope(db_url) as session:
+        session.merge(PosImport(tenant_id=tenant_id, status="running", customers_read=10, pages_read=1))
+    page = console.post("/console/tenants/acme/poll", headers=auth(), follow_redirects=True,
+                        data={"csrf_token": _token(console)}).get_data(as_text=True)
+    assert "no poll of acme before its POS import is complete (running, 10 customers read)" in page
+    assert _actions(db_url) == [("ops", "poll", None)]
