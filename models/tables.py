@@ -215,8 +215,9 @@ class SyncJob(Base):
               sqlite_where=text("status = 'failed'")),
         Index("ix_sync_jobs_failed", "tenant_id", "last_error_class", "id",
               postgresql_where=text("status = 'failed'"), sqlite_where=text("status = 'failed'")),
-        # Newest first across tenants, and counted per tenant from the index alone.
-        Index("ix_sync_jobs_ambiguous", "id", "tenant_id", postgresql_where=text("ambiguous IS true"),
+        Index("ix_sync_jobs_ambiguous", "tenant_id", "id", postgresql_where=text("ambiguous IS true"),
+              sqlite_where=text("ambiguous IS true")),
+        Index("ix_sync_jobs_ambiguous_newest", "id", postgresql_where=text("ambiguous IS true"),
               sqlite_where=text("ambiguous IS true")),
         Index("ix_sync_jobs_subject_any_tenant", "subject"),
     )

@@ -42,8 +42,10 @@ def upgrade() -> None:
     op.create_index("ix_sync_jobs_failed_newest", "sync_jobs", ["id"], postgresql_where=FAILED, sqlite_where=FAILED)
     op.create_index("ix_sync_jobs_failed", "sync_jobs", ["tenant_id", "last_error_class", "id"],
                     postgresql_where=FAILED, sqlite_where=FAILED)
-    op.create_index("ix_sync_jobs_ambiguous", "sync_jobs", ["id", "tenant_id"],
+    op.create_index("ix_sync_jobs_ambiguous", "sync_jobs", ["tenant_id", "id"],
                     postgresql_where=AMBIGUOUS, sqlite_where=AMBIGUOUS)
+    op.create_index("ix_sync_jobs_ambiguous_newest", "sync_jobs", ["id"], postgresql_where=AMBIGUOUS,
+                    sqlite_where=AMBIGUOUS)
     op.create_index("ix_sync_jobs_subject_any_tenant", "sync_jobs", ["subject"])
     op.create_index("ix_customer_links_pos_any_tenant", "customer_links", ["pos_customer_id"])
     if op.get_bind().dialect.name == "postgresql":
@@ -57,6 +59,7 @@ def downgrade() -> None:
         op.drop_index("ix_sync_jobs_customer_email", "sync_jobs")
     op.drop_index("ix_customer_links_pos_any_tenant", "customer_links")
     op.drop_index("ix_sync_jobs_subject_any_tenant", "sync_jobs")
+    op.drop_index("ix_sync_jobs_ambiguous_newest", "sync_jobs")
     op.drop_index("ix_sync_jobs_ambiguous", "sync_jobs")
     op.drop_index("ix_sync_jobs_failed", "sync_jobs")
     op.drop_index("ix_sync_jobs_failed_newest", "sync_jobs")

@@ -60,4 +60,4 @@ def test_status_failed_list_and_matches_use_their_indexes(db: Session, tenant_id
     assert "ix_sync_jobs_failed_newest" in plans(db, lambda: failures.failed_page(db, failures.Filters()))
     assert "ix_sync_jobs_failed" in plans(db, lambda: failures.failed_page(
         db, failures.Filters(tenant_id=tenant_id, error_class="missing_fields")))
-    assert "ix_sync_jobs_ambiguous" in plans(db, lambda: matches.ambiguous(db))
+    assert "ix_sync_jobs_ambiguous_newest" in plans(db, lambda: matches.ambiguous(db))
