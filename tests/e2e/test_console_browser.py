@@ -9,6 +9,9 @@ from collections.abc import Iterator
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 
 from adapters.shopify.webhooks import customer_payload
 from models.db import session_scope
@@ -35,6 +38,13 @@ def _failed_heartland_sync(make_shop, db_url: str) -> tuple[Shop, str, SyncJob]:
     return shop, customer_id, job
 
 
+def _click(browser: WebDriver, element: WebElement) -> None:
+    """Click and wait for the page it leads to (a click returns before a form's navigation ends)."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 30).until(staleness_of(page))
+
+
 def _text(browser: WebDriver) -> str:
     return browser.find_element(By.TAG_NAME, "body").text
 
@@ -54,11 +64,11 @@ def test_find_read_fix_replay_and_see_it_succeed(make_shop, db_url: str, receive
 
     browser.get(f"{console}/customers")
     browser.find_element(By.ID, "q").send_keys("(613) 555 0199")  # Shopify holds +16135550199
-    browser.find_element(By.ID, "search").click()
+    _click(browser, browser.find_element(By.ID, "search"))
     results = browser.find_element(By.ID, "results").text
     assert shop.name in results and customer_id in results and "phone" in results
     screenshot(browser, "2-search")
-    browser.find_element(By.CSS_SELECTOR, "#results a.story").click()
+    _click(browser, browser.find_element(By.CSS_SELECTOR, "#results a.story"))
     timeline = browser.find_element(By.ID, "timeline").text
     assert f"job {job.id} failed at" in timeline and "missing_fields" in timeline
     assert "shopify webhook customers/create" in timeline and "HTTP" in timeline
@@ -72,7 +82,7 @@ def test_find_read_fix_replay_and_see_it_succeed(make_shop, db_url: str, receive
     with shop.shopify.lock:  # the merchant fixes the address in Shopify
         shop.shopify._customers[customer_id]["addresses"] = [
             {"address1": "1 Main St", "city": "Austin", "province_code": "TX", "zip": "78701", "country_code": "US"}]
-    row.find_element(By.CSS_SELECTOR, "button.replay-one").click()
+    _click(browser, row.find_element(By.CSS_SELECTOR, "button.replay-one"))
     assert f"replay of job {job.id}: replayed 1" in _text(browser)
 
     story = f"{console}/customers/{shop.name}/{customer_id}"
@@ -86,7 +96,7 @@ def test_find_read_fix_replay_and_see_it_succeed(make_shop, db_url: str, receive
     assert len(shop.pos.records) == 1
     assert "operator: replay" in _text(browser)
     screenshot(browser, "5-story-replayed")
-    browser.find_element(By.ID, "reveal").click()  # the reveal is recorded, then the data shown
+    _click(browser, browser.find_element(By.ID, "reveal"))  # the reveal is recorded, then the data shown
     assert "jo.kim@example.com" in _text(browser)
     browser.get(f"{console}/matches")
     screenshot(browser, "6-matches")
@@ -100,7 +110,7 @@ def test_no_action_without_the_csrf_token(make_shop, db_url: str, receiver, brow
     browser.get(f"{receiver.url}/console/failed")
     row = browser.find_element(By.ID, f"job-{job.id}")
     browser.execute_script("document.querySelectorAll('input[name=csrf_token]').forEach(e => e.remove())")
-    row.find_element(By.CSS_SELECTOR, "button.replay-one").click()
+    _click(browser, row.find_element(By.CSS_SELECTOR, "button.replay-one"))
     assert "CSRF token" in _text(browser)
     assert _job(db_url, job.id).status == JobStatus.FAILED.value
     with session_scope(db_url) as session:
