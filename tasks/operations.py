@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import RateLimitedError
 from models.db import get_sessionmaker
-from models.near_matches import count_near_matches
-from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, PosImport, SyncJob, Tenant
+from models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, PollCursor, PosImport, SyncJob, Tenant
 from models.tenants import context_by_name, get_tenant
 from tasks import jobs
 from tasks.intake import queue_for_tenant
@@ -147,19 +146,29 @@ def status() -> list[dict[str, Any]]:
 
 
 def tenant_status(session: Session, tenant: Tenant, *, since: datetime | None = None) -> dict[str, Any]:
-    """One tenant's row of `status`; with `since`, the succeeded syncs are those finished since then."""
-    def count(*conditions: Any) -> int:
-        return session.scalar(select(func.count()).select_from(SyncJob).where(
-            SyncJob.tenant_id == tenant.id, *conditions)) or 0
+    """One tenant's row of `status`; with `since`, the succeeded syncs are those finished since then.
 
+    The counts are one statement of scalar subqueries, each read through its own index: one round trip
+    instead of five, which is most of the console's tenants page.
+    """
+    def jobs_where(*conditions: Any) -> Any:
+        return select(func.count()).select_from(SyncJob).where(SyncJob.tenant_id == tenant.id, *conditions)\
+            .scalar_subquery()
+
+    counts = session.execute(select(
+        jobs_where(SyncJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value])),
+        select(func.count()).select_from(InboundEvent).where(
+            InboundEvent.tenant_id == tenant.id,
+            InboundEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value])).scalar_subquery(),
+        jobs_where(SyncJob.status == JobStatus.FAILED.value),
+        jobs_where(SyncJob.ambiguous.is_(True)),
+        select(func.count()).select_from(NearMatch).where(NearMatch.tenant_id == tenant.id).scalar_subquery(),
+    )).one()
     finished = () if since is None else (SyncJob.finished_at >= since,)
     outcomes = dict(session.execute(
         select(SyncJob.outcome, func.count()).where(SyncJob.tenant_id == tenant.id, *finished,
                                                     SyncJob.status == JobStatus.SUCCEEDED.value)
         .group_by(SyncJob.outcome)).all())
-    unprocessed = session.scalar(select(func.count()).select_from(InboundEvent).where(
-        InboundEvent.tenant_id == tenant.id,
-        InboundEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value]))) or 0
     cursor = session.get(PollCursor, tenant.id)
     from tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
 
@@ -170,12 +179,11 @@ def tenant_status(session: Session, tenant: Tenant, *, since: datetime | None = 
     return {
         "tenant": tenant.name,
         "pos_kind": tenant.pos_kind,
-        "backlog": {"jobs": count(SyncJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value])),
-                    "events": unprocessed},
+        "backlog": {"jobs": counts[0], "events": counts[1]},
         "succeeded": {str(k): v for k, v in outcomes.items()},
-        "failed": count(SyncJob.status == JobStatus.FAILED.value),
-        "ambiguous_matches": count(SyncJob.ambiguous.is_(True)),
-        "near_matches": count_near_matches(session, tenant.id),
+        "failed": counts[2],
+        "ambiguous_matches": counts[3],
+        "near_matches": counts[4],
         "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
         "cursor": cursor.cursor if cursor else None,
         "last_poll_error": cursor.last_error if cursor else None,
