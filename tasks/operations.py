@@ -133,8 +133,12 @@ def queue_depths() -> dict[str, int]:
         return {}
     prefix = get_settings().redis_key_prefix
     client = redis_client()
+    queues = list(queues_for())
     try:
-        return {q: int(client.llen(prefix + q)) for q in queues_for()}
+        pipe = client.pipeline(transaction=False)  # one round trip for every queue
+        for queue in queues:
+            pipe.llen(prefix + queue)
+        return {q: int(n) for q, n in zip(queues, pipe.execute(), strict=True)}
     except Exception:
         return {}
 
