@@ -12,8 +12,12 @@ from tests.tasks.console.support import add_job
 from tests.worker.web.console.conftest import auth, csrf_of
 
 
+def _page(console: FlaskClient, path: str) -> str:
+    return console.get(path, headers=auth()).get_data(as_text=True)
+
+
 def _token(console: FlaskClient, page: str = "/console/tenants") -> str:
-    return csrf_of(console.get(page, headers=auth()).get_data(as_text=True))
+    return csrf_of(_page(console, page))
 
 
 def _actions(db_url: str) -> list[tuple[str, str, str | None]]:
@@ -31,7 +35,7 @@ def test_the_tenants_page_refreshes_itself_and_shows_each_tenant(console: FlaskC
                                                                  tenant_id: int) -> None:
     with session_scope(db_url) as session:
         add_job(session, tenant_id, "1", status="failed", error_class="missing_fields")
-    html = console.get("/console/tenants", headers=auth()).get_data(as_text=True)
+    html = _page(console, "/console/tenants")
     assert 'http-equiv="refresh"' in html
     assert "acme" in html and "lightspeed-r" in html and "/console/failed?tenant=acme" in html
 
@@ -41,7 +45,7 @@ def test_replay_one_a_selection_and_all_shown_with_the_result(console: FlaskClie
     with session_scope(db_url) as session:
         ids = [add_job(session, tenant_id, str(n), status="failed", error_class="missing_fields").id for n in range(4)]
         done = add_job(session, tenant_id, "9").id
-    html = console.get("/console/failed?error_class=missing_fields", headers=auth()).get_data(as_text=True)
+    html = _page(console, "/console/failed?error_class=missing_fields")
     assert all(f'id="job-{i}"' in html for i in ids) and "Fix the customer in Shopify" in html
     token = csrf_of(html)
     # A row's own button replays that row only, even with others ticked.
@@ -65,16 +69,16 @@ def test_find_by_phone_then_the_story_is_masked_until_revealed(console: FlaskCli
                                                                tenant_id: int) -> None:
     with session_scope(db_url) as session:
         add_job(session, tenant_id, "1001", email="jane@example.com", phone="+16135551212")
-    html = console.get("/console/customers?q=(613) 555-1212", headers=auth()).get_data(as_text=True)
+    html = _page(console, "/console/customers?q=(613) 555-1212")
     assert "/console/customers/acme/1001" in html
-    story = console.get("/console/customers/acme/1001", headers=auth()).get_data(as_text=True)
+    story = _page(console, "/console/customers/acme/1001")
     assert "jane@example.com" not in story and "j***@example.com" in story and "1212" in story
     assert "upsert_pos_customer: ok" in story and "HTTP 201" in story
     page = console.post("/console/customers/acme/1001/reveal", headers=auth(), follow_redirects=True,
                         data={"csrf_token": csrf_of(story), "reason": "ticket 42"}).get_data(as_text=True)
     assert "jane@example.com" in page and "ops: reveal" in page
     assert _actions(db_url) == [("ops", "reveal", "1001")]
-    assert "jane@example.com" not in console.get("/console/customers/acme/1002", headers=auth()).get_data(as_text=True)
+    assert "jane@example.com" not in _page(console, "/console/customers/acme/1002")
 
 
 def test_link_to_another_candidate_repoints_the_link_and_resyncs(console: FlaskClient, db_url: str,
@@ -87,7 +91,7 @@ def test_link_to_another_candidate_repoints_the_link_and_resyncs(console: FlaskC
         links.save_link(session, tenant_id, "1001", "p-1")
         session.add(NearMatch(tenant_id=tenant_id, direction="shopify_to_pos", shopify_customer_id="1003",
                               pos_customer_id="p-2", matched_on="phone", differs="email", decision="new"))
-    html = console.get("/console/matches", headers=auth()).get_data(as_text=True)
+    html = _page(console, "/console/matches")
     assert "p-2: link to this one instead" in html and "These are the same person: link" in html
     assert 'id="shopify-duplicates"' in html
     page = console.post("/console/matches/link", headers=auth(), follow_redirects=True, data={
@@ -118,7 +122,7 @@ def test_an_unknown_tenant_is_a_404_not_an_error(console: FlaskClient) -> None:
 def test_a_job_page_shows_its_attempts_and_replays_it(console: FlaskClient, db_url: str, tenant_id: int) -> None:
     with session_scope(db_url) as session:
         job_id = add_job(session, tenant_id, "1001", status="failed", error_class="missing_fields").id
-    html = console.get(f"/console/jobs/{job_id}", headers=auth()).get_data(as_text=True)
+    html = _page(console, f"/console/jobs/{job_id}")
     assert "missing_fields problem" in html and "422" in html and "12.5 ms" in html
     page = console.post("/console/failed/replay", headers=auth(), follow_redirects=True,
                         data={"csrf_token": csrf_of(html), "only": job_id, "back": f"/console/jobs/{job_id}"})
