@@ -140,3 +140,13 @@ def test_no_poll_before_the_pos_import_is_complete(console: FlaskClient, db_url:
                         data={"csrf_token": _token(console)}).get_data(as_text=True)
     assert "no poll of acme before its POS import is complete (running, 10 customers read)" in page
     assert _actions(db_url) == [("ops", "poll", None)]
+
+
+def test_a_pos_customer_without_a_link_has_a_story_too(console: FlaskClient, db_url: str, tenant_id: int) -> None:
+    with session_scope(db_url) as session:
+        session.add(PosIndexEntry(tenant_id=tenant_id, pos_customer_id="p-5", age_key="1", phone_key="6135550105"))
+        add_job(session, tenant_id, "p-5", direction="pos_to_shopify", outcome="updated")
+    html = _page(console, "/console/customers?q=613 555 0105")
+    assert "/console/customers/acme/-?pos=p-5" in html and "not linked" in html
+    story = _page(console, "/console/customers/acme/-?pos=p-5")
+    assert "pos to shopify" in story and 'id="reveal"' not in story and 'id="resync"' not in story
