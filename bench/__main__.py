@@ -35,6 +35,7 @@ MODULES: dict[str, str] = {
     "onboarding": "bench.onboarding",
     "shipstation": "bench.shipstation",
     "corpus": "bench.corpus",
+    "console": "bench.console",
 }
 
 

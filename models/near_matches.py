@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,3 @@ def _insert_statement(dialect: str) -> Any:
 
 def near_matches(session: Session, tenant_id: int) -> list[NearMatch]:
     return list(session.scalars(select(NearMatch).where(NearMatch.tenant_id == tenant_id).order_by(NearMatch.id)))
-
-
-def count_near_matches(session: Session, tenant_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(NearMatch).where(NearMatch.tenant_id == tenant_id)) or 0

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -119,6 +120,7 @@ class CustomerLink(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "shopify_customer_id"),
         Index("ix_customer_links_tenant_pos", "tenant_id", "pos_customer_id"),
+        Index("ix_customer_links_pos_any_tenant", "pos_customer_id"),  # the console's search by POS id
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -213,6 +215,18 @@ class SyncJob(Base):
         Index("ix_sync_jobs_status", "status", "updated_at"),
         Index("ix_sync_jobs_tenant_status", "tenant_id", "status"),
         Index("ix_sync_jobs_subject", "tenant_id", "subject"),
+        # The operator console's pages (migration 0011; PostgreSQL also indexes the email and phone a job read).
+        # Today's syncs by outcome read from the index alone.
+        Index("ix_sync_jobs_tenant_finished", "tenant_id", "finished_at", "status", "outcome"),
+        Index("ix_sync_jobs_failed_newest", "id", postgresql_where=text("status = 'failed'"),
+              sqlite_where=text("status = 'failed'")),
+        Index("ix_sync_jobs_failed", "tenant_id", "last_error_class", "id",
+              postgresql_where=text("status = 'failed'"), sqlite_where=text("status = 'failed'")),
+        Index("ix_sync_jobs_ambiguous", "tenant_id", "id", postgresql_where=text("ambiguous IS true"),
+              sqlite_where=text("ambiguous IS true")),
+        Index("ix_sync_jobs_ambiguous_newest", "id", postgresql_where=text("ambiguous IS true"),
+              sqlite_where=text("ambiguous IS true")),
+        Index("ix_sync_jobs_subject_any_tenant", "subject"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -369,3 +383,16 @@ class CrmState(Base):
     backfill_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     backfill_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     backfill_error: Mapped[str | None] = mapped_column(Text)
+class ConsoleAction(Base):
+    """What an operator did in the console (a replay, a relink, a reveal of personal data): who, when, on what."""
+
+    __tablename__ = "console_actions"
+    __table_args__ = (Index("ix_console_actions_customer", "tenant_id", "customer", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))  # the basic-auth user
+    action: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[int | None] = mapped_column(IdType)  # no foreign key: the record outlives the tenant
+    customer: Mapped[str | None] = mapped_column(String(64))  # the Shopify customer id acted on, when one
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

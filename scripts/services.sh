@@ -44,3 +44,10 @@ ensure_redis() {
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 0.5; done
   echo "services: Redis did not start" >&2; return 1
 }
+
+ensure_chromium() {
+  # The console's browser tests drive Debian's headless Chromium through its chromedriver.
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return 0; fi
+  echo "services: installing Chromium and chromedriver"
+  _apt_install chromium chromium-driver
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import RateLimitedError
 from models.db import get_sessionmaker
-from models.near_matches import count_near_matches
-from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
+from models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, PollCursor, PosImport, SyncJob, Tenant
 from models.tenants import context_by_name, get_tenant
 from tasks import crm, destinations, jobs
 from tasks.intake import queue_for_tenant
@@ -137,46 +137,65 @@ def queue_depths() -> dict[str, int]:
         return {}
     prefix = get_settings().redis_key_prefix
     client = redis_client()
+    queues = list(queues_for())
     try:
-        return {q: int(client.llen(prefix + q)) for q in queues_for()}
+        pipe = client.pipeline(transaction=False)  # one round trip for every queue
+        for queue in queues:
+            pipe.llen(prefix + queue)
+        return {q: int(n) for q, n in zip(queues, pipe.execute(), strict=True)}
     except Exception:
         return {}
 
 
 def status() -> list[dict[str, Any]]:
     """Per tenant: backlog, last poll and cursor, failures, rate-limit state, ambiguous matches."""
-    rows = []
     with db_session() as session:
-        for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
-            def count(*conditions: Any, _t: Tenant = tenant) -> int:
-                return session.scalar(select(func.count()).select_from(SyncJob).where(
-                    SyncJob.tenant_id == _t.id, *conditions)) or 0
+        return [tenant_status(session, tenant) for tenant in session.scalars(select(Tenant).order_by(Tenant.name))]
 
-            outcomes = dict(session.execute(
-                select(SyncJob.outcome, func.count()).where(SyncJob.tenant_id == tenant.id,
-                                                            SyncJob.status == JobStatus.SUCCEEDED.value)
-                .group_by(SyncJob.outcome)).all())
-            unprocessed = session.scalar(select(func.count()).select_from(InboundEvent).where(
-                InboundEvent.tenant_id == tenant.id,
-                InboundEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value]))) or 0
-            cursor = session.get(PollCursor, tenant.id)
-            try:
-                rate = limiter().state(f"pos:{tenant.name}")
-            except Exception:
-                rate = {}
-            rows.append({
-                "tenant": tenant.name,
-                "pos_kind": tenant.pos_kind,
-                "backlog": {"jobs": count(SyncJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value])),
-                            "events": unprocessed},
-                "succeeded": {str(k): v for k, v in outcomes.items()},
-                "failed": count(SyncJob.status == JobStatus.FAILED.value),
-                "ambiguous_matches": count(SyncJob.ambiguous.is_(True)),
-                "near_matches": count_near_matches(session, tenant.id),
-                "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
-                "cursor": cursor.cursor if cursor else None,
-                "last_poll_error": cursor.last_error if cursor else None,
-                "rate_limit": rate,
-                "crm": crm.status_of(session, tenant),
-            })
-    return rows
+
+def tenant_status(session: Session, tenant: Tenant, *, since: datetime | None = None) -> dict[str, Any]:
+    """One tenant's row of `status`; with `since`, the succeeded syncs are those finished since then.
+
+    The counts are one statement of scalar subqueries, each read through its own index: one round trip
+    instead of five, which is most of the console's tenants page.
+    """
+    def jobs_where(*conditions: Any) -> Any:
+        return select(func.count()).select_from(SyncJob).where(SyncJob.tenant_id == tenant.id, *conditions)\
+            .scalar_subquery()
+
+    counts = session.execute(select(
+        jobs_where(SyncJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value])),
+        select(func.count()).select_from(InboundEvent).where(
+            InboundEvent.tenant_id == tenant.id,
+            InboundEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value])).scalar_subquery(),
+        jobs_where(SyncJob.status == JobStatus.FAILED.value),
+        jobs_where(SyncJob.ambiguous.is_(True)),
+        select(func.count()).select_from(NearMatch).where(NearMatch.tenant_id == tenant.id).scalar_subquery(),
+    )).one()
+    finished = () if since is None else (SyncJob.finished_at >= since,)
+    outcomes = dict(session.execute(
+        select(SyncJob.outcome, func.count()).where(SyncJob.tenant_id == tenant.id, *finished,
+                                                    SyncJob.status == JobStatus.SUCCEEDED.value)
+        .group_by(SyncJob.outcome)).all())
+    cursor = session.get(PollCursor, tenant.id)
+    from tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
+
+    try:
+        rate = limiter().state(f"pos:{tenant.name}")
+    except Exception:
+        rate = {}
+    return {
+        "tenant": tenant.name,
+        "pos_kind": tenant.pos_kind,
+        "backlog": {"jobs": counts[0], "events": counts[1]},
+        "succeeded": {str(k): v for k, v in outcomes.items()},
+        "failed": counts[2],
+        "ambiguous_matches": counts[3],
+        "near_matches": counts[4],
+        "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
+        "cursor": cursor.cursor if cursor else None,
+        "last_poll_error": cursor.last_error if cursor else None,
+        "rate_limit": rate,
+        "import": progress(session.get(PosImport, tenant.id)),
+        "crm": crm.status_of(session, tenant),
+    }

@@ -76,6 +76,7 @@ class Settings:
     redis_sentinel_master: str | None
     sentinel: SentinelTarget | None = None  # set when redis_url is sentinel://
     flower_basic_auth: str | None = None
+    console_basic_auth: str | None = None  # the operator console is served only when set
 
     @property
     def broker_url(self) -> str:
@@ -198,10 +199,9 @@ def _refuse_placeholder_in_url(name: str, url: str) -> None:
     _refuse_placeholder(name, password)
 
 
-def _flower_basic_auth(env: Mapping[str, str]) -> str | None:
+def _basic_auth(env: Mapping[str, str], name: str) -> str | None:
     """One `user:password`: Flower splits its basic-auth option on commas, so `admin:pw,x` would also
-    admit a second login `x`; an empty user or password is as good as none."""
-    name = "POSSYNC_FLOWER_BASIC_AUTH"
+    admit a second login `x` (the console holds to the same form); an empty user or password is as good as none."""
     auth = env.get(name) or None
     if auth is None:
         return None
@@ -275,7 +275,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_key_prefix=env.get("POSSYNC_REDIS_KEY_PREFIX", ""),
         redis_sentinel_master=sentinel_master,
         sentinel=sentinel,
-        flower_basic_auth=_flower_basic_auth(env),
+        flower_basic_auth=_basic_auth(env, "POSSYNC_FLOWER_BASIC_AUTH"),
+        console_basic_auth=_basic_auth(env, "POSSYNC_CONSOLE_BASIC_AUTH"),
     )
 
 

@@ -21,6 +21,7 @@ from tests.e2e.harness import (
 from worker.settings import load_settings
 
 E2E_PREFIX = f"possync-e2e:{RUN_ID}:"
+CONSOLE_LOGIN = "operator:e2e-console-password"  # the receiver serves the operator console too
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +65,7 @@ def receiver(e2e_env: dict[str, str]) -> Iterator[ServedApp]:
     from worker.web.app import create_app
 
     served = ServedApp(create_app(e2e_env["POSSYNC_DATABASE_URL"], e2e_env["POSSYNC_SECRET_KEY"], enqueue_event,
-                                  secrets_ttl=0.0))
+                                  secrets_ttl=0.0, console_auth=CONSOLE_LOGIN))
     yield served
     served.stop()
 

@@ -164,14 +164,10 @@ def replay(job_ids: tuple[int, ...], all_failed: bool, tenant: str | None) -> No
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Per tenant: backlog, last poll, failures, rate-limit state."""
-    from tasks.onboarding import progress as import_progress
     from tasks.operations import queue_depths
     from tasks.operations import status as read_status
 
     rows = read_status()
-    imports = _import_progress()
-    for row in rows:
-        row["import"] = imports.get(row["tenant"], import_progress(None))
     if as_json:
         echo_json({"tenants": rows, "queues": queue_depths()})
         return
@@ -184,17 +180,6 @@ def status(as_json: bool) -> None:
                    f"last poll {row['last_poll']}, POS import {_import_line(row['import'])}")
         if row.get("crm"):
             click.echo(f"  CRM ({row['crm']['kind']}): {_crm_line(row['crm'])}")
-
-
-def _import_progress() -> dict[str, dict[str, object]]:
-    """Each tenant's POS import (SPEC rule 34) by tenant name."""
-    from models.tables import PosImport
-    from tasks.onboarding import progress
-    from worker.runtime import db_session
-
-    with db_session() as session:
-        return {name: progress(row) for name, row in
-                session.execute(select(Tenant.name, PosImport).join(PosImport, PosImport.tenant_id == Tenant.id))}
 
 
 def _crm_line(state: dict) -> str:

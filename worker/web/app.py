@@ -1,4 +1,4 @@
-"""The HTTP receiver (INTERFACE.md, "HTTP"): Shopify webhooks, health, readiness and metrics.
+"""The HTTP receiver (INTERFACE.md, "HTTP"): Shopify webhooks, health, readiness, metrics and the console.
 
 `create_app` takes its collaborators as arguments (database URL, secret key, an `enqueue(event_id)`
 function, an optional broker ping) so tests, `possync serve`, gunicorn (`worker.web.wsgi`) and the
@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from models.db import get_engine
 from worker.pipeline_metrics import PipelineCollector
-from worker.web import lightspeed_x_webhooks
+from worker.web import console, lightspeed_x_webhooks
 from worker.web.event_store import DB_ERRORS
 from worker.web.shopify_webhooks import MAX_BODY_BYTES, ShopifyWebhookReceiver
 from worker.web.tenant_cache import DEFAULT_TTL_SECONDS, TenantSecretsCache
@@ -31,9 +31,11 @@ def create_app(
     secrets_ttl: float = DEFAULT_TTL_SECONDS,
     max_body: int = MAX_BODY_BYTES,
     queue_depths: Callable[[], dict[str, int]] | None = None,
+    console_auth: str | None = None,
 ) -> Flask:
     """The receiver app. `broker_ping` raises when the broker is unreachable (None: not checked).
 
+    `console_auth` (`user:password`) serves the operator console at /console; None leaves it a 404.
     Tenants' signing secrets are cached per process for `secrets_ttl` seconds: a rotated client
     secret is used by every receiver process within that time (see `worker.web.tenant_cache`).
     """
@@ -49,6 +51,7 @@ def create_app(
         return receiver.handle(request)
 
     lightspeed_x_webhooks.register(app, database_url, enqueue)
+    console.register(app, database_url, secret_key, console_auth)
     pipeline = CollectorRegistry(auto_describe=False)
     pipeline.register(PipelineCollector(database_url, queue_depths))
 

@@ -57,6 +57,7 @@ def build_app() -> Flask:
         enqueue_event,
         broker_ping=redis_ping(settings),
         queue_depths=queue_depths,
+        console_auth=settings.console_basic_auth,
     )
 
 

@@ -1,0 +1,196 @@
+"""The operator console at scale: each page's render time with many jobs in the database, and the receiver's
+webhook p99 with and without an operator using the console (side by side, same server).
+
+What runs: the real receiver under gunicorn (`bench.intake.environment`, a throwaway PostgreSQL database and
+the local Redis) with `POSSYNC_CONSOLE_BASIC_AUTH` set, and three tenants whose history is loaded in SQL
+(`generate_series`): JOBS sync jobs (one customer per three jobs; 2% failed under two error classes, 1%
+pending, 0.5% ambiguous), one attempt per job, one link and one POS-index row per customer, 500 near matches.
+Each page is fetched over HTTP (basic auth, keep-alive) REPEAT times; the row is its p95 and median. Then
+webhooks paced at RATE/s for SECONDS, alone and again while a thread fetches console pages back to back.
+
+Run alone: `.venv/bin/python -m bench.console --jobs 1000000` (the size of the target; loading takes minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import requests
+import sqlalchemy as sa
+
+from bench.intake import WORKERS, Phase, environment, run_phase
+from bench.table import Result, percentile, render
+
+TARGET_MS = 200.0
+LOGIN = ("bench", "bench-console-password")
+TENANTS = 3
+CUSTOMER_BASE = 7_208_000_000_000
+
+
+def load(database_url: str, jobs: int) -> dict[str, str]:
+    """The history of JOBS syncs across three tenants; returns sample values to search for."""
+    customers = max(1, jobs // 3)
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        for n in range(2, TENANTS + 1):  # copies of bench.intake's tenant, under other names and shops
+            conn.execute(sa.text(
+                "INSERT INTO tenants (name, account_name, shop_domain, pos_kind, shopify_config, pos_config, settings,"
+                " shopify_secrets, pos_secrets, created_at, updated_at) SELECT :name, account_name, :shop, 'heartland',"
+                " shopify_config, pos_config, settings, shopify_secrets, pos_secrets, now(), now() FROM tenants"
+                " WHERE name = 'bench'"), {"name": f"bench{n}", "shop": f"bench{n}.myshopify.com"})
+        ids = [row[0] for row in conn.execute(sa.text("SELECT id FROM tenants ORDER BY id"))]
+        tenant_of = f"(ARRAY{ids})[1 + (c % {len(ids)})]"
+        conn.execute(sa.text(f"""
+            INSERT INTO sync_jobs (tenant_id, direction, subject, step, status, attempts, last_error, last_error_class,
+                                   ambiguous, outcome, context, created_at, updated_at, finished_at)
+            SELECT {tenant_of}, 'shopify_to_pos', ({CUSTOMER_BASE} + c)::text,
+                   CASE WHEN i % 50 = 0 THEN 'upsert_pos_customer' ELSE 'done' END,
+                   CASE WHEN i % 50 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'pending' ELSE 'succeeded' END,
+                   CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END,
+                   CASE WHEN i % 50 = 0 THEN 'Heartland needs an email and a complete address' END,
+                   CASE WHEN i % 100 = 0 THEN 'missing_fields' WHEN i % 50 = 0 THEN 'RetryableError' END,
+                   i % 200 = 3,
+                   CASE WHEN i % 50 = 0 OR i % 100 = 1 THEN NULL WHEN i % 3 = 0 THEN 'created'
+                        WHEN i % 3 = 1 THEN 'updated' ELSE 'unchanged' END,
+                   jsonb_build_object('topic', 'orders/create', 'pos_id', 'p' || c,
+                     'candidates', CASE WHEN i % 200 = 3 THEN jsonb_build_array('p' || c, 'q' || c) END,
+                     'shopify_customer', jsonb_build_object('id', ({CUSTOMER_BASE} + c)::text, 'customer',
+                       jsonb_build_object('first_name', 'F', 'last_name', 'L', 'email', 'c' || c || '@example.com',
+                                          'phone', '+1613' || lpad((c % 10000000)::text, 7, '0')))),
+                   now() - (i * interval '2 seconds'), now() - (i * interval '2 seconds'),
+                   CASE WHEN i % 100 = 1 THEN NULL ELSE now() - (i * interval '2 seconds') END
+            FROM (SELECT i, i % {customers} AS c FROM generate_series(1, {jobs}) AS i) AS s"""))
+        conn.execute(sa.text("""
+            INSERT INTO sync_attempts (job_id, step, outcome, http_status, latency_ms, error, started_at)
+            SELECT id, 'upsert_pos_customer', CASE WHEN status = 'failed' THEN 'fatal' ELSE 'ok' END, 200, 48.0,
+                   last_error, created_at FROM sync_jobs"""))
+        conn.execute(sa.text(f"""
+            INSERT INTO customer_links (tenant_id, shopify_customer_id, pos_customer_id, pos_status, created_at,
+                                        updated_at)
+            SELECT {tenant_of}, ({CUSTOMER_BASE} + c)::text, 'p' || c, 'active', now(), now()
+            FROM generate_series(0, {customers - 1}) AS c"""))
+        conn.execute(sa.text(f"""
+            INSERT INTO pos_index (tenant_id, pos_customer_id, age_key, email_key, phone_key, status, last_seen_at)
+            SELECT {tenant_of}, 'p' || c, lpad(c::text, 12, '0'), 'c' || c || '@example.com',
+                   '613' || lpad((c % 10000000)::text, 7, '0'), 'active', now()
+            FROM generate_series(0, {customers - 1}) AS c"""))
+        conn.execute(sa.text(f"""
+            INSERT INTO near_matches (tenant_id, direction, shopify_customer_id, pos_customer_id, matched_on, differs,
+                                      decision, created_at)
+            SELECT {tenant_of}, 'shopify_to_pos', ({CUSTOMER_BASE} + c)::text, 'q' || c, 'phone', 'email', 'new', now()
+            FROM generate_series(0, least(499, {customers - 1})) AS c"""))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
+    sample = customers // 2
+    return {"shopify_id": str(CUSTOMER_BASE + sample), "email": f"c{sample}@example.com",
+            "phone": f"(613) {sample % 10000000:07d}"[:9] + "-" + f"{sample % 10000000:07d}"[3:],
+            "tenant": ["bench", "bench2", "bench3"][sample % TENANTS], "failed_job": "100"}
+
+
+def pages(sample: dict[str, str]) -> dict[str, str]:
+    return {
+        "tenants": "/console/tenants",
+        "failed (all)": "/console/failed",
+        "failed (tenant + error class)": "/console/failed?tenant=bench&error_class=missing_fields",
+        "search by phone": f"/console/customers?q={sample['phone']}",
+        "search by email": f"/console/customers?q={sample['email']}",
+        "search by Shopify id": f"/console/customers?q={sample['shopify_id']}",
+        "a customer's story": f"/console/customers/{sample['tenant']}/{sample['shopify_id']}",
+        "job": f"/console/jobs/{sample['failed_job']}",
+        "matches": "/console/matches",
+        "audit": "/console/audit",
+    }
+
+
+def fetch(session: requests.Session, base: str, path: str, check: str | None = None) -> float:
+    start = time.perf_counter()
+    response = session.get(base + path, timeout=30)
+    elapsed = (time.perf_counter() - start) * 1000
+    if response.status_code != 200 or (check and check not in response.text):
+        raise RuntimeError(f"{path}: HTTP {response.status_code}, {check!r} not on the page")
+    return elapsed
+
+
+@contextlib.contextmanager
+def console_enabled() -> Iterator[None]:
+    """gunicorn inherits this process's environment (`bench.intake._start_gunicorn`)."""
+    previous = os.environ.get("POSSYNC_CONSOLE_BASIC_AUTH")
+    os.environ["POSSYNC_CONSOLE_BASIC_AUTH"] = ":".join(LOGIN)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("POSSYNC_CONSOLE_BASIC_AUTH", None)
+        else:
+            os.environ["POSSYNC_CONSOLE_BASIC_AUTH"] = previous
+
+
+def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: float = 100.0, small: bool = False,
+        progress: Callable[[str], None] | None = None, workers: int = WORKERS) -> list[Result]:
+    say = progress or (lambda _text: None)
+    if small:
+        jobs, repeat, seconds = 50_000, 10, 5.0
+    results: list[Result] = []
+    with console_enabled(), environment(workers) as env:
+        say(f"loading {jobs:,} jobs ...")
+        started = time.monotonic()
+        sample = load(env.database_url, jobs)
+        loaded = time.monotonic() - started
+        session = requests.Session()
+        session.auth = LOGIN
+        checks = {"a customer's story": "timeline", "search by phone": sample["shopify_id"],
+                  "search by email": sample["shopify_id"], "search by Shopify id": sample["shopify_id"]}
+        for name, path in pages(sample).items():
+            fetch(session, env.base_url, path, checks.get(name))  # warm: the first request of a process
+            times = [fetch(session, env.base_url, path, checks.get(name)) for _ in range(repeat)]
+            p95 = percentile(times, 95)
+            results.append(Result(f"console: {name}", p95, "ms", f"< {TARGET_MS:.0f} ms", p95 < TARGET_MS,
+                                  f"p95 of {repeat} (median {percentile(times, 50):.1f} ms), {jobs:,} jobs "
+                                  f"(loaded in {loaded:.0f} s)"))
+        say(f"webhooks paced at {rate:.0f}/s for {seconds:.0f} s, alone ...")
+        alone = run_phase(env.port, Phase("webhook", seconds, rate=rate), "alone")
+        say("... and while an operator uses the console ...")
+        stop = threading.Event()
+        fetched: list[float] = []
+
+        def operator() -> None:
+            reader = requests.Session()
+            reader.auth = LOGIN
+            paths = list(pages(sample).values())
+            while not stop.is_set():
+                fetched.append(fetch(reader, env.base_url, paths[len(fetched) % len(paths)]))
+
+        thread = threading.Thread(target=operator, daemon=True)
+        thread.start()
+        busy = run_phase(env.port, Phase("webhook", seconds, rate=rate), "busy")
+        stop.set()
+        thread.join()
+    same = busy.p99_ms <= max(alone.p99_ms * 1.5, alone.p99_ms + 20)
+    results.append(Result(f"receiver p99 at {rate:.0f}/s with the console in use", busy.p99_ms, "ms",
+                          "unchanged (within 1.5x or +20 ms)", same and busy.other == 0,
+                          f"alone: p99 {alone.p99_ms:.1f} ms (p50 {alone.p50_ms:.1f}); with {len(fetched)} console "
+                          f"pages fetched back to back meanwhile: p50 {busy.p50_ms:.1f} ms; {jobs:,} jobs"))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.console", description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="paced webhooks per second")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn worker processes")
+    args = parser.parse_args(argv)
+    print(render(run(args.jobs, args.repeat, args.seconds, args.rate, workers=args.workers,
+                     progress=lambda text: print(text, file=sys.stderr, flush=True))))
+
+
+if __name__ == "__main__":
+    main()

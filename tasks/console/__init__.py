@@ -1,0 +1,1 @@
+"""What the operator console reads and does, as plain functions over a session (the views stay thin)."""
