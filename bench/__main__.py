@@ -33,6 +33,9 @@ MODULES: dict[str, str] = {
     "ratelimit": "bench.ratelimit",
     "onboarding": "bench.onboarding",
     "corpus": "bench.corpus",
+    "fairness": "bench.fairness",
+    "recovery": "bench.recovery",
+    "soak": "bench.soak",
 }
 
 

@@ -23,7 +23,7 @@ from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
 from tasks.steps import STEP_FUNCTIONS
 from worker.routing import POLL_QUEUE, queues_for
-from worker.runtime import db_session, limiter, redis_client
+from worker.runtime import db_session, limiter
 from worker.settings import get_settings
 
 INLINE_DEADLINE_SECONDS = 120
@@ -131,10 +131,10 @@ def _tenant_id(session: Session, name: str) -> int:
 def queue_depths() -> dict[str, int]:
     if not get_settings().redis_url:
         return {}
-    prefix = get_settings().redis_key_prefix
-    client = redis_client()
+    from worker.dispatcher import queue_length
+
     try:
-        return {q: int(client.llen(prefix + q)) for q in queues_for()}
+        return {q: queue_length(q) for q in queues_for()}
     except Exception:
         return {}
 
