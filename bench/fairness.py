@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from bench.stack import add_customer, make_pos_fake, order_webhook, stack, wait_for
+from bench.stack import add_customer, finished_count, make_pos_fake, order_webhook, queue_syncs, stack, wait_for
 from bench.table import Result, percentile, render
 
 A_JOBS = 20_000
@@ -32,22 +32,6 @@ P99_TARGET_SECONDS = 5.0
 B_TIMEOUT_SECONDS = 1_800.0
 
 
-def _queue_backlog(database_url: str, tenant_id: int, customers: list[str]) -> None:
-    """A's jobs created directly and their chains started at once: the backlog is there from the first second."""
-    from models.db import session_scope
-    from models.tables import Tenant
-    from tasks import jobs
-    from tasks.intake import queue_for_tenant
-    from tasks.pipeline import enqueue_job
-
-    with session_scope(database_url) as session:
-        queue = queue_for_tenant(session.get_one(Tenant, tenant_id))
-        created = [jobs.new_job(session, tenant_id=tenant_id, subject=cid,
-                                context={"topic": "customers/create", "customer_id": cid}) for cid in customers]
-    for job in created:
-        enqueue_job(job, queue)
-
-
 def _latencies(database_url: str, tenant_id: int) -> list[float]:
     """Seconds from the delivery stored to the job finished, for each of the tenant's succeeded jobs."""
     from models.db import get_engine
@@ -57,12 +41,6 @@ def _latencies(database_url: str, tenant_id: int) -> list[float]:
                     "AND j.status = 'succeeded' AND j.finished_at IS NOT NULL")
     with get_engine(database_url).connect() as conn:
         return [float(v) for v in conn.execute(query, {"tenant": tenant_id}).scalars()]
-
-
-def _finished(database_url: str, tenant_id: int) -> int:
-    from bench.stack import finished_count
-
-    return finished_count(database_url, tenant_id)
 
 
 def run(progress: Callable[[str], None] | None = None, small: bool = False) -> list[Result]:
@@ -78,7 +56,7 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         s.start_worker("--pos", "lightspeed-r", "--concurrency", str(WORKER_PROCESSES))
         say(f"fairness: A = {a_jobs} queued syncs against an R-Series bucket of 90 draining 1/s; "
             f"B sends {B_WEBHOOKS} webhooks, one a second")
-        _queue_backlog(s.database_url, big.tenant_id, customers)
+        queue_syncs(s.database_url, big.tenant_id, customers)
         time.sleep(2.0)
         for i, cid in enumerate(b_customers):
             response = small_shop.send("orders/create", order_webhook(cid, i, tag="b"))
@@ -86,14 +64,14 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
             time.sleep(B_INTERVAL_SECONDS)
         started = time.monotonic()
         try:
-            wait_for(lambda: _finished(s.database_url, small_shop.tenant_id) >= B_WEBHOOKS, B_TIMEOUT_SECONDS, 1.0,
+            wait_for(lambda: finished_count(s.database_url, small_shop.tenant_id) >= B_WEBHOOKS, B_TIMEOUT_SECONDS, 1.0,
                      "tenant B's jobs to finish")
             timed_out = False
         except TimeoutError:
             timed_out = True
         waited = time.monotonic() - started
         latencies = _latencies(s.database_url, small_shop.tenant_id)
-        a_done = _finished(s.database_url, big.tenant_id)
+        a_done = finished_count(s.database_url, big.tenant_id)
         b_requests = len(small_shop.pos.vendor_requests())
     p99 = percentile(latencies, 99) if latencies else float("inf")
     p50 = percentile(latencies, 50) if latencies else float("inf")
