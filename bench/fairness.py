@@ -53,7 +53,7 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         s.lift_limiter(small_shop)
         customers = [add_customer(big, i, tag="a") for i in range(a_jobs)]
         b_customers = [add_customer(small_shop, i, tag="b") for i in range(B_WEBHOOKS)]
-        s.start_worker("--pos", "lightspeed-r", "--concurrency", str(WORKER_PROCESSES))
+        s.start_worker("--pos", "lightspeed-r", "--queue", "intake", "--concurrency", str(WORKER_PROCESSES))
         say(f"fairness: A = {a_jobs} queued syncs against an R-Series bucket of 90 draining 1/s; "
             f"B sends {B_WEBHOOKS} webhooks, one a second")
         queue_syncs(s.database_url, big.tenant_id, customers)
@@ -75,7 +75,7 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         b_requests = len(small_shop.pos.vendor_requests())
     p99 = percentile(latencies, 99) if latencies else float("inf")
     p50 = percentile(latencies, 50) if latencies else float("inf")
-    note = (f"possync worker --pos lightspeed-r --concurrency {WORKER_PROCESSES}; A: {a_jobs:,} new-customer syncs "
+    note = (f"possync worker --pos lightspeed-r --queue intake --concurrency {WORKER_PROCESSES}; A: {a_jobs:,} new-customer syncs "
             f"queued at once, R-Series fake bucket 90 draining 1/s ({a_done:,} finished during the run); B: "
             f"{B_WEBHOOKS} orders/create webhooks 1 s apart, unthrottled POS ({b_requests} requests); "
             f"{len(latencies)} of B's jobs succeeded{' (timed out)' if timed_out else ''}, p50 {p50:.2f} s, "
