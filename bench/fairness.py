@@ -75,8 +75,9 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         b_requests = len(small_shop.pos.vendor_requests())
     p99 = percentile(latencies, 99) if latencies else float("inf")
     p50 = percentile(latencies, 50) if latencies else float("inf")
-    note = (f"possync worker --pos lightspeed-r --queue intake --concurrency {WORKER_PROCESSES}; A: {a_jobs:,} new-customer syncs "
-            f"queued at once, R-Series fake bucket 90 draining 1/s ({a_done:,} finished during the run); B: "
+    note = (f"possync worker --pos lightspeed-r --queue intake --concurrency {WORKER_PROCESSES}; A: {a_jobs:,} "
+            f"new-customer syncs queued at once, R-Series fake bucket 90 draining 1/s ({a_done:,} finished during "
+            f"the run); B: "
             f"{B_WEBHOOKS} orders/create webhooks 1 s apart, unthrottled POS ({b_requests} requests); "
             f"{len(latencies)} of B's jobs succeeded{' (timed out)' if timed_out else ''}, p50 {p50:.2f} s, "
             f"max {max(latencies, default=float('inf')):.2f} s; waited {waited:.0f} s after the last webhook")

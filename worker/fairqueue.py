@@ -28,7 +28,7 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-DEFAULT_DEPTH = 20  # broker messages per queue: a few per worker process, so none goes idle between turns
+DEFAULT_DEPTH = 20  # broker messages per queue (POSSYNC_QUEUE_DEPTH): enough that no worker process idles
 LEASE_SECONDS = 15.0  # a dead worker's jobs resume this long after its last renewal
 RENEW_EVERY_SECONDS = 3.0
 MOST_PER_TURN = 1000  # wake-ups (and lapsed tickets) moved per dispatcher turn

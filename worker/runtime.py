@@ -60,7 +60,7 @@ def limiter() -> RateLimiter:
 def fair_queues() -> FairQueues | None:
     """The fair lines of step messages (`worker.fairqueue`); None without Redis (messages go straight on)."""
     settings = get_settings()
-    return FairQueues(redis_client(), settings.redis_key_prefix) if settings.redis_url else None
+    return FairQueues(redis_client(), settings.redis_key_prefix, settings.queue_depth) if settings.redis_url else None
 
 
 @contextmanager
