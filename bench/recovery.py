@@ -50,6 +50,7 @@ def run(progress: Callable[[str], None] | None = None) -> list[Result]:
         finished_at_kill = finished_count(s.database_url, shop.tenant_id)
         say(f"recovery: worker killed with {finished_at_kill} of {SYNCS} finished; starting another")
         s.start_worker("--concurrency", "2")
+        ready = time.time() - killed_at
         wait_for(lambda: any(r.at > killed_at for r in fake.vendor_requests()), TIMEOUT_SECONDS, 0.05,
                  "the POS to see a request after the kill")
         resumed = min(r.at for r in fake.vendor_requests() if r.at > killed_at) - killed_at
@@ -63,7 +64,8 @@ def run(progress: Callable[[str], None] | None = None) -> list[Result]:
         twice = sum(n > 1 for n in emails.values())
         drained = time.time() - killed_at
     note = (f"possync worker --concurrency 2, SIGKILLed (process group) after {finished_at_kill} of {SYNCS} "
-            f"new-customer syncs; R-Series fake bucket 10 draining 2/s; a new worker started at once; no beat "
+            f"new-customer syncs; R-Series fake bucket 10 draining 2/s; a new worker started at once (answered a "
+            f"ping {ready:.1f} s after the kill); no beat "
             f"(no sweeper), POSSYNC_SWEEP_AFTER_SECONDS default; lost {lost}, created twice {twice}; "
             f"backlog drained {drained:.0f} s after the kill")
     return [Result("recovery: SIGKILL during a rate-limited backlog, kill -> next POS request", resumed, "s",

@@ -53,7 +53,8 @@ def pump(queue: str, fair: FairQueues | None = None) -> int:
         return 0
     turn = fair.dispatch(queue, broker_list(queue))
     if turn.recovered:
-        log.warning("jobs of a worker that stopped renewing put back in line", queue=queue, jobs=turn.recovered)
+        log.warning("jobs whose lease lapsed put back in line (a worker died, or they waited in the broker "
+                    "past their lease)", queue=queue, jobs=turn.recovered)
     for message in turn.messages:
         app.tasks[message.task].apply_async((message.job_id,), message.kwargs, queue=queue)
     return len(turn.messages)
@@ -80,6 +81,7 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name="possync-dispatcher", daemon=True)
 
     def _run(self) -> None:
+        failing: set[str] = set()  # queues whose last turn failed: logged once, not five times a second
         while not self._stop.wait(self.tick):
             fair = fair_queues()
             if fair is None:
@@ -88,7 +90,11 @@ class Dispatcher:
                 try:
                     pump(queue, fair)
                 except Exception:  # Redis or the broker briefly away: the lines wait in Redis meanwhile
-                    log.warning("dispatcher turn failed", queue=queue, exc_info=True)
+                    if queue not in failing:
+                        log.warning("dispatcher turn failed", queue=queue, exc_info=True)
+                    failing.add(queue)
+                else:
+                    failing.discard(queue)
 
     def start(self) -> Dispatcher:
         self._thread.start()

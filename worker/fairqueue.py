@@ -10,9 +10,11 @@ most its share of `depth` messages ahead of another tenant's live webhook, inste
 and a wait (Celery's countdown would be an ETA message held in the memory of the worker that took
 it) survives that worker's death: any other worker's dispatcher sends it when due.
 
-Each dispatched message carries a ticket whose short lease the running task renews (`worker.heartbeat`)
-and ends when it finishes or hands the job on. A ticket whose lease lapses belonged to a worker that
-died: the dispatcher puts its message back at the front of its tenant's line. A message arriving with
+Each dispatched message carries a ticket, leased for as long as a message may wait in the broker's queue;
+the task that runs it shortens the lease and renews it while it works (`worker.heartbeat`), and ends it
+when it finishes or hands the job on. A ticket whose lease lapses belonged to a worker that died (or
+to a message held up in the broker past its lease): the dispatcher puts its message back at the front
+of its tenant's line. A message arriving with
 a ticket that is no longer its own (it was sent again meanwhile) is dropped, so a job never runs twice.
 Everything is in Redis Lua scripts, atomic per call.
 """
@@ -29,7 +31,8 @@ import redis
 from redis.commands.core import Script
 
 DEFAULT_DEPTH = 20  # broker messages per queue (POSSYNC_QUEUE_DEPTH): enough that no worker process idles
-LEASE_SECONDS = 15.0  # a dead worker's jobs resume this long after its last renewal
+LEASE_SECONDS = 15.0  # a dead worker's running jobs resume this long after its last renewal
+QUEUED_LEASE_SECONDS = 60.0  # a message not yet started: its time in the broker's queue, with room to spare
 RENEW_EVERY_SECONDS = 3.0
 MOST_PER_TURN = 1000  # wake-ups (and lapsed tickets) moved per dispatcher turn
 
@@ -61,11 +64,12 @@ class FairQueues:
     """The fair lines of every queue under one key prefix (the broker's global key prefix)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "", depth: int = DEFAULT_DEPTH,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+                 lease_seconds: float = LEASE_SECONDS, queued_lease_seconds: float = QUEUED_LEASE_SECONDS) -> None:
         self.client = client
         self.prefix = prefix
         self.depth = depth
         self.lease_ms = max(1, round(lease_seconds * 1000))
+        self.queued_lease_ms = max(1, round(queued_lease_seconds * 1000))
         self._run = _scripts(client)
 
     def _base(self, queue: str) -> str:
@@ -89,7 +93,8 @@ class FairQueues:
 
     def dispatch(self, queue: str, broker_list: str) -> Turn:
         """One turn for `queue` whose broker list is the Redis key `broker_list`."""
-        raw = self._run["dispatch"](args=[self._base(queue), broker_list, self.depth, self.lease_ms, MOST_PER_TURN])
+        raw = self._run["dispatch"](args=[self._base(queue), broker_list, self.depth, self.queued_lease_ms,
+                                          MOST_PER_TURN])
         messages = []
         for ticket, entry in zip(raw[1::2], raw[2::2], strict=True):
             data = json.loads(entry)

@@ -1,5 +1,6 @@
 -- One turn of a queue's fair dispatcher (see worker/fairqueue.py).
--- ARGV: base, the queue's broker list key, depth, lease ms, most entries to move per kind of work.
+-- ARGV: base, the queue's broker list key, depth, lease ms of a message not yet started (it may wait in the
+--       broker that long), most entries to move per kind of work.
 -- 1. wake-ups now due move from the due-time index to the end of their tenant's list;
 -- 2. tickets whose lease lapsed (their worker died before finishing) go back to the front of theirs;
 -- 3. while the broker's list is shorter than `depth`, take one entry from each tenant in turn.

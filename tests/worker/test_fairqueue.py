@@ -55,18 +55,21 @@ def test_a_wait_stays_in_redis_until_due_then_is_dispatched(redis_client, redis_
 
 
 def test_a_ticket_is_claimed_renewed_and_ended(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
-    lines = _lines(redis_client, redis_prefix)
+    lines = _lines(redis_client, redis_prefix, lease_seconds=5, queued_lease_seconds=60)
     lines.submit(QUEUE, "t1", "t", 1, {})
     (message,) = lines.dispatch(QUEUE, redis_prefix + QUEUE).messages
     ticket = message.kwargs["ticket"]
+    lease = f"{redis_prefix}fq:{QUEUE}:lease"
+    queued_until = redis_client.zscore(lease, ticket)
     assert lines.claim(QUEUE, ticket) and lines.claim(QUEUE, ticket)
+    assert redis_client.zscore(lease, ticket) < queued_until - 30_000  # running: the short lease, renewed
     lines.done(QUEUE, ticket)
     assert not lines.claim(QUEUE, ticket)
     assert lines.backlog(QUEUE) == 0
 
 
 def test_a_lapsed_lease_puts_the_job_back_first_in_line_and_drops_the_old_message(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
-    lines = _lines(redis_client, redis_prefix, lease_seconds=0.2, depth=1)
+    lines = _lines(redis_client, redis_prefix, lease_seconds=0.2, queued_lease_seconds=0.2, depth=1)
     lines.submit(QUEUE, "t1", "t", 1, {})
     lines.submit(QUEUE, "t1", "t", 2, {})
     (lost,) = lines.dispatch(QUEUE, redis_prefix + QUEUE).messages  # its worker dies without renewing
