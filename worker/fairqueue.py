@@ -30,7 +30,7 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-DEFAULT_DEPTH = 20  # broker messages per queue (POSSYNC_QUEUE_DEPTH): enough that no worker process idles
+DEFAULT_DEPTH = 4  # broker messages per queue (POSSYNC_QUEUE_DEPTH); each finished task refills it
 LEASE_SECONDS = 15.0  # a dead worker's running jobs resume this long after its last renewal
 QUEUED_LEASE_SECONDS = 60.0  # a message not yet started: its time in the broker's queue, with room to spare
 RENEW_EVERY_SECONDS = 3.0

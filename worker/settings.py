@@ -76,7 +76,7 @@ class Settings:
     redis_sentinel_master: str | None
     sentinel: SentinelTarget | None = None  # set when redis_url is sentinel://
     flower_basic_auth: str | None = None
-    queue_depth: int = 20  # most messages a queue's fair dispatcher keeps in the broker (worker.fairqueue)
+    queue_depth: int = 4  # most messages a queue's fair dispatcher keeps in the broker (worker.fairqueue)
 
     @property
     def broker_url(self) -> str:
@@ -277,7 +277,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_sentinel_master=sentinel_master,
         sentinel=sentinel,
         flower_basic_auth=_flower_basic_auth(env),
-        queue_depth=_int(env, "POSSYNC_QUEUE_DEPTH", 20),
+        queue_depth=_int(env, "POSSYNC_QUEUE_DEPTH", 4),
     )
 
 
