@@ -36,6 +36,9 @@ MODULES: dict[str, str] = {
     "shipstation": "bench.shipstation",
     "corpus": "bench.corpus",
     "console": "bench.console",
+    "fairness": "bench.fairness",
+    "recovery": "bench.recovery",
+    "soak": "bench.soak",
 }
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Response, g
 
 from adapters.lightspeed_r import FakeServer as LightspeedRFake
-from bench.stack import POS_TOKENS, CpuSample, add_customer, finished_count, stack
+from bench.stack import POS_TOKENS, CpuSample, add_customer, finished_count, queue_syncs, stack
 from bench.table import Result, render
 
 BUCKET = 20.0
@@ -51,21 +51,6 @@ class MeteredFake(LightspeedRFake):
         return refused
 
 
-def _queue_syncs(database_url: str, tenant_id: int, customers: list[str]) -> None:
-    from models.db import session_scope
-    from models.tables import Tenant
-    from tasks import jobs
-    from tasks.intake import queue_for_tenant
-    from tasks.pipeline import enqueue_job
-
-    with session_scope(database_url) as session:
-        queue = queue_for_tenant(session.get_one(Tenant, tenant_id))
-        created = [jobs.new_job(session, tenant_id=tenant_id, subject=cid,
-                                context={"topic": "customers/create", "customer_id": cid}) for cid in customers]
-    for job in created:
-        enqueue_job(job, queue)
-
-
 def _limiter_waits(database_url: str) -> int:
     """Step attempts that were told to wait (limiter or 429): each one is a Celery retry with a countdown."""
     import sqlalchemy as sa
@@ -87,7 +72,7 @@ def run(progress: Callable[[str], None] | None = None) -> list[Result]:
         say(f"ratelimit: {SYNCS} syncs against a bucket of {BUCKET:g} draining {DRIP:g}/s, "
             f"{SETTLE_SECONDS + WINDOW_SECONDS:.0f} s ...")
         start = time.time()
-        _queue_syncs(s.database_url, shop.tenant_id, customers)
+        queue_syncs(s.database_url, shop.tenant_id, customers)
         time.sleep(SETTLE_SECONDS)
         window_start = time.time()
         cpu_before = CpuSample.take([worker])

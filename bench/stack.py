@@ -428,6 +428,22 @@ def stack(label: str = "bench") -> Iterator[Stack]:
         opened.close()
 
 
+def queue_syncs(database_url: str, tenant_id: int, customers: list[str]) -> None:
+    """New-customer sync jobs created directly and their chains started: a backlog there from the first second."""
+    from models.db import session_scope
+    from models.tables import Tenant
+    from tasks import jobs
+    from tasks.intake import queue_for_tenant
+    from tasks.pipeline import enqueue_job
+
+    with session_scope(database_url) as session:
+        queue = queue_for_tenant(session.get_one(Tenant, tenant_id))
+        created = [jobs.new_job(session, tenant_id=tenant_id, subject=cid,
+                                context={"topic": "customers/create", "customer_id": cid}) for cid in customers]
+    for job in created:
+        enqueue_job(job, queue)
+
+
 # --- reading jobs back ---------------------------------------------------------------------------------------
 def finished_count(database_url: str, tenant_id: int | None = None) -> int:
     from models.db import get_engine

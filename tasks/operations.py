@@ -24,7 +24,7 @@ from tasks.runner import run_steps
 from tasks.step_registry import STEP_FUNCTIONS
 from tasks.waiting import wait_out
 from worker.routing import POLL_QUEUE, queues_for
-from worker.runtime import db_session, limiter, redis_client
+from worker.runtime import db_session, limiter
 from worker.settings import get_settings
 
 INLINE_DEADLINE_SECONDS = 120
@@ -135,14 +135,10 @@ def _tenant_id(session: Session, name: str) -> int:
 def queue_depths() -> dict[str, int]:
     if not get_settings().redis_url:
         return {}
-    prefix = get_settings().redis_key_prefix
-    client = redis_client()
-    queues = list(queues_for())
+    from worker.dispatcher import queue_length
+
     try:
-        pipe = client.pipeline(transaction=False)  # one round trip for every queue
-        for queue in queues:
-            pipe.llen(prefix + queue)
-        return {q: int(n) for q, n in zip(queues, pipe.execute(), strict=True)}
+        return {q: queue_length(q) for q in queues_for()}
     except Exception:
         return {}
 

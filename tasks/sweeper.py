@@ -26,9 +26,10 @@ from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
 from tasks import jobs
 from tasks.intake import enqueue_event, queue_for_tenant
 from worker.celery_app import VISIBILITY_TIMEOUT_SECONDS, app
+from worker.dispatcher import queue_length
 from worker.logging import get_logger
 from worker.routing import INTAKE_QUEUE, POLL_QUEUE
-from worker.runtime import db_session, redis_client
+from worker.runtime import db_session
 from worker.settings import get_settings
 
 log = get_logger("possync.sweeper")
@@ -74,8 +75,8 @@ class QueueBacklog:
 
     def length(self, queue: str) -> int:
         if queue not in self._lengths:
-            try:  # kombu keeps a queue as one Redis list named by the global key prefix and the queue
-                self._lengths[queue] = int(redis_client().llen(get_settings().redis_key_prefix + queue))
+            try:  # the broker's list and the queue's fair lines (where waits and backlogs are held)
+                self._lengths[queue] = queue_length(queue)
             except redis.RedisError:
                 self._lengths[queue] = 0  # unknown: sweep, a duplicate message is harmless
         return self._lengths[queue]

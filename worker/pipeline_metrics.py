@@ -53,7 +53,8 @@ class PipelineCollector(Collector):
                     .group_by(InboundEvent.tenant_id, InboundEvent.status)):
                 events.add_metric([tenants.get(tenant_id, (str(tenant_id),))[0], status or EventStatus.RECEIVED], count)
         yield from (jobs, failed, ambiguous, events)
-        depth = GaugeMetricFamily("possync_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
+        depth = GaugeMetricFamily("possync_queue_depth", "Messages for a queue: in the broker and in its fair lines",
+                                  labels=["queue"])
         for queue, count in (self.queue_depths() if self.queue_depths else {}).items():
             depth.add_metric([queue], count)
         yield depth

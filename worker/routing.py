@@ -2,7 +2,8 @@
 
 Intake and polls have their own queues; sync steps run on their POS kind's queue, or on
 `tenant.<name>` for tenants marked `dedicated_queue`. Step tasks carry their queue as the `route`
-keyword, set once when the chain is built from the tenant, so the router needs no database.
+keyword, set once when the chain is built from the tenant, so the router needs no database. Step
+messages reach their queue through per-tenant fair lines (`worker.fairqueue`), whatever the queue.
 """
 
 from __future__ import annotations

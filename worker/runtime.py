@@ -19,6 +19,7 @@ from redis.retry import Retry
 from sqlalchemy.orm import Session
 
 from models.db import session_scope
+from worker.fairqueue import FairQueues
 from worker.limiter import RateLimiter
 from worker.settings import Settings, get_settings, set_settings
 
@@ -55,6 +56,13 @@ def limiter() -> RateLimiter:
     return RateLimiter(redis_client(), get_settings().redis_key_prefix)
 
 
+@functools.cache
+def fair_queues() -> FairQueues | None:
+    """The fair lines of step messages (`worker.fairqueue`); None without Redis (messages go straight on)."""
+    settings = get_settings()
+    return FairQueues(redis_client(), settings.redis_key_prefix, settings.queue_depth) if settings.redis_url else None
+
+
 @contextmanager
 def db_session() -> Iterator[Session]:
     with session_scope(get_settings().database_url) as session:
@@ -68,4 +76,5 @@ def activate(settings: Settings) -> None:
     set_settings(settings)
     redis_client.cache_clear()
     limiter.cache_clear()
+    fair_queues.cache_clear()
     reconfigure(settings)

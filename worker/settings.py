@@ -77,6 +77,7 @@ class Settings:
     sentinel: SentinelTarget | None = None  # set when redis_url is sentinel://
     flower_basic_auth: str | None = None
     console_basic_auth: str | None = None  # the operator console is served only when set
+    queue_depth: int = 4  # most messages a queue's fair dispatcher keeps in the broker (worker.fairqueue)
 
     @property
     def broker_url(self) -> str:
@@ -277,6 +278,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sentinel=sentinel,
         flower_basic_auth=_basic_auth(env, "POSSYNC_FLOWER_BASIC_AUTH"),
         console_basic_auth=_basic_auth(env, "POSSYNC_CONSOLE_BASIC_AUTH"),
+        queue_depth=_int(env, "POSSYNC_QUEUE_DEPTH", 4),
     )
 
 

@@ -132,12 +132,13 @@ class Stack:
         self.workers.remove(process)
         self.retired.append(process)
 
-    def shop(self, kind: str) -> Shop:
+    def shop(self, kind: str, pos: Any = None) -> Shop:
+        """A tenant of `kind` with its fakes (`pos`: a POS fake of the test's own, not yet started)."""
         from adapters.shopify.fake import FakeShopify
 
         name = f"{kind.split('-')[-1][0]}{uuid.uuid4().hex[:8]}"
         shopify = FakeShopify(SHOPIFY_TOKEN, shop_domain=f"{name}.myshopify.com", maximum_available=None)
-        pos = make_pos_fake(kind, rate_limited=False)
+        pos = pos or make_pos_fake(kind, rate_limited=False)
         shopify.start()
         pos.start()
         self.fakes.extend([shopify, pos])

@@ -4,7 +4,7 @@ The POS fakes answer every request after 2 s, so the kill lands while the upsert
 wire. The vendor finishes that request anyway (as a real one would: the client vanishing does not undo
 a write), so the customer may already exist when the job runs again. The new worker must find it
 instead of creating a second one. The killed worker's customer locks expire after
-`worker.locks.LOCK_TIMEOUT_SECONDS` (60 s), which is most of this test's run time.
+`worker.locks.LOCK_TIMEOUT_SECONDS` (20 s) after their last renewal.
 """
 
 from __future__ import annotations

@@ -93,3 +93,41 @@ def test_locks_held_through_a_failover_are_released_on_the_new_master(sentinel_g
         assert _held(direct, prefix) == []
     with customer_locks(client, prefix, "acme", keys):
         pass
+
+
+def test_a_holder_that_outlives_the_timeout_keeps_its_locks(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    from tests.e2e.harness import wait_for
+
+    with customer_locks(redis_client, redis_prefix, "acme", ["shopify:1", "email:a@b.co"],
+                        timeout=0.4, renew_every=0.1) as beat:
+        assert beat is not None
+        wait_for(lambda: beat.renewals >= 10, timeout=30, interval=0.05, what="ten renewals (2.5 timeouts)")
+        with pytest.raises(LockBusyError), customer_locks(redis_client, redis_prefix, "acme", ["email:a@b.co"]):
+            pytest.fail("taken from a live holder")
+        assert not beat.lost
+    assert _held(redis_client, redis_prefix) == []
+
+
+def test_a_killed_holders_locks_expire(redis_client, redis_prefix) -> None:  # type: ignore[no-untyped-def]
+    """A process that dies inside the block (SIGKILL: no release, no renewal) leaves locks that lapse."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.harness import wait_for
+
+    url = redis_client.connection_pool.connection_kwargs
+    script = (
+        "import os, signal, redis\n"
+        "from worker.locks import customer_locks\n"
+        f"client = redis.Redis(host={url.get('host', '127.0.0.1')!r}, port={url.get('port', 6379)}, "
+        f"db={url.get('db', 0)})\n"
+        f"with customer_locks(client, {redis_prefix!r}, 'acme', ['shopify:9'], timeout=3, renew_every=0.5):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), timeout=60)
+    assert proc.returncode == -9
+    name = f"{redis_prefix}lock:acme:shopify:9"
+    assert redis_client.exists(name)  # nobody released it
+    wait_for(lambda: not redis_client.exists(name), timeout=30, interval=0.1, what="the dead holder's lock to lapse")
+    with customer_locks(redis_client, redis_prefix, "acme", ["shopify:9"]):
+        pass

@@ -178,3 +178,10 @@ def test_env_file_readable_by_others_is_warned_about(tmp_path) -> None:  # type:
     assert env_file_warning(tmp_path) is not None
     env.chmod(0o600)
     assert env_file_warning(tmp_path) is None
+
+
+def test_queue_depth_defaults_to_4_and_refuses_less_than_one() -> None:
+    assert load_settings({}).queue_depth == 4
+    assert load_settings({"POSSYNC_QUEUE_DEPTH": "64"}).queue_depth == 64
+    with pytest.raises(SettingsError, match="POSSYNC_QUEUE_DEPTH"):
+        load_settings({"POSSYNC_QUEUE_DEPTH": "0"})

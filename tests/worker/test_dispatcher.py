@@ -1,0 +1,60 @@
+"""Sending step messages through the fair lines, on the real broker (Redis) and without one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from worker import dispatcher
+
+QUEUE = "pos.heartland"
+
+
+class RecordingTask:
+    """Stands in for a step task where the test only needs to see how it was sent."""
+
+    name = "possync.pipeline.fetch_customer"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, ...]] = []
+
+    def apply_async(self, args: Any, kwargs: Any, countdown: float | None = None, **_: Any) -> None:
+        self.sent.append((args, kwargs, countdown))
+
+
+@pytest.fixture
+def on_redis(activate_env, redis_server_url: str, redis_prefix: str) -> str:  # type: ignore[no-untyped-def]
+    activate_env(POSSYNC_REDIS_URL=redis_server_url, POSSYNC_REDIS_KEY_PREFIX=redis_prefix, POSSYNC_QUEUE_DEPTH="3")
+    return redis_prefix
+
+
+def test_a_step_in_line_reaches_the_broker_at_once_with_its_ticket(on_redis: str, redis_client) -> None:  # type: ignore[no-untyped-def]
+    from tasks.pipeline import TASKS
+
+    dispatcher.send(TASKS["fetch_customer"], 7, {"route": QUEUE, "tenant": "1"}, queue=QUEUE, tenant="1")
+    assert redis_client.llen(on_redis + QUEUE) == 1  # published by the sender's own turn, not at the next tick
+    assert dispatcher.queue_length(QUEUE) == 2  # the message, and its ticket until the job finishes
+
+
+def test_the_broker_queue_holds_at_most_the_depth_and_the_rest_wait_in_line(on_redis: str, redis_client) -> None:  # type: ignore[no-untyped-def]
+    from tasks.pipeline import TASKS
+
+    for job in range(10):
+        dispatcher.send(TASKS["fetch_customer"], job, {"route": QUEUE, "tenant": "1"}, queue=QUEUE, tenant="1")
+    assert redis_client.llen(on_redis + QUEUE) == 3  # POSSYNC_QUEUE_DEPTH
+    assert dispatcher.queue_length(QUEUE) == 3 + 10
+
+
+def test_a_wait_is_kept_in_redis_not_sent_with_a_countdown(on_redis: str, redis_client) -> None:  # type: ignore[no-untyped-def]
+    task = RecordingTask()
+    dispatcher.send(task, 7, {"route": QUEUE, "tenant": "1"}, queue=QUEUE, tenant="1", countdown=60)  # type: ignore[arg-type]
+    assert task.sent == [] and redis_client.llen(on_redis + QUEUE) == 0
+    assert dispatcher.queue_length(QUEUE) == 1  # in the due-time index
+
+
+def test_without_redis_a_wait_is_celerys_countdown(activate_env) -> None:  # type: ignore[no-untyped-def]
+    activate_env()  # no POSSYNC_REDIS_URL: `possync demo`'s in-memory broker
+    task = RecordingTask()
+    dispatcher.send(task, 7, {"route": QUEUE, "tenant": "1"}, queue=QUEUE, tenant="1", countdown=2.5)  # type: ignore[arg-type]
+    assert task.sent == [((7,), {"route": QUEUE, "tenant": "1"}, 2.5)]
