@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -45,6 +46,9 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
+
+
+PENDING_HINT = "hint_subject IS NOT NULL AND status IN ('received', 'enqueued')"
 
 
 class PosKind(enum.StrEnum):
@@ -101,6 +105,8 @@ class Tenant(Base):
     # Fernet tokens of JSON objects: never stored or printed in clear.
     shopify_secrets: Mapped[str] = mapped_column(Text)
     pos_secrets: Mapped[str] = mapped_column(Text)
+    # Fernet token of the secret in the tenant's X-Series webhook URL (`possync tenant webhook-url`).
+    webhook_token: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -136,7 +142,8 @@ class NearMatch(Base):
 
     __tablename__ = "near_matches"
     __table_args__ = (UniqueConstraint("tenant_id", "direction", "shopify_customer_id", "pos_customer_id",
-                                       name="uq_near_matches_pair"),)
+                                       name="uq_near_matches_pair"),
+                      Index("ix_near_matches_job_id", "job_id"))
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -181,6 +188,9 @@ class InboundEvent(Base):
         # subscription's delivery of the same action) is a duplicate. NULLs never collide.
         Index("ux_inbound_events_sender_event", "tenant_id", "source", "topic", "sender_event_id", unique=True),
         Index("ix_inbound_events_status", "status", "received_at"),
+        # At most one pending X-Series hint per customer: a second one while it waits is a duplicate.
+        Index("ux_inbound_events_pending_hint", "tenant_id", "source", "hint_subject", unique=True,
+              postgresql_where=text(PENDING_HINT), sqlite_where=text(PENDING_HINT)),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -188,6 +198,7 @@ class InboundEvent(Base):
     source: Mapped[str] = mapped_column(String(16), default="shopify")
     webhook_id: Mapped[str] = mapped_column(String(128))
     sender_event_id: Mapped[str | None] = mapped_column(String(128))  # X-Shopify-Event-Id, when sent
+    hint_subject: Mapped[str | None] = mapped_column(String(64))  # the customer an X-Series hint names
     topic: Mapped[str] = mapped_column(String(128))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -206,6 +217,7 @@ class SyncJob(Base):
         Index("ix_sync_jobs_status", "status", "updated_at"),
         Index("ix_sync_jobs_tenant_status", "tenant_id", "status"),
         Index("ix_sync_jobs_subject", "tenant_id", "subject"),
+        Index("ix_sync_jobs_event_id", "event_id"),  # the SET NULL when `possync prune` deletes an event
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -280,3 +292,36 @@ class PosImport(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HistoryCount(Base):
+    """How many jobs (`kind` job) or events (`kind` event) have each key, past retention included.
+
+    Maintained on PostgreSQL by triggers (migration 0010) through `HistoryCountDelta`, so `/metrics` and
+    `possync status` read a table the size of the key space, not of the history (`models.counts`).
+    """
+
+    __tablename__ = "history_counts"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(24), primary_key=True)  # '' for events
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(24), primary_key=True)  # '' for none
+    ambiguous: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class HistoryCountDelta(Base):
+    """A change to a `HistoryCount`, appended in the transaction that made it; folded in by beat."""
+
+    __tablename__ = "history_count_deltas"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    tenant_id: Mapped[int] = mapped_column(IdType)
+    direction: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(24))
+    ambiguous: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import webhook_tokens
 from models.crypto import decrypt_json, encrypt_json, mask
 from models.tables import PosKind, Tenant
 
@@ -79,6 +80,8 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
         tenant = Tenant(name=data["name"], **values)
         tenant.shopify_secrets = encrypt_json(shopify_secrets, key)
         tenant.pos_secrets = encrypt_json(pos_secrets, key)
+        if webhook_tokens.wants_token(tenant):
+            webhook_tokens.issue(tenant, key)
         session.add(tenant)
         session.flush()
         return tenant, True
@@ -92,6 +95,8 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
         if decrypt_json(getattr(tenant, attr), key) != secrets:
             setattr(tenant, attr, encrypt_json(secrets, key))
             changed = True
+    if webhook_tokens.wants_token(tenant) and tenant.webhook_token is None:
+        webhook_tokens.issue(tenant, key)  # a tenant that became an X-Series one
     session.flush()
     return tenant, changed
 
@@ -164,5 +169,9 @@ def describe(tenant: Tenant, key: str) -> dict[str, Any]:
     shopify |= {k: mask(v) for k, v in decrypt_json(tenant.shopify_secrets, key).items()}
     pos = {"kind": tenant.pos_kind, **tenant.pos_config}
     pos |= {k: mask(v) for k, v in decrypt_json(tenant.pos_secrets, key).items()}
-    return {"name": tenant.name, "account_name": tenant.account_name, "shopify": shopify, "pos": pos,
-            "settings": tenant.settings}
+    shown = {"name": tenant.name, "account_name": tenant.account_name, "shopify": shopify, "pos": pos,
+             "settings": tenant.settings}
+    if tenant.webhook_token:
+        shown["webhook_url_path"] = webhook_tokens.url_path(
+            tenant.name, mask(webhook_tokens.reveal(tenant.webhook_token, key)) or "")
+    return shown

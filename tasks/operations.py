@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.errors import RateLimitedError
+from models.counts import Count, read_counts
 from models.db import get_sessionmaker
 from models.near_matches import count_near_matches
-from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
+from models.tables import EventStatus, JobStatus, PollCursor, SyncJob, Tenant
 from models.tenants import context_by_name, get_tenant
 from tasks import jobs
 from tasks.intake import queue_for_tenant
@@ -140,22 +141,27 @@ def queue_depths() -> dict[str, int]:
 
 
 def status() -> list[dict[str, Any]]:
-    """Per tenant: backlog, last poll and cursor, failures, rate-limit state, ambiguous matches."""
+    """Per tenant: backlog, last poll and cursor, failures, rate-limit state, ambiguous matches.
+
+    Counts come from the maintained counts (`models.counts`): the cost is the number of tenants, not of jobs.
+    """
     rows = []
     with db_session() as session:
+        by_tenant: dict[int, list[Count]] = {}
+        for count in read_counts(session):
+            by_tenant.setdefault(count.tenant_id, []).append(count)
+        cursors = {c.tenant_id: c for c in session.scalars(select(PollCursor))}
         for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
-            def count(*conditions: Any, _t: Tenant = tenant) -> int:
-                return session.scalar(select(func.count()).select_from(SyncJob).where(
-                    SyncJob.tenant_id == _t.id, *conditions)) or 0
+            counts = by_tenant.get(tenant.id, [])
 
-            outcomes = dict(session.execute(
-                select(SyncJob.outcome, func.count()).where(SyncJob.tenant_id == tenant.id,
-                                                            SyncJob.status == JobStatus.SUCCEEDED.value)
-                .group_by(SyncJob.outcome)).all())
-            unprocessed = session.scalar(select(func.count()).select_from(InboundEvent).where(
-                InboundEvent.tenant_id == tenant.id,
-                InboundEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value]))) or 0
-            cursor = session.get(PollCursor, tenant.id)
+            def total(kind: str, statuses: tuple[str, ...], _counts: list[Count] = counts) -> int:
+                return sum(c.n for c in _counts if c.kind == kind and c.status in statuses)
+
+            outcomes: dict[str, int] = {}
+            for c in counts:
+                if c.kind == "job" and c.status == JobStatus.SUCCEEDED.value:
+                    outcomes[c.outcome or "None"] = outcomes.get(c.outcome or "None", 0) + c.n
+            cursor = cursors.get(tenant.id)
             try:
                 rate = limiter().state(f"pos:{tenant.name}")
             except Exception:
@@ -163,11 +169,11 @@ def status() -> list[dict[str, Any]]:
             rows.append({
                 "tenant": tenant.name,
                 "pos_kind": tenant.pos_kind,
-                "backlog": {"jobs": count(SyncJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value])),
-                            "events": unprocessed},
-                "succeeded": {str(k): v for k, v in outcomes.items()},
-                "failed": count(SyncJob.status == JobStatus.FAILED.value),
-                "ambiguous_matches": count(SyncJob.ambiguous.is_(True)),
+                "backlog": {"jobs": total("job", (JobStatus.PENDING.value, JobStatus.RUNNING.value)),
+                            "events": total("event", (EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value))},
+                "succeeded": outcomes,
+                "failed": total("job", (JobStatus.FAILED.value,)),
+                "ambiguous_matches": sum(c.n for c in counts if c.kind == "job" and c.ambiguous),
                 "near_matches": count_near_matches(session, tenant.id),
                 "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
                 "cursor": cursor.cursor if cursor else None,

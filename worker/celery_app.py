@@ -16,7 +16,8 @@ from worker.settings import Settings, get_settings
 MAX_COUNTDOWN_SECONDS = 900
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
-TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper", "tasks.onboarding"]
+TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper", "tasks.onboarding",
+                "tasks.retention"]
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
@@ -52,6 +53,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         beat_schedule={
             "schedule-polls": {"task": "possync.poll.schedule_polls", "schedule": 5.0},
             "sweep": {"task": "possync.sweeper.sweep", "schedule": 60.0},
+            "fold-counts": {"task": "possync.retention.fold_counts", "schedule": 15.0},
+            "prune": {"task": "possync.retention.prune", "schedule": 3600.0},
         },
     )
 

@@ -50,6 +50,8 @@ TASK_QUEUES = {
     "possync.poll.poll_pos_changes": POLL_QUEUE,
     "possync.onboarding.import_pos_customers": POLL_QUEUE,
     "possync.sweeper.sweep": INTAKE_QUEUE,
+    "possync.retention.fold_counts": INTAKE_QUEUE,
+    "possync.retention.prune": INTAKE_QUEUE,
 }
 
 

@@ -76,6 +76,8 @@ class Settings:
     redis_sentinel_master: str | None
     sentinel: SentinelTarget | None = None  # set when redis_url is sentinel://
     flower_basic_auth: str | None = None
+    retention_days: int = 30
+    metrics_basic_auth: str | None = None
 
     @property
     def broker_url(self) -> str:
@@ -202,12 +204,17 @@ def _flower_basic_auth(env: Mapping[str, str]) -> str | None:
     """One `user:password`: Flower splits its basic-auth option on commas, so `admin:pw,x` would also
     admit a second login `x`; an empty user or password is as good as none."""
     name = "POSSYNC_FLOWER_BASIC_AUTH"
+    if "," in (env.get(name) or ""):
+        raise SettingsError(f"{name} must be one user:password with no comma (Flower reads a comma as a second login)")
+    return _basic_auth(env, name)
+
+
+def _basic_auth(env: Mapping[str, str], name: str) -> str | None:
+    """One `user:password`, both parts non-empty, not the examples' placeholder."""
     auth = env.get(name) or None
     if auth is None:
         return None
     user, sep, password = auth.partition(":")
-    if "," in auth:
-        raise SettingsError(f"{name} must be one user:password with no comma (Flower reads a comma as a second login)")
     if not sep or not user.strip() or not password:
         raise SettingsError(f"{name} must be user:password with a non-empty user and password")
     _refuse_placeholder(name, password)
@@ -276,6 +283,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_sentinel_master=sentinel_master,
         sentinel=sentinel,
         flower_basic_auth=_flower_basic_auth(env),
+        retention_days=_int(env, "POSSYNC_RETENTION_DAYS", 30),
+        metrics_basic_auth=_basic_auth(env, "POSSYNC_METRICS_BASIC_AUTH"),
     )
 
 

@@ -57,6 +57,7 @@ def build_app() -> Flask:
         enqueue_event,
         broker_ping=redis_ping(settings),
         queue_depths=queue_depths,
+        metrics_auth=settings.metrics_basic_auth,
     )
 
 
