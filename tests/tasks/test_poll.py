@@ -4,7 +4,9 @@ one line, stored on the tenant's cursor row."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -119,3 +121,68 @@ def test_a_poll_waits_for_fresh_changes_past_the_cursors_bound_without_calling_t
     indexed = session.scalars(sa.select(PosIndexEntry.pos_customer_id)
                               .where(PosIndexEntry.tenant_id == tenant.id)).all()
     assert sorted(indexed, key=int) == ids
+
+
+def _tenants_with_cursors(session: Session, count: int, interval: int, last: datetime | None) -> list[int]:
+    from models.tables import PollCursor, Tenant
+
+    ids = []
+    for n in range(count):
+        tenant = Tenant(name=f"t{n}", account_name="a", shop_domain=f"t{n}.myshopify.com", pos_kind="heartland",
+                        shopify_config={}, pos_config={}, settings={"poll_interval_seconds": interval},
+                        shopify_secrets="x", pos_secrets="x")
+        session.add(tenant)
+        session.flush()
+        if last is not None:
+            session.add(PollCursor(tenant_id=tenant.id, last_polled_at=last))
+        ids.append(tenant.id)
+    session.commit()
+    return ids
+
+
+def test_due_tenants_is_one_query_whatever_the_number_of_tenants(session: Session) -> None:
+    from sqlalchemy import event
+
+    from tasks.poll import due_tenants
+
+    _tenants_with_cursors(session, 30, 60, None)
+    statements: list[str] = []
+    engine = session.get_bind()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert len(due_tenants(session)) == 30  # never polled: due at once
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(statements) == 1
+
+
+def test_polls_of_many_tenants_spread_over_the_interval(session: Session) -> None:
+    from tasks.poll import due_tenants
+
+    start = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    ids = _tenants_with_cursors(session, 200, 60, start)  # all polled at the same moment (a restart)
+    first_due: dict[int, int] = {}
+    for second in range(1, 121):
+        for tenant_id in due_tenants(session, start + timedelta(seconds=second)):
+            first_due.setdefault(tenant_id, second)
+    assert set(first_due) == set(ids)  # every tenant polled within one interval and a bit
+    per_tenth = Counter((s - 1) // 6 for s in first_due.values())
+    # Spread: no tenth of the interval holds more than twice its share (20 of 200).
+    assert max(per_tenth.values()) <= 40 and len(per_tenth) == 10
+
+
+def test_a_tenant_is_due_once_per_interval_at_its_own_phase() -> None:
+    from tasks.poll import is_due, phase_of
+
+    interval = 60
+    phase = phase_of(7, interval)
+    assert phase == phase_of(7, interval) and 0 <= phase < interval
+    slot = datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp() // interval * interval + phase
+    at = datetime.fromtimestamp(slot, UTC)
+    assert is_due(7, interval, at - timedelta(seconds=1), at)  # polled before this slot
+    assert not is_due(7, interval, at, at + timedelta(seconds=interval - 1))  # polled at it: not before the next
+    assert is_due(7, interval, at, at + timedelta(seconds=interval))
+    assert is_due(7, interval, None, at)
+    naive = (at - timedelta(seconds=5)).replace(tzinfo=None)  # SQLite gives naive UTC times
+    assert is_due(7, interval, naive, at)
