@@ -33,6 +33,7 @@ MODULES: dict[str, str] = {
     "ratelimit": "bench.ratelimit",
     "onboarding": "bench.onboarding",
     "corpus": "bench.corpus",
+    "scale": "bench.scale",
 }
 
 

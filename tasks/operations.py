@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from adapters.errors import RateLimitedError
 from models.counts import Count, read_counts
 from models.db import get_sessionmaker
-from models.near_matches import count_near_matches
+from models.near_matches import near_matches_by_tenant
 from models.tables import EventStatus, JobStatus, PollCursor, SyncJob, Tenant
 from models.tenants import context_by_name, get_tenant
 from tasks import jobs
@@ -151,7 +151,13 @@ def status() -> list[dict[str, Any]]:
         for count in read_counts(session):
             by_tenant.setdefault(count.tenant_id, []).append(count)
         cursors = {c.tenant_id: c for c in session.scalars(select(PollCursor))}
-        for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
+        near = near_matches_by_tenant(session)
+        tenants = list(session.scalars(select(Tenant).order_by(Tenant.name)))
+        try:
+            rates = limiter().states([f"pos:{t.name}" for t in tenants])
+        except Exception:
+            rates = {}
+        for tenant in tenants:
             counts = by_tenant.get(tenant.id, [])
 
             def total(kind: str, statuses: tuple[str, ...], _counts: list[Count] = counts) -> int:
@@ -162,10 +168,6 @@ def status() -> list[dict[str, Any]]:
                 if c.kind == "job" and c.status == JobStatus.SUCCEEDED.value:
                     outcomes[c.outcome or "None"] = outcomes.get(c.outcome or "None", 0) + c.n
             cursor = cursors.get(tenant.id)
-            try:
-                rate = limiter().state(f"pos:{tenant.name}")
-            except Exception:
-                rate = {}
             rows.append({
                 "tenant": tenant.name,
                 "pos_kind": tenant.pos_kind,
@@ -174,10 +176,10 @@ def status() -> list[dict[str, Any]]:
                 "succeeded": outcomes,
                 "failed": total("job", (JobStatus.FAILED.value,)),
                 "ambiguous_matches": sum(c.n for c in counts if c.kind == "job" and c.ambiguous),
-                "near_matches": count_near_matches(session, tenant.id),
+                "near_matches": near.get(tenant.id, 0),
                 "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
                 "cursor": cursor.cursor if cursor else None,
                 "last_poll_error": cursor.last_error if cursor else None,
-                "rate_limit": rate,
+                "rate_limit": rates.get(f"pos:{tenant.name}", {}),
             })
     return rows

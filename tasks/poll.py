@@ -244,9 +244,18 @@ def schedule_polls() -> None:
     prefix = get_settings().redis_key_prefix
     with db_session() as session:
         not_imported = resume_imports(session)  # and no poll until its import is complete (SPEC rule 34)
-        for tenant_id in set(due_tenants(session)) - not_imported:
-            if redis_client().set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300):
-                poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE)
+        due = sorted(set(due_tenants(session)) - not_imported)
+    if not due:
+        return
+    # One round trip for the markers and one broker connection for the messages, however many are due.
+    pipe = redis_client().pipeline(transaction=False)
+    for tenant_id in due:
+        pipe.set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300)
+    marked = pipe.execute()
+    with app.producer_or_acquire() as producer:
+        for tenant_id, fresh in zip(due, marked, strict=True):
+            if fresh:
+                poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE, producer=producer)
 
 
 @app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)

@@ -191,3 +191,12 @@ def test_a_failover_keeps_the_bucket_and_loads_the_script_on_the_new_master(sent
         assert limiter.acquire("acme", size).wait == 0  # the third token, from the bucket the replica kept
         assert limiter.acquire("acme", size).wait > 0
         assert direct.script_exists(limiter._acquire.sha) == [True]
+
+
+def test_states_reads_many_buckets_at_once_as_state_reads_one(limiter: RateLimiter) -> None:
+    limiter.acquire("acme", BucketSize(capacity=90, per_second=1))
+    limiter.observe("busy", RateLimitInfo(retry_after=30.0))
+    states = limiter.states(["acme", "busy", "never"])
+    assert states["acme"] == limiter.state("acme") and states["acme"]["tokens"] == 89
+    assert 29 < states["busy"]["cooldown_seconds"] <= 30
+    assert states["never"] == {"cooldown_seconds": 0.0}
