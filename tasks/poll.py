@@ -12,7 +12,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +35,7 @@ from worker.settings import get_settings
 
 log = get_logger("possync.poll")
 MAX_PAGES_PER_RUN = 20
+DEFAULT_POLL_INTERVAL = 60  # seconds, when the tenant file leaves it out
 
 
 @dataclass
@@ -217,23 +218,27 @@ def is_due(tenant_id: int, interval: int, last: datetime | None, now: datetime) 
 
     One poll per interval, each at its slot; a tenant never polled is due at once.
     """
+    return _due_at(tenant_id, interval, last, now.timestamp())
+
+
+def _due_at(tenant_id: int, interval: int, last: datetime | None, now: float) -> bool:
     if last is None:
         return True
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=now.tzinfo)
-    since_slot = (now.timestamp() - phase_of(tenant_id, interval)) % interval
-    return last.timestamp() < now.timestamp() - since_slot
+    if last.tzinfo is None:  # SQLite gives naive UTC times
+        last = last.replace(tzinfo=UTC)
+    return last.timestamp() < now - (now - phase_of(tenant_id, interval)) % interval
 
 
-_DUE_SCAN = (select(Tenant.id, Tenant.settings, PollCursor.last_polled_at)
+# Only the interval out of each tenant's settings: decoding every settings document cost more than the query.
+_DUE_SCAN = (select(Tenant.id, Tenant.settings["poll_interval_seconds"].as_integer(), PollCursor.last_polled_at)
              .outerjoin(PollCursor, PollCursor.tenant_id == Tenant.id))
 
 
 def due_tenants(session: Session, now: datetime | None = None) -> list[int]:
     """The tenants whose poll is due, read in one query."""
-    now = now or jobs.now()
-    return [tenant_id for tenant_id, settings, last in session.execute(_DUE_SCAN)
-            if is_due(tenant_id, int((settings or {}).get("poll_interval_seconds", 60)), last, now)]
+    at = (now or jobs.now()).timestamp()
+    return [tenant_id for tenant_id, interval, last in session.connection().execute(_DUE_SCAN)
+            if _due_at(tenant_id, interval or DEFAULT_POLL_INTERVAL, last, at)]
 
 
 @app.task(name="possync.poll.schedule_polls")
@@ -247,15 +252,22 @@ def schedule_polls() -> None:
         due = sorted(set(due_tenants(session)) - not_imported)
     if not due:
         return
-    # One round trip for the markers and one broker connection for the messages, however many are due.
+    # One round trip for the markers and one message, however many are due: beat is a single process, so
+    # the message per tenant is sent by a worker (`start_polls`).
     pipe = redis_client().pipeline(transaction=False)
     for tenant_id in due:
         pipe.set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300)
-    marked = pipe.execute()
+    fresh = [tenant_id for tenant_id, marked in zip(due, pipe.execute(), strict=True) if marked]
+    if fresh:
+        start_polls.apply_async(args=[fresh], queue=POLL_QUEUE)
+
+
+@app.task(name="possync.poll.start_polls")
+def start_polls(tenant_ids: list[int]) -> None:
+    """The polls beat found due, one message each, sent over one broker connection."""
     with app.producer_or_acquire() as producer:
-        for tenant_id, fresh in zip(due, marked, strict=True):
-            if fresh:
-                poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE, producer=producer)
+        for tenant_id in tenant_ids:
+            poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE, producer=producer)
 
 
 @app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)
