@@ -193,23 +193,29 @@ def metrics_and_status(scale: Scale, label: str = "") -> list[Result]:
 
 
 # --- prune --------------------------------------------------------------------------------------------------
+def _tenant(scale: Scale, name: str, pos: dict[str, str]) -> int:
+    """A tenant applied as from its file (Shopify client secret `<name>-secret`); returns its id."""
+    from models.db import session_scope
+    from models.tenant_file import validate_tenant_data
+    from models.tenants import apply_tenant
+
+    with session_scope(scale.url) as session:
+        tenant, _ = apply_tenant(session, validate_tenant_data({
+            "name": name, "account_name": name, "pos": pos,
+            "shopify": {"shop_domain": f"{name}.myshopify.com", "access_token": "shpat_x",
+                        "client_secret": f"{name}-secret"}}), scale.key)
+        return tenant.id
+
+
 def _receiver(scale: Scale) -> tuple[Any, Callable[[], float], int]:
     """A receiver app with a Shopify tenant: the app's client, a function timing one signed delivery (ms) and
     the tenant's id."""
     import json
 
     from adapters.shopify.webhooks import webhook_headers
-    from models.db import session_scope
-    from models.tenant_file import validate_tenant_data
-    from models.tenants import apply_tenant
     from worker.web.app import create_app
 
-    with session_scope(scale.url) as session:
-        tenant, _ = apply_tenant(session, validate_tenant_data({
-            "name": "live", "account_name": "live",
-            "shopify": {"shop_domain": "live.myshopify.com", "access_token": "shpat_x", "client_secret": "live-secret"},
-            "pos": {"kind": "heartland", "subdomain": "live", "access_token": "t"}}), scale.key)
-        tenant_id = tenant.id
+    tenant_id = _tenant(scale, "live", {"kind": "heartland", "subdomain": "live", "access_token": "t"})
     client = create_app(scale.url, scale.key, lambda _id: None).test_client()
     counter = iter(range(10**9))
 
@@ -376,15 +382,8 @@ def flood_part(scale: Scale) -> list[Result]:
     from models import webhook_tokens
     from models.db import session_scope
     from models.tables import InboundEvent, SyncJob
-    from models.tenant_file import validate_tenant_data
-    from models.tenants import apply_tenant
 
-    with session_scope(scale.url) as session:
-        tenant, _ = apply_tenant(session, validate_tenant_data({
-            "name": "xflood", "account_name": "x",
-            "shopify": {"shop_domain": "xflood.myshopify.com", "access_token": "shpat_x", "client_secret": "s"},
-            "pos": {"kind": "lightspeed-x", "domain_prefix": "xflood", "access_token": "t"}}), scale.key)
-        tenant_id = tenant.id
+    tenant_id = _tenant(scale, "xflood", {"kind": "lightspeed-x", "domain_prefix": "xflood", "access_token": "t"})
 
     posts = FLOOD_POSTS if not scale.small else FLOOD_POSTS // 5
 

@@ -29,6 +29,8 @@ log = get_logger("possync.retention")
 
 # Primary keys per batch: a batch of succeeded jobs also deletes their attempts (a few per job).
 BATCH_IDS = 2000
+# After each batch, rest this many times as long as it took: prune gives way to live work (it has all hour).
+REST_RATIO = 1.0
 
 _JOBS = SyncJob.__table__
 _EVENTS = InboundEvent.__table__
@@ -62,7 +64,7 @@ _DELETE_EVENTS = delete(_EVENTS).where(
 
 
 def prune(engine: Engine, older_than_days: int, *, batch: int = BATCH_IDS, now: datetime | None = None,
-          progress: Callable[[PruneResult], None] | None = None) -> PruneResult:
+          rest_ratio: float = REST_RATIO, progress: Callable[[PruneResult], None] | None = None) -> PruneResult:
     """Delete settled history older than `older_than_days`; jobs first, so their events become free."""
     cutoff = cutoff_for(older_than_days, now)
     result = PruneResult()
@@ -73,6 +75,7 @@ def prune(engine: Engine, older_than_days: int, *, batch: int = BATCH_IDS, now: 
             result.record(seconds)
             if progress:
                 progress(result)
+            time.sleep(seconds * rest_ratio)
     return result
 
 

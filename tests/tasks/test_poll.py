@@ -186,3 +186,28 @@ def test_a_tenant_is_due_once_per_interval_at_its_own_phase() -> None:
     assert is_due(7, interval, None, at)
     naive = (at - timedelta(seconds=5)).replace(tzinfo=None)  # SQLite gives naive UTC times
     assert is_due(7, interval, naive, at)
+
+
+def test_beat_sends_one_message_per_tick_and_a_worker_one_poll_per_due_tenant(  # type: ignore[no-untyped-def]
+        session: Session, db_url: str, redis_server_url: str, redis_prefix: str, redis_client, activate_env) -> None:
+    import base64
+    import json as jsonlib
+
+    from tasks.poll import schedule_polls, start_polls
+
+    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url,
+                 POSSYNC_REDIS_KEY_PREFIX=redis_prefix)
+    ids = _tenants_with_cursors(session, 40, 60, None)  # never polled, no import: all due
+    queue = f"{redis_prefix}poll"
+    schedule_polls()
+    [message] = [jsonlib.loads(m) for m in redis_client.lrange(queue, 0, -1)]
+    assert message["headers"]["task"] == "possync.poll.start_polls"
+    [tenant_ids] = jsonlib.loads(base64.b64decode(message["body"]))[0]
+    assert sorted(tenant_ids) == sorted(ids)
+    schedule_polls()  # every one already on its way: nothing more
+    assert redis_client.llen(queue) == 1
+    redis_client.delete(queue)
+    start_polls(tenant_ids)  # what the worker runs
+    sent = [jsonlib.loads(m)["headers"] for m in redis_client.lrange(queue, 0, -1)]
+    assert {h["task"] for h in sent} == {"possync.poll.poll_pos_changes"}
+    assert sorted(int(h["argsrepr"].strip("[]")) for h in sent) == sorted(ids)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models.db import session_scope
 from models.tables import Tenant
@@ -83,10 +84,14 @@ def tenant_show(name: str) -> None:
     conf = settings()
     key = conf.require_secret_key()
     with session_scope(conf.database_url) as session:
-        record = get_tenant(session, name)
-        if record is None:
-            raise LookupError(f"no tenant named {name!r}")
-        echo_json(describe(record, key))
+        echo_json(describe(_named(session, name), key))
+
+
+def _named(session: Session, name: str) -> Tenant:
+    record = get_tenant(session, name)
+    if record is None:
+        raise LookupError(f"no tenant named {name!r}")
+    return record
 
 
 @tenant.command("webhook-url")
@@ -100,9 +105,7 @@ def tenant_webhook_url(name: str, base_url: str, rotate: bool) -> None:
     conf = settings()
     key = conf.require_secret_key()
     with session_scope(conf.database_url) as session:
-        record = get_tenant(session, name)
-        if record is None:
-            raise LookupError(f"no tenant named {name!r}")
+        record = _named(session, name)
         if not webhook_tokens.wants_token(record):
             raise UsageProblem(f"tenant {name} is a {record.pos_kind} tenant: only lightspeed-x sends webhooks")
         token = webhook_tokens.issue(record, key) if rotate else webhook_tokens.ensure(record, key)

@@ -46,12 +46,10 @@ BEGIN
   ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO history_count_deltas ({columns}, n)
       SELECT {key}, -count(*) FROM old_rows GROUP BY 1, 2, 3, 4, 5, 6;
-  ELSE
+  ELSE  -- a changed key: minus one for the old, plus one for the new
     INSERT INTO history_count_deltas ({columns}, n)
-      SELECT {columns}, sum(n) FROM (
-        SELECT {key}, -1 AS n FROM old_rows
-        UNION ALL
-        SELECT {key}, 1 FROM new_rows) AS changes
+      SELECT {columns}, sum(n) FROM (SELECT {key}, -1 AS n FROM old_rows UNION ALL
+                                     SELECT {key}, 1 FROM new_rows) AS changes
       GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0;
   END IF;
   RETURN NULL;
