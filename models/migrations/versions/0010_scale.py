@@ -60,30 +60,17 @@ END $$;
 TRIGGERS = (("sync_jobs", "possync_count_jobs", JOB_KEY), ("inbound_events", "possync_count_events", EVENT_KEY))
 
 
+def _key_columns() -> list[sa.Column]:
+    return [sa.Column("kind", sa.String(8), nullable=False), sa.Column("tenant_id", ID, nullable=False),
+            sa.Column("direction", sa.String(24), nullable=False), sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("outcome", sa.String(24), nullable=False), sa.Column("ambiguous", sa.Boolean(), nullable=False),
+            sa.Column("n", sa.BigInteger(), nullable=False)]
+
+
 def upgrade() -> None:
-    op.create_table(
-        "history_counts",
-        sa.Column("kind", sa.String(8), nullable=False),
-        sa.Column("tenant_id", ID, nullable=False),
-        sa.Column("direction", sa.String(24), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("outcome", sa.String(24), nullable=False),
-        sa.Column("ambiguous", sa.Boolean(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(*KEY, name=op.f("pk_history_counts")),
-    )
-    op.create_table(
-        "history_count_deltas",
-        sa.Column("id", ID, autoincrement=True, nullable=False),
-        sa.Column("kind", sa.String(8), nullable=False),
-        sa.Column("tenant_id", ID, nullable=False),
-        sa.Column("direction", sa.String(24), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("outcome", sa.String(24), nullable=False),
-        sa.Column("ambiguous", sa.Boolean(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_history_count_deltas")),
-    )
+    op.create_table("history_counts", *_key_columns(), sa.PrimaryKeyConstraint(*KEY, name=op.f("pk_history_counts")))
+    op.create_table("history_count_deltas", sa.Column("id", ID, autoincrement=True, nullable=False), *_key_columns(),
+                    sa.PrimaryKeyConstraint("id", name=op.f("pk_history_count_deltas")))
     op.create_index("ix_sync_jobs_event_id", "sync_jobs", ["event_id"])
     op.create_index("ix_near_matches_job_id", "near_matches", ["job_id"])
     op.add_column("tenants", sa.Column("webhook_token", sa.Text(), nullable=True))
