@@ -39,6 +39,7 @@ MODULES: dict[str, str] = {
     "fairness": "bench.fairness",
     "recovery": "bench.recovery",
     "soak": "bench.soak",
+    "scale": "bench.scale",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -35,3 +35,8 @@ def _insert_statement(dialect: str) -> Any:
 
 def near_matches(session: Session, tenant_id: int) -> list[NearMatch]:
     return list(session.scalars(select(NearMatch).where(NearMatch.tenant_id == tenant_id).order_by(NearMatch.id)))
+
+
+def near_matches_by_tenant(session: Session) -> dict[int, int]:
+    """Every tenant's count in one grouped query (`possync status`)."""
+    return dict(session.execute(select(NearMatch.tenant_id, func.count()).group_by(NearMatch.tenant_id)).all())

@@ -48,6 +48,9 @@ class Base(DeclarativeBase):
     )
 
 
+PENDING_HINT = "hint_subject IS NOT NULL AND status IN ('received', 'enqueued')"
+
+
 class PosKind(enum.StrEnum):
     LIGHTSPEED_R = "lightspeed-r"
     LIGHTSPEED_X = "lightspeed-x"
@@ -109,6 +112,8 @@ class Tenant(Base):
     crm_kind: Mapped[str | None] = mapped_column(String(32))
     crm_config: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     crm_secrets: Mapped[str | None] = mapped_column(Text)
+    # Fernet token of the secret in the tenant's X-Series webhook URL (`possync tenant webhook-url`).
+    webhook_token: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -145,7 +150,8 @@ class NearMatch(Base):
 
     __tablename__ = "near_matches"
     __table_args__ = (UniqueConstraint("tenant_id", "direction", "shopify_customer_id", "pos_customer_id",
-                                       name="uq_near_matches_pair"),)
+                                       name="uq_near_matches_pair"),
+                      Index("ix_near_matches_job_id", "job_id"))
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -190,6 +196,9 @@ class InboundEvent(Base):
         # subscription's delivery of the same action) is a duplicate. NULLs never collide.
         Index("ux_inbound_events_sender_event", "tenant_id", "source", "topic", "sender_event_id", unique=True),
         Index("ix_inbound_events_status", "status", "received_at"),
+        # At most one pending X-Series hint per customer: a second one while it waits is a duplicate.
+        Index("ux_inbound_events_pending_hint", "tenant_id", "source", "hint_subject", unique=True,
+              postgresql_where=text(PENDING_HINT), sqlite_where=text(PENDING_HINT)),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -197,6 +206,7 @@ class InboundEvent(Base):
     source: Mapped[str] = mapped_column(String(16), default="shopify")
     webhook_id: Mapped[str] = mapped_column(String(128))
     sender_event_id: Mapped[str | None] = mapped_column(String(128))  # X-Shopify-Event-Id, when sent
+    hint_subject: Mapped[str | None] = mapped_column(String(64))  # the customer an X-Series hint names
     topic: Mapped[str] = mapped_column(String(128))
     headers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -227,6 +237,7 @@ class SyncJob(Base):
         Index("ix_sync_jobs_ambiguous_newest", "id", postgresql_where=text("ambiguous IS true"),
               sqlite_where=text("ambiguous IS true")),
         Index("ix_sync_jobs_subject_any_tenant", "subject"),
+        Index("ix_sync_jobs_event_id", "event_id"),  # the SET NULL when `possync prune` deletes an event
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -396,3 +407,34 @@ class ConsoleAction(Base):
     tenant_id: Mapped[int | None] = mapped_column(IdType)  # no foreign key: the record outlives the tenant
     customer: Mapped[str | None] = mapped_column(String(64))  # the Shopify customer id acted on, when one
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+class HistoryCount(Base):
+    """How many jobs (`kind` job) or events (`kind` event) have each key, past retention included.
+
+    Maintained on PostgreSQL by triggers (migration 0010) through `HistoryCountDelta`, so `/metrics` and
+    `possync status` read a table the size of the key space, not of the history (`models.counts`).
+    """
+
+    __tablename__ = "history_counts"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(24), primary_key=True)  # '' for events
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(24), primary_key=True)  # '' for none
+    ambiguous: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class HistoryCountDelta(Base):
+    """A change to a `HistoryCount`, appended in the transaction that made it; folded in by beat."""
+
+    __tablename__ = "history_count_deltas"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    tenant_id: Mapped[int] = mapped_column(IdType)
+    direction: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(24))
+    ambiguous: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger)

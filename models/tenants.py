@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import webhook_tokens
 from models.crypto import decrypt_json, encrypt_json, mask
 from models.tables import PosKind, Tenant
 
@@ -94,6 +95,8 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
         for attr, clear in secrets.items():
             setattr(tenant, attr, None if clear is None else encrypt_json(clear, key))
         _apply_shipstation(tenant, data.get("shipstation"), key)
+        if webhook_tokens.wants_token(tenant):
+            webhook_tokens.issue(tenant, key)
         session.add(tenant)
         session.flush()
         return tenant, True
@@ -109,6 +112,8 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
             setattr(tenant, attr, None if clear is None else encrypt_json(clear, key))
             changed = True
     changed = _apply_shipstation(tenant, data.get("shipstation"), key) or changed
+    if webhook_tokens.wants_token(tenant) and tenant.webhook_token is None:
+        webhook_tokens.issue(tenant, key)  # a tenant that became an X-Series one
     session.flush()
     return tenant, changed
 
@@ -217,4 +222,7 @@ def describe(tenant: Tenant, key: str) -> dict[str, Any]:
     block = shipstation_of(tenant, key)
     if block is not None:
         described["shipstation"] = {**block[0], **{k: mask(v) for k, v in block[1].items()}}
+    if tenant.webhook_token:
+        described["webhook_url_path"] = webhook_tokens.url_path(
+            tenant.name, mask(webhook_tokens.reveal(tenant.webhook_token, key)) or "")
     return described

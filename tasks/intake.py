@@ -127,10 +127,19 @@ def _lightspeed_x_event(session: Session, event: InboundEvent) -> list[JobStart]
     except WebhookPayloadError as exc:
         event.status, event.error = EventStatus.FAILED.value, str(exc)
         return []
+    event.status, event.processed_at = EventStatus.PROCESSED.value, jobs.now()
+    if _waiting_reread(session, event.tenant_id, pos_id):
+        return []  # that job has not read the customer yet: its read will see this change too
     job = jobs.new_job(session, tenant_id=event.tenant_id, direction="pos_to_shopify", subject=pos_id,
                        event_id=event.id, context={"pos_customer_id": pos_id})
-    event.status, event.processed_at = EventStatus.PROCESSED.value, jobs.now()
     return [JobStart(job.id, POLL_QUEUE)]
+
+
+def _waiting_reread(session: Session, tenant_id: int, pos_id: str) -> bool:
+    """A push of this POS customer that is still pending (not yet running, so not yet read)."""
+    return session.scalar(select(SyncJob.id).where(
+        SyncJob.tenant_id == tenant_id, SyncJob.subject == pos_id, SyncJob.direction == "pos_to_shopify",
+        SyncJob.status == JobStatus.PENDING.value).limit(1)) is not None
 
 
 def _was_merged_away(session: Session, tenant_id: int, shopify_id: str) -> bool:

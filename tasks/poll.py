@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from worker.settings import get_settings
 
 log = get_logger("possync.poll")
 MAX_PAGES_PER_RUN = 20
+DEFAULT_POLL_INTERVAL = 60  # seconds, when the tenant file leaves it out
 
 
 @dataclass
@@ -247,18 +249,39 @@ def enqueue_starts(session: Session, starts: list[JobStart]) -> None:
         enqueue_job(session.get_one(SyncJob, start.job_id), start.queue)
 
 
-def due_tenants(session: Session) -> list[int]:
-    now = jobs.now()
-    due = []
-    for tenant in session.scalars(select(Tenant).where(Tenant.pos_kind.is_not(None))):  # no POS, nothing to poll
-        interval = int(tenant.settings.get("poll_interval_seconds", 60))
-        cursor = session.get(PollCursor, tenant.id)
-        last = cursor.last_polled_at if cursor else None
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=now.tzinfo)
-        if last is None or last + timedelta(seconds=interval) <= now:
-            due.append(tenant.id)
-    return due
+def phase_of(tenant_id: int, interval: int) -> float:
+    """Where in each interval this tenant's poll falls (seconds): a fixed hash of its id, so a thousand
+    tenants on one interval start their polls spread over it rather than in one tick."""
+    return zlib.crc32(str(tenant_id).encode()) % (interval * 1000) / 1000
+
+
+def is_due(tenant_id: int, interval: int, last: datetime | None, now: datetime) -> bool:
+    """Due when the last poll was before this tenant's latest slot (its phase in the current interval).
+
+    One poll per interval, each at its slot; a tenant never polled is due at once.
+    """
+    return _due_at(tenant_id, interval, last, now.timestamp())
+
+
+def _due_at(tenant_id: int, interval: int, last: datetime | None, now: float) -> bool:
+    if last is None:
+        return True
+    if last.tzinfo is None:  # SQLite gives naive UTC times
+        last = last.replace(tzinfo=UTC)
+    return last.timestamp() < now - (now - phase_of(tenant_id, interval)) % interval
+
+
+# Only the interval out of each tenant's settings: decoding every settings document cost more than the query.
+_DUE_SCAN = (select(Tenant.id, Tenant.settings["poll_interval_seconds"].as_integer(), PollCursor.last_polled_at)
+             .outerjoin(PollCursor, PollCursor.tenant_id == Tenant.id)
+             .where(Tenant.pos_kind.is_not(None)))  # no POS, nothing to poll
+
+
+def due_tenants(session: Session, now: datetime | None = None) -> list[int]:
+    """The tenants whose poll is due, read in one query."""
+    at = (now or jobs.now()).timestamp()
+    return [tenant_id for tenant_id, interval, last in session.connection().execute(_DUE_SCAN)
+            if _due_at(tenant_id, interval or DEFAULT_POLL_INTERVAL, last, at)]
 
 
 @app.task(name="possync.poll.schedule_polls")
@@ -269,9 +292,25 @@ def schedule_polls() -> None:
     prefix = get_settings().redis_key_prefix
     with db_session() as session:
         not_imported = resume_imports(session)  # and no poll until its import is complete (SPEC rule 34)
-        for tenant_id in set(due_tenants(session)) - not_imported:
-            if redis_client().set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300):
-                poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE)
+        due = sorted(set(due_tenants(session)) - not_imported)
+    if not due:
+        return
+    # One round trip for the markers and one message, however many are due: beat is a single process, so
+    # the message per tenant is sent by a worker (`start_polls`).
+    pipe = redis_client().pipeline(transaction=False)
+    for tenant_id in due:
+        pipe.set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300)
+    fresh = [tenant_id for tenant_id, marked in zip(due, pipe.execute(), strict=True) if marked]
+    if fresh:
+        start_polls.apply_async(args=[fresh], queue=POLL_QUEUE)
+
+
+@app.task(name="possync.poll.start_polls")
+def start_polls(tenant_ids: list[int]) -> None:
+    """The polls beat found due, one message each, sent over one broker connection."""
+    with app.producer_or_acquire() as producer:
+        for tenant_id in tenant_ids:
+            poll_pos_changes.apply_async(args=[tenant_id], queue=POLL_QUEUE, producer=producer)
 
 
 @app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)

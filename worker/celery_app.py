@@ -20,7 +20,8 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 # costs nothing while memory is normal (recycling every N tasks would drop caches for no measured gain).
 MAX_MEMORY_PER_CHILD_KIB = 350_000
 
-TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper", "tasks.onboarding"]
+TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper", "tasks.onboarding",
+                "tasks.retention"]
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
@@ -57,6 +58,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         beat_schedule={
             "schedule-polls": {"task": "possync.poll.schedule_polls", "schedule": 5.0},
             "sweep": {"task": "possync.sweeper.sweep", "schedule": 60.0},
+            "fold-counts": {"task": "possync.retention.fold_counts", "schedule": 15.0},
+            "prune": {"task": "possync.retention.prune", "schedule": 3600.0},
         },
     )
 

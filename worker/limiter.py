@@ -157,7 +157,19 @@ class RateLimiter:
             self.cooldown(tenant, info.retry_after)
 
     def state(self, tenant: str) -> dict[str, float]:
-        raw = self.client.hgetall(self._keys(tenant)[0])
-        state = {k.decode(): float(v) for k, v in raw.items()}
-        state["cooldown_seconds"] = self.cooldown_left(tenant)
-        return state
+        return self.states([tenant])[tenant]
+
+    def states(self, tenants: list[str]) -> dict[str, dict[str, float]]:
+        """Each bucket and cooldown, in one round trip however many tenants (`possync status`)."""
+        pipe = self.client.pipeline(transaction=False)
+        for tenant in tenants:
+            bucket, cooldown = self._keys(tenant)
+            pipe.hgetall(bucket)
+            pipe.pttl(cooldown)
+        replies = pipe.execute()
+        states = {}
+        for index, tenant in enumerate(tenants):
+            raw, ttl = replies[2 * index], replies[2 * index + 1]
+            states[tenant] = {k.decode(): float(v) for k, v in raw.items()}
+            states[tenant]["cooldown_seconds"] = max(0, ttl) / 1000.0
+        return states

@@ -1,8 +1,9 @@
 """Pipeline metrics read from the database and the broker at scrape time.
 
 Workers run in other processes (and on other machines), so what the receiver's `/metrics` can say
-truthfully about syncs comes from where the truth is: the `sync_jobs` rows and the Redis queues.
-Each scrape runs a few grouped COUNTs on indexed columns.
+truthfully about syncs comes from where the truth is: the database and the Redis queues. Job and
+event counts are read from maintained counts (`models.counts`), so a scrape costs the same whatever
+the size of the history; they include history deleted by retention (`possync prune`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from models.counts import read_counts
 from models.db import session_scope
-from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
+from models.tables import EventStatus, JobStatus, Tenant
 
 
 class PipelineCollector(Collector):
@@ -32,26 +34,31 @@ class PipelineCollector(Collector):
         events = GaugeMetricFamily("possync_inbound_events", "Stored webhook deliveries by tenant and status",
                                    labels=["tenant", "status"])
         with session_scope(self.database_url) as session:
-            tenants = {t.id: (t.name, t.pos_kind) for t in session.scalars(select(Tenant))}
-            failed_by_tenant = dict.fromkeys(tenants, 0)
-            rows = session.execute(
-                select(SyncJob.tenant_id, SyncJob.direction, SyncJob.status, SyncJob.outcome, func.count())
-                .group_by(SyncJob.tenant_id, SyncJob.direction, SyncJob.status, SyncJob.outcome))
-            for tenant_id, direction, status, outcome, count in rows:
-                name, pos = tenants.get(tenant_id, (str(tenant_id), ""))
-                jobs.add_metric([name, pos, direction, status, outcome or ""], count)
-                if status == JobStatus.FAILED.value:
-                    failed_by_tenant[tenant_id] = failed_by_tenant.get(tenant_id, 0) + count
-            for tenant_id, count in failed_by_tenant.items():
-                failed.add_metric([tenants.get(tenant_id, (str(tenant_id),))[0]], count)
-            for tenant_id, count in session.execute(
-                    select(SyncJob.tenant_id, func.count()).where(SyncJob.ambiguous.is_(True))
-                    .group_by(SyncJob.tenant_id)):
-                ambiguous.add_metric([tenants.get(tenant_id, (str(tenant_id),))[0]], count)
-            for tenant_id, status, count in session.execute(
-                    select(InboundEvent.tenant_id, InboundEvent.status, func.count())
-                    .group_by(InboundEvent.tenant_id, InboundEvent.status)):
-                events.add_metric([tenants.get(tenant_id, (str(tenant_id),))[0], status or EventStatus.RECEIVED], count)
+            tenants = {tenant_id: (name, pos) for tenant_id, name, pos
+                       in session.execute(select(Tenant.id, Tenant.name, Tenant.pos_kind))}
+            counts = read_counts(session)
+        failed_by_tenant = dict.fromkeys(tenants, 0)
+        ambiguous_by_tenant: dict[int, int] = {}
+        jobs_by_key: dict[tuple[str, ...], int] = {}
+        for count in counts:
+            if count.tenant_id not in tenants:
+                continue  # a tenant deleted since (its counts go at the next fold)
+            name, pos = tenants[count.tenant_id]
+            if count.kind == "event":
+                events.add_metric([name, count.status or EventStatus.RECEIVED], count.n)
+                continue
+            key = (name, pos, count.direction, count.status, count.outcome)
+            jobs_by_key[key] = jobs_by_key.get(key, 0) + count.n
+            if count.status == JobStatus.FAILED.value:
+                failed_by_tenant[count.tenant_id] += count.n
+            if count.ambiguous:
+                ambiguous_by_tenant[count.tenant_id] = ambiguous_by_tenant.get(count.tenant_id, 0) + count.n
+        for key, n in jobs_by_key.items():
+            jobs.add_metric(list(key), n)
+        for tenant_id, n in failed_by_tenant.items():
+            failed.add_metric([tenants[tenant_id][0]], n)
+        for tenant_id, n in ambiguous_by_tenant.items():
+            ambiguous.add_metric([tenants[tenant_id][0]], n)
         yield from (jobs, failed, ambiguous, events)
         depth = GaugeMetricFamily("possync_queue_depth", "Messages for a queue: in the broker and in its fair lines",
                                   labels=["queue"])

@@ -51,8 +51,11 @@ TASK_QUEUES = {
     "possync.intake.process_event": INTAKE_QUEUE,
     "possync.poll.schedule_polls": POLL_QUEUE,
     "possync.poll.poll_pos_changes": POLL_QUEUE,
+    "possync.poll.start_polls": POLL_QUEUE,
     "possync.onboarding.import_pos_customers": POLL_QUEUE,
     "possync.sweeper.sweep": INTAKE_QUEUE,
+    "possync.retention.fold_counts": INTAKE_QUEUE,
+    "possync.retention.prune": INTAKE_QUEUE,
 }
 
 

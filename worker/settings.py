@@ -78,6 +78,8 @@ class Settings:
     flower_basic_auth: str | None = None
     console_basic_auth: str | None = None  # the operator console is served only when set
     queue_depth: int = 4  # most messages a queue's fair dispatcher keeps in the broker (worker.fairqueue)
+    retention_days: int = 30
+    metrics_basic_auth: str | None = None
 
     @property
     def broker_url(self) -> str:
@@ -279,6 +281,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         flower_basic_auth=_basic_auth(env, "POSSYNC_FLOWER_BASIC_AUTH"),
         console_basic_auth=_basic_auth(env, "POSSYNC_CONSOLE_BASIC_AUTH"),
         queue_depth=_int(env, "POSSYNC_QUEUE_DEPTH", 4),
+        retention_days=_int(env, "POSSYNC_RETENTION_DAYS", 30),
+        metrics_basic_auth=_basic_auth(env, "POSSYNC_METRICS_BASIC_AUTH"),
     )
 
 

@@ -337,13 +337,15 @@ def service_settings_env(overrides: dict[str, str]) -> dict[str, dict[str, str]]
 
 
 REAL_VALUES = {"POSTGRES_PASSWORD": "4f1c9e2a77d0b3", "REDIS_PASSWORD": "9b8e7c6d5a4f3e",
-               "POSSYNC_SECRET_KEY": Fernet.generate_key().decode(), "POSSYNC_FLOWER_BASIC_AUTH": "ops:Wq8-Zr2-Lp5"}
+               "POSSYNC_SECRET_KEY": Fernet.generate_key().decode(), "POSSYNC_FLOWER_BASIC_AUTH": "ops:Wq8-Zr2-Lp5",
+               "POSSYNC_METRICS_BASIC_AUTH": "prom:Hy3-Tq9-Vb1"}
 
 
 @pytest.mark.parametrize(
     ("placeholder", "named"),
     [("POSTGRES_PASSWORD", "POSSYNC_DATABASE_URL"), ("REDIS_PASSWORD", "POSSYNC_REDIS_URL"),
-     ("POSSYNC_SECRET_KEY", "POSSYNC_SECRET_KEY"), ("POSSYNC_FLOWER_BASIC_AUTH", "POSSYNC_FLOWER_BASIC_AUTH")],
+     ("POSSYNC_SECRET_KEY", "POSSYNC_SECRET_KEY"), ("POSSYNC_FLOWER_BASIC_AUTH", "POSSYNC_FLOWER_BASIC_AUTH"),
+     ("POSSYNC_METRICS_BASIC_AUTH", "POSSYNC_METRICS_BASIC_AUTH")],
 )
 def test_a_placeholder_left_in_env_is_refused_at_start_naming_the_variable(placeholder: str, named: str) -> None:
     """.env copied from .env.example and not (fully) filled in: the services that read it refuse to start."""
@@ -764,3 +766,15 @@ def test_healthcheck_broker_through_sentinel(healthcheck: ModuleType, tmp_path: 
         assert healthcheck.main(["broker"], env=group.env()) == 0
         url = group.env()["POSSYNC_REDIS_URL"]
         assert healthcheck.main(["broker"], env={"POSSYNC_REDIS_URL": url}) == 1  # no master name: unhealthy
+
+
+def test_metrics_ask_for_a_login_in_compose_and_kubernetes() -> None:
+    """/metrics names every tenant and shares the webhooks' port: both deployments put it behind a login."""
+    receiver = load_compose()["services"]["receiver"]
+    assert receiver["environment"]["POSSYNC_METRICS_BASIC_AUTH"].startswith("${POSSYNC_METRICS_BASIC_AUTH:?")
+    deployment = yaml.safe_load((ROOT / "deploy/k8s/20-receiver-deployment.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e}
+    assert refs["POSSYNC_METRICS_BASIC_AUTH"] == "POSSYNC_METRICS_BASIC_AUTH"
+    secret = yaml.safe_load((ROOT / "deploy/k8s/templates/secret.yaml").read_text())
+    assert "POSSYNC_METRICS_BASIC_AUTH" in secret["stringData"]

@@ -64,19 +64,27 @@ def test_rule_2_a_new_pos_customer_is_created_in_shopify(make_shop, db_url: str)
     assert created["email_consent"]["state"] == "NOT_SUBSCRIBED"
 
 
-def test_rule_2_an_x_series_webhook_triggers_the_same_push(make_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_rule_2_an_x_series_webhook_triggers_the_same_push(make_shop, db_url: str, secret_key: str) -> None:  # type: ignore[no-untyped-def]
     import requests
+
+    from models import webhook_tokens
+    from models.db import session_scope
+    from models.tenants import get_tenant
 
     shop = make_shop("lightspeed-x")
     [pos_id] = shop.pos.seed([{"first_name": "Ola", "last_name": "Pine", "email": "ola@example.com"}])
-    url = f"{shop.receiver_url}/webhooks/lightspeed-x/{shop.name}"
+    with session_scope(db_url) as session:
+        token = webhook_tokens.reveal(get_tenant(session, shop.name).webhook_token, secret_key)
+    url = f"{shop.receiver_url}{webhook_tokens.url_path(shop.name, token)}"
+    assert requests.post(f"{shop.receiver_url}/webhooks/lightspeed-x/{shop.name}", data={"payload": "{}"},
+                         timeout=5).status_code == 404  # no token: as for an unknown tenant
     first = shop.pos.send_webhook(url, str(pos_id))
     assert first.status_code == 200 and first.json()["stored_as"] == "received"
     assert shop.pos.send_webhook(url, str(pos_id)).json()["duplicate"] is True  # the same delivery again
     [job] = wait_for(lambda: finished(db_url), what="the webhook's push")
     assert job.direction == "pos_to_shopify" and job.outcome == "created", job.last_error
     assert [c["email"] for c in shop.shopify.customers.values()] == ["ola@example.com"]
-    assert requests.post(f"{shop.receiver_url}/webhooks/lightspeed-x/nobody", data={"payload": "{}"},
+    assert requests.post(f"{shop.receiver_url}/webhooks/lightspeed-x/nobody/{token}", data={"payload": "{}"},
                          timeout=5).status_code == 404
     junk = requests.post(url, data={"payload": "not json"}, timeout=5)
     assert junk.status_code == 200 and junk.json()["stored_as"] == "failed"

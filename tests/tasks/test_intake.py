@@ -108,3 +108,29 @@ def test_a_topic_possync_does_not_act_on_is_ignored(session: Session, tenant_id:
     event_id = stored(session, tenant_id, "products/create", b"{}")
     assert handled(session, event_id) == []
     assert event(session, event_id).status == EventStatus.IGNORED.value and jobs_of(session) == []
+
+
+def test_an_x_series_hint_for_a_customer_whose_reread_waits_makes_no_second_job(session: Session,
+                                                                                tenant_id: int) -> None:
+    from urllib.parse import urlencode
+
+    customer = str(uuid.uuid4())
+
+    def hint(note: str) -> int:
+        body = urlencode({"type": "customer.update", "payload": json.dumps({"id": customer, "note": note})})
+        event = InboundEvent(tenant_id=tenant_id, source="lightspeed-x", webhook_id=uuid.uuid4().hex,
+                             topic="customer.update", body=body.encode(), status=EventStatus.ENQUEUED.value)
+        session.add(event)
+        session.commit()
+        return event.id
+
+    first = handled(session, hint("a"))
+    assert len(first) == 1
+    second = hint("b")
+    assert handled(session, second) == []  # the first job has not read the customer yet
+    assert event(session, second).status == EventStatus.PROCESSED.value
+    [job] = jobs_of(session)
+    job.status = "running"  # now reading: a later change needs a read of its own
+    session.commit()
+    assert len(handled(session, hint("c"))) == 1
+    assert [j.subject for j in jobs_of(session)] == [customer, customer]

@@ -5,7 +5,9 @@ one line, stored on the tenant's cursor row."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -184,3 +186,91 @@ def test_while_a_catch_up_runs_a_job_waits_once_for_its_end_instead_of_retrying_
         lock.release()
     assert 3.0 - (time.time() - began) <= waited.value.countdown <= 3.0 + WAIT_JITTER_SECONDS
     assert change_reads(fake) == 0
+def _tenants_with_cursors(session: Session, count: int, interval: int, last: datetime | None) -> list[int]:
+    from models.tables import PollCursor, Tenant
+
+    ids = []
+    for n in range(count):
+        tenant = Tenant(name=f"t{n}", account_name="a", shop_domain=f"t{n}.myshopify.com", pos_kind="heartland",
+                        shopify_config={}, pos_config={}, settings={"poll_interval_seconds": interval},
+                        shopify_secrets="x", pos_secrets="x")
+        session.add(tenant)
+        session.flush()
+        if last is not None:
+            session.add(PollCursor(tenant_id=tenant.id, last_polled_at=last))
+        ids.append(tenant.id)
+    session.commit()
+    return ids
+
+
+def test_due_tenants_is_one_query_whatever_the_number_of_tenants(session: Session) -> None:
+    from sqlalchemy import event
+
+    from tasks.poll import due_tenants
+
+    _tenants_with_cursors(session, 30, 60, None)
+    statements: list[str] = []
+    engine = session.get_bind()
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert len(due_tenants(session)) == 30  # never polled: due at once
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(statements) == 1
+
+
+def test_polls_of_many_tenants_spread_over_the_interval(session: Session) -> None:
+    from tasks.poll import due_tenants
+
+    start = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    ids = _tenants_with_cursors(session, 200, 60, start)  # all polled at the same moment (a restart)
+    first_due: dict[int, int] = {}
+    for second in range(1, 121):
+        for tenant_id in due_tenants(session, start + timedelta(seconds=second)):
+            first_due.setdefault(tenant_id, second)
+    assert set(first_due) == set(ids)  # every tenant polled within one interval and a bit
+    per_tenth = Counter((s - 1) // 6 for s in first_due.values())
+    # Spread: no tenth of the interval holds more than twice its share (20 of 200).
+    assert max(per_tenth.values()) <= 40 and len(per_tenth) == 10
+
+
+def test_a_tenant_is_due_once_per_interval_at_its_own_phase() -> None:
+    from tasks.poll import is_due, phase_of
+
+    interval = 60
+    phase = phase_of(7, interval)
+    assert phase == phase_of(7, interval) and 0 <= phase < interval
+    slot = datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp() // interval * interval + phase
+    at = datetime.fromtimestamp(slot, UTC)
+    assert is_due(7, interval, at - timedelta(seconds=1), at)  # polled before this slot
+    assert not is_due(7, interval, at, at + timedelta(seconds=interval - 1))  # polled at it: not before the next
+    assert is_due(7, interval, at, at + timedelta(seconds=interval))
+    assert is_due(7, interval, None, at)
+    naive = (at - timedelta(seconds=5)).replace(tzinfo=None)  # SQLite gives naive UTC times
+    assert is_due(7, interval, naive, at)
+
+
+def test_beat_sends_one_message_per_tick_and_a_worker_one_poll_per_due_tenant(  # type: ignore[no-untyped-def]
+        session: Session, db_url: str, redis_server_url: str, redis_prefix: str, redis_client, activate_env) -> None:
+    import base64
+    import json as jsonlib
+
+    from tasks.poll import schedule_polls, start_polls
+
+    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url,
+                 POSSYNC_REDIS_KEY_PREFIX=redis_prefix)
+    ids = _tenants_with_cursors(session, 40, 60, None)  # never polled, no import: all due
+    queue = f"{redis_prefix}poll"
+    schedule_polls()
+    [message] = [jsonlib.loads(m) for m in redis_client.lrange(queue, 0, -1)]
+    assert message["headers"]["task"] == "possync.poll.start_polls"
+    [tenant_ids] = jsonlib.loads(base64.b64decode(message["body"]))[0]
+    assert sorted(tenant_ids) == sorted(ids)
+    schedule_polls()  # every one already on its way: nothing more
+    assert redis_client.llen(queue) == 1
+    redis_client.delete(queue)
+    start_polls(tenant_ids)  # what the worker runs
+    sent = [jsonlib.loads(m)["headers"] for m in redis_client.lrange(queue, 0, -1)]
+    assert {h["task"] for h in sent} == {"possync.poll.poll_pos_changes"}
+    assert sorted(int(h["argsrepr"].strip("[]")) for h in sent) == sorted(ids)

@@ -237,3 +237,10 @@ def test_window_used_counts_what_went_this_hour(limiter: RateLimiter, clock: Clo
     assert limiter.window_used("crm:acme", hour) == 7
     clock.advance(3601.0)
     assert limiter.window_used("crm:acme", hour) == 0
+def test_states_reads_many_buckets_at_once_as_state_reads_one(limiter: RateLimiter) -> None:
+    limiter.acquire("acme", BucketSize(capacity=90, per_second=1))
+    limiter.observe("busy", RateLimitInfo(retry_after=30.0))
+    states = limiter.states(["acme", "busy", "never"])
+    assert states["acme"] == limiter.state("acme") and states["acme"]["tokens"] == 89
+    assert 29 < states["busy"]["cooldown_seconds"] <= 30
+    assert states["never"] == {"cooldown_seconds": 0.0}

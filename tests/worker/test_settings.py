@@ -167,6 +167,23 @@ def test_flower_basic_auth_is_one_login(auth: str, message: str | None) -> None:
             load_settings({"POSSYNC_FLOWER_BASIC_AUTH": auth})
 
 
+@pytest.mark.parametrize(("auth", "message"), [("prom:S3cret", None), (":S3cret", "non-empty user"),
+                                               ("prom:change-me", "placeholder")])
+def test_metrics_basic_auth_is_a_login(auth: str, message: str | None) -> None:
+    if message is None:
+        assert load_settings({"POSSYNC_METRICS_BASIC_AUTH": auth}).metrics_basic_auth == auth
+    else:
+        with pytest.raises(SettingsError, match=f"POSSYNC_METRICS_BASIC_AUTH.*{message}"):
+            load_settings({"POSSYNC_METRICS_BASIC_AUTH": auth})
+
+
+def test_retention_days_default_and_bounds() -> None:
+    assert load_settings({}).retention_days == 30
+    assert load_settings({"POSSYNC_RETENTION_DAYS": "7"}).retention_days == 7
+    with pytest.raises(SettingsError, match="POSSYNC_RETENTION_DAYS must be at least 1"):
+        load_settings({"POSSYNC_RETENTION_DAYS": "0"})
+
+
 def test_env_file_readable_by_others_is_warned_about(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert env_file_warning(tmp_path) is None  # no .env: nothing to say
     env = tmp_path / ".env"

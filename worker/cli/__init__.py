@@ -24,7 +24,7 @@ def _register() -> None:
     cli.add_command(shopify.shopify)
     for command in (run.serve, run.worker, run.beat, flower.flower):
         cli.add_command(command)
-    for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.privacy):
+    for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.prune, ops.privacy):
         cli.add_command(command)
     cli.add_command(shipstation.shipstation)
     cli.add_command(demo.demo)

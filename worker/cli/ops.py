@@ -1,4 +1,4 @@
-"""Operator commands: poll, sync, failed, replay, status, privacy."""
+"""Operator commands: poll, sync, failed, replay, status, prune, privacy."""
 
 from __future__ import annotations
 
@@ -201,6 +201,17 @@ def _import_line(state: dict[str, object]) -> str:
     total = f"/{state['total']:,}" if state["total"] is not None else ""
     error = f" ({state['error']})" if state["error"] else ""
     return f"{state['status']} {state['read']:,}{total}{error}"
+
+
+@click.command()
+@click.option("--older-than", "days", type=click.IntRange(min=1), default=None,
+              help="Age in days (default: POSSYNC_RETENTION_DAYS, 30).")
+def prune(days: int | None) -> None:
+    """Delete settled history past its retention: succeeded jobs, processed events (beat runs it hourly)."""
+    from tasks.retention import prune_configured
+
+    result = prune_configured(older_than_days=days)
+    click.echo(f"pruned {result.jobs} succeeded jobs and {result.events} events in {result.batches} batches")
 
 
 @click.group()

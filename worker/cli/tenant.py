@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models.db import session_scope
 from models.tables import Tenant
@@ -42,8 +43,12 @@ def tenant_apply(file: str) -> None:
         record, changed = apply_tenant(session, data, key)
         session.flush()
         name, tenant_id = record.name, record.id
+        webhook_kind = record.webhook_token is not None
         to_import = mark_for_import(session, record, changed)
     click.echo(f"tenant {name}: {'applied' if changed else 'unchanged'}")
+    if changed and webhook_kind:
+        click.echo(f"tenant {name}: register the X-Series customer.update webhook at the URL "
+                   f"`possync tenant webhook-url {name} --base-url https://YOUR-RECEIVER` prints")
     if not to_import:
         return
     if conf.redis_url:
@@ -79,10 +84,32 @@ def tenant_show(name: str) -> None:
     conf = settings()
     key = conf.require_secret_key()
     with session_scope(conf.database_url) as session:
-        record = get_tenant(session, name)
-        if record is None:
-            raise LookupError(f"no tenant named {name!r}")
-        echo_json(describe(record, key))
+        echo_json(describe(_named(session, name), key))
+
+
+def _named(session: Session, name: str) -> Tenant:
+    record = get_tenant(session, name)
+    if record is None:
+        raise LookupError(f"no tenant named {name!r}")
+    return record
+
+
+@tenant.command("webhook-url")
+@click.argument("name")
+@click.option("--base-url", default="", help="The receiver's public address, e.g. https://possync.example.com.")
+@click.option("--rotate", is_flag=True, help="Issue a new token: the old URL stops working at once.")
+def tenant_webhook_url(name: str, base_url: str, rotate: bool) -> None:
+    """The X-Series webhook URL to register for that tenant (it holds the tenant's secret token)."""
+    from models import webhook_tokens
+
+    conf = settings()
+    key = conf.require_secret_key()
+    with session_scope(conf.database_url) as session:
+        record = _named(session, name)
+        if not webhook_tokens.wants_token(record):
+            raise UsageProblem(f"tenant {name} is a {record.pos_kind} tenant: only lightspeed-x sends webhooks")
+        token = webhook_tokens.issue(record, key) if rotate else webhook_tokens.ensure(record, key)
+    click.echo(base_url.rstrip("/") + webhook_tokens.url_path(name, token))
 
 
 @tenant.command("import")

@@ -7,6 +7,7 @@ benchmark each wire the same app to what they have.
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Callable
 
@@ -32,8 +33,10 @@ def create_app(
     max_body: int = MAX_BODY_BYTES,
     queue_depths: Callable[[], dict[str, int]] | None = None,
     console_auth: str | None = None,
+    metrics_auth: str | None = None,
 ) -> Flask:
     """The receiver app. `broker_ping` raises when the broker is unreachable (None: not checked).
+    `metrics_auth` (`user:password`) puts `/metrics` behind basic auth: it names every tenant.
 
     `console_auth` (`user:password`) serves the operator console at /console; None leaves it a 404.
     Tenants' signing secrets are cached per process for `secrets_ttl` seconds: a rotated client
@@ -50,7 +53,7 @@ def create_app(
     def shopify_webhook() -> Response:
         return receiver.handle(request)
 
-    lightspeed_x_webhooks.register(app, database_url, enqueue)
+    lightspeed_x_webhooks.register(app, database_url, secret_key, enqueue)
     console.register(app, database_url, secret_key, console_auth)
     pipeline = CollectorRegistry(auto_describe=False)
     pipeline.register(PipelineCollector(database_url, queue_depths))
@@ -83,9 +86,17 @@ def create_app(
 
     @app.get("/metrics")
     def metrics_view() -> Response:
+        if metrics_auth and not _authorized(metrics_auth):
+            return Response("login required\n", 401, {"WWW-Authenticate": 'Basic realm="possync metrics"'})
         return Response(generate_latest(_registry()) + generate_latest(pipeline), mimetype=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _authorized(expected: str) -> bool:
+    auth = request.authorization
+    given = f"{auth.username}:{auth.password}" if auth and auth.type == "basic" else ""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _registry() -> CollectorRegistry:

@@ -58,6 +58,7 @@ def build_app() -> Flask:
         broker_ping=redis_ping(settings),
         queue_depths=queue_depths,
         console_auth=settings.console_basic_auth,
+        metrics_auth=settings.metrics_basic_auth,
     )
 
 

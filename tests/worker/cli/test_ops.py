@@ -3,6 +3,7 @@ reason kept as the tenant's last poll error (`possync status` shows it)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from tests.worker.cli.test_commands import possync
@@ -38,3 +39,33 @@ def test_a_failed_poll_is_one_line_and_the_tenants_last_poll_error(stack) -> Non
     reason = failure_line(possync("poll", "--tenant", "cli", env=env))
     assert reason == "database error: cursor too long for the column" == last_error()
     database.close()
+
+
+def test_prune_deletes_past_the_given_age_and_status_keeps_the_totals(session, db_url: str,  # type: ignore[no-untyped-def]
+                                                                      secret_key: str) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from models.tables import JobStatus, SyncJob
+    from tasks import jobs
+    from tests.models.test_counts import make_tenant
+    from tests.tasks.test_retention import add_job
+
+    tenant = make_tenant(session, "cli")
+    now = jobs.now()
+    for days in (3, 10, 40):
+        add_job(session, tenant, f"done-{days}", JobStatus.SUCCEEDED.value, now - timedelta(days=days),
+                now - timedelta(days=days))
+    session.commit()
+    env = {"POSSYNC_DATABASE_URL": db_url, "POSSYNC_SECRET_KEY": secret_key}
+    by_default = possync("prune", env=env)  # POSSYNC_RETENTION_DAYS: 30
+    assert by_default.returncode == 0, by_default.stderr
+    assert by_default.stdout.strip() == "pruned 1 succeeded jobs and 0 events in 1 batches"
+    assert possync("prune", env={**env, "POSSYNC_RETENTION_DAYS": "7"}).stdout.startswith("pruned 1 ")
+    assert possync("prune", "--older-than", "1", env=env).stdout.startswith("pruned 1 ")
+    assert session.scalar(select(func.count()).select_from(SyncJob)) == 0
+    zero = possync("prune", "--older-than", "0", env=env)
+    assert zero.returncode == 2 and "Traceback" not in zero.stderr
+    status = json.loads(possync("status", "--json", env=env).stdout)
+    assert status["tenants"][0]["succeeded"] == {"None": 3}  # the pruned jobs still counted

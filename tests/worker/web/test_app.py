@@ -112,3 +112,20 @@ def test_fuzz_helpers_sign_like_the_receiver_expects() -> None:
     # Guards the fuzz above: its signed requests must be the ones the receiver accepts.
     assert signed(b"{}")["X-Shopify-Hmac-Sha256"] == sign(b"{}", CURRENT_SECRET)
     assert signed(b"{}")["X-Shopify-Shop-Domain"] == SHOP
+
+
+def test_metrics_behind_basic_auth_when_configured(db_url: str, secret_key: str, tenant_id: int,
+                                                   recorder: Recorder) -> None:
+    import base64
+
+    client = create_app(db_url, secret_key, recorder, metrics_auth="prom:s3cret-pass").test_client()
+
+    def basic(login: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(login.encode()).decode()}
+
+    refused = client.get("/metrics")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert b"possync_" not in refused.data
+    assert client.get("/metrics", headers=basic("prom:wrong")).status_code == 401
+    assert client.get("/metrics", headers=basic("prom:s3cret-pass")).status_code == 200
+    assert client.get("/healthz").status_code == 200  # probes need no login

@@ -1,0 +1,42 @@
+"""`/metrics` job and event counts come from the maintained counts: right, and kept past retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy.orm import Session
+
+from models.db import get_engine
+from models.tables import EventStatus, JobStatus
+from tasks import jobs
+from tasks.retention import prune
+from tests.models.test_counts import make_tenant
+from tests.tasks.test_retention import add_event, add_job
+from worker.pipeline_metrics import PipelineCollector
+
+
+def scrape(db_url: str) -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PipelineCollector(db_url))
+    return generate_latest(registry).decode()
+
+
+def test_counts_by_tenant_and_status_survive_a_prune(session: Session, db_url: str) -> None:
+    tenant = make_tenant(session, "acme")
+    make_tenant(session, "quiet")
+    old = jobs.now() - timedelta(days=90)
+    for n in range(3):
+        add_job(session, tenant, f"s{n}", JobStatus.SUCCEEDED.value, old, old)
+    add_job(session, tenant, "f", JobStatus.FAILED.value, old, old)
+    add_event(session, tenant, "e", EventStatus.PROCESSED.value, old)
+    session.commit()
+    before = scrape(db_url)
+    assert ('possync_sync_jobs{direction="shopify_to_pos",outcome="",pos="heartland",status="succeeded",'
+            'tenant="acme"} 3.0') in before
+    assert 'possync_failed_list_size{tenant="acme"} 1.0' in before
+    assert 'possync_failed_list_size{tenant="quiet"} 0.0' in before
+    assert 'possync_inbound_events{status="processed",tenant="acme"} 1.0' in before
+    result = prune(get_engine(db_url), 30)
+    assert (result.jobs, result.events) == (3, 1)
+    assert scrape(db_url) == before
