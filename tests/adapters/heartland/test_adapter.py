@@ -9,8 +9,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from adapters.errors import BadResponseError, FatalError
-from adapters.heartland import CAPABILITIES, FakeServer, HeartlandAdapter
+from adapters.heartland import CAPABILITIES, HeartlandAdapter
 from adapters.heartland.client import REAL_HOST, host_for
+from adapters.heartland.fake import FakeServer
 from models.customer import Address, Consent, ConsentState
 from models.tables import PosStatus
 from tests.adapters.heartland.conftest import AdapterFactory
