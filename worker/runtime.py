@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import fakeredis
 import redis
 import redis.sentinel
 from redis.backoff import ExponentialWithJitterBackoff
@@ -47,6 +46,16 @@ def redis_client() -> redis.Redis:
     settings = get_settings()
     if settings.redis_url:
         return connect_redis(settings, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+    return _embedded_redis()
+
+
+def _embedded_redis() -> redis.Redis:
+    """fakeredis ships with the `demo` extra: a production worker always has a Redis URL."""
+    try:
+        import fakeredis
+    except ImportError:
+        raise RuntimeError("no POSSYNC_REDIS_URL, and the embedded Redis needs the demo extra: "
+                           "pip install 'possync[demo]'") from None
     return fakeredis.FakeRedis(server=fakeredis.FakeServer())
 
 
