@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from adapters.base import PosAdapter, VendorHttpClient
-from adapters.errors import RateLimitedError
+from adapters.errors import BudgetWaitError
 from adapters.ratelimit import RateLimitInfo
 from adapters.registry import make_pos_adapter
 from adapters.shopify.client import ShopifyClient
@@ -25,15 +25,6 @@ from worker import metrics
 from worker.limiter import DEFAULT_BUCKETS, RateLimiter
 from worker.runtime import limiter
 from worker.settings import get_settings
-
-
-class BudgetWaitError(RateLimitedError):
-    """possync's own limiter says "wait `retry_after` s"; `turn_at` (epoch s) is the job's turn, if given one."""
-
-    def __init__(self, retry_after: float, *, turn_at: float | None, **kwargs: Any) -> None:
-        super().__init__("waiting for the tenant's rate-limit budget", retry_after=retry_after, **kwargs)
-        self.turn_at = turn_at
-
 
 # The turn a job was given when it was last told to wait (epoch seconds), for its first limited request.
 _held_turn: ContextVar[float | None] = ContextVar("held_turn", default=None)

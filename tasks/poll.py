@@ -25,6 +25,7 @@ from models.tables import PollCursor, SyncJob, Tenant
 from models.tenants import TenantContext, load_context
 from tasks import jobs, serial
 from tasks.intake import JobStart
+from tasks.rules import echo
 from worker.celery_app import app
 from worker.locks import LockBusyError
 from worker.logging import bind_job, get_logger
@@ -121,7 +122,7 @@ def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, ma
             link = links.get_link_by_pos(session, tenant.id, pos.pos_id)
             if link is not None:
                 link.pos_status = pos.status.value
-                if link.pos_fingerprint == pos.customer.fingerprint():
+                if echo.is_pos_echo(link, pos.customer):
                     echoes += 1
                     continue
             if tenant.settings.sync_pos_to_shopify:

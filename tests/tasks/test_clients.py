@@ -9,10 +9,11 @@ import fakeredis
 import pytest
 
 from adapters.base import VendorHttpClient
+from adapters.errors import BudgetWaitError
 from models.tables import Tenant
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, load_context
-from tasks.clients import BudgetWaitError, held_turn, pos_adapter_for, shopify_client_for, wire_limiter
+from tasks.clients import held_turn, pos_adapter_for, shopify_client_for, wire_limiter
 from worker.limiter import RateLimiter
 
 TENANT = {"name": "acme", "account_name": "acmestore",
