@@ -51,9 +51,15 @@ class TenantContext:
     shopify_secrets: dict[str, Any]
     pos_secrets: dict[str, Any]
 
-    @property
-    def queue(self) -> str:
-        return f"tenant.{self.name}" if self.settings.dedicated_queue else self.pos_kind.queue
+
+def tenant_queue(name: str) -> str:
+    """The queue of a `dedicated_queue` tenant (`possync worker --tenant NAME` consumes it)."""
+    return f"tenant.{name}"
+
+
+def step_queue(name: str, pos_kind: PosKind | str, settings: TenantSettings) -> str:
+    """The queue of a tenant's sync steps: its own when dedicated, else its POS kind's."""
+    return tenant_queue(name) if settings.dedicated_queue else PosKind(pos_kind).queue
 
 
 def _split(section: dict[str, Any], secret_keys: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:

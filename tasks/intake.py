@@ -28,7 +28,7 @@ from models.shopify_payloads import (
     parse_payload,
 )
 from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
-from models.tenants import TenantSettings
+from models.tenants import TenantSettings, step_queue
 from tasks import jobs, privacy, serial
 from worker.celery_app import app
 from worker.logging import bind_job, get_logger
@@ -58,11 +58,7 @@ def enqueue_event(event_id: int) -> None:
 
 
 def queue_for_tenant(tenant: Tenant) -> str:
-    """The queue of a tenant's sync steps: its own when dedicated, else its POS kind's."""
-    from models.tables import PosKind
-
-    settings = TenantSettings.from_json(tenant.settings)
-    return f"tenant.{tenant.name}" if settings.dedicated_queue else PosKind(tenant.pos_kind).queue
+    return step_queue(tenant.name, tenant.pos_kind, TenantSettings.from_json(tenant.settings))
 
 
 def _job_for(session: Session, event: InboundEvent, payload: ParsedPayload) -> SyncJob | None:
