@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
 
-import redis
-import sqlalchemy.exc
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +24,7 @@ from tasks import clients, jobs
 from worker.celery_app import MAX_COUNTDOWN_SECONDS
 from worker.locks import LockBusyError
 from worker.logging import bind_job, get_logger
+from worker.runtime import TRANSIENT_ERRORS
 from worker.settings import get_settings
 
 log = get_logger("possync.runner")
@@ -140,7 +139,7 @@ def backoff(failures: int, cap: float) -> float:
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, RetryableError | LockBusyError | sqlalchemy.exc.OperationalError | redis.ConnectionError)
+    return isinstance(exc, (RetryableError, LockBusyError, *TRANSIENT_ERRORS))
 
 
 def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factory: Callable[[], Session], *,

@@ -17,7 +17,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
+from models.db import UNAVAILABLE_ERRORS, session_scope
 from worker.limiter import RateLimiter
 from worker.settings import Settings, get_settings, set_settings
 
@@ -39,6 +39,11 @@ def connect_redis(settings: Settings, **options: Any) -> redis.Redis:
     if not settings.redis_url:
         raise ValueError("no POSSYNC_REDIS_URL to connect to")
     return redis.Redis.from_url(settings.redis_url, **options)
+
+
+# Failures of the infrastructure, not of the work: the database or Redis is down or busy, and the same
+# event or step succeeds once it is back (intake leaves the event to the sweeper, the runner backs off).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, redis.RedisError)
 
 
 @functools.cache
