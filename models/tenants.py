@@ -16,13 +16,16 @@ SHOPIFY_SECRET_KEYS = ("access_token", "client_secret", "previous_client_secret"
 POS_SECRET_KEYS = ("access_token", "refresh_token", "client_id", "client_secret")
 
 
+DEFAULT_POLL_INTERVAL_SECONDS = 60  # the tenant file's `settings.poll_interval_seconds` when absent
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     customer_matching: tuple[str, ...] = ("email", "phone")
     update_names: bool = True
     default_customer_id: str | None = None
     sync_pos_to_shopify: bool = True
-    poll_interval_seconds: int = 60
+    poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS
     default_phone_region: str = "US"
     heartland_custom_fields: dict[str, str] = field(default_factory=dict)
     dedicated_queue: bool = False

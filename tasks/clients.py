@@ -18,7 +18,7 @@ from adapters.base import PosAdapter, VendorHttpClient
 from adapters.errors import BudgetWaitError
 from adapters.ratelimit import RateLimitInfo
 from adapters.registry import make_pos_adapter
-from adapters.shopify.client import ShopifyClient
+from adapters.shopify.client import DEFAULT_API_VERSION, ShopifyClient
 from models.db import session_scope
 from models.tenants import TenantContext, save_pos_secrets
 from worker import metrics
@@ -105,7 +105,7 @@ def shopify_client_for(tenant: TenantContext) -> ShopifyClient:
     client = ShopifyClient(
         tenant.shop_domain,
         tenant.shopify_secrets["access_token"],
-        api_version=tenant.shopify_config.get("api_version") or "2026-07",
+        api_version=tenant.shopify_config.get("api_version") or DEFAULT_API_VERSION,
         base_url=tenant.shopify_config.get("api_base_url"),
     )
     # Shopify's query-cost bucket is per app per shop: one bucket per shop domain, charged each query's

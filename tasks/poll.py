@@ -22,7 +22,7 @@ from adapters.base import PosAdapter
 from adapters.errors import AdapterError, RateLimitedError
 from models import links, pos_index
 from models.tables import PollCursor, SyncJob, Tenant
-from models.tenants import TenantContext, load_context
+from models.tenants import DEFAULT_POLL_INTERVAL_SECONDS, TenantContext, load_context
 from tasks import jobs, serial
 from tasks.intake import JobStart
 from tasks.rules import echo
@@ -210,7 +210,7 @@ def due_tenants(session: Session) -> list[int]:
     now = jobs.now()
     due = []
     for tenant in session.scalars(select(Tenant)):
-        interval = int(tenant.settings.get("poll_interval_seconds", 60))
+        interval = int(tenant.settings.get("poll_interval_seconds", DEFAULT_POLL_INTERVAL_SECONDS))
         cursor = session.get(PollCursor, tenant.id)
         last = cursor.last_polled_at if cursor else None
         if last is not None and last.tzinfo is None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis
 
+from adapters.heartland import client as heartland
 from adapters.ratelimit import RateLimitInfo
 from models.tables import PosKind
 
@@ -41,7 +42,7 @@ class BucketSize:
 DEFAULT_BUCKETS: dict[str, BucketSize] = {
     PosKind.LIGHTSPEED_R.value: BucketSize(90, 1.0),  # leaky bucket 90, drip 1/s (one register)
     PosKind.LIGHTSPEED_X.value: BucketSize(50, 350 / 300),  # 350 requests per 5 minutes, one register
-    PosKind.HEARTLAND.value: BucketSize(10, 5.0),  # undocumented: a cautious guess (unverified)
+    PosKind.HEARTLAND.value: BucketSize(heartland.ASSUMED_BURST, heartland.ASSUMED_REQUESTS_PER_SECOND),  # a guess
     # GraphQL Admin query-cost points per shop: the smallest bucket still quoted (1000 restoring 50/s);
     # every answer's `throttleStatus` gives the shop's real one (a standard plan today: 2000, 100/s).
     "shopify": BucketSize(1000, 50.0),
