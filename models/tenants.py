@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from models.crypto import decrypt_json, encrypt_json, mask
@@ -71,6 +73,23 @@ def _split(section: dict[str, Any], secret_keys: tuple[str, ...]) -> tuple[dict[
     return config, secrets
 
 
+# Called with a shop domain once an applied tenant is committed: caches of this process drop what they held.
+_applied_listeners: weakref.WeakSet[Callable[[str], None]] = weakref.WeakSet()
+
+
+def on_tenant_applied(listener: Callable[[str], None]) -> None:
+    """Call `listener(shop_domain)` after each commit that applied a tenant in this process (held weakly)."""
+    _applied_listeners.add(listener)
+
+
+def _announce_after_commit(session: Session, shop_domain: str) -> None:
+    def announce(_: Session) -> None:
+        for listener in list(_applied_listeners):
+            listener(shop_domain)
+
+    event.listen(session, "after_commit", announce, once=True)
+
+
 def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tenant, bool]:
     """Create or update a tenant from validated tenant-file data. Returns (tenant, changed)."""
     shopify_config, shopify_secrets = _split(data["shopify"], SHOPIFY_SECRET_KEYS)
@@ -90,6 +109,7 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
         tenant.pos_secrets = encrypt_json(pos_secrets, key)
         session.add(tenant)
         session.flush()
+        _announce_after_commit(session, tenant.shop_domain)
         return tenant, True
     changed = False
     for attr, value in values.items():
@@ -102,6 +122,8 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
             setattr(tenant, attr, encrypt_json(secrets, key))
             changed = True
     session.flush()
+    if changed:
+        _announce_after_commit(session, tenant.shop_domain)
     return tenant, changed
 
 
@@ -147,12 +169,17 @@ def get_tenant(session: Session, name: str) -> Tenant | None:
     return session.scalar(select(Tenant).where(Tenant.name == name))
 
 
-def context_by_name(session: Session, name: str, key: str) -> TenantContext:
-    """The named tenant, decrypted, for a command; `LookupError` (a one-line CLI error) when there is none."""
+def require_tenant(session: Session, name: str) -> Tenant:
+    """The named tenant for a command; `LookupError` (a one-line CLI error) when there is none."""
     tenant = get_tenant(session, name)
     if tenant is None:
         raise LookupError(f"no tenant named {name!r}")
-    return load_context(tenant, key)
+    return tenant
+
+
+def context_by_name(session: Session, name: str, key: str) -> TenantContext:
+    """The named tenant, decrypted, for a command."""
+    return load_context(require_tenant(session, name), key)
 
 
 def get_tenant_by_shop(session: Session, shop_domain: str) -> Tenant | None:

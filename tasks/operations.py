@@ -17,7 +17,7 @@ from adapters.errors import RateLimitedError
 from models.db import get_sessionmaker
 from models.near_matches import count_near_matches
 from models.tables import EventStatus, InboundEvent, JobStatus, PollCursor, SyncJob, Tenant
-from models.tenants import context_by_name, get_tenant
+from models.tenants import context_by_name, require_tenant
 from tasks import jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
@@ -68,7 +68,7 @@ def replay(job_ids: Iterable[int] = (), *, all_failed: bool = False, tenant: str
     """Replay failed jobs from their failed step. A job that is not failed (e.g. since succeeded) is left alone."""
     with db_session() as session:
         if all_failed:
-            tenant_id = _tenant_id(session, tenant) if tenant else None
+            tenant_id = require_tenant(session, tenant).id if tenant else None
             targets = [j.id for j in jobs.failed_jobs(session, tenant_id)]
         else:
             targets = list(job_ids)
@@ -92,7 +92,7 @@ def replay(job_ids: Iterable[int] = (), *, all_failed: bool = False, tenant: str
 def resync(tenant_name: str, shopify_customer_id: str) -> int:
     """`possync sync`: a fresh job for one Shopify customer, run now."""
     with db_session() as session:
-        tenant_id = _tenant_id(session, tenant_name)
+        tenant_id = require_tenant(session, tenant_name).id
         job = jobs.new_job(session, tenant_id=tenant_id, subject=shopify_customer_id,
                            context={"topic": "manual", "customer_id": shopify_customer_id})
         job_id = job.id
@@ -119,13 +119,6 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
     dispatch([s.job_id for s in result.starts])
     return {"tenant": tenant_name, "pages": result.pages, "changed": result.seen, "echoes": result.echoes,
             "jobs": len(result.starts), "cursor": result.cursor}
-
-
-def _tenant_id(session: Session, name: str) -> int:
-    record = get_tenant(session, name)
-    if record is None:
-        raise LookupError(f"no tenant named {name!r}")
-    return record.id
 
 
 def queue_depths() -> dict[str, int]:
