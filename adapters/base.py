@@ -10,7 +10,6 @@ from __future__ import annotations
 import abc
 import functools
 import os
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -200,6 +199,8 @@ class VendorHttpClient:
         self.before_request: Callable[[], None] | None = None
         # Called with every response's rate-limit reading (feeds the shared limiter).
         self.on_rate_limit: Callable[[RateLimitInfo], None] | None = None
+        # Called with every response's HTTP status, None when the request failed in transport (metrics).
+        self.on_response: Callable[[int | None], None] | None = None
 
     # --- hooks ---------------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -262,9 +263,13 @@ class VendorHttpClient:
         try:
             response = self.transmit(method, url, headers=headers, **rest)
         except requests.RequestException as exc:
+            if self.on_response is not None:
+                self.on_response(None)
             resolution = resolve(self.error_table, exc)
             raise self._error(resolution.action, resolution.reason, endpoint, None, None) from exc
         self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
+        if self.on_response is not None:
+            self.on_response(response.status_code)
         info = self.parse_rate_limit(response)
         if info is not None:
             self.stats.last_rate_limit = info
@@ -332,5 +337,3 @@ def _error_detail(response: requests.Response) -> str:
     return ""
 
 
-def monotonic_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0

@@ -85,6 +85,14 @@ def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate
     client.on_rate_limit = on_rate_limit
 
 
+def count_requests(client: VendorHttpClient, pos: str) -> None:
+    """Each POS request in `possync_pos_requests_total`, by status (`error`: no answer)."""
+    def count(status: int | None) -> None:
+        metrics.POS_REQUESTS.labels(pos=pos, status=str(status) if status is not None else "error").inc()
+
+    client.on_response = count
+
+
 def pos_adapter_for(tenant: TenantContext) -> PosAdapter:
     settings = get_settings()
 
@@ -98,6 +106,7 @@ def pos_adapter_for(tenant: TenantContext) -> PosAdapter:
 
     adapter = make_pos_adapter(tenant, save_secrets)
     wire_limiter(adapter.client, f"pos:{tenant.name}", tenant.pos_kind.value, limiter(), tenant.name)
+    count_requests(adapter.client, tenant.pos_kind.value)
     return adapter
 
 

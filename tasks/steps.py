@@ -38,7 +38,6 @@ CONSENT_FIELDS = ("email_consent", "sms_consent")
 # Set (and committed) just before a POS create is sent. A step that finds it set is running again after
 # a create whose answer was never recorded (worker killed, timeout, 5xx): the vendor may hold the customer.
 CREATE_SENT = "create_sent"
-ORDER_TOPICS = ("orders/create", "orders/updated")
 # When the POS customer a step holds was read (epoch s). A write relies on a reading only this fresh:
 # older means a wait came between, and the customer may have been archived meanwhile (rule 37).
 POS_READ_AT = "pos_read_at"
