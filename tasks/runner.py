@@ -146,16 +146,16 @@ def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factor
               steps: tuple[str, ...] | None = None, held_turn: float | None = None) -> StepOutcome:
     """Run the job's remaining steps (or only `steps`) back to back; never raises for job failures.
 
-    Each step is still its own unit: it does one thing and records its result and attempt row, and a
-    crash resumes at the first step not committed. A step that writes to a vendor is committed before
-    the next begins; the read-only steps (fetch, match, fallback) are committed with the next commit,
-    which the upsert makes before its first POS write, so a crash before it repeats only reads (a
-    commit and a job write fewer per read-only step). What the steps share is the session, the job and
-    the decrypted tenant, loaded once: handing each step to the next through the broker cost a third of
-    a sync's worker CPU (README, benchmarks). A failing step's half-made changes are rolled back, and
-    what the steps before it recorded is committed before the failure is handled. The run stops when the
-    job finishes or fails, or when a step must wait; the outcome then names the step to run again and,
-    for a rate-limit wait, the job's turn, which the next run passes back as `held_turn`.
+    Each step is still its own unit: it does one thing and records its result and attempt row, and a crash
+    resumes at the first step not committed. A step that writes to a vendor is committed before the next
+    begins; the read-only steps (fetch, match, fallback) are committed with the next commit, which the
+    upsert makes before its first POS write, so a crash before it repeats only reads (a commit and a job
+    write fewer per read-only step). What the steps share is the session, the job and the decrypted tenant,
+    loaded once, since a hand-over through the broker per step is costly (README). A failing step's half-
+    made changes are rolled back, and what the steps before it recorded is committed before the failure is
+    handled. The run stops when the job finishes or fails, or when a step must wait; the outcome then names
+    the step to run again and, for a rate-limit wait, the job's turn, which the next run passes back as
+    `held_turn`.
     """
     settings = get_settings()
     key = settings.require_secret_key()

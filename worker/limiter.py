@@ -4,8 +4,7 @@ Celery's `rate_limit` is per worker process (celery#5732), so it cannot keep a f
 account-wide limit. Every POS call first asks `acquire()`; a non-zero wait is one the task turns into
 a retry with a countdown (never a sleep in a worker slot). Each wait is a turn of its own, spaced
 by a request's cost behind the last one given, so 500 waiting jobs wake one at a time at the
-vendor's pace rather than all together for one token (bench/ratelimit, before turns: 12,397 wake-ups
-for 342 admitted requests and the machine 87% busy; with them about 3 per request, 10% busy).
+vendor's pace rather than all together for one token (README, "Measurements of the code's history").
 A 429 sets a cooldown every worker honours. Vendor headers correct the bucket's size and fill
 (`observe()`), so a wrong guess below is a one-line change that the live headers fix anyway.
 """
