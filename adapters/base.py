@@ -13,7 +13,6 @@ import os
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -35,7 +34,7 @@ from adapters.errors import (
 )
 from adapters.ratelimit import RateLimitInfo
 from models.customer import Customer
-from models.tables import PosStatus
+from models.pos_customer import PosCustomer
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds, on every call
 
@@ -52,25 +51,6 @@ class Capabilities:
     can_unarchive: bool = True  # R-Series and Heartland: archived customers can be matched again
     birthday: bool = True  # Heartland: only through a mapped custom field
     email_consent: bool = True  # Heartland: only through a mapped custom field
-
-
-@dataclass(frozen=True)
-class PosCustomer:
-    """A customer as read from (or just written to) a POS."""
-
-    pos_id: str
-    status: PosStatus
-    customer: Customer
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def age_key(self) -> str:
-        """Sorts oldest first: numeric ids by value, others by creation time then id (rule 11)."""
-        if self.pos_id.isdigit():
-            return self.pos_id.rjust(20, "0")
-        stamp = self.created_at.isoformat() if self.created_at else "9999"
-        return f"~{stamp}|{self.pos_id}"[:64]
 
 
 @dataclass(frozen=True)
