@@ -10,11 +10,9 @@ from __future__ import annotations
 import abc
 import functools
 import os
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -36,7 +34,7 @@ from adapters.errors import (
 )
 from adapters.ratelimit import RateLimitInfo
 from models.customer import Customer
-from models.tables import PosStatus
+from models.pos_customer import PosCustomer
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds, on every call
 
@@ -53,25 +51,6 @@ class Capabilities:
     can_unarchive: bool = True  # R-Series and Heartland: archived customers can be matched again
     birthday: bool = True  # Heartland: only through a mapped custom field
     email_consent: bool = True  # Heartland: only through a mapped custom field
-
-
-@dataclass(frozen=True)
-class PosCustomer:
-    """A customer as read from (or just written to) a POS."""
-
-    pos_id: str
-    status: PosStatus
-    customer: Customer
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def age_key(self) -> str:
-        """Sorts oldest first: numeric ids by value, others by creation time then id (rule 11)."""
-        if self.pos_id.isdigit():
-            return self.pos_id.rjust(20, "0")
-        stamp = self.created_at.isoformat() if self.created_at else "9999"
-        return f"~{stamp}|{self.pos_id}"[:64]
 
 
 @dataclass(frozen=True)
@@ -200,6 +179,8 @@ class VendorHttpClient:
         self.before_request: Callable[[], None] | None = None
         # Called with every response's rate-limit reading (feeds the shared limiter).
         self.on_rate_limit: Callable[[RateLimitInfo], None] | None = None
+        # Called with every response's HTTP status, None when the request failed in transport (metrics).
+        self.on_response: Callable[[int | None], None] | None = None
 
     # --- hooks ---------------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -262,9 +243,13 @@ class VendorHttpClient:
         try:
             response = self.transmit(method, url, headers=headers, **rest)
         except requests.RequestException as exc:
+            if self.on_response is not None:
+                self.on_response(None)
             resolution = resolve(self.error_table, exc)
             raise self._error(resolution.action, resolution.reason, endpoint, None, None) from exc
         self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
+        if self.on_response is not None:
+            self.on_response(response.status_code)
         info = self.parse_rate_limit(response)
         if info is not None:
             self.stats.last_rate_limit = info
@@ -332,5 +317,3 @@ def _error_detail(response: requests.Response) -> str:
     return ""
 
 
-def monotonic_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0

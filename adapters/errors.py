@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -115,10 +116,42 @@ class RateLimitedError(AdapterError):
         return self.retry_after + (0.0 if self.turn_at else jitter)
 
 
+class BudgetWaitError(RateLimitedError):
+    """possync's own limiter says "wait `retry_after` s"; `turn_at` (epoch s) is the job's turn, if given one."""
+
+    def __init__(self, retry_after: float, *, turn_at: float | None, **kwargs: Any) -> None:
+        super().__init__("waiting for the tenant's rate-limit budget", retry_after=retry_after, **kwargs)
+        self.turn_at = turn_at
+
+
 class FatalError(AdapterError):
     """Permanent: retrying the same call will fail the same way. Goes to the failed list."""
 
     action = ErrorAction.FATAL
+
+
+class MissingFieldsError(FatalError):
+    """The vendor cannot create this customer with the data it has (Heartland, rule 22): a replay starts
+    over from the Shopify data, which the merchant may since have completed (`error_class`)."""
+
+    error_class = "missing_fields"
+
+
+class ConfigurationError(FatalError):
+    """The tenant's settings do not allow this sync (e.g. no default customer); fixed by the operator."""
+
+    error_class = "configuration"
+
+
+class PartialCreateError(AdapterError):
+    """A create reached the vendor but did not finish: `pos_id` exists, so a retry must finish that record
+    rather than create another. `cause` is what stopped it and decides what happens next."""
+
+    def __init__(self, pos_id: str, cause: AdapterError) -> None:
+        super().__init__(f"customer {pos_id} created but not finished: {cause}", http_status=cause.http_status)
+        self.pos_id = pos_id
+        self.cause = cause
+        self.action = cause.action
 
 
 class AuthenticationError(FatalError):

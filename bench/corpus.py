@@ -111,9 +111,9 @@ def armed(fake_class: type) -> type:
 
 
 def make_fake(shape: Shape) -> Any:
-    from adapters.heartland import FakeServer as HeartlandFake
-    from adapters.lightspeed_r import FakeServer as LightspeedRFake
-    from adapters.lightspeed_x import FakeServer as LightspeedXFake
+    from adapters.heartland.fake import FakeServer as HeartlandFake
+    from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+    from adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
 
     classes = {"lightspeed-r": LightspeedRFake, "lightspeed-x": LightspeedXFake, "heartland": HeartlandFake}
     size, per = shape.limit or (None, None)

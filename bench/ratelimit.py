@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Response, g
 
-from adapters.lightspeed_r import FakeServer as LightspeedRFake
+from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
 from bench.stack import POS_TOKENS, CpuSample, add_customer, finished_count, queue_syncs, stack
 from bench.table import Result, render
 

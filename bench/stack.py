@@ -236,9 +236,9 @@ class ServedApp:
 # --- fakes and tenants ---------------------------------------------------------------------------------------
 def make_pos_fake(kind: str, **options: Any) -> FakeVendorServer:
     """A POS fake with its vendor limit switched off unless `options` set one (fakes answer at once)."""
-    from adapters.heartland import FakeServer as HeartlandFake
-    from adapters.lightspeed_r import FakeServer as LightspeedRFake
-    from adapters.lightspeed_x import FakeServer as LightspeedXFake
+    from adapters.heartland.fake import FakeServer as HeartlandFake
+    from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+    from adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
 
     token = POS_TOKENS[kind]
     if kind == "lightspeed-r":

@@ -24,9 +24,9 @@ from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from adapters.base import PosCustomer
 from models.normalise import email_key as make_email_key
 from models.normalise import phone_key as make_phone_key
+from models.pos_customer import PosCustomer
 from models.tables import PosIndexEntry, PosStatus
 
 _TABLE = PosIndexEntry.__table__

@@ -10,6 +10,9 @@ from datetime import datetime
 
 from models.customer import Address, Customer
 
+# The Admin API version possync is written against (webhook bodies, GraphQL documents); a tenant may pin another.
+SHOPIFY_API_VERSION = "2026-07"
+
 
 @dataclass(frozen=True)
 class ShopifyCustomer:

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from models.shopify_values import SHOPIFY_API_VERSION
 from models.tables import PosKind
+from models.tenants import DEFAULT_POLL_INTERVAL_SECONDS
 
 CRM_KINDS = ("freshsales",)
 MATCHING_ORDERS = ("email,phone", "phone,email", "email", "phone")
@@ -68,7 +70,7 @@ class ShopifySection(_Strict):
     access_token = fields.String(required=True, validate=validate.Length(min=1))
     client_secret = fields.String(required=True, validate=validate.Length(min=1))
     previous_client_secret = fields.String(load_default=None, allow_none=True)
-    api_version = fields.String(load_default="2026-07", validate=validate.Regexp(r"^\d{4}-\d{2}$|^unstable$"))
+    api_version = fields.String(load_default=SHOPIFY_API_VERSION, validate=validate.Regexp(r"^\d{4}-\d{2}$|^unstable$"))
     api_base_url = _vendor_url()
 
 
@@ -113,7 +115,8 @@ class SettingsSection(_Strict):
     conflicting_match = fields.String(load_default="new", validate=validate.OneOf(("new", "update", "link")))
     default_customer_id = fields.String(load_default=None, allow_none=True)
     sync_pos_to_shopify = fields.Boolean(load_default=True)
-    poll_interval_seconds = fields.Integer(load_default=60, validate=validate.Range(min=5, max=86400))
+    poll_interval_seconds = fields.Integer(load_default=DEFAULT_POLL_INTERVAL_SECONDS,
+                                           validate=validate.Range(min=5, max=86400))
     default_phone_region = fields.String(load_default="US", validate=validate.Regexp(r"^[A-Z]{2}$"))
     heartland_custom_fields = fields.Dict(
         keys=fields.String(validate=validate.OneOf(HEARTLAND_CUSTOM_FIELD_NAMES)), values=fields.String(),

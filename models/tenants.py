@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from models import webhook_tokens
@@ -19,13 +21,16 @@ SHIPSTATION_SECRET_KEYS = ("api_key", "api_secret")
 CRM_SECRET_KEYS = ("api_key",)
 
 
+DEFAULT_POLL_INTERVAL_SECONDS = 60  # the tenant file's `settings.poll_interval_seconds` when absent
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     customer_matching: tuple[str, ...] = ("email", "phone")
     update_names: bool = True
     default_customer_id: str | None = None
     sync_pos_to_shopify: bool = True
-    poll_interval_seconds: int = 60
+    poll_interval_seconds: int = DEFAULT_POLL_INTERVAL_SECONDS
     default_phone_region: str = "US"
     heartland_custom_fields: dict[str, str] = field(default_factory=dict)
     dedicated_queue: bool = False
@@ -61,15 +66,38 @@ class TenantContext:
     def has_pos(self) -> bool:
         return self.pos_kind is not None
 
-    @property
-    def queue(self) -> str:
-        return f"tenant.{self.name}" if self.settings.dedicated_queue else self.pos_kind.queue
+
+def tenant_queue(name: str) -> str:
+    """The queue of a `dedicated_queue` tenant (`possync worker --tenant NAME` consumes it)."""
+    return f"tenant.{name}"
+
+
+def step_queue(name: str, pos_kind: PosKind | str, settings: TenantSettings) -> str:
+    """The queue of a tenant's sync steps: its own when dedicated, else its POS kind's."""
+    return tenant_queue(name) if settings.dedicated_queue else PosKind(pos_kind).queue
 
 
 def _split(section: dict[str, Any], secret_keys: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
     config = {k: v for k, v in section.items() if k not in secret_keys}
     secrets = {k: v for k, v in section.items() if k in secret_keys}
     return config, secrets
+
+
+# Called with a shop domain once an applied tenant is committed: caches of this process drop what they held.
+_applied_listeners: weakref.WeakSet[Callable[[str], None]] = weakref.WeakSet()
+
+
+def on_tenant_applied(listener: Callable[[str], None]) -> None:
+    """Call `listener(shop_domain)` after each commit that applied a tenant in this process (held weakly)."""
+    _applied_listeners.add(listener)
+
+
+def _announce_after_commit(session: Session, shop_domain: str) -> None:
+    def announce(_: Session) -> None:
+        for listener in list(_applied_listeners):
+            listener(shop_domain)
+
+    event.listen(session, "after_commit", announce, once=True)
 
 
 def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tenant, bool]:
@@ -99,6 +127,7 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
             webhook_tokens.issue(tenant, key)
         session.add(tenant)
         session.flush()
+        _announce_after_commit(session, tenant.shop_domain)
         return tenant, True
     changed = False
     for attr, value in values.items():
@@ -115,6 +144,8 @@ def apply_tenant(session: Session, data: dict[str, Any], key: str) -> tuple[Tena
     if webhook_tokens.wants_token(tenant) and tenant.webhook_token is None:
         webhook_tokens.issue(tenant, key)  # a tenant that became an X-Series one
     session.flush()
+    if changed:
+        _announce_after_commit(session, tenant.shop_domain)
     return tenant, changed
 
 
@@ -186,12 +217,17 @@ def get_tenant(session: Session, name: str) -> Tenant | None:
     return session.scalar(select(Tenant).where(Tenant.name == name))
 
 
-def context_by_name(session: Session, name: str, key: str) -> TenantContext:
-    """The named tenant, decrypted, for a command; `LookupError` (a one-line CLI error) when there is none."""
+def require_tenant(session: Session, name: str) -> Tenant:
+    """The named tenant for a command; `LookupError` (a one-line CLI error) when there is none."""
     tenant = get_tenant(session, name)
     if tenant is None:
         raise LookupError(f"no tenant named {name!r}")
-    return load_context(tenant, key)
+    return tenant
+
+
+def context_by_name(session: Session, name: str, key: str) -> TenantContext:
+    """The named tenant, decrypted, for a command."""
+    return load_context(require_tenant(session, name), key)
 
 
 def get_tenant_by_shop(session: Session, shop_domain: str) -> Tenant | None:

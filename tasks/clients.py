@@ -15,26 +15,17 @@ from contextvars import ContextVar
 from typing import Any
 
 from adapters.base import PosAdapter, VendorHttpClient
-from adapters.errors import RateLimitedError
+from adapters.errors import BudgetWaitError
 from adapters.ratelimit import RateLimitInfo
 from adapters.registry import make_crm_adapter, make_pos_adapter
 from adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient, base_url_for
-from adapters.shopify.client import ShopifyClient
+from adapters.shopify.client import DEFAULT_API_VERSION, ShopifyClient
 from models.db import session_scope
 from models.tenants import TenantContext, save_pos_secrets
 from worker import metrics
 from worker.limiter import DEFAULT_BUCKETS, RateLimiter, Window, crm_windows
 from worker.runtime import limiter
 from worker.settings import get_settings
-
-
-class BudgetWaitError(RateLimitedError):
-    """possync's own limiter says "wait `retry_after` s"; `turn_at` (epoch s) is the job's turn, if given one."""
-
-    def __init__(self, retry_after: float, *, turn_at: float | None, **kwargs: Any) -> None:
-        super().__init__("waiting for the tenant's rate-limit budget", retry_after=retry_after, **kwargs)
-        self.turn_at = turn_at
-
 
 # The turn a job was given when it was last told to wait (epoch seconds), for its first limited request.
 _held_turn: ContextVar[float | None] = ContextVar("held_turn", default=None)
@@ -95,6 +86,14 @@ def wire_limiter(client: VendorHttpClient, bucket_name: str, size_key: str, rate
     client.on_rate_limit = on_rate_limit
 
 
+def count_requests(client: VendorHttpClient, pos: str) -> None:
+    """Each POS request in `possync_pos_requests_total`, by status (`error`: no answer)."""
+    def count(status: int | None) -> None:
+        metrics.POS_REQUESTS.labels(pos=pos, status=str(status) if status is not None else "error").inc()
+
+    client.on_response = count
+
+
 def pos_adapter_for(tenant: TenantContext) -> PosAdapter:
     settings = get_settings()
 
@@ -108,6 +107,7 @@ def pos_adapter_for(tenant: TenantContext) -> PosAdapter:
 
     adapter = make_pos_adapter(tenant, save_secrets)
     wire_limiter(adapter.client, f"pos:{tenant.name}", tenant.pos_kind.value, limiter(), tenant.name)
+    count_requests(adapter.client, tenant.pos_kind.value)
     return adapter
 
 
@@ -124,7 +124,7 @@ def shopify_client_for(tenant: TenantContext) -> ShopifyClient:
     client = ShopifyClient(
         tenant.shop_domain,
         tenant.shopify_secrets["access_token"],
-        api_version=tenant.shopify_config.get("api_version") or "2026-07",
+        api_version=tenant.shopify_config.get("api_version") or DEFAULT_API_VERSION,
         base_url=tenant.shopify_config.get("api_base_url"),
     )
     # Shopify's query-cost bucket is per app per shop: one bucket per shop domain, charged each query's

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis
-import sqlalchemy.exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,13 +30,10 @@ from tasks import destinations, jobs, privacy, serial
 from worker.celery_app import app
 from worker.logging import bind_job, get_logger
 from worker.routing import INTAKE_QUEUE
-from worker.runtime import db_session
+from worker.runtime import TRANSIENT_ERRORS, db_session
 
 log = get_logger("possync.intake")
 
-# Failures of the infrastructure, not of the event: processing it again later will work.
-TRANSIENT_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError,
-                    redis.RedisError)
 SYNC_TOPICS = destinations.SYNC_TOPICS
 
 

@@ -19,7 +19,7 @@ from models.counts import Count, read_counts
 from models.db import get_sessionmaker
 from models.near_matches import near_matches_by_tenant
 from models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, PollCursor, PosImport, SyncJob, Tenant
-from models.tenants import context_by_name, get_tenant
+from models.tenants import context_by_name, require_tenant
 from tasks import crm, destinations, jobs
 from tasks.intake import queue_for_tenant
 from tasks.runner import run_steps
@@ -73,7 +73,7 @@ def replay(job_ids: Iterable[int] = (), *, all_failed: bool = False, tenant: str
     """Replay failed jobs from their failed step. A job that is not failed (e.g. since succeeded) is left alone."""
     with db_session() as session:
         if all_failed:
-            tenant_id = _tenant_id(session, tenant) if tenant else None
+            tenant_id = require_tenant(session, tenant).id if tenant else None
             targets = [j.id for j in jobs.failed_jobs(session, tenant_id)]
         else:
             targets = list(job_ids)
@@ -97,7 +97,7 @@ def replay(job_ids: Iterable[int] = (), *, all_failed: bool = False, tenant: str
 def resync(tenant_name: str, shopify_customer_id: str) -> list[int]:
     """`possync sync`: a fresh job for one Shopify customer per destination the tenant has, run now."""
     with db_session() as session:
-        tenant = session.get_one(Tenant, _tenant_id(session, tenant_name))
+        tenant = require_tenant(session, tenant_name)
         job_ids = [jobs.new_job(session, tenant_id=tenant.id, direction=destination.direction,
                                 subject=shopify_customer_id,
                                 context={"topic": "manual", "customer_id": shopify_customer_id}).id
@@ -125,13 +125,6 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
     dispatch([s.job_id for s in result.starts])
     return {"tenant": tenant_name, "pages": result.pages, "changed": result.seen, "echoes": result.echoes,
             "jobs": len(result.starts), "cursor": result.cursor}
-
-
-def _tenant_id(session: Session, name: str) -> int:
-    record = get_tenant(session, name)
-    if record is None:
-        raise LookupError(f"no tenant named {name!r}")
-    return record.id
 
 
 def queue_depths() -> dict[str, int]:

@@ -24,9 +24,10 @@ from adapters.base import PosAdapter
 from adapters.errors import AdapterError, RateLimitedError
 from models import links, pos_index
 from models.tables import PollCursor, SyncJob, Tenant
-from models.tenants import TenantContext, load_context
+from models.tenants import DEFAULT_POLL_INTERVAL_SECONDS, TenantContext, load_context
 from tasks import jobs, serial
 from tasks.intake import JobStart
+from tasks.rules import echo
 from tasks.runner import WaitError
 from worker.celery_app import app
 from worker.logging import bind_job, get_logger
@@ -36,7 +37,6 @@ from worker.settings import get_settings
 
 log = get_logger("possync.poll")
 MAX_PAGES_PER_RUN = 20
-DEFAULT_POLL_INTERVAL = 60  # seconds, when the tenant file leaves it out
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, ma
             link = links.get_link_by_pos(session, tenant.id, pos.pos_id)
             if link is not None:
                 link.pos_status = pos.status.value
-                if link.pos_fingerprint == pos.customer.fingerprint():
+                if echo.is_pos_echo(link, pos.customer):
                     echoes += 1
                     continue
             if tenant.settings.sync_pos_to_shopify:
@@ -281,7 +281,7 @@ def due_tenants(session: Session, now: datetime | None = None) -> list[int]:
     """The tenants whose poll is due, read in one query."""
     at = (now or jobs.now()).timestamp()
     return [tenant_id for tenant_id, interval, last in session.connection().execute(_DUE_SCAN)
-            if _due_at(tenant_id, interval or DEFAULT_POLL_INTERVAL, last, at)]
+            if _due_at(tenant_id, interval or DEFAULT_POLL_INTERVAL_SECONDS, last, at)]
 
 
 @app.task(name="possync.poll.schedule_polls")

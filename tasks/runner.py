@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
 
-import redis
-import sqlalchemy.exc
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +24,7 @@ from tasks import clients, jobs
 from worker.celery_app import MAX_COUNTDOWN_SECONDS
 from worker.locks import LockBusyError
 from worker.logging import bind_job, get_logger
+from worker.runtime import TRANSIENT_ERRORS
 from worker.settings import get_settings
 
 log = get_logger("possync.runner")
@@ -145,23 +144,23 @@ def backoff(failures: int, cap: float) -> float:
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, RetryableError | LockBusyError | sqlalchemy.exc.OperationalError | redis.ConnectionError)
+    return isinstance(exc, (RetryableError, LockBusyError, *TRANSIENT_ERRORS))
 
 
 def run_steps(job_id: int, functions: Mapping[str, StepFunction], session_factory: Callable[[], Session], *,
               steps: tuple[str, ...] | None = None, held_turn: float | None = None) -> StepOutcome:
     """Run the job's remaining steps (or only `steps`) back to back; never raises for job failures.
 
-    Each step is still its own unit: it does one thing and records its result and attempt row, and a
-    crash resumes at the first step not committed. A step that writes to a vendor is committed before
-    the next begins; the read-only steps (fetch, match, fallback) are committed with the next commit,
-    which the upsert makes before its first POS write, so a crash before it repeats only reads (a
-    commit and a job write fewer per read-only step). What the steps share is the session, the job and
-    the decrypted tenant, loaded once: handing each step to the next through the broker cost a third of
-    a sync's worker CPU (README, benchmarks). A failing step's half-made changes are rolled back, and
-    what the steps before it recorded is committed before the failure is handled. The run stops when the
-    job finishes or fails, or when a step must wait; the outcome then names the step to run again and,
-    for a rate-limit wait, the job's turn, which the next run passes back as `held_turn`.
+    Each step is still its own unit: it does one thing and records its result and attempt row, and a crash
+    resumes at the first step not committed. A step that writes to a vendor is committed before the next
+    begins; the read-only steps (fetch, match, fallback) are committed with the next commit, which the
+    upsert makes before its first POS write, so a crash before it repeats only reads (a commit and a job
+    write fewer per read-only step). What the steps share is the session, the job and the decrypted tenant,
+    loaded once, since a hand-over through the broker per step is costly (README). A failing step's half-
+    made changes are rolled back, and what the steps before it recorded is committed before the failure is
+    handled. The run stops when the job finishes or fails, or when a step must wait; the outcome then names
+    the step to run again and, for a rate-limit wait, the job's turn, which the next run passes back as
+    `held_turn`.
     """
     settings = get_settings()
     key = settings.require_secret_key()

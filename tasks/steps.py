@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Any
 
 from adapters.base import Capabilities, PosAdapter, PosCustomer
-from adapters.errors import AdapterError, FatalError
+from adapters.errors import AdapterError, ConfigurationError, FatalError, MissingFieldsError, PartialCreateError
 from models import links, military, pos_index
 from models.customer import Customer
 from models.near_matches import record_near_match
@@ -21,9 +21,10 @@ from models.tables import CustomerLink, PosImport, PosKind, PosStatus
 from tasks import poll, serial
 from tasks.clients import pos_adapter_for, shopify_client_for
 from tasks.onboarding import index_complete, read_import, wait_for_import
+from tasks.rules import echo
 from tasks.rules.consent import merge_consent
 from tasks.rules.diff import diff_for_update
-from tasks.rules.heartland import create_problems, describe_problems, uses_default_customer
+from tasks.rules.heartland import uses_default_customer
 from tasks.rules.links import LinkVerdict, check_link
 from tasks.rules.mapping import desired_pos_customer
 from tasks.rules.matching import MatchResult, NearMatch, contradicts, find_match
@@ -37,7 +38,6 @@ CONSENT_FIELDS = ("email_consent", "sms_consent")
 # Set (and committed) just before a POS create is sent. A step that finds it set is running again after
 # a create whose answer was never recorded (worker killed, timeout, 5xx): the vendor may hold the customer.
 CREATE_SENT = "create_sent"
-ORDER_TOPICS = ("orders/create", "orders/updated")
 # When the POS customer a step holds was read (epoch s). A write relies on a reading only this fresh:
 # older means a wait came between, and the customer may have been archived meanwhile (rule 37).
 POS_READ_AT = "pos_read_at"
@@ -48,16 +48,6 @@ CONTRADICTED = "contradicted"
 PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone")
 # POS -> Shopify: the POS customer's phone is another Shopify account's (rule 10), so a new one goes without it.
 PHONE_TAKEN = "phone_taken"
-
-
-class MissingFieldsError(FatalError):
-    """Heartland cannot create this customer yet (rule 22); a later Shopify update retries it."""
-
-    error_class = "missing_fields"
-
-
-class ConfigurationError(FatalError):
-    error_class = "configuration"
 
 
 def _shopify_customer(ctx: StepContext) -> ShopifyCustomer | None:
@@ -85,7 +75,7 @@ def fetch_customer(ctx: StepContext) -> dict[str, Any]:
         raise FatalError(f"Shopify customer {customer_id} no longer exists")
     ctx.job.subject = customer.id
     link = links.get_link(ctx.session, ctx.tenant.id, customer.id) if topic == "customers/update" else None
-    if link and link.shopify_fingerprint == customer.customer.fingerprint():
+    if echo.is_shopify_echo(link, customer.customer):
         raise StepFinished("echo")  # rule 5: possync's own write to Shopify coming back
     return {**result, "shopify_customer": serial.shopify_customer_to_json(customer)}
 
@@ -304,8 +294,8 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 outcome = "created"  # this job's own create, finished (or confirmed) after an interruption
         pos_index.index_customers(ctx.session, tenant.id, [written], region)
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
-                        pos_fingerprint=written.customer.fingerprint(), synced_fingerprint=desired.fingerprint(),
-                        contradicted=protected)
+                        pos_fingerprint=echo.pos_fingerprint(written.customer),
+                        synced_fingerprint=desired.fingerprint(), contradicted=protected)
         result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(), POS_READ_AT: time.time(),
                   **({"consent_written": consent_written} if consent_written else {})}
         return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
@@ -374,20 +364,19 @@ def _forget_pos_customer(ctx: StepContext, shopify_id: str, pos_id: str, fetched
 def _create(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter, desired: Customer) -> PosCustomer:
     """The one step that cannot be undone: marked as sent (and committed) before it goes."""
     tenant = ctx.tenant
-    if tenant.pos_kind is PosKind.HEARTLAND and (problems := create_problems(desired)):
-        raise MissingFieldsError(describe_problems(problems))
     ctx.job.context = {**ctx.job.context, CREATE_SENT: True}
     ctx.commit()
     requests_before = adapter.client.stats.requests
     try:
         return adapter.create_customer(desired)
-    except AdapterError as exc:
-        if partial := getattr(exc, "partial_pos_id", None):
-            # Created but not finished (e.g. Heartland's address call failed): link it now, so the
-            # retry completes this customer instead of creating a second one.
-            links.save_link(ctx.session, tenant.id, customer.id, str(partial))
-            ctx.commit()
-        elif adapter.client.stats.requests == requests_before:
+    except PartialCreateError as exc:
+        # Created but not finished (e.g. Heartland's address call failed): link it now, so the
+        # retry completes this customer instead of creating a second one.
+        links.save_link(ctx.session, tenant.id, customer.id, exc.pos_id)
+        ctx.commit()
+        raise exc.cause from exc
+    except AdapterError:
+        if adapter.client.stats.requests == requests_before:
             # Nothing reached the vendor (the limiter said "wait"): there is no create to look for.
             ctx.job.context = {k: v for k, v in ctx.job.context.items() if k != CREATE_SENT}
             ctx.commit()
@@ -423,7 +412,7 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
         return {}
     written = adapter.update_customer(context["pos_id"], changes)
     links.save_link(ctx.session, ctx.tenant.id, customer.id, written.pos_id,
-                    pos_fingerprint=written.customer.fingerprint())
+                    pos_fingerprint=echo.pos_fingerprint(written.customer))
     if ctx.job.outcome == "unchanged":
         ctx.job.outcome = "updated"
     return {"pos_current": written.customer.to_json(), "consent_written": sorted(changes), POS_READ_AT: time.time()}
@@ -451,7 +440,7 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
             raise StepFinished("gone")
         pos = fetched
     link = links.get_link_by_pos(ctx.session, tenant.id, pos.pos_id)
-    if link is not None and link.pos_fingerprint == pos.customer.fingerprint():
+    if echo.is_pos_echo(link, pos.customer):
         raise StepFinished("echo")  # rule 5: our own write to the POS coming back through the poll
     if not tenant.settings.sync_pos_to_shopify:
         raise StepFinished("skipped")
@@ -490,8 +479,8 @@ def push_to_shopify(ctx: StepContext) -> dict[str, Any]:
     if consent_changes:
         written = shopify.get_customer(written.id) or written
     ctx.job.subject = pos.pos_id
-    links.save_link(ctx.session, tenant.id, written.id, pos.pos_id, pos_fingerprint=pos.customer.fingerprint(),
-                    shopify_fingerprint=written.customer.fingerprint())
+    links.save_link(ctx.session, tenant.id, written.id, pos.pos_id, pos_fingerprint=echo.pos_fingerprint(pos.customer),
+                    shopify_fingerprint=echo.shopify_fingerprint(written.customer))
     ctx.job.outcome = outcome
     return {"shopify_customer_id": written.id}
 

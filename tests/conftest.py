@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from models.db import get_sessionmaker
 from models.migrate import upgrade
 from models.tables import Base
+from tests.resilience.servers import SentinelGroup, running_sentinel_group
+from worker.settings import Settings, load_settings
 
 PG_ADMIN_URL = os.environ.get("POSSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("POSSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -127,3 +129,18 @@ def activate_env(secret_key: str):  # type: ignore[no-untyped-def]
 
     yield use
     activate(previous)
+
+
+# A private Redis Sentinel group (primary, replica, two sentinels) for the tests of every Redis use.
+@pytest.fixture(scope="session")
+def sentinel_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
+    with running_sentinel_group(tmp_path_factory.mktemp("sentinel")) as group:
+        yield group
+
+
+@pytest.fixture
+def sentinel_settings(sentinel_group: SentinelGroup) -> Iterator[Settings]:
+    """Settings on the group's `sentinel://` URL; its keys are flushed afterwards."""
+    yield load_settings(sentinel_group.env())
+    sentinel_group.ensure_running()
+    sentinel_group.flush()

@@ -4,8 +4,7 @@ Celery's `rate_limit` is per worker process (celery#5732), so it cannot keep a f
 account-wide limit. Every POS call first asks `acquire()`; a non-zero wait is one the task turns into
 a retry with a countdown (never a sleep in a worker slot). Each wait is a turn of its own, spaced
 by a request's cost behind the last one given, so 500 waiting jobs wake one at a time at the
-vendor's pace rather than all together for one token (bench/ratelimit, before turns: 12,397 wake-ups
-for 342 admitted requests and the machine 87% busy; with them about 3 per request, 10% busy).
+vendor's pace rather than all together for one token (README, "Measurements of the code's history").
 A 429 sets a cooldown every worker honours. Vendor headers correct the bucket's size and fill
 (`observe()`), so a wrong guess below is a one-line change that the live headers fix anyway.
 """
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import redis
 
+from adapters.heartland import client as heartland
 from adapters.ratelimit import RateLimitInfo
 from models.tables import PosKind
 
@@ -43,7 +43,7 @@ class BucketSize:
 DEFAULT_BUCKETS: dict[str, BucketSize] = {
     PosKind.LIGHTSPEED_R.value: BucketSize(90, 1.0),  # leaky bucket 90, drip 1/s (one register)
     PosKind.LIGHTSPEED_X.value: BucketSize(50, 350 / 300),  # 350 requests per 5 minutes, one register
-    PosKind.HEARTLAND.value: BucketSize(10, 5.0),  # undocumented: a cautious guess (unverified)
+    PosKind.HEARTLAND.value: BucketSize(heartland.ASSUMED_BURST, heartland.ASSUMED_REQUESTS_PER_SECOND),  # a guess
     # GraphQL Admin query-cost points per shop: the smallest bucket still quoted (1000 restoring 50/s);
     # every answer's `throttleStatus` gives the shop's real one (a standard plan today: 2000, 100/s).
     "shopify": BucketSize(1000, 50.0),

@@ -15,8 +15,6 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 # --- intake (worker.web) -----------------------------------------------------------------------
-WEBHOOK_RESULTS = ("accepted", "duplicate", "ignored", "invalid", "unauthorized", "too_large", "unavailable")
-
 WEBHOOK_EVENTS = Counter(
     "possync_webhook_events",
     "Shopify webhook deliveries received, by topic and by what the receiver did with them",

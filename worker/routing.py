@@ -14,6 +14,7 @@ from typing import Any
 from kombu import Exchange, Queue
 
 from models.tables import PosKind
+from models.tenants import tenant_queue
 
 INTAKE_QUEUE = "intake"
 POLL_QUEUE = "poll"
@@ -38,7 +39,7 @@ def queues_for(pos_kinds: Iterable[str] = (), tenants: Iterable[str] = ()) -> li
     pos_kinds, tenants = list(pos_kinds), list(tenants)
     if not pos_kinds and not tenants:
         return [INTAKE_QUEUE, POLL_QUEUE, *POS_QUEUES, *CRM_QUEUES]
-    return [queue_for_pos(k) for k in pos_kinds] + [f"tenant.{t}" for t in tenants]
+    return [queue_for_pos(k) for k in pos_kinds] + [tenant_queue(t) for t in tenants]
 
 
 def declared_queues() -> list[Queue]:

@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import fakeredis
 import redis
 import redis.sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 from sqlalchemy.orm import Session
 
-from models.db import session_scope
+from models.db import UNAVAILABLE_ERRORS, session_scope
 from worker.fairqueue import FairQueues
 from worker.limiter import RateLimiter
 from worker.settings import Settings, get_settings, set_settings
@@ -43,11 +42,26 @@ def connect_redis(settings: Settings, **options: Any) -> redis.Redis:
     return redis.Redis.from_url(settings.redis_url, **options)
 
 
+# Failures of the infrastructure, not of the work: the database or Redis is down or busy, and the same
+# event or step succeeds once it is back (intake leaves the event to the sweeper, the runner backs off).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (*UNAVAILABLE_ERRORS, redis.RedisError)
+
+
 @functools.cache
 def redis_client() -> redis.Redis:
     settings = get_settings()
     if settings.redis_url:
         return connect_redis(settings, socket_timeout=5, socket_connect_timeout=3, health_check_interval=30)
+    return _embedded_redis()
+
+
+def _embedded_redis() -> redis.Redis:
+    """fakeredis ships with the `demo` extra: a production worker always has a Redis URL."""
+    try:
+        import fakeredis
+    except ImportError:
+        raise RuntimeError("no POSSYNC_REDIS_URL, and the embedded Redis needs the demo extra: "
+                           "pip install 'possync[demo]'") from None
     return fakeredis.FakeRedis(server=fakeredis.FakeServer())
 
 

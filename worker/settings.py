@@ -244,16 +244,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                             f"got {masked(redis_url)!r}")
     if redis_url and not redis_url.startswith("sentinel://"):
         try:
-            parse_redis_url(redis_url)
+            parsed = parse_redis_url(redis_url)
         except ValueError as exc:
             raise SettingsError(f"POSSYNC_REDIS_URL is malformed: {exc}") from None
+        _refuse_placeholder("POSSYNC_REDIS_URL", parsed.get("password"))
     sentinel_master = env.get("POSSYNC_REDIS_SENTINEL_MASTER") or None
     sentinel = parse_sentinel_url(redis_url, sentinel_master) if redis_url and redis_url.startswith(
         "sentinel://") else None
     if sentinel is not None:
         _refuse_placeholder("POSSYNC_REDIS_URL", sentinel.password)
-    elif redis_url:
-        _refuse_placeholder_in_url("POSSYNC_REDIS_URL", redis_url)
     secret_key = env.get("POSSYNC_SECRET_KEY") or None
     _refuse_placeholder("POSSYNC_SECRET_KEY", secret_key)
     if secret_key:

@@ -1,15 +1,15 @@
 """Heartland Retail (formerly Springboard Retail): adapter, client, mapping, error table and fake.
 
 The registry calls `make_adapter(config, secrets, settings, save_secrets)`; tests and `possync demo`
-serve `FakeServer`. `CAPABILITIES` is what a tenant without custom-field mappings can hold; an adapter's
-own `capabilities` add SMS consent and the tags field when `heartland_custom_fields` maps them.
+serve the fake in `adapters.heartland.fake` (never imported by production code). `CAPABILITIES` is
+what a tenant without custom-field mappings can hold; an adapter's own `capabilities` add SMS consent
+and the tags field when `heartland_custom_fields` maps them.
 """
 
 from __future__ import annotations
 
 from adapters.heartland.adapter import HeartlandAdapter, make_adapter
 from adapters.heartland.client import HeartlandClient
-from adapters.heartland.fake import FakeServer
 from adapters.heartland.mapping import CAPABILITIES, CustomFields
 
-__all__ = ["CAPABILITIES", "CustomFields", "FakeServer", "HeartlandAdapter", "HeartlandClient", "make_adapter"]
+__all__ = ["CAPABILITIES", "CustomFields", "HeartlandAdapter", "HeartlandClient", "make_adapter"]

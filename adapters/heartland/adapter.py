@@ -15,7 +15,7 @@ from typing import Any
 
 from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer, RequestStats
 from adapters.change_cursor import Change, digest, id_order, vendor_time
-from adapters.errors import AdapterError, FatalError
+from adapters.errors import AdapterError, FatalError, MissingFieldsError, PartialCreateError
 from adapters.heartland import mapping
 from adapters.heartland.client import HeartlandClient, host_for
 from adapters.heartland.cursor import SETTLE, CursorError, PollState
@@ -149,19 +149,12 @@ class HeartlandAdapter(PosAdapter):
 
         Email and complete addresses are checked before the first request, so a customer Heartland would
         refuse is never left half-created (SPEC rule 22). If an address step fails after the customer
-        exists, the error carries `partial_pos_id` so a retry can find and finish it.
+        exists, `PartialCreateError` carries its id so a retry can find and finish it.
         """
+        if problems := mapping.create_problems(customer):
+            raise MissingFieldsError(mapping.describe_problems(problems), vendor=VENDOR,
+                                     endpoint=_ep("POST", CUSTOMERS))
         addresses = {kind: _present(getattr(customer, kind)) for kind in ADDRESS_KINDS}
-        missing = [] if (customer.email or "").strip() else ["email"]
-        for kind, address in addresses.items():
-            if address is not None:
-                missing += mapping.address_missing_fields(address, kind)
-        if missing:
-            raise FatalError(
-                f"Heartland needs these to create a customer: {', '.join(missing)}",
-                vendor=VENDOR,
-                endpoint=_ep("POST", CUSTOMERS),
-            )
         endpoint = _ep("POST", CUSTOMERS)
         body = mapping.customer_body(customer, self.fields)
         response = self.client.request("POST", CUSTOMERS, endpoint=endpoint, json=body)
@@ -179,8 +172,7 @@ class HeartlandAdapter(PosAdapter):
             try:
                 self._create_addresses(pos_id, record, customer, addresses)
             except AdapterError as exc:
-                exc.partial_pos_id = pos_id  # type: ignore[attr-defined]
-                raise
+                raise PartialCreateError(pos_id, exc) from exc
         return self._read(record, endpoint)
 
     def _create_addresses(

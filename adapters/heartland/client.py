@@ -28,7 +28,7 @@ API_PREFIX = "/api"
 # [U] Heartland publishes no rate-limit numbers; third-party clients throttle themselves to about 5 requests
 # per second. The shared limiter sizes a Heartland tenant's bucket from these until headers say otherwise.
 ASSUMED_REQUESTS_PER_SECOND = 5.0
-ASSUMED_BURST = 10.0
+ASSUMED_BURST = 10.0  # possync's own limiter sizes Heartland's bucket from these two (worker.limiter)
 # [U] Generic rate-limit headers, read if Heartland ever sends them; none are documented today.
 LIMIT_HEADER = "X-RateLimit-Limit"
 REMAINING_HEADER = "X-RateLimit-Remaining"

@@ -20,6 +20,7 @@ from typing import Any
 
 from adapters.base import Capabilities, PosCustomer
 from models.customer import Address, Consent, Customer
+from models.normalise import email_key
 from models.tables import PosStatus
 from models.tags import Tags
 
@@ -330,6 +331,39 @@ def address_body(
     if phone:
         body[ADDRESS_PHONE_FIELD] = phone
     return body
+
+
+def create_problems(customer: Customer) -> list[str]:
+    """What Heartland refuses a new customer for (rule 22): `email`, then each missing part of the billing
+    address (required) and of the shipping address (when given). Stable names for the job record."""
+    problems = [] if email_key(customer.email) else ["email"]
+    problems += address_missing_fields(customer.billing_address or Address(), "billing_address")
+    if customer.shipping_address is not None and not customer.shipping_address.is_empty():
+        problems += address_missing_fields(customer.shipping_address, "shipping_address")
+    return problems
+
+
+_ADDRESS_LABELS = {
+    "address1": "street address",
+    "city": "city",
+    "province_code": "state/province",
+    "zip": "postal code",
+    "country_code": "country",
+}
+
+
+def describe_problems(problems: list[str]) -> str:
+    """A reason a merchant can act on, e.g. "... missing: email, billing address city"."""
+    parts = [
+        "email" if p == "email"
+        else f"{p.split('.', 1)[0].replace('_', ' ')} {_ADDRESS_LABELS.get(p.split('.', 1)[-1], p)}"
+        for p in problems
+    ]
+    return (
+        "Heartland needs an email and a complete address to create a customer; missing: "
+        + ", ".join(parts)
+        + ". Add them to the customer in Shopify and the sync is retried."
+    )
 
 
 def address_missing_fields(address: Address, where: str) -> list[str]:

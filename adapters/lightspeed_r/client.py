@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from adapters import oauth
 from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
 from adapters.errors import (
     AuthenticationError,
@@ -96,7 +97,7 @@ class LightspeedRClient(VendorHttpClient):
         self.token_url = f"{host}{TOKEN_PATH}" if base_url else REAL_TOKEN_URL
         self._secrets = dict(secrets)
         self.save_secrets = save_secrets
-        self.can_refresh = all(self._secrets.get(k) for k in ("refresh_token", "client_id", "client_secret"))
+        self.can_refresh = oauth.can_refresh(self._secrets)
         self.error_table = OAUTH_ERROR_TABLE if self.can_refresh else ERROR_TABLE
 
     # --- VendorHttpClient hooks -----------------------------------------------------------------
@@ -113,12 +114,7 @@ class LightspeedRClient(VendorHttpClient):
         if not self.can_refresh:
             return False
         endpoint = f"POST {TOKEN_PATH}"
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": self._secrets["refresh_token"],
-            "client_id": self._secrets["client_id"],
-            "client_secret": self._secrets["client_secret"],
-        }
+        form = oauth.refresh_form(self._secrets)
         body_kwargs: dict[str, Any] = {"data": form} if TOKEN_BODY_AS_FORM else {"json": form}
         self.stats.requests += 1
         try:
@@ -141,20 +137,8 @@ class LightspeedRClient(VendorHttpClient):
             resolution = resolve(self.error_table, response.status_code)
             raise self._error(resolution.action, f"token refresh: {resolution.reason}", endpoint, response.status_code,
                               None)
-        data = self.json(response, endpoint)
-        if not isinstance(data, dict):
-            raise self.bad_field(endpoint, "(body)", "should be an object")
-        access = data.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise self.bad_field(endpoint, "access_token")
-        refresh = data.get("refresh_token", self._secrets["refresh_token"])
-        if not isinstance(refresh, str) or not refresh:
-            raise self.bad_field(endpoint, "refresh_token", "should be a non-empty string")
-        new_secrets = {**self._secrets, "access_token": access, "refresh_token": refresh}
-        if self.save_secrets is not None:
-            # If saving fails, the new access token is never used, so the old refresh token stays valid.
-            self.save_secrets(dict(new_secrets))
-        self._secrets = new_secrets
+        self._secrets = oauth.rotated_secrets(self, self._secrets, self.json(response, endpoint), endpoint,
+                                              self.save_secrets)
         return True
 
     # --- R-Series calls ---------------------------------------------------------------------------

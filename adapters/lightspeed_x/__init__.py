@@ -1,7 +1,7 @@
 """Lightspeed Retail X-Series (formerly Vend): adapter, client, mapping, error table and fake.
 
 `make_adapter(config, secrets, settings, save_secrets)` is what `adapters.registry` calls;
-`FakeServer` is the contract-faithful fake; `CAPABILITIES` says what an X-Series customer can hold
+`adapters.lightspeed_x.fake` holds the contract-faithful fake; `CAPABILITIES` says what an X-Series customer can hold
 (tags go to `custom_field_4`, see `mapping`). `parse_webhook` reads a `customer.update` delivery.
 """
 
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from adapters.lightspeed_x.adapter import CAPABILITIES, LightspeedXAdapter, make_adapter
 from adapters.lightspeed_x.client import LightspeedXClient, parse_rate_limit_headers
-from adapters.lightspeed_x.fake import FakeServer
 from adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
 
 __all__ = [
     "CAPABILITIES",
-    "FakeServer",
     "LightspeedXAdapter",
     "LightspeedXClient",
     "WebhookPayloadError",

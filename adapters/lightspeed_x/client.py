@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from adapters import oauth
 from adapters.base import DEFAULT_TIMEOUT, TokenSaver, VendorHttpClient
 from adapters.errors import AuthenticationError, FatalError
 from adapters.lightspeed_x.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
@@ -101,7 +102,7 @@ class LightspeedXClient(VendorHttpClient):
         super().__init__(base_url, timeout=timeout)
         self.secrets: dict[str, Any] = dict(secrets)
         self.save_secrets = save_secrets
-        self.can_refresh = all(self.secrets.get(k) for k in ("refresh_token", "client_id", "client_secret"))
+        self.can_refresh = oauth.can_refresh(self.secrets)
         self.error_table = OAUTH_ERROR_TABLE if self.can_refresh else ERROR_TABLE
         self._refreshing = False
 
@@ -124,12 +125,7 @@ class LightspeedXClient(VendorHttpClient):
         if not self.can_refresh:
             return False
         endpoint = f"POST {TOKEN_PATH}"
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": self.secrets["refresh_token"],
-            "client_id": self.secrets["client_id"],
-            "client_secret": self.secrets["client_secret"],
-        }
+        form = oauth.refresh_form(self.secrets)
         self._refreshing = True
         try:
             response = self._send("POST", f"{self.base_url}{TOKEN_PATH}", endpoint, {"data": form})
@@ -144,20 +140,8 @@ class LightspeedXClient(VendorHttpClient):
                 http_status=response.status_code,
             )
         self._check(response, endpoint)
-        body = self.json(response, endpoint)
-        if not isinstance(body, dict):
-            raise self.bad_field(endpoint, "body", "is not an object")
-        access = body.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise self.bad_field(endpoint, "access_token")
-        refresh = body.get("refresh_token")
-        if refresh is not None and (not isinstance(refresh, str) or not refresh):
-            raise self.bad_field(endpoint, "refresh_token", "is not a string")
-        new_secrets = {**self.secrets, "access_token": access}
-        new_secrets["refresh_token"] = refresh or self.secrets["refresh_token"]
-        if self.save_secrets is not None:
-            self.save_secrets(dict(new_secrets))
-        self.secrets = new_secrets
+        self.secrets = oauth.rotated_secrets(self, self.secrets, self.json(response, endpoint), endpoint,
+                                             self.save_secrets)
         return True
 
     def _check(self, response: requests.Response, endpoint: str) -> requests.Response:

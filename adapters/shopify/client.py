@@ -39,9 +39,9 @@ from adapters.errors import (
 from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
 from adapters.shopify import mapping, queries
 from models.customer import Consent, Customer
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
+from models.shopify_values import SHOPIFY_API_VERSION, ShopifyCustomer, ShopifyOrder
 
-DEFAULT_API_VERSION = "2026-07"
+DEFAULT_API_VERSION = SHOPIFY_API_VERSION
 
 SHOPIFY_ERROR_TABLE = DEFAULT_ERROR_TABLE | {
     401: ErrorResolution(ErrorAction.FATAL, "Shopify rejected the access token; reinstall the app or update the token"),

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from adapters.shopify.hmac import sign
+from models.shopify_values import SHOPIFY_API_VERSION
 
 __all__ = [
     "address_payload",
@@ -34,7 +35,7 @@ __all__ = [
     "webhook_headers",
 ]
 
-DEFAULT_API_VERSION = "2026-07"
+DEFAULT_API_VERSION = SHOPIFY_API_VERSION
 
 
 def _now() -> str:

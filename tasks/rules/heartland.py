@@ -1,8 +1,8 @@
 """Heartland Retail's extra rules (SPEC rules 22 to 24).
 
 - Rule 22: Heartland's API refuses a customer without an email and a complete physical address. The
-  pipeline checks first (`create_problems`) and fails the sync with a reason naming what is missing
-  instead of half-creating the customer; a later Shopify update re-runs the check.
+  adapter checks first (`create_problems`, in `adapters.heartland.mapping`) and fails the sync with a
+  reason naming what is missing instead of half-creating the customer; a later Shopify update re-runs it.
 - Rule 23: the tenant's default customer stands in only for an order with no customer, or a Shopify
   POS order whose customer is incomplete. Never for a normal (web) customer missing an address: that
   sync fails under rule 22. It is not a way to anonymise customers.
@@ -15,19 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.base import Capabilities
-from adapters.heartland.mapping import CustomFields, capabilities_for
-from models.customer import Address, Customer
-from models.normalise import email_key
+from adapters.heartland.mapping import CustomFields, capabilities_for, create_problems, describe_problems
+from models.customer import Customer
 from models.shopify_values import ShopifyOrder
 from models.tables import PosKind
 
-_ADDRESS_LABELS = {
-    "address1": "street address",
-    "city": "city",
-    "province_code": "state/province",
-    "zip": "postal code",
-    "country_code": "country",
-}
+__all__ = ["create_problems", "describe_problems", "heartland_capabilities", "order_contact",
+           "uses_default_customer"]
 
 
 def heartland_capabilities(custom_fields: Mapping[str, str]) -> Capabilities:
@@ -36,31 +30,6 @@ def heartland_capabilities(custom_fields: Mapping[str, str]) -> Capabilities:
     The adapter owns the answer; this is the rules' way to ask without building a client.
     """
     return capabilities_for(CustomFields.from_settings(custom_fields))
-
-
-def create_problems(customer: Customer) -> list[str]:
-    """What Heartland would refuse this customer for: `email`, then each missing billing-address part.
-
-    Names are stable identifiers (`email`, `billing_address.city`, ...) for the job record;
-    `describe_problems` turns them into the merchant-facing reason.
-    """
-    problems = [] if email_key(customer.email) else ["email"]
-    address = customer.billing_address or Address()
-    problems += [f"billing_address.{name}" for name in address.missing_fields()]
-    return problems
-
-
-def describe_problems(problems: list[str]) -> str:
-    """A reason a merchant can act on, e.g. "... missing: email, billing address city"."""
-    parts = [
-        "email" if p == "email" else f"billing address {_ADDRESS_LABELS.get(p.split('.', 1)[-1], p)}"
-        for p in problems
-    ]
-    return (
-        "Heartland needs an email and a complete address to create a customer; missing: "
-        + ", ".join(parts)
-        + ". Add them to the customer in Shopify and the sync is retried."
-    )
 
 
 def order_contact(order: ShopifyOrder) -> Customer | None:

@@ -25,14 +25,3 @@ def check_link(pos_customer: PosCustomer | None, capabilities: Capabilities) -> 
     if pos_customer is None:
         return LinkVerdict.DROP
     return LinkVerdict.USE if PosStatus(pos_customer.status) is PosStatus.ACTIVE else LinkVerdict.DROP
-
-
-def can_return(status: PosStatus | str, capabilities: Capabilities) -> bool:
-    """Whether a customer in this status may become active (and matchable) again.
-
-    Archived customers come back when unarchived on POSes that allow it; deleted ones never do.
-    """
-    status = PosStatus(status)
-    if status is PosStatus.ACTIVE:
-        return True
-    return status is PosStatus.ARCHIVED and capabilities.can_unarchive

@@ -26,7 +26,6 @@ key in `heartland_custom_fields` is not held at all (see `tasks.rules.heartland.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from typing import Any
 
 from adapters.base import Capabilities
@@ -34,7 +33,6 @@ from models import military
 from models.customer import Address, Customer
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
 from models.tags import Tags
-from tasks.rules.consent import pos_flag_consent, pos_opt_in
 
 SHOPIFY_TAG = "Shopify"
 _ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)
@@ -109,47 +107,3 @@ def _address(address: Address | None) -> Address | None:
     if address is None or not any(getattr(address, name) for name in _ADDRESS_FIELDS):
         return None
     return military.normalise(address)
-
-
-# --- what a POS holds: the per-POS table above as data ---------------------------------------------
-
-
-def held_values(customer: Customer, capabilities: Capabilities) -> dict[str, Any]:
-    """The customer as the POS would store it, keyed by the POS's own slot names.
-
-    Phone 1 goes to `capabilities.phone_slot` (rule 15), consent becomes a boolean, tags become a
-    text field where the POS has no tags (rule 18). Fields the POS cannot hold are absent. Used by
-    the round-trip property tests, and available to adapters and fakes that want the same layout.
-    """
-    keep = held_fields(capabilities)
-    out: dict[str, Any] = {}
-    for name in keep:
-        value = getattr(customer, name)
-        if name == "phone":
-            out[capabilities.phone_slot] = value
-        elif name in ("email_consent", "sms_consent"):
-            out[name.replace("consent", "opt_in")] = None if value is None else pos_opt_in(value.state)
-        elif name == "tags":
-            out["tags" if capabilities.has_tags else str(capabilities.tags_field)] = (
-                Tags(value) if capabilities.has_tags else Tags(value).text()
-            )
-        else:
-            out[name] = value
-    return out
-
-
-def from_held_values(values: Mapping[str, Any], capabilities: Capabilities) -> Customer:
-    """The canonical customer back from `held_values` (a POS reading: consent as explicit flags)."""
-    fields: dict[str, Any] = {}
-    for name in held_fields(capabilities):
-        if name == "phone":
-            fields["phone"] = values.get(capabilities.phone_slot)
-        elif name in ("email_consent", "sms_consent"):
-            flag = values.get(name.replace("consent", "opt_in"))
-            fields[name] = None if flag is None else pos_flag_consent(flag)
-        elif name == "tags":
-            raw = values.get("tags" if capabilities.has_tags else str(capabilities.tags_field))
-            fields["tags"] = Tags.parse(raw)
-        else:
-            fields[name] = values.get(name)
-    return Customer(**fields)

@@ -120,7 +120,7 @@ def test_the_environment_is_read_once_per_host(fresh_environment: pytest.MonkeyP
 def test_the_fakes_keep_connections_alive_as_the_vendors_do(monkeypatch: pytest.MonkeyPatch) -> None:
     import urllib3.connection
 
-    from adapters.lightspeed_r import FakeServer
+    from adapters.lightspeed_r.fake import FakeServer
 
     connects: list[object] = []
     real_connect = urllib3.connection.HTTPConnection.connect

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -45,7 +46,7 @@ class Pos:
 
 
 def _fake(kind: PosKind) -> FakeVendorServer:
-    server = vendor_package(kind).FakeServer
+    server = importlib.import_module(vendor_package(kind).__name__ + ".fake").FakeServer
     if kind is PosKind.LIGHTSPEED_R:
         return server(access_token=TOKEN, bucket_size=None)
     if kind is PosKind.LIGHTSPEED_X:

@@ -23,7 +23,8 @@ def pins() -> dict[str, str]:
 
 def declared() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]]
+    return [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"],
+                                        *project["optional-dependencies"]["demo"]]]
 
 
 def test_every_declared_dependency_is_pinned_inside_its_range() -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from models.crypto import decrypt_json
 from models.tenant_file import TenantFileError, load_tenant_file, validate_tenant_data
-from models.tenants import apply_tenant, describe, get_tenant_by_shop, load_context
+from models.tenants import apply_tenant, describe, get_tenant_by_shop, load_context, step_queue
 
 TENANT = {
     "name": "acme",
@@ -35,7 +35,7 @@ def test_apply_round_trips_with_credentials_encrypted(session, secret_key: str) 
     ctx = load_context(get_tenant_by_shop(session, "ACME.myshopify.com"), secret_key)
     assert ctx.shopify_secrets["access_token"] == "shpat_secret_token_123"
     assert ctx.settings.customer_matching == ("phone", "email") and ctx.settings.update_names is False
-    assert ctx.queue == "pos.lightspeed_r"
+    assert step_queue(ctx.name, ctx.pos_kind, ctx.settings) == "pos.lightspeed_r"
 
 
 def test_applying_the_same_file_twice_changes_nothing(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
@@ -56,7 +56,8 @@ def test_an_edited_file_updates_the_tenant(session, secret_key: str) -> None:  #
     tenant, changed = apply_tenant(session, validate_tenant_data(edited), secret_key)
     assert changed
     ctx = load_context(tenant, secret_key)
-    assert ctx.pos_secrets["access_token"] == "rotated" and ctx.queue == "tenant.acme"
+    assert ctx.pos_secrets["access_token"] == "rotated"
+    assert step_queue(ctx.name, ctx.pos_kind, ctx.settings) == "tenant.acme"
 
 
 def test_show_masks_every_secret(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]

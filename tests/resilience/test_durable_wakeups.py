@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from adapters.lightspeed_r import FakeServer as LightspeedRFake
+from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
 from adapters.shopify.webhooks import customer_payload
 from models.tables import JobStatus
 from tests.e2e.harness import wait_for

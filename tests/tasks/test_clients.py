@@ -9,10 +9,11 @@ import fakeredis
 import pytest
 
 from adapters.base import VendorHttpClient
+from adapters.errors import BudgetWaitError
 from models.tables import Tenant
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, load_context
-from tasks.clients import BudgetWaitError, held_turn, pos_adapter_for, shopify_client_for, wire_limiter
+from tasks.clients import count_requests, held_turn, pos_adapter_for, shopify_client_for, wire_limiter
 from worker.limiter import RateLimiter
 
 TENANT = {"name": "acme", "account_name": "acmestore",
@@ -181,3 +182,20 @@ def test_a_workers_crm_step_is_told_to_wait_only_before_its_first_request() -> N
     with pytest.raises(BudgetWaitError) as told:
         later.before_request()
     assert told.value.turn_at is not None
+
+
+def test_pos_requests_are_counted_by_status_and_transport_failure() -> None:
+    from adapters.errors import AdapterError
+    from worker import metrics
+
+    def value(status: str) -> float:
+        return metrics.POS_REQUESTS.labels(pos="heartland", status=status)._value.get()
+
+    client = VendorHttpClient("http://127.0.0.1:9")  # nothing listens: a transport failure
+    count_requests(client, "heartland")
+    before = value("error")
+    with pytest.raises(AdapterError):
+        client.request("GET", "/x")
+    assert value("error") == before + 1
+    client.on_response(200)  # type: ignore[misc]
+    assert value("200") >= 1

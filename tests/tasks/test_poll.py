@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adapters.change_cursor import FRESH_MAX
-from adapters.lightspeed_r import FakeServer, LightspeedRAdapter, make_adapter
+from adapters.lightspeed_r import LightspeedRAdapter, make_adapter
+from adapters.lightspeed_r.fake import FakeServer
 from models.tables import PollCursor, PosIndexEntry, SyncJob
 from models.tenant_file import validate_tenant_data
 from models.tenants import TenantContext, apply_tenant, load_context

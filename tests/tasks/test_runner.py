@@ -6,13 +6,12 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import select
 
-from adapters.errors import AuthenticationError, FatalError, RateLimitedError, RetryableError
+from adapters.errors import AuthenticationError, BudgetWaitError, FatalError, RateLimitedError, RetryableError
 from models.db import get_sessionmaker
 from models.tables import JobStatus, SyncAttempt, SyncJob
 from models.tenant_file import validate_tenant_data
 from models.tenants import apply_tenant, save_pos_secrets
 from tasks import clients, jobs, runner
-from tasks.clients import BudgetWaitError
 from tasks.runner import StepContext, StepFinished, run_steps
 
 TENANT = {"name": "acme", "account_name": "acmestore",

@@ -51,3 +51,21 @@ def test_no_sentinel_answering_is_a_connection_error_naming_the_master() -> None
     client = connect_redis(settings, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.sentinel.MasterNotFoundError, match="'m1'"):  # a ConnectionError: tasks retry it
         client.ping()
+
+
+def test_one_definition_of_a_transient_failure() -> None:
+    import redis as redis_lib
+    import sqlalchemy.exc as sa_exc
+
+    from tasks import intake, runner
+    from worker.runtime import TRANSIENT_ERRORS
+
+    def make(cls: type[Exception]) -> Exception:
+        return cls("stmt", {}, Exception("x")) if issubclass(cls, sa_exc.DBAPIError) else cls("x")
+
+    for cls in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, redis_lib.ConnectionError,
+                redis_lib.TimeoutError):
+        assert isinstance(make(cls), TRANSIENT_ERRORS), cls
+        assert runner._transient(make(cls)), cls
+    assert not isinstance(make(sa_exc.IntegrityError), TRANSIENT_ERRORS)  # a wrong statement stays wrong
+    assert intake.TRANSIENT_ERRORS is TRANSIENT_ERRORS

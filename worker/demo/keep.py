@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from adapters.shopify.hmac import sign
 from adapters.shopify.webhooks import customer_payload
+from models.shopify_values import SHOPIFY_API_VERSION
 from worker.demo.script import OTTAWA
 from worker.demo.shops import DemoShop
 
@@ -31,7 +32,7 @@ def webhook_curl(receiver_url: str, shop: DemoShop, topic: str, payload: dict[st
         "X-Shopify-Topic": topic,
         "X-Shopify-Shop-Domain": shop.domain,
         "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-        "X-Shopify-API-Version": "2026-07",
+        "X-Shopify-API-Version": SHOPIFY_API_VERSION,
         "X-Shopify-Hmac-Sha256": sign(body.encode("utf-8"), shop.secret),
     }
     parts = [f"curl -s -w ' HTTP %{{http_code}}\\n' -X POST {receiver_url}/webhooks/shopify"]

@@ -16,9 +16,9 @@ from typing import Any
 import requests
 
 from adapters.fakes.server import FakeVendorServer
-from adapters.heartland import FakeServer as HeartlandFake
-from adapters.lightspeed_r import FakeServer as LightspeedRFake
-from adapters.lightspeed_x import FakeServer as LightspeedXFake
+from adapters.heartland.fake import FakeServer as HeartlandFake
+from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+from adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
 from adapters.shopify.fake import FakeShopify
 from adapters.shopify.webhooks import send_webhook
 from models.db import session_scope

@@ -21,10 +21,11 @@ from sqlalchemy import Connection, Insert, and_, bindparam, or_, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models.db import get_engine
+from models.db import UNAVAILABLE_ERRORS, get_engine
 from models.tables import EventStatus, InboundEvent
 
-DB_ERRORS = (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.InterfaceError)
+# Any refusal of the database answers 503 here, not only the transient ones (the sender retries).
+DB_ERRORS = (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS)
 _TABLE = InboundEvent.__table__
 
 

@@ -4,10 +4,8 @@ Threads (gthread, as `worker.web.buffered_worker`: the main loop reads each requ
 deadline, before a thread runs it, so slow clients hold no thread) because a delivery mostly waits on
 PostgreSQL and the broker, and keep-alive because Shopify reuses connections. Two processes per core,
 not one: a keep-alive connection stays with the process that accepted it, so with few processes one of
-them often holds most of the busy connections while another idles, and its queue sets the p99
-(`bench/intake.py` paced at 300 deliveries/s on a busy 2-core machine: p99 143 ms with 2 processes,
-mostly 55-93 ms with 4; an idle, faster one stays under 25 ms either way). gunicorn's own flags and
-`GUNICORN_CMD_ARGS` override anything here.
+them often holds most of the busy connections while another idles, and its queue sets the p99 (README,
+"Measurements of the code's history"). gunicorn's own flags and `GUNICORN_CMD_ARGS` override anything here.
 
 For `/metrics` across processes, set `PROMETHEUS_MULTIPROC_DIR` to an empty directory before start;
 `child_exit` below then drops a dead worker's live gauges.

@@ -9,7 +9,8 @@ up to an hour, which is why the previous secret is accepted too while the tenant
 Unknown shops cost no query per delivery: the set of every tenant's shop domain is read at most once
 per `known_ttl` seconds (5 by default), and a delivery for a shop outside it is refused without going
 to the database, so unsigned posts under made-up shop domains cannot drive the database at line rate.
-A newly applied tenant is served within that time (Shopify retries a refused delivery).
+A newly applied tenant is served within that time (Shopify retries a refused delivery), at once when it
+was applied in this process.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from models.crypto import decrypt_json
 from models.db import get_sessionmaker
 from models.tables import Tenant
-from models.tenants import get_tenant_by_shop
+from models.tenants import get_tenant_by_shop, on_tenant_applied
 
 DEFAULT_TTL_SECONDS = 30.0
 KNOWN_SHOPS_TTL_SECONDS = 5.0
@@ -54,6 +55,8 @@ class TenantSecretsCache:
         self._known: frozenset[str] = frozenset()
         self._known_until = float("-inf")
         self._lock = threading.Lock()
+        self._forget = self.invalidate  # held here: the registry keeps listeners weakly
+        on_tenant_applied(self._forget)
 
     def get(self, shop_domain: str) -> ShopSecrets | None:
         """The shop's secrets, or None for an unknown shop.

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from adapters.heartland import FakeServer, HeartlandAdapter, make_adapter
+from adapters.heartland import HeartlandAdapter, make_adapter
+from adapters.heartland.fake import FakeServer
 from models.tenants import TenantSettings
 from tests.adapters.heartland.helpers import CUSTOM_FIELDS, TOKEN
 

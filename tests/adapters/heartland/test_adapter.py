@@ -8,9 +8,17 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from adapters.errors import BadResponseError, FatalError
-from adapters.heartland import CAPABILITIES, FakeServer, HeartlandAdapter
+from adapters.errors import (
+    BadResponseError,
+    ErrorAction,
+    FatalError,
+    MissingFieldsError,
+    PartialCreateError,
+    RetryableError,
+)
+from adapters.heartland import CAPABILITIES, HeartlandAdapter
 from adapters.heartland.client import REAL_HOST, host_for
+from adapters.heartland.fake import FakeServer
 from models.customer import Address, Consent, ConsentState
 from models.tables import PosStatus
 from tests.adapters.heartland.conftest import AdapterFactory
@@ -174,16 +182,17 @@ def test_create_with_an_address_is_three_requests_and_links_the_address(
 
 def test_create_takes_the_id_from_location_only(adapter: HeartlandAdapter, fake: FakeServer) -> None:
     fake.seed([{"email": f"x{i}@example.com"} for i in range(4)])
-    created = adapter.create_customer(jane(billing_address=None, shipping_address=None))
+    created = adapter.create_customer(jane(shipping_address=None))
     assert created.pos_id == "5"
-    assert fake.count_requests() == 1  # no address: one request, no follow-up read
-    assert fake.record(5)["addresses"] == []
+    assert [r.path for r in fake.vendor_requests() if r.method == "POST"] == ["/api/customers",
+                                                                              "/api/customers/5/addresses"]
+    assert fake.count_requests("GET") == 0  # the Location header names it: no follow-up read
 
 
 def test_create_without_location_header_is_a_bad_response(adapter: HeartlandAdapter, fake: FakeServer) -> None:
     fake.inject(201, body={"id": 77})
     with pytest.raises(BadResponseError, match="Location") as info:
-        adapter.create_customer(jane(billing_address=None, shipping_address=None))
+        adapter.create_customer(jane(shipping_address=None))
     assert info.value.vendor == "heartland" and info.value.endpoint == "POST /api/customers"
 
 
@@ -204,19 +213,35 @@ def test_create_refuses_missing_email_and_incomplete_address_before_any_request(
     adapter: HeartlandAdapter, fake: FakeServer
 ) -> None:
     partial = Address(address1="1 Main St", city="Austin", country_code="US")
-    with pytest.raises(FatalError) as info:
-        adapter.create_customer(jane(email=None, billing_address=partial))
+    with pytest.raises(MissingFieldsError) as info:
+        adapter.create_customer(jane(email=None, billing_address=partial, shipping_address=Address(city="Dallas")))
     message = str(info.value)
-    assert "email" in message and "billing_address.zip" in message and "billing_address.province_code" in message
+    assert "missing: email, billing address state/province, billing address postal code, shipping address " \
+           "street address" in message
+    assert info.value.error_class == "missing_fields"  # what the replay rule restarts from the Shopify data
     assert fake.count_requests() == 0 and fake.records == []
+
+
+def test_an_address_failure_after_the_customer_exists_names_the_partial_customer(
+    adapter: HeartlandAdapter, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> None:
+        raise RetryableError("address endpoint down", vendor="heartland")
+
+    monkeypatch.setattr(adapter, "_post_address", refuse)
+    with pytest.raises(PartialCreateError) as info:
+        adapter.create_customer(jane())
+    [record] = fake.records
+    assert info.value.pos_id == str(record["id"])
+    assert isinstance(info.value.cause, RetryableError) and info.value.action is ErrorAction.RETRY
 
 
 def test_vendor_422_on_create_names_the_field(adapter: HeartlandAdapter, fake: FakeServer) -> None:
     with pytest.raises(FatalError) as info:
-        adapter.create_customer(jane(email="not-an-email"))
+        adapter.create_customer(jane(email="jane@invalid"))
     assert info.value.http_status == 422
     assert "email (is invalid)" in str(info.value)
-    assert "not-an-email" not in str(info.value)
+    assert "jane@invalid" not in str(info.value)
     assert fake.count_requests() == 1 and fake.records == []
 
 

@@ -14,8 +14,9 @@ import requests
 
 from adapters.change_cursor import FRESH_MAX
 from adapters.errors import BadResponseError, FatalError
-from adapters.heartland import FakeServer, HeartlandAdapter
+from adapters.heartland import HeartlandAdapter
 from adapters.heartland.cursor import SETTLE, PollState
+from adapters.heartland.fake import FakeServer
 from models.tables import PosStatus
 from tests.adapters.heartland.conftest import Clock
 from tests.adapters.heartland.helpers import TOKEN

@@ -18,8 +18,9 @@ from adapters.errors import (
     RateLimitedError,
     RetryableError,
 )
-from adapters.heartland import FakeServer, HeartlandAdapter, HeartlandClient
+from adapters.heartland import HeartlandAdapter, HeartlandClient
 from adapters.heartland.adapter import HeartlandAdapter as Adapter
+from adapters.heartland.fake import FakeServer
 from tests.adapters.heartland.conftest import AdapterFactory
 
 IN_30_S = "<an HTTP date 30 s from now>"  # made when the test runs: collection takes seconds

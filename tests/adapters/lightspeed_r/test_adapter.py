@@ -8,8 +8,9 @@ import pytest
 
 from adapters.base import PosAdapter
 from adapters.errors import FatalError
-from adapters.lightspeed_r import CAPABILITIES, FakeServer, LightspeedRAdapter, make_adapter
+from adapters.lightspeed_r import CAPABILITIES, LightspeedRAdapter, make_adapter
 from adapters.lightspeed_r.client import REAL_TOKEN_URL
+from adapters.lightspeed_r.fake import FakeServer
 from models.customer import Address, Consent, ConsentState, Customer
 from models.tables import PosStatus
 from models.tenants import TenantSettings

@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from adapters.errors import AuthenticationError, ErrorAction
-from adapters.lightspeed_r import FakeServer, LightspeedRAdapter, make_adapter
+from adapters.lightspeed_r import LightspeedRAdapter, make_adapter
+from adapters.lightspeed_r.fake import FakeServer
 from models.tenants import TenantSettings
 from tests.adapters.lightspeed_r.helpers import OAUTH_SECRETS, running
 

@@ -12,7 +12,8 @@ import pytest
 from adapters.base import ChangePage
 from adapters.change_cursor import FRESH_MAX
 from adapters.errors import FatalError
-from adapters.lightspeed_r import FakeServer, LightspeedRAdapter
+from adapters.lightspeed_r import LightspeedRAdapter
+from adapters.lightspeed_r.fake import FakeServer
 from models.tables import PosStatus
 from tests.adapters.lightspeed_r.helpers import running
 

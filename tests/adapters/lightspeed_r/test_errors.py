@@ -18,8 +18,9 @@ from adapters.errors import (
     RateLimitedError,
     RetryableError,
 )
-from adapters.lightspeed_r import FakeServer, LightspeedRAdapter, make_adapter
+from adapters.lightspeed_r import LightspeedRAdapter, make_adapter
 from adapters.lightspeed_r.client import LightspeedRClient
+from adapters.lightspeed_r.fake import FakeServer
 from models.tenants import TenantSettings
 from tests.adapters.lightspeed_r.helpers import closed_port_url
 

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.errors import BadResponseError
 from adapters.lightspeed_r import mapping
-from adapters.lightspeed_r.fake_store import CustomerStore
+from adapters.lightspeed_r.fake.store import CustomerStore
 from models.customer import Address, Consent, ConsentState, Customer
 from models.tables import PosStatus
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from adapters.errors import RateLimitedError
-from adapters.lightspeed_r import FakeServer, LightspeedRAdapter
+from adapters.lightspeed_r import LightspeedRAdapter
 from adapters.lightspeed_r.client import rate_limit_from_headers
+from adapters.lightspeed_r.fake import FakeServer
 from adapters.ratelimit import RateLimitInfo
 from tests.adapters.lightspeed_r.helpers import running
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from adapters.lightspeed_x import FakeServer, LightspeedXAdapter, make_adapter
+from adapters.lightspeed_x import LightspeedXAdapter, make_adapter
+from adapters.lightspeed_x.fake import FakeServer
 from models.tenants import TenantSettings
 
 AdapterFactory = Callable[..., LightspeedXAdapter]

@@ -9,7 +9,8 @@ import pytest
 import adapters.lightspeed_x.adapter as adapter_module
 from adapters.base import PosAdapter
 from adapters.errors import FatalError
-from adapters.lightspeed_x import CAPABILITIES, FakeServer, LightspeedXAdapter, make_adapter
+from adapters.lightspeed_x import CAPABILITIES, LightspeedXAdapter, make_adapter
+from adapters.lightspeed_x.fake import FakeServer
 from adapters.lightspeed_x.mapping import TAGS_FIELD
 from models.customer import Address, Consent, ConsentState, Customer
 from models.tables import PosStatus

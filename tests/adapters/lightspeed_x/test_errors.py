@@ -16,8 +16,9 @@ from adapters.errors import (
     RateLimitedError,
     RetryableError,
 )
-from adapters.lightspeed_x import FakeServer, LightspeedXAdapter, make_adapter
+from adapters.lightspeed_x import LightspeedXAdapter, make_adapter
 from adapters.lightspeed_x.client import WrongAddressError
+from adapters.lightspeed_x.fake import FakeServer
 from models.customer import Customer
 
 # (status, headers (None = none; "date+N" / "reset+N" are made relative to now), body, class, action, retry_after)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.lightspeed_x import FakeServer
-from adapters.lightspeed_x.fake import FIRST_VERSION, MAX_SEARCH_PAGE_SIZE
+from adapters.lightspeed_x.fake import FIRST_VERSION, MAX_SEARCH_PAGE_SIZE, FakeServer
 
 AUTH = {"Authorization": f"Bearer {FakeServer.DEFAULT_TOKEN}"}
 

@@ -14,7 +14,10 @@ from adapters.lightspeed_r import CAPABILITIES as LIGHTSPEED_R_CAPABILITIES
 from adapters.lightspeed_x import CAPABILITIES as LIGHTSPEED_X_CAPABILITIES
 from models.customer import Customer
 from models.tables import PosStatus, Tenant
+from models.tags import Tags
+from tasks.rules.consent import pos_flag_consent, pos_opt_in
 from tasks.rules.heartland import heartland_capabilities
+from tasks.rules.mapping import held_fields
 
 # The adapters' own capability sets: the rules are tested against what the POS really holds.
 R_SERIES = LIGHTSPEED_R_CAPABILITIES
@@ -81,3 +84,47 @@ class MemoryAdapter(PosAdapter):
 
     def changes_since(self, cursor: str | None) -> ChangePage:
         return ChangePage(list(self.customers.values()), None)
+
+
+# --- what a POS holds: the per-POS table above as data ---------------------------------------------
+
+
+def held_values(customer: Customer, capabilities: Capabilities) -> dict[str, Any]:
+    """The customer as the POS would store it, keyed by the POS's own slot names.
+
+    Phone 1 goes to `capabilities.phone_slot` (rule 15), consent becomes a boolean, tags become a
+    text field where the POS has no tags (rule 18). Fields the POS cannot hold are absent. A model of a
+    POS for the round-trip property tests (the adapters keep their own vendor mappings).
+    """
+    keep = held_fields(capabilities)
+    out: dict[str, Any] = {}
+    for name in keep:
+        value = getattr(customer, name)
+        if name == "phone":
+            out[capabilities.phone_slot] = value
+        elif name in ("email_consent", "sms_consent"):
+            out[name.replace("consent", "opt_in")] = None if value is None else pos_opt_in(value.state)
+        elif name == "tags":
+            out["tags" if capabilities.has_tags else str(capabilities.tags_field)] = (
+                Tags(value) if capabilities.has_tags else Tags(value).text()
+            )
+        else:
+            out[name] = value
+    return out
+
+
+def from_held_values(values: Mapping[str, Any], capabilities: Capabilities) -> Customer:
+    """The canonical customer back from `held_values` (a POS reading: consent as explicit flags)."""
+    fields: dict[str, Any] = {}
+    for name in held_fields(capabilities):
+        if name == "phone":
+            fields["phone"] = values.get(capabilities.phone_slot)
+        elif name in ("email_consent", "sms_consent"):
+            flag = values.get(name.replace("consent", "opt_in"))
+            fields[name] = None if flag is None else pos_flag_consent(flag)
+        elif name == "tags":
+            raw = values.get("tags" if capabilities.has_tags else str(capabilities.tags_field))
+            fields["tags"] = Tags.parse(raw)
+        else:
+            fields[name] = values.get(name)
+    return Customer(**fields)

@@ -7,7 +7,7 @@ import pytest
 from adapters.base import PosCustomer
 from models.customer import Customer
 from models.tables import PosStatus
-from tasks.rules.links import LinkVerdict, can_return, check_link
+from tasks.rules.links import LinkVerdict, check_link
 from tests.tasks.rules.support import HEARTLAND, R_SERIES, X_SERIES
 
 
@@ -28,10 +28,3 @@ def test_rule_12_archived_or_deleted_drops_the_link(caps, status: PosStatus) -> 
 
 def test_rule_12_a_customer_the_pos_no_longer_knows_drops_the_link() -> None:
     assert check_link(None, R_SERIES) is LinkVerdict.DROP
-
-
-def test_rule_12_unarchived_can_return_deleted_cannot() -> None:
-    assert can_return(PosStatus.ARCHIVED, R_SERIES) and can_return("archived", HEARTLAND)
-    assert not can_return(PosStatus.DELETED, X_SERIES)
-    assert not can_return(PosStatus.DELETED, R_SERIES)
-    assert can_return(PosStatus.ACTIVE, X_SERIES)

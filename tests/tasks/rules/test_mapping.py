@@ -12,11 +12,9 @@ from models.shopify_values import ShopifyCustomer, ShopifyOrder
 from models.tags import Tags
 from tasks.rules.mapping import (
     desired_pos_customer,
-    from_held_values,
     held_fields,
-    held_values,
 )
-from tests.tasks.rules.support import HEARTLAND, R_SERIES, X_SERIES
+from tests.tasks.rules.support import HEARTLAND, R_SERIES, X_SERIES, from_held_values, held_values
 
 HOME = Address("1 Main St", None, "Ottawa", "ON", "K1A 0B1", "CA")
 SHIP = Address("9 Dock Rd", None, "Halifax", "NS", "B3H 1A1", "CA")

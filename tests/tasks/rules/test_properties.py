@@ -15,8 +15,8 @@ from models.normalise import phone_key
 from models.shopify_values import ShopifyCustomer, ShopifyOrder
 from tasks.rules.consent import pos_flag_consent, pos_opt_in
 from tasks.rules.diff import diff_for_update
-from tasks.rules.mapping import desired_pos_customer, from_held_values, held_fields, held_values
-from tests.tasks.rules.support import ALL_POS
+from tasks.rules.mapping import desired_pos_customer, held_fields
+from tests.tasks.rules.support import ALL_POS, from_held_values, held_values
 
 CAPS = list(ALL_POS.values())
 words = st.text(alphabet="abcdefgh XYZ-'éñ", min_size=0, max_size=12)

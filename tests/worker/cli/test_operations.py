@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.heartland import FakeServer as HeartlandFake
+from adapters.heartland.fake import FakeServer as HeartlandFake
 from adapters.shopify.fake import FakeShopify
 from tests.worker.cli.test_commands import possync
 

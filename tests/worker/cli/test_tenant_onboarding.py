@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from adapters.heartland import FakeServer as HeartlandFake
+from adapters.heartland.fake import FakeServer as HeartlandFake
 from adapters.shopify.fake import FakeShopify
 from tests.worker.cli.test_commands import possync
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import event
 
+from models import tenants
 from models.db import get_engine
 from tests.worker.web.conftest import CURRENT_SECRET, PREVIOUS_SECRET, SHOP, add_tenant
 from worker.web.tenant_cache import TenantSecretsCache
+
+
+@pytest.fixture
+def applied_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tenants applied by another process (`possync tenant apply`): this process hears nothing of them."""
+    monkeypatch.setattr(tenants, "_announce_after_commit", lambda session, shop: None)
 
 
 class Clock:
@@ -20,6 +28,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.usefixtures("applied_elsewhere")
 def test_secrets_are_cached_until_the_ttl_then_reloaded(db_url: str, secret_key: str) -> None:
     tenant_id = add_tenant(db_url, secret_key)
     clock = Clock()
@@ -61,6 +70,7 @@ def test_unknown_shops_cost_no_query_within_the_known_shops_ttl(db_url: str, sec
         assert len(statements) == 1
 
 
+@pytest.mark.usefixtures("applied_elsewhere")
 def test_a_tenant_applied_afterwards_is_served_within_the_known_shops_ttl(db_url: str, secret_key: str) -> None:
     clock = Clock()
     cache = TenantSecretsCache(db_url, secret_key, ttl=30, clock=clock, known_ttl=5)
@@ -73,6 +83,18 @@ def test_a_tenant_applied_afterwards_is_served_within_the_known_shops_ttl(db_url
     assert entry is not None and entry.tenant_id == tenant_id
 
 
+def test_a_tenant_applied_in_this_process_is_served_at_once(db_url: str, secret_key: str) -> None:
+    clock = Clock()
+    cache = TenantSecretsCache(db_url, secret_key, ttl=30, clock=clock, known_ttl=5)
+    assert cache.get(SHOP) is None
+    tenant_id = add_tenant(db_url, secret_key)
+    entry = cache.get(SHOP)  # no time has passed: the apply dropped the known-shops set
+    assert entry is not None and entry.tenant_id == tenant_id
+    add_tenant(db_url, secret_key, secret="rotated", previous=CURRENT_SECRET)
+    assert cache.get(SHOP).secrets == ("rotated", CURRENT_SECRET)  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("applied_elsewhere")
 def test_the_known_shops_ttl_never_exceeds_the_secrets_ttl(db_url: str, secret_key: str) -> None:
     cache = TenantSecretsCache(db_url, secret_key, ttl=0, clock=Clock())
     assert cache.get(SHOP) is None

@@ -1,4 +1,4 @@
-"""`python -m adapters.lightspeed_x [--port P]`: serve the X-Series fake in the foreground."""
+"""`python -m adapters.lightspeed_x.fake [--port P]`: serve the X-Series fake in the foreground."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from adapters.lightspeed_x.fake import DEFAULT_RATE_LIMIT, DEFAULT_WINDOW_SECOND
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m adapters.lightspeed_x", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m adapters.lightspeed_x.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--rate-limit", type=int, default=DEFAULT_RATE_LIMIT, help="requests per window; 0 = off")

@@ -46,7 +46,6 @@ from flask import Flask, Response, jsonify, request
 
 from adapters.fakes.limits import WindowLimit
 from adapters.fakes.server import FakeVendorServer
-from adapters.lightspeed_x.mapping import ADDRESS_PARTS, TAGS_FIELD
 
 # --- facts about the vendor, one line each ---------------------------------------------------------
 DEFAULT_RATE_LIMIT = 350  # 300 x registers + 50, one register [D]
@@ -615,6 +614,11 @@ def _from_convenience(raw: dict[str, Any], now: float) -> dict[str, Any]:
     return out
 
 
+# The seed convenience keys, read from the vendor reference on their own (not the adapter's constants), so
+# a wrong constant in the adapter's mapping shows up as a contract-suite failure instead of being copied.
+TAGS_FIELD = "custom_field_4"  # where possync keeps tags on an X-Series customer (SPEC, X-Series mapping)
+ADDRESS_PARTS = {"address1": "address_1", "address2": "address_2", "city": "city", "province_code": "state",
+                 "zip": "postcode", "country_code": "country_id"}
 _CONVENIENCE = {"birthday", "email_opt_in", "sms_opt_in", "tags", "billing_address", "shipping_address", "deleted"}
 
 

@@ -33,8 +33,8 @@ from werkzeug.http import http_date
 
 from adapters.fakes.limits import LeakyBucket, WindowLimit
 from adapters.fakes.server import FakeVendorServer
-from adapters.lightspeed_r.fake_query import ListQuery, parse_relations, relation_cost
-from adapters.lightspeed_r.fake_store import CustomerStore, FakeRequestError, one_or_many, seed_body
+from adapters.lightspeed_r.fake.query import ListQuery, parse_relations, relation_cost
+from adapters.lightspeed_r.fake.store import CustomerStore, FakeRequestError, one_or_many, seed_body
 
 API_PREFIX = "/API/V3/Account/"
 TOKEN_PATH = "/auth/oauth/token"
