@@ -20,7 +20,7 @@ import requests
 import requests.adapters
 import requests.utils
 
-from adapters.errors import (
+from possync.adapters.errors import (
     AdapterError,
     AuthenticationError,
     BadResponseError,
@@ -32,9 +32,9 @@ from adapters.errors import (
     RetryableError,
     resolve,
 )
-from adapters.ratelimit import RateLimitInfo
-from models.customer import Customer
-from models.pos_customer import PosCustomer
+from possync.adapters.ratelimit import RateLimitInfo
+from possync.models.customer import Customer
+from possync.models.pos_customer import PosCustomer
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds, on every call
 

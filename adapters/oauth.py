@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.base import VendorHttpClient
+from possync.adapters.base import VendorHttpClient
 
 REFRESH_KEYS = ("refresh_token", "client_id", "client_secret")
 

@@ -6,19 +6,19 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from adapters.base import PosAdapter
-from models.tables import PosKind
-from models.tenants import TenantContext
+from possync.adapters.base import PosAdapter
+from possync.models.tables import PosKind
+from possync.models.tenants import TenantContext
 
 PACKAGES = {
-    PosKind.LIGHTSPEED_R: "adapters.lightspeed_r",
-    PosKind.LIGHTSPEED_X: "adapters.lightspeed_x",
-    PosKind.HEARTLAND: "adapters.heartland",
+    PosKind.LIGHTSPEED_R: "possync.adapters.lightspeed_r",
+    PosKind.LIGHTSPEED_X: "possync.adapters.lightspeed_x",
+    PosKind.HEARTLAND: "possync.adapters.heartland",
 }
 
 
 # Destinations beside the POS (ARCHITECTURE "Destinations"): kind -> package with `make_adapter(config, secrets)`.
-CRM_PACKAGES = {"freshsales": "adapters.freshsales"}
+CRM_PACKAGES = {"freshsales": "possync.adapters.freshsales"}
 
 
 def make_crm_adapter(tenant: TenantContext, **client_options: Any) -> Any:

@@ -1,9 +1,9 @@
 """Requests each POS adapter makes for one operation, counted in its fake's own request log.
 
-Each adapter is built the way the pipeline builds it (`adapters.registry.make_pos_adapter` from the
+Each adapter is built the way the pipeline builds it (`possync.adapters.registry.make_pos_adapter` from the
 tenant row, secrets decrypted) against its fake on 127.0.0.1, without the shared limiter. Counts are
 exact, not timings: a regression shows as a number, not as noise. Also: with the customer already in
-the POS index, `tasks.rules.matching.find_match` must not ask the vendor anything (SPEC rule 9).
+the POS index, `possync.tasks.rules.matching.find_match` must not ask the vendor anything (SPEC rule 9).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from adapters.base import PosAdapter
+from possync.adapters.base import PosAdapter
 from bench.stack import KINDS, Shop, Stack, stack
 from bench.table import Result, render
-from models.customer import Address, Customer
+from possync.models.customer import Address, Customer
 
 SHORT = {"lightspeed-r": "R", "lightspeed-x": "X", "heartland": "Heartland"}
 POLL_MAX_PAGES = 50
@@ -28,10 +28,10 @@ def _customer(i: int) -> Customer:
 
 
 def _adapter(s: Stack, shop: Shop) -> PosAdapter:
-    from adapters.registry import make_pos_adapter
-    from models.db import session_scope
-    from models.tables import Tenant
-    from models.tenants import load_context
+    from possync.adapters.registry import make_pos_adapter
+    from possync.models.db import session_scope
+    from possync.models.tables import Tenant
+    from possync.models.tenants import load_context
 
     with session_scope(s.database_url) as session:
         context = load_context(session.get_one(Tenant, shop.tenant_id), s.secret_key)
@@ -54,9 +54,9 @@ def _drain(adapter: PosAdapter, cursor: str | None) -> str | None:
 
 
 def measure_kind(s: Stack, kind: str) -> dict[str, int]:
-    from models.db import session_scope
-    from models.pos_index import index_customers
-    from tasks.rules.matching import find_match
+    from possync.models.db import session_scope
+    from possync.models.pos_index import index_customers
+    from possync.tasks.rules.matching import find_match
 
     shop = s.add_shop(kind)
     adapter = _adapter(s, shop)

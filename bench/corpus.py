@@ -41,7 +41,7 @@ from flask import Response, request
 from bench.corpus_data import Corpus, Person, PosSeed, PosState, Shape, Tally, email_key, make_corpus, tally
 from bench.stack import POS_TOKENS, Shop, Stack, stack, wait_for
 from bench.table import Result, percentile, render
-from worker.web.tenant_cache import KNOWN_SHOPS_TTL_SECONDS
+from possync.entry.web.tenant_cache import KNOWN_SHOPS_TTL_SECONDS
 
 SEED = 14
 WORKER_PROCESSES = 4
@@ -73,7 +73,7 @@ def onboard(s: Stack, shop: Shop, say: Say) -> str:
     """Onboard the tenant before its first order, as the README says: `possync tenant import` (in this
     process, as the CLI runs it), which reads every POS customer into the index at the tenant's rate limit.
     Returns what it did, for the report."""
-    from tasks.onboarding import import_here
+    from possync.tasks.onboarding import import_here
 
     started = time.monotonic()
     try:
@@ -111,9 +111,9 @@ def armed(fake_class: type) -> type:
 
 
 def make_fake(shape: Shape) -> Any:
-    from adapters.heartland.fake import FakeServer as HeartlandFake
-    from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
-    from adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
+    from possync.adapters.heartland.fake import FakeServer as HeartlandFake
+    from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+    from possync.adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
 
     classes = {"lightspeed-r": LightspeedRFake, "lightspeed-x": LightspeedXFake, "heartland": HeartlandFake}
     size, per = shape.limit or (None, None)
@@ -194,7 +194,7 @@ def load_shopify(shop: Shop, corpus: Corpus) -> None:
 
 
 def order_body(corpus: Corpus, number: int, person: Person | None) -> dict[str, Any]:
-    from adapters.shopify.webhooks import address_payload, customer_payload, order_payload
+    from possync.adapters.shopify.webhooks import address_payload, customer_payload, order_payload
 
     order_id = 9_000_000_000 + number
     if person is None:
@@ -217,7 +217,7 @@ class Firing:
 
 def fire_orders(shop: Shop, corpus: Corpus, fake: Any, pos_ids: dict[str, str], say: Say) -> Firing:
     """Every order as a signed webhook at the shape's rate; `pos_recent` records created just before."""
-    from adapters.shopify.webhooks import send_webhook
+    from possync.adapters.shopify.webhooks import send_webhook
 
     rate = corpus.shape.orders_per_second
     firsts: dict[int, int] = {}
@@ -257,7 +257,7 @@ def fire_orders(shop: Shop, corpus: Corpus, fake: Any, pos_ids: dict[str, str], 
 
 # --- reading the run back -------------------------------------------------------------------------------
 def _scalar(database_url: str, query: str, **params: Any) -> Any:
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     with get_engine(database_url).connect() as conn:
         return conn.execute(sa.text(query), params).scalar_one()
@@ -273,7 +273,7 @@ def settled(database_url: str, tenant_id: int, sent: int) -> bool:
 
 
 def links_of(database_url: str, tenant_id: int) -> dict[str, str]:
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     with get_engine(database_url).connect() as conn:
         rows = conn.execute(sa.text("SELECT shopify_customer_id, pos_customer_id FROM customer_links "
@@ -290,7 +290,7 @@ class JobFigures:
 
 
 def job_figures(database_url: str, tenant_id: int) -> JobFigures:
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     with get_engine(database_url).connect() as conn:
         synced = conn.execute(sa.text(

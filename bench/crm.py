@@ -47,12 +47,12 @@ LATENCY_SAMPLES = 30
 def add_crm_shop(s: Stack, pos_kind: str | None = None, base_url: str | None = None,
                  **fake_options: Any) -> tuple[Shop, Any]:
     """A tenant with a CRM (the Freshsales fake, set up as Freshworks' app leaves it) and optionally a POS."""
-    from adapters.freshsales.fake import FakeFreshsales
-    from adapters.shopify.fake import FakeShopify
-    from models.db import session_scope
-    from models.tables import Tenant
-    from models.tenant_file import validate_tenant_data
-    from models.tenants import apply_tenant
+    from possync.adapters.freshsales.fake import FakeFreshsales
+    from possync.adapters.shopify.fake import FakeShopify
+    from possync.models.db import session_scope
+    from possync.models.tables import Tenant
+    from possync.models.tenant_file import validate_tenant_data
+    from possync.models.tenants import apply_tenant
 
     name = f"crm{uuid.uuid4().hex[:8]}"
     shopify = s.start_fake(FakeShopify("shpat_bench", shop_domain=f"{name}.myshopify.com", maximum_available=None))
@@ -76,7 +76,7 @@ def _upserts(crm: Any) -> int:
 
 def _latency_seconds(database_url: str, tenant_id: int, direction: str) -> list[float]:
     """Webhook received -> job finished, from the rows (the receiver's and the worker's own clocks)."""
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     query = sa.text("SELECT extract(epoch FROM j.finished_at - e.received_at) FROM sync_jobs j "
                     "JOIN inbound_events e ON e.id = j.event_id WHERE j.tenant_id = :t AND j.direction = :d "
@@ -117,7 +117,7 @@ class FakeProcess:
     time slices (the CRM is another machine in production). Read back through its control API."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "adapters.freshsales.fake", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "possync.adapters.freshsales.fake", *args],
                                      stdout=subprocess.PIPE, text=True, start_new_session=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -132,12 +132,12 @@ class FakeProcess:
 
 
 def backfill(s: Stack, say: Callable[[str], None]) -> list[Result]:
-    from adapters.registry import make_crm_adapter
-    from models.tenants import context_by_name
-    from tasks.clients import crm_bucket, shopify_client_for, wire_window_limiter
-    from tasks.crm_backfill import run_backfill
-    from worker.limiter import crm_windows
-    from worker.runtime import db_session, limiter
+    from possync.adapters.registry import make_crm_adapter
+    from possync.models.tenants import context_by_name
+    from possync.tasks.clients import crm_bucket, shopify_client_for, wire_window_limiter
+    from possync.tasks.crm_backfill import run_backfill
+    from possync.worker.limiter import crm_windows
+    from possync.worker.runtime import db_session, limiter
 
     fake = FakeProcess("--key", CRM_KEY, "--requests-per-hour", str(PER_HOUR), "--hour-seconds", str(HOUR_SECONDS),
                        "--per-minute", "400", "--minute-seconds", str(HOUR_SECONDS / 60))
@@ -223,8 +223,8 @@ def latencies(s: Stack, say: Callable[[str], None]) -> list[Result]:
 
 
 def _mark_imported(s: Stack, tenant_id: int) -> None:
-    from models.db import session_scope
-    from models.tables import PosImport
+    from possync.models.db import session_scope
+    from possync.models.tables import PosImport
 
     with session_scope(s.database_url) as session:
         session.merge(PosImport(tenant_id=tenant_id, status="complete", pages_read=0, customers_read=0))

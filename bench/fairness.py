@@ -34,7 +34,7 @@ B_TIMEOUT_SECONDS = 1_800.0
 
 def _latencies(database_url: str, tenant_id: int) -> list[float]:
     """Seconds from the delivery stored to the job finished, for each of the tenant's succeeded jobs."""
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     query = sa.text("SELECT EXTRACT(EPOCH FROM (j.finished_at - e.received_at)) FROM sync_jobs j "
                     "JOIN inbound_events e ON e.id = j.event_id WHERE j.tenant_id = :tenant "

@@ -1,9 +1,9 @@
 """Webhook intake under gunicorn: accepted deliveries per second and p99 latency, against bare `/healthz`.
 
-What runs: the real receiver (`worker.web.wsgi:app`) under gunicorn with the settings of
-`worker.web.gunicorn_conf` (its threaded worker, `worker.web.buffered_worker`), a fresh PostgreSQL
+What runs: the real receiver (`possync.entry.web.wsgi:app`) under gunicorn with the settings of
+`possync.entry.web.gunicorn_conf` (its threaded worker, `possync.entry.web.buffered_worker`), a fresh PostgreSQL
 database created for the run and dropped after it, and the local Redis as broker with a real enqueue
-(`tasks.intake.enqueue_event`, Celery on Redis under a key prefix owned by the run). If `tasks.intake`
+(`possync.tasks.intake.enqueue_event`, Celery on Redis under a key prefix owned by the run). If `possync.tasks.intake`
 cannot be imported, the enqueue is an LPUSH of the event id onto a Redis list, so the broker round trip
 is still paid; the row says which.
 
@@ -44,9 +44,9 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import Flask
 
-from adapters.shopify.webhooks import address_payload, customer_payload, order_payload, webhook_headers
+from possync.adapters.shopify.webhooks import address_payload, customer_payload, order_payload, webhook_headers
 from bench.table import Result, percentile, render
-from worker.web import gunicorn_conf
+from possync.entry.web import gunicorn_conf
 
 PG_ADMIN_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("POSSYNC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -59,7 +59,7 @@ WORKERS = gunicorn_conf.workers
 THREADS = gunicorn_conf.threads
 CONNECTIONS = 8  # concurrent keep-alive connections of the load generator
 REPO = Path(__file__).resolve().parent.parent
-LPUSH_LIST = "events"  # under the run's prefix, when tasks.intake is not importable
+LPUSH_LIST = "events"  # under the run's prefix, when possync.tasks.intake is not importable
 
 
 # --- the environment under test -----------------------------------------------------------------------
@@ -81,8 +81,8 @@ class Environment:
 
 
 def lpush_app() -> Flask:
-    """The receiver wired to an LPUSH enqueue (gunicorn app factory, used when tasks.intake is absent)."""
-    from worker.web.app import create_app
+    """The receiver wired to an LPUSH enqueue (gunicorn app factory, used when possync.tasks.intake is absent)."""
+    from possync.entry.web.app import create_app
 
     client = redis.Redis.from_url(os.environ["POSSYNC_REDIS_URL"])
     key = os.environ.get("POSSYNC_REDIS_KEY_PREFIX", "") + LPUSH_LIST
@@ -96,7 +96,7 @@ def lpush_app() -> Flask:
 
 
 def _celery_enqueue_available() -> bool:
-    return importlib.util.find_spec("tasks.intake") is not None
+    return importlib.util.find_spec("possync.tasks.intake") is not None
 
 
 def _free_port() -> int:
@@ -109,11 +109,11 @@ def _free_port() -> int:
 def environment(workers: int = WORKERS, threads: int = THREADS, enqueue: str = "auto") -> Iterator[Environment]:
     """A fresh database with one tenant, and gunicorn serving the receiver; all removed afterwards.
 
-    `enqueue`: `celery` (tasks.intake), `lpush` (a Redis list) or `auto` (celery when importable)."""
-    from models.db import get_engine, get_sessionmaker
-    from models.migrate import upgrade
-    from models.tenant_file import validate_tenant_data
-    from models.tenants import apply_tenant
+    `enqueue`: `celery` (possync.tasks.intake), `lpush` (a Redis list) or `auto` (celery when importable)."""
+    from possync.models.db import get_engine, get_sessionmaker
+    from possync.models.migrate import upgrade
+    from possync.models.tenant_file import validate_tenant_data
+    from possync.models.tenants import apply_tenant
 
     run = uuid.uuid4().hex[:8]
     name = f"possync_bench_{run}"
@@ -146,7 +146,7 @@ def environment(workers: int = WORKERS, threads: int = THREADS, enqueue: str = "
         for key in client.scan_iter(match=env.redis_prefix + "*", count=1000):
             client.delete(key)
         client.close()
-        from models.db import get_engine as engine_for
+        from possync.models.db import get_engine as engine_for
 
         engine_for(env.database_url).dispose()
         with admin.connect() as conn:
@@ -157,7 +157,7 @@ def environment(workers: int = WORKERS, threads: int = THREADS, enqueue: str = "
 def _start_gunicorn(env: Environment, workers: int, threads: int) -> None:
     env.port = _free_port()
     env.metrics_dir = tempfile.TemporaryDirectory(prefix="possync-bench-metrics-")
-    app = "worker.web.wsgi:app" if env.real_enqueue else "bench.intake:lpush_app()"
+    app = "possync.entry.web.wsgi:app" if env.real_enqueue else "bench.intake:lpush_app()"
     variables = {
         **os.environ,
         "POSSYNC_DATABASE_URL": env.database_url,
@@ -168,7 +168,7 @@ def _start_gunicorn(env: Environment, workers: int, threads: int) -> None:
         "PROMETHEUS_MULTIPROC_DIR": env.metrics_dir.name,
     }
     command = [
-        str(Path(sys.executable).parent / "gunicorn"), "-c", "python:worker.web.gunicorn_conf",
+        str(Path(sys.executable).parent / "gunicorn"), "-c", "python:possync.entry.web.gunicorn_conf",
         "--bind", f"127.0.0.1:{env.port}", "--workers", str(workers), "--threads", str(threads), app,
     ]
     # gunicorn's log goes to a file: a pipe nobody reads would block it once the buffer fills.
@@ -347,8 +347,8 @@ def run(
         worker_class = gunicorn_conf.worker_class.rsplit(".", 1)[-1]
         how = (f"gunicorn {worker_class} {workers}x{threads}, {connections} {kind} from a second "
                f"process, PostgreSQL + Redis on loopback, {os.cpu_count()} cores shared by all")
-        enqueue = ("real enqueue: tasks.intake.enqueue_event (Celery on Redis)" if env.real_enqueue else
-                   "enqueue: LPUSH to a Redis list (tasks.intake not importable)")
+        enqueue = ("real enqueue: possync.tasks.intake.enqueue_event (Celery on Redis)" if env.real_enqueue else
+                   "enqueue: LPUSH to a Redis list (possync.tasks.intake not importable)")
         say(f"flat out for {seconds:.0f} s ...")
         cpu_before, rows_before = _server_cpu_seconds(env), _stored(env)[0]
         flat = run_phase(env.port, Phase("webhook", seconds, connections=connections, keepalive=keepalive), "flat")

@@ -1,6 +1,6 @@
 """The reference for pipeline throughput: a bare Celery chain of five no-op tasks.
 
-A separate tiny app with possync's own Celery settings (`worker.celery_app.celery_config`: acks_late,
+A separate tiny app with possync's own Celery settings (`possync.worker.celery_app.celery_config`: acks_late,
 prefetch 1, reject on worker lost, task events, JSON, the same router), on the same Redis server,
 run by a worker with the same pool and concurrency. Its chains have the pipeline's shape (five
 immutable signatures carrying an id and a `route`). The last task records completion in Redis, the
@@ -19,8 +19,8 @@ import redis
 from celery import Celery, chain
 from kombu import Exchange, Queue
 
-from worker.celery_app import celery_config
-from worker.settings import Settings, get_settings
+from possync.worker.celery_app import celery_config
+from possync.worker.settings import Settings, get_settings
 
 QUEUE = "bench-noop"
 NODE = "noop@%h"

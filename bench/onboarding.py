@@ -48,7 +48,7 @@ def possync_process(s: Stack, *args: str, stdout: Any = subprocess.DEVNULL) -> t
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSSYNC_")} | s.env
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "worker.cli", *args], cwd=REPO, env=env, stdout=stdout,
+    proc = subprocess.Popen([sys.executable, "-m", "possync.entry.cli", *args], cwd=REPO, env=env, stdout=stdout,
                             stderr=subprocess.DEVNULL)
     peak_kb = 0
     while proc.poll() is None:
@@ -100,8 +100,8 @@ def _import(say: Callable[[str], None]) -> list[Result]:
 
 
 def _read(s: Stack, tenant_id: int) -> int:
-    from models.db import session_scope
-    from models.tables import PosImport
+    from possync.models.db import session_scope
+    from possync.models.tables import PosImport
 
     with session_scope(s.database_url) as session:
         row = session.get(PosImport, tenant_id)

@@ -6,8 +6,8 @@ time; each is timed from the receiver's 200 to (a) the POS fake logging the writ
 customer and (b) the job row's `finished_at` (whole chain done, consent step included). Same clock:
 the fakes run in this process and the worker on this machine.
 
-Throughput: 1,000 sync jobs for new R-Series customers created directly (`tasks.jobs.new_job`, then
-`tasks.pipeline.enqueue_job` for each): the receiver and intake are bypassed, so this measures the
+Throughput: 1,000 sync jobs for new R-Series customers created directly (`possync.tasks.jobs.new_job`, then
+`possync.tasks.pipeline.enqueue_job` for each): the receiver and intake are bypassed, so this measures the
 five steps alone (one message per sync: a worker runs a job's steps back to back). Reference, same
 run, same Redis, same Celery settings and worker concurrency: 1,000 chains of five no-op tasks
 (`bench.noop_tasks`). Both are timed from the first publish to the last completion. The fakes' own
@@ -44,7 +44,7 @@ from bench.stack import (
     wait_for,
 )
 from bench.table import Result, percentile, render
-from worker.settings import default_processes
+from possync.worker.settings import default_processes
 
 LATENCY_SYNCS = 100  # per POS kind
 LATENCY_WARMUP = 5
@@ -184,10 +184,10 @@ def measure_noop(s: Stack, count: int, say: Say = _quiet) -> Run:
 
 
 def _new_jobs(s: Stack, shop: Shop, customers: list[str]) -> tuple[list[int], str]:
-    from models.db import session_scope
-    from models.tables import Tenant
-    from tasks import jobs
-    from tasks.intake import queue_for_tenant
+    from possync.models.db import session_scope
+    from possync.models.tables import Tenant
+    from possync.tasks import jobs
+    from possync.tasks.intake import queue_for_tenant
 
     with session_scope(s.database_url) as session:
         queue = queue_for_tenant(session.get_one(Tenant, shop.tenant_id))
@@ -197,9 +197,9 @@ def _new_jobs(s: Stack, shop: Shop, customers: list[str]) -> tuple[list[int], st
 
 
 def _enqueue_jobs(s: Stack, ids: list[int], queue: str) -> None:
-    from models.db import session_scope
-    from models.tables import SyncJob
-    from tasks.pipeline import enqueue_job
+    from possync.models.db import session_scope
+    from possync.models.tables import SyncJob
+    from possync.tasks.pipeline import enqueue_job
 
     with session_scope(s.database_url) as session:
         for job in session.scalars(sa.select(SyncJob).where(SyncJob.id.in_(ids)).order_by(SyncJob.id)):
@@ -249,9 +249,9 @@ def measure_steps(s: Stack, count: int = 50) -> StepCost:
     """The five steps run in this process (`run_steps`, no Celery): what one sync costs in code and I/O."""
     from sqlalchemy import event
 
-    from models.db import get_engine, get_sessionmaker
-    from tasks.runner import run_steps
-    from tasks.steps import STEP_FUNCTIONS
+    from possync.models.db import get_engine, get_sessionmaker
+    from possync.tasks.runner import run_steps
+    from possync.tasks.steps import STEP_FUNCTIONS
 
     shop = s.add_shop("lightspeed-r")
     s.lift_limiter(shop)

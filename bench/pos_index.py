@@ -1,7 +1,7 @@
 """POS index lookups on PostgreSQL with one tenant of 1,000,000 indexed customers (SPEC rule 9).
 
 Creates its own database `possync_bench_<random>`, migrates it, bulk-loads the index in SQL
-(`generate_series`, then ANALYZE), measures email and phone lookups through `models.pos_index.lookup`
+(`generate_series`, then ANALYZE), measures email and phone lookups through `possync.models.pos_index.lookup`
 (the ORM path the matcher uses, one query per lookup) and a page upsert through `index_customers`,
 then drops the database. Every 50th customer is archived and phones are shared by pairs, so lookups
 see the status filter and multi-row results they meet in real shops.
@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adapters.base import PosCustomer
+from possync.adapters.base import PosCustomer
 from bench.table import Result, percentile, render
-from models.customer import Customer
-from models.migrate import upgrade
-from models.pos_index import index_customers, lookup
-from models.tables import PosStatus
+from possync.models.customer import Customer
+from possync.models.migrate import upgrade
+from possync.models.pos_index import index_customers, lookup
+from possync.models.tables import PosStatus
 
 SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 CUSTOMERS = 1_000_000

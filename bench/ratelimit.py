@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Response, g
 
-from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
 from bench.stack import POS_TOKENS, CpuSample, add_customer, finished_count, queue_syncs, stack
 from bench.table import Result, render
 
@@ -55,7 +55,7 @@ def _limiter_waits(database_url: str) -> int:
     """Step attempts that were told to wait (limiter or 429): each one is a Celery retry with a countdown."""
     import sqlalchemy as sa
 
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     with get_engine(database_url).connect() as conn:
         return int(conn.execute(sa.text("SELECT count(*) FROM sync_attempts WHERE outcome = 'rate_limited'"))

@@ -12,15 +12,15 @@ import random
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from adapters.base import Capabilities
+from possync.adapters.base import Capabilities
 from bench.table import Result, render
-from models.customer import Address, Consent, ConsentState, Customer
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from tasks.rules.consent import consent_for_shopify, pos_flag_consent
-from tasks.rules.diff import diff_for_update
-from tasks.rules.keys import email_key
-from tasks.rules.mapping import desired_pos_customer
-from tasks.rules.matching import CandidateRow, choose_with_conflicts
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.tasks.rules.consent import consent_for_shopify, pos_flag_consent
+from possync.tasks.rules.diff import diff_for_update
+from possync.tasks.rules.keys import email_key
+from possync.tasks.rules.mapping import desired_pos_customer
+from possync.tasks.rules.matching import CandidateRow, choose_with_conflicts
 
 TARGET = 5_000.0  # decisions per second
 CAPABILITIES = {

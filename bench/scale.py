@@ -89,7 +89,7 @@ SELECT id, 'upsert_pos_customer', 'ok', 120.0, created_at FROM sync_jobs
 
 
 def load_history(scale: Scale) -> list[Result]:
-    from models.counts import fold_deltas
+    from possync.models.counts import fold_deltas
 
     started = time.perf_counter()
     step = timedelta(days=HISTORY_DAYS) / scale.jobs
@@ -142,7 +142,7 @@ def _timed(work: Callable[[], Any], runs: int) -> list[float]:
 
 
 def _scrape(url: str) -> Callable[[], bytes]:
-    from worker.pipeline_metrics import PipelineCollector
+    from possync.worker.pipeline_metrics import PipelineCollector
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PipelineCollector(url))
@@ -168,14 +168,14 @@ def _before_status(engine: sa.Engine) -> Callable[[], None]:
 
 
 def metrics_and_status(scale: Scale, label: str = "") -> list[Result]:
-    from tasks.operations import status
+    from possync.tasks.operations import status
 
     size = f"{scale.jobs:,} jobs{label}"
     rows = []
     runs = 10
     for name, work, note in (
         ("/metrics scrape", _scrape(scale.url), "PipelineCollector, maintained counts"),
-        ("possync status", status, "tasks.operations.status(), maintained counts"),
+        ("possync status", status, "possync.tasks.operations.status(), maintained counts"),
     ):
         timings = _timed(work, runs)
         rows.append(Result(f"scale: {name} at {size}", statistics.median(timings), "ms",
@@ -195,9 +195,9 @@ def metrics_and_status(scale: Scale, label: str = "") -> list[Result]:
 # --- prune --------------------------------------------------------------------------------------------------
 def _tenant(scale: Scale, name: str, pos: dict[str, str]) -> int:
     """A tenant applied as from its file (Shopify client secret `<name>-secret`); returns its id."""
-    from models.db import session_scope
-    from models.tenant_file import validate_tenant_data
-    from models.tenants import apply_tenant
+    from possync.models.db import session_scope
+    from possync.models.tenant_file import validate_tenant_data
+    from possync.models.tenants import apply_tenant
 
     with session_scope(scale.url) as session:
         tenant, _ = apply_tenant(session, validate_tenant_data({
@@ -212,8 +212,8 @@ def _receiver(scale: Scale) -> tuple[Any, Callable[[], float], int]:
     the tenant's id."""
     import json
 
-    from adapters.shopify.webhooks import webhook_headers
-    from worker.web.app import create_app
+    from possync.adapters.shopify.webhooks import webhook_headers
+    from possync.entry.web.app import create_app
 
     tenant_id = _tenant(scale, "live", {"kind": "heartland", "subdomain": "live", "access_token": "t"})
     client = create_app(scale.url, scale.key, lambda _id: None).test_client()
@@ -253,7 +253,7 @@ def _paced(deliver: Callable[[], float], per_second: float) -> Iterator[list[flo
 
 
 def prune_part(scale: Scale) -> list[Result]:
-    from tasks.retention import prune
+    from possync.tasks.retention import prune
 
     _, deliver, live = _receiver(scale)
     for _ in range(50):
@@ -285,7 +285,7 @@ def prune_part(scale: Scale) -> list[Result]:
 
 def _counts(scale: Scale, leave_out: int) -> list[tuple[Any, ...]]:
     """The counts of every tenant but `leave_out` (the one receiving deliveries meanwhile)."""
-    from models.counts import read_counts
+    from possync.models.counts import read_counts
 
     with Session(scale.engine) as session:
         return sorted((c.kind, c.tenant_id, c.direction, c.status, c.outcome, c.ambiguous, c.n)
@@ -295,8 +295,8 @@ def _counts(scale: Scale, leave_out: int) -> list[tuple[Any, ...]]:
 # --- beat ---------------------------------------------------------------------------------------------------
 def _due_before(session: Session) -> list[int]:
     """d284d65's `due_tenants`: every tenant, then its cursor, one query each (the baseline)."""
-    from models.tables import PollCursor, Tenant
-    from tasks import jobs
+    from possync.models.tables import PollCursor, Tenant
+    from possync.tasks import jobs
 
     now, due = jobs.now(), []
     for tenant in session.scalars(sa.select(Tenant)):
@@ -310,9 +310,9 @@ def _due_before(session: Session) -> list[int]:
 def _steady_state(session: Session, phases: dict[int, float], interval: int, tick: int, prefix: str) -> int:
     """Each tenant polled at its latest slot, but those whose slot passed within the last tick (as
     between two beat ticks); no poll marked queued. Returns how many are due."""
-    from models.tables import PollCursor
-    from tasks import jobs
-    from worker.runtime import redis_client
+    from possync.models.tables import PollCursor
+    from possync.tasks import jobs
+    from possync.worker.runtime import redis_client
 
     now = jobs.now().timestamp()
     rows, due = [], 0
@@ -330,9 +330,9 @@ def _steady_state(session: Session, phases: dict[int, float], interval: int, tic
 
 
 def beat_part(scale: Scale) -> list[Result]:
-    from models.tables import PollCursor, Tenant
-    from tasks import jobs
-    from tasks.poll import due_tenants, phase_of, schedule_polls
+    from possync.models.tables import PollCursor, Tenant
+    from possync.tasks import jobs
+    from possync.tasks.poll import due_tenants, phase_of, schedule_polls
 
     with scale.engine.begin() as conn:
         conn.execute(sa.text(TENANTS_SQL), {"prefix": "beat", "n": BEAT_TENANTS})
@@ -379,9 +379,9 @@ def flood_part(scale: Scale) -> list[Result]:
     import json
     import secrets
 
-    from models import webhook_tokens
-    from models.db import session_scope
-    from models.tables import InboundEvent, SyncJob
+    from possync.models import webhook_tokens
+    from possync.models.db import session_scope
+    from possync.models.tables import InboundEvent, SyncJob
 
     tenant_id = _tenant(scale, "xflood", {"kind": "lightspeed-x", "domain_prefix": "xflood", "access_token": "t"})
 
@@ -429,8 +429,8 @@ PARTS: list[tuple[str, Part]] = [
 
 
 def run(progress: Callable[[str], None] = print, small: bool = False) -> list[Result]:
-    from worker.runtime import activate
-    from worker.settings import load_settings
+    from possync.worker.runtime import activate
+    from possync.worker.settings import load_settings
 
     jobs = SMALL_JOBS if small else int(os.environ.get("POSSYNC_BENCH_SCALE_JOBS", DEFAULT_JOBS))
     name, url = create_database()

@@ -24,9 +24,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.errors import RateLimitedError
-from adapters.shipstation.fake import FakeShipStation
-from adapters.shopify.fake import FakeShopify
+from possync.adapters.errors import RateLimitedError
+from possync.adapters.shipstation.fake import FakeShipStation
+from possync.adapters.shopify.fake import FakeShopify
 from bench.onboarding import possync_process
 from bench.stack import SHOPIFY_TOKEN, Stack, make_pos_fake, stack, tenant_file
 from bench.table import Result
@@ -40,9 +40,9 @@ MADRID = {"address1": "Calle Mayor {i}", "city": "Madrid", "provinceCode": "M", 
 
 
 def _tenant(s: Stack, shipstation: FakeShipStation, shopify: FakeShopify) -> str:
-    from models.db import session_scope
-    from models.tenant_file import validate_tenant_data
-    from models.tenants import apply_tenant
+    from possync.models.db import session_scope
+    from possync.models.tenant_file import validate_tenant_data
+    from possync.models.tenants import apply_tenant
 
     name = f"ss{uuid.uuid4().hex[:8]}"
     pos = s.start_fake(make_pos_fake("heartland"))
@@ -55,8 +55,8 @@ def _tenant(s: Stack, shipstation: FakeShipStation, shopify: FakeShopify) -> str
 
 
 def _read(s: Stack, name: str, page_size: int) -> tuple[float, int, int, int]:
-    from models.db import session_scope
-    from tasks.shipstation.operations import read_here
+    from possync.models.db import session_scope
+    from possync.tasks.shipstation.operations import read_here
 
     def wait(exc: RateLimitedError) -> None:
         time.sleep(exc.countdown(0.05))

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
-from adapters.fakes.server import FakeVendorServer
+from possync.adapters.fakes.server import FakeVendorServer
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -58,7 +58,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
 # --- database and Redis ----------------------------------------------------------------------------------
 def create_database() -> tuple[str, str]:
     """A new, migrated database; returns (name, SQLAlchemy URL)."""
-    from models.migrate import upgrade
+    from possync.models.migrate import upgrade
 
     name = f"possync_bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(f"{PG_SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
@@ -71,7 +71,7 @@ def create_database() -> tuple[str, str]:
 
 
 def drop_database(name: str) -> None:
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     get_engine(f"{PG_SERVER_URL}/{name}").dispose()  # this process's pooled connections
     admin = sa.create_engine(f"{PG_SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
@@ -98,7 +98,7 @@ class WorkerProcess:
                  command: Sequence[str] | None = None, log_dir: str | None = None) -> None:
         self.env = env
         self.command = list(command) if command else [
-            sys.executable, "-m", "worker.cli", "worker", "--loglevel", "WARNING", *args]
+            sys.executable, "-m", "possync.entry.cli", "worker", "--loglevel", "WARNING", *args]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = Path(log_dir or tempfile.gettempdir()) / f"possync-bench-worker-{uuid.uuid4().hex[:6]}.log"
         self._out: Any = None
@@ -236,9 +236,9 @@ class ServedApp:
 # --- fakes and tenants ---------------------------------------------------------------------------------------
 def make_pos_fake(kind: str, **options: Any) -> FakeVendorServer:
     """A POS fake with its vendor limit switched off unless `options` set one (fakes answer at once)."""
-    from adapters.heartland.fake import FakeServer as HeartlandFake
-    from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
-    from adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
+    from possync.adapters.heartland.fake import FakeServer as HeartlandFake
+    from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+    from possync.adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
 
     token = POS_TOKENS[kind]
     if kind == "lightspeed-r":
@@ -283,10 +283,10 @@ class Shop:
 
     @property
     def bucket_key_suffix(self) -> str:
-        return f"rl:pos:{self.name}"  # worker.limiter keys: {prefix}rl:{bucket}, bucket = pos:{tenant}
+        return f"rl:pos:{self.name}"  # possync.worker.limiter keys: {prefix}rl:{bucket}, bucket = pos:{tenant}
 
     def send(self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str | None = None) -> requests.Response:
-        from adapters.shopify.webhooks import send_webhook
+        from possync.adapters.shopify.webhooks import send_webhook
 
         assert self.receiver_url, "this stack has no receiver"
         return send_webhook(f"{self.receiver_url}/webhooks/shopify", topic, payload, self.secret, self.domain,
@@ -322,15 +322,15 @@ class Stack:
             raise
 
     def _activate(self) -> None:
-        from worker.runtime import activate
-        from worker.settings import get_settings, load_settings
+        from possync.worker.runtime import activate
+        from possync.worker.settings import get_settings, load_settings
 
         self._previous_settings = get_settings()
         activate(load_settings(self.env))
 
     def settings(self) -> Any:
-        """This run's `worker.settings.Settings` (active in this process while the stack is open)."""
-        from worker.settings import load_settings
+        """This run's `possync.worker.settings.Settings` (active in this process while the stack is open)."""
+        from possync.worker.settings import load_settings
 
         return load_settings(self.env)
 
@@ -338,7 +338,7 @@ class Stack:
     def start_worker(self, *args: str, command: Sequence[str] | None = None, app: Any = None,
                      node: str | None = None, env: dict[str, str] | None = None) -> WorkerProcess:
         """Start a worker and wait until it answers a ping (`app`/`node` for a non-possync worker)."""
-        from worker.celery_app import app as possync_app
+        from possync.worker.celery_app import app as possync_app
 
         process = WorkerProcess(self.env | (env or {}), args or ("--concurrency", "2"), command=command,
                                 log_dir=self.log_dir)
@@ -347,8 +347,8 @@ class Stack:
         return process
 
     def start_receiver(self) -> str:
-        from tasks.intake import enqueue_event
-        from worker.web.app import create_app
+        from possync.tasks.intake import enqueue_event
+        from possync.entry.web.app import create_app
 
         self.receiver = ServedApp(create_app(self.database_url, self.secret_key, enqueue_event))
         return self.receiver.url
@@ -361,11 +361,11 @@ class Stack:
     def add_shop(self, kind: str, *, pos: FakeVendorServer | None = None, settings: dict[str, Any] | None = None,
                  shopify_limit: float | None = None) -> Shop:
         """A tenant of `kind` with its own Shopify fake (unthrottled unless `shopify_limit`) and POS fake."""
-        from adapters.shopify.fake import FakeShopify
-        from models.db import session_scope
-        from models.tables import Tenant
-        from models.tenant_file import validate_tenant_data
-        from models.tenants import apply_tenant
+        from possync.adapters.shopify.fake import FakeShopify
+        from possync.models.db import session_scope
+        from possync.models.tables import Tenant
+        from possync.models.tenant_file import validate_tenant_data
+        from possync.models.tenants import apply_tenant
 
         name = f"{kind.split('-')[-1][0]}{uuid.uuid4().hex[:8]}"
         shopify = self.start_fake(FakeShopify(SHOPIFY_TOKEN, shop_domain=f"{name}.myshopify.com",
@@ -395,7 +395,7 @@ class Stack:
 
     # --- teardown -------------------------------------------------------------------------------------
     def close(self) -> None:
-        from worker.runtime import activate
+        from possync.worker.runtime import activate
 
         errors: list[BaseException] = []
         for step in ([w.stop for w in self.workers]
@@ -430,11 +430,11 @@ def stack(label: str = "bench") -> Iterator[Stack]:
 
 def queue_syncs(database_url: str, tenant_id: int, customers: list[str]) -> None:
     """New-customer sync jobs created directly and their chains started: a backlog there from the first second."""
-    from models.db import session_scope
-    from models.tables import Tenant
-    from tasks import jobs
-    from tasks.intake import queue_for_tenant
-    from tasks.pipeline import enqueue_job
+    from possync.models.db import session_scope
+    from possync.models.tables import Tenant
+    from possync.tasks import jobs
+    from possync.tasks.intake import queue_for_tenant
+    from possync.tasks.pipeline import enqueue_job
 
     with session_scope(database_url) as session:
         queue = queue_for_tenant(session.get_one(Tenant, tenant_id))
@@ -446,7 +446,7 @@ def queue_syncs(database_url: str, tenant_id: int, customers: list[str]) -> None
 
 # --- reading jobs back ---------------------------------------------------------------------------------------
 def finished_count(database_url: str, tenant_id: int | None = None) -> int:
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     query = "SELECT count(*) FROM sync_jobs WHERE status IN ('succeeded', 'failed')"
     params: dict[str, Any] = {}
@@ -459,8 +459,8 @@ def finished_count(database_url: str, tenant_id: int | None = None) -> int:
 
 def jobs_of(database_url: str, tenant_id: int) -> list[Any]:
     """The tenant's job rows, oldest first (detached, attributes loaded)."""
-    from models.db import session_scope
-    from models.tables import SyncJob
+    from possync.models.db import session_scope
+    from possync.models.tables import SyncJob
 
     with session_scope(database_url) as session:
         return list(session.scalars(sa.select(SyncJob).where(SyncJob.tenant_id == tenant_id).order_by(SyncJob.id)))
@@ -482,7 +482,7 @@ def add_customer(shop: Shop, i: int, *, phone: bool = True, tag: str = "") -> st
 
 def order_webhook(customer_id: str, i: int, *, phone: bool = True, tag: str = "", order: int = 0) -> dict[str, Any]:
     """An `orders/create` body for customer number `i` (as `add_customer` stored it), as Shopify sends it."""
-    from adapters.shopify.webhooks import address_payload, customer_payload, order_payload
+    from possync.adapters.shopify.webhooks import address_payload, customer_payload, order_payload
 
     first, last = f"First{i}", f"Last{i}"
     home = address_payload("150 Elgin St", "Ottawa", "ON", "K2P 1L4", "CA", first_name=first, last_name=last)

@@ -1,9 +1,9 @@
 """Gunicorn settings for the receiver in a container.
 
-    gunicorn --config /etc/possync/gunicorn.conf.py worker.web.wsgi:app
+    gunicorn --config /etc/possync/gunicorn.conf.py possync.entry.web.wsgi:app
 
 The receiver's own settings (worker class, threads, timeouts, keep-alive, the `child_exit` hook) live
-in `worker.web.gunicorn_conf` and are taken from there unchanged. This file adds only what a
+in `possync.entry.web.gunicorn_conf` and are taken from there unchanged. This file adds only what a
 container needs on top:
 
 - `workers` from `WEB_CONCURRENCY` (default 2): inside a container `cpu_count()` is the *node's* CPU
@@ -27,7 +27,7 @@ from typing import Any
 
 from gunicorn.config import KNOWN_SETTINGS
 
-from worker.web import gunicorn_conf as _receiver
+from possync.entry.web import gunicorn_conf as _receiver
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # /tmp is a tmpfs (compose) or an emptyDir (Kubernetes): writable even with a read-only root filesystem.

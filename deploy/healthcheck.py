@@ -6,7 +6,7 @@
 `http` is for the receiver and Flower (their own health endpoints). `broker` is for `celery beat`,
 which has no endpoint and does not answer `celery inspect ping`: a beat that cannot reach the
 broker publishes nothing, so "broker reachable from this container" is the useful signal. Celery
-workers are probed with `celery -A worker.celery_app inspect ping -d celery@$HOSTNAME` instead,
+workers are probed with `celery -A possync.worker.celery_app inspect ping -d celery@$HOSTNAME` instead,
 which proves the worker itself still consumes from the broker (celery #8030: a worker can stay up
 but stop consuming after a Redis reconnect).
 

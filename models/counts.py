@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
-from models.tables import HistoryCount, HistoryCountDelta, InboundEvent, SyncJob
+from possync.models.tables import HistoryCount, HistoryCountDelta, InboundEvent, SyncJob
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models.tables import CrmLink
+from possync.models.tables import CrmLink
 
 
 def get_crm_link(session: Session, tenant_id: int, shopify_id: str) -> CrmLink | None:

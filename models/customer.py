@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from models.tags import Tags
+from possync.models.tags import Tags
 
 
 class ConsentState(enum.StrEnum):

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.tables import CustomerLink, PosStatus
+from possync.models.tables import CustomerLink, PosStatus
 
 
 def get_link(session: Session, tenant_id: int, shopify_id: str) -> CustomerLink | None:

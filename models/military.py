@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from models.customer import Address, Customer
+from possync.models.customer import Address, Customer
 
 CITIES = frozenset({"APO", "FPO", "DPO"})
 STATES = frozenset({"AA", "AE", "AP"})

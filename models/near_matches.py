@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models.tables import NearMatch
+from possync.models.tables import NearMatch
 
 
 def record_near_match(session: Session, *, tenant_id: int, direction: str, shopify_id: str, pos_id: str,

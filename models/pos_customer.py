@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.customer import Customer
-from models.tables import PosStatus
+from possync.models.customer import Customer
+from possync.models.tables import PosStatus
 
 
 @dataclass(frozen=True)

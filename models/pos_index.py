@@ -24,10 +24,10 @@ from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models.normalise import email_key as make_email_key
-from models.normalise import phone_key as make_phone_key
-from models.pos_customer import PosCustomer
-from models.tables import PosIndexEntry, PosStatus
+from possync.models.normalise import email_key as make_email_key
+from possync.models.normalise import phone_key as make_phone_key
+from possync.models.pos_customer import PosCustomer
+from possync.models.tables import PosIndexEntry, PosStatus
 
 _TABLE = PosIndexEntry.__table__
 # Column sizes from the migration: a key that does not fit is not a usable key (a 40-digit "phone"
@@ -133,7 +133,7 @@ def lookup(session: Session, tenant_id: int, *, email_key: str | None = None, ph
            active_only: bool = True) -> list[Row[Any]]:
     """Index rows with this email key or this phone key, oldest first (matching's one probe).
 
-    Keys are the normalised forms (`models.normalise`), not raw input. Matching tries the keys in
+    Keys are the normalised forms (`possync.models.normalise`), not raw input. Matching tries the keys in
     the tenant's order, but reading both in one statement (each probe served by `ix_pos_index_email`
     / `ix_pos_index_phone`) costs one round trip where asking key by key cost two for every new
     customer. Rows, not entities: matching only reads them, and the ORM's bookkeeping cost more than

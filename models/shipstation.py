@@ -15,9 +15,9 @@ from sqlalchemy import Row, String, any_, bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from adapters.shipstation.mapping import ShipStationCustomer
-from models.normalise import email_key, phone_key
-from models.tables import PosIndexEntry, ShipStationRecord
+from possync.adapters.shipstation.mapping import ShipStationCustomer
+from possync.models.normalise import email_key, phone_key
+from possync.models.tables import PosIndexEntry, ShipStationRecord
 
 _WORDS = re.compile(r"[^0-9a-z]+")
 # Spellings of one street word that a typed address varies by; enough to group one household's orders.

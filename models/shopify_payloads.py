@@ -20,9 +20,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
-from models.customer import Address, Consent, ConsentState, Customer
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from models.tags import Tags as TagList
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.models.tags import Tags as TagList
 
 GID_PREFIX = "gid://shopify/"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.customer import Address, Customer
+from possync.models.customer import Address, Customer
 
 # The Admin API version possync is written against (webhook bodies, GraphQL documents); a tenant may pin another.
 SHOPIFY_API_VERSION = "2026-07"

@@ -2,7 +2,7 @@
 
 Work is data (ARCHITECTURE principle 2): inbound events, sync jobs and their attempts are rows, so
 retries, the failed list, replay and status are queries, not log greps. Secrets live encrypted in
-`Tenant.shopify_secrets` / `Tenant.pos_secrets` (see `models.crypto`).
+`Tenant.shopify_secrets` / `Tenant.pos_secrets` (see `possync.models.crypto`).
 """
 
 from __future__ import annotations
@@ -411,7 +411,7 @@ class HistoryCount(Base):
     """How many jobs (`kind` job) or events (`kind` event) have each key, past retention included.
 
     Maintained on PostgreSQL by triggers (migration 0010) through `HistoryCountDelta`, so `/metrics` and
-    `possync status` read a table the size of the key space, not of the history (`models.counts`).
+    `possync status` read a table the size of the key space, not of the history (`possync.models.counts`).
     """
 
     __tablename__ = "history_counts"

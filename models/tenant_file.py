@@ -1,7 +1,7 @@
 """The tenant file (INTERFACE.md, "Tenant file"): its marshmallow schema.
 
 Unknown keys, missing required keys and bad values reject the whole file with the key named; the
-loaded value is plain dicts ready for `models.tenants.apply_tenant`.
+loaded value is plain dicts ready for `possync.models.tenants.apply_tenant`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from models.shopify_values import SHOPIFY_API_VERSION
-from models.tables import PosKind
-from models.tenants import DEFAULT_POLL_INTERVAL_SECONDS
+from possync.models.shopify_values import SHOPIFY_API_VERSION
+from possync.models.tables import PosKind
+from possync.models.tenants import DEFAULT_POLL_INTERVAL_SECONDS
 
 CRM_KINDS = ("freshsales",)
 MATCHING_ORDERS = ("email,phone", "phone,email", "email", "phone")

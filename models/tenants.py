@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from models import webhook_tokens
-from models.crypto import decrypt_json, encrypt_json, mask
-from models.tables import PosKind, Tenant
+from possync.models import webhook_tokens
+from possync.models.crypto import decrypt_json, encrypt_json, mask
+from possync.models.tables import PosKind, Tenant
 
 SHOPIFY_SECRET_KEYS = ("access_token", "client_secret", "previous_client_secret")
 POS_SECRET_KEYS = ("access_token", "refresh_token", "client_id", "client_secret")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from models.crypto import decrypt_json, encrypt_json
-from models.tables import PosKind, Tenant
+from possync.models.crypto import decrypt_json, encrypt_json
+from possync.models.tables import PosKind, Tenant
 
 PATH_PREFIX = "/webhooks/lightspeed-x"
 

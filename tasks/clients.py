@@ -14,18 +14,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from adapters.base import PosAdapter, VendorHttpClient
-from adapters.errors import BudgetWaitError
-from adapters.ratelimit import RateLimitInfo
-from adapters.registry import make_crm_adapter, make_pos_adapter
-from adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient, base_url_for
-from adapters.shopify.client import DEFAULT_API_VERSION, ShopifyClient
-from models.db import session_scope
-from models.tenants import TenantContext, save_pos_secrets
-from worker import metrics
-from worker.limiter import DEFAULT_BUCKETS, RateLimiter, Window, crm_windows
-from worker.runtime import limiter
-from worker.settings import get_settings
+from possync.adapters.base import PosAdapter, VendorHttpClient
+from possync.adapters.errors import BudgetWaitError
+from possync.adapters.ratelimit import RateLimitInfo
+from possync.adapters.registry import make_crm_adapter, make_pos_adapter
+from possync.adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient, base_url_for
+from possync.adapters.shopify.client import DEFAULT_API_VERSION, ShopifyClient
+from possync.models.db import session_scope
+from possync.models.tenants import TenantContext, save_pos_secrets
+from possync.worker import metrics
+from possync.worker.limiter import DEFAULT_BUCKETS, RateLimiter, Window, crm_windows
+from possync.worker.runtime import limiter
+from possync.worker.settings import get_settings
 
 # The turn a job was given when it was last told to wait (epoch seconds), for its first limited request.
 _held_turn: ContextVar[float | None] = ContextVar("held_turn", default=None)

@@ -12,19 +12,19 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters.errors import AdapterError, FatalError
-from models.crm_links import get_crm_link, save_crm_link
-from models.normalise import email_key
-from models.shopify_values import ShopifyCustomer
-from models.tables import CrmState
-from models.tenants import TenantContext
-from tasks import jobs, serial
-from tasks.clients import crm_adapter_for, crm_bucket, shopify_client_for
-from tasks.runner import StepContext, StepFinished
-from worker.limiter import crm_windows
-from worker.locks import customer_locks
-from worker.runtime import limiter, redis_client
-from worker.settings import get_settings
+from possync.adapters.errors import AdapterError, FatalError
+from possync.models.crm_links import get_crm_link, save_crm_link
+from possync.models.normalise import email_key
+from possync.models.shopify_values import ShopifyCustomer
+from possync.models.tables import CrmState
+from possync.models.tenants import TenantContext
+from possync.tasks import jobs, serial
+from possync.tasks.clients import crm_adapter_for, crm_bucket, shopify_client_for
+from possync.tasks.runner import StepContext, StepFinished
+from possync.worker.limiter import crm_windows
+from possync.worker.locks import customer_locks
+from possync.worker.runtime import limiter, redis_client
+from possync.worker.settings import get_settings
 
 CHECK_TTL = timedelta(hours=1)  # a field added in the CRM by hand is found within the hour
 MISSING = "crm_missing"

@@ -17,18 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.errors import FatalError
-from models.crm_links import get_crm_link, save_crm_link
-from models.normalise import email_key
-from models.shopify_values import ShopifyCustomer
-from models.tables import CrmState
-from models.tenants import TenantContext
-from tasks import jobs
-from tasks.crm import connect, contact_for, crm_state, left_this_hour, missing_labels, refused
-from tasks.preview import read_page
-from worker.locks import LockBusyError, customer_locks
-from worker.runtime import redis_client
-from worker.settings import get_settings
+from possync.adapters.errors import FatalError
+from possync.models.crm_links import get_crm_link, save_crm_link
+from possync.models.normalise import email_key
+from possync.models.shopify_values import ShopifyCustomer
+from possync.models.tables import CrmState
+from possync.models.tenants import TenantContext
+from possync.tasks import jobs
+from possync.tasks.crm import connect, contact_for, crm_state, left_this_hour, missing_labels, refused
+from possync.tasks.preview import read_page
+from possync.worker.locks import LockBusyError, customer_locks
+from possync.worker.runtime import redis_client
+from possync.worker.settings import get_settings
 
 RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
 PER_MINUTE = 400

@@ -1,10 +1,10 @@
 """Where one Shopify customer goes: the tenant's destinations (ARCHITECTURE principle 9, "Destinations").
 
-Each destination names its job direction (which chain of steps its jobs run, `tasks.jobs`), the Shopify
+Each destination names its job direction (which chain of steps its jobs run, `possync.tasks.jobs`), the Shopify
 topics it acts on, whether a tenant has it, and its queue. Intake makes one job per destination the
 tenant has, so a CRM failure never fails, delays or retries the POS job of the same event; replay,
 the failed list and the sweeper work per job. A new destination is an entry here, its steps and its
-adapter package (`adapters.registry`).
+adapter package (`possync.adapters.registry`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from models.tables import PosKind, Tenant
-from models.tenants import TenantSettings
+from possync.models.tables import PosKind, Tenant
+from possync.models.tenants import TenantSettings
 
 CONSENT_TOPICS = frozenset({"customers_email_marketing_consent/update", "customers_marketing_consent/update"})
 
@@ -21,7 +21,7 @@ CONSENT_TOPICS = frozenset({"customers_email_marketing_consent/update", "custome
 @dataclass(frozen=True)
 class Destination:
     name: str  # shown in `failed list` and `status`
-    direction: str  # the job's chain (`tasks.jobs.STEPS_BY_DIRECTION`)
+    direction: str  # the job's chain (`possync.tasks.jobs.STEPS_BY_DIRECTION`)
     topics: frozenset[str]
     present: Callable[[Tenant], bool]
     shared_queue: Callable[[Tenant], str]  # the queue of its kind, when the tenant has no dedicated one

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import links
-from models.shopify_payloads import (
+from possync.models import links
+from possync.models.shopify_payloads import (
     ConsentPayload,
     CustomerPayload,
     MergePayload,
@@ -25,12 +25,12 @@ from models.shopify_payloads import (
     ShopRedactPayload,
     parse_payload,
 )
-from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
-from tasks import destinations, jobs, privacy, serial
-from worker.celery_app import app
-from worker.logging import bind_job, get_logger
-from worker.routing import INTAKE_QUEUE
-from worker.runtime import TRANSIENT_ERRORS, db_session
+from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
+from possync.tasks import destinations, jobs, privacy, serial
+from possync.worker.celery_app import app
+from possync.worker.logging import bind_job, get_logger
+from possync.worker.routing import INTAKE_QUEUE
+from possync.worker.runtime import TRANSIENT_ERRORS, db_session
 
 log = get_logger("possync.intake")
 
@@ -113,8 +113,8 @@ def _lightspeed_x_event(session: Session, event: InboundEvent) -> list[JobStart]
     """An X-Series `customer.update`: a push job that re-reads the customer (the body is only a hint)."""
     from urllib.parse import parse_qs
 
-    from adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
-    from worker.routing import POLL_QUEUE
+    from possync.adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
+    from possync.worker.routing import POLL_QUEUE
 
     form = {k: v[0] for k, v in parse_qs((event.body or b"").decode("utf-8", "replace")).items()}
     try:
@@ -153,7 +153,7 @@ def _was_merged_away(session: Session, tenant_id: int, shopify_id: str) -> bool:
 
 
 def start_jobs(starts: list[JobStart]) -> None:
-    from tasks.pipeline import enqueue_job
+    from possync.tasks.pipeline import enqueue_job
 
     if not starts:
         return

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Executable, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from models.tables import JobStatus, SyncAttempt, SyncJob
+from possync.models.tables import JobStatus, SyncAttempt, SyncJob
 
 SHOPIFY_TO_POS_STEPS = (
     "fetch_customer",

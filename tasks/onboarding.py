@@ -27,20 +27,20 @@ from redis.lock import Lock
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from adapters.base import PosAdapter
-from adapters.errors import FatalError, RateLimitedError, RetryableError
-from models import pos_index
-from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, Tenant
-from models.tenants import TenantContext, context_by_name, get_tenant, load_context
-from tasks import waiting
-from tasks.clients import held_turn as holding_turn
-from tasks.clients import pos_adapter_for
-from tasks.runner import WaitForImportError, backoff
-from worker.celery_app import MAX_COUNTDOWN_SECONDS, app
-from worker.logging import bind_job, get_logger
-from worker.routing import POLL_QUEUE
-from worker.runtime import db_session, redis_client
-from worker.settings import get_settings
+from possync.adapters.base import PosAdapter
+from possync.adapters.errors import FatalError, RateLimitedError, RetryableError
+from possync.models import pos_index
+from possync.models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, Tenant
+from possync.models.tenants import TenantContext, context_by_name, get_tenant, load_context
+from possync.tasks import waiting
+from possync.tasks.clients import held_turn as holding_turn
+from possync.tasks.clients import pos_adapter_for
+from possync.tasks.runner import WaitForImportError, backoff
+from possync.worker.celery_app import MAX_COUNTDOWN_SECONDS, app
+from possync.worker.logging import bind_job, get_logger
+from possync.worker.routing import POLL_QUEUE
+from possync.worker.runtime import db_session, redis_client
+from possync.worker.settings import get_settings
 
 log = get_logger("possync.onboarding")
 T = TypeVar("T")
@@ -151,7 +151,7 @@ def run_import(session: Session, tenant: TenantContext, make_adapter: Callable[[
     """Import the tenant's POS customers from where the last committed page left off; returns the state.
 
     `make_adapter` builds an adapter wired to the shared limiter, one per request: only a step's first
-    request may be told to wait (`tasks.clients.wire_limiter`), and here each page is a step of its own.
+    request may be told to wait (`possync.tasks.clients.wire_limiter`), and here each page is a step of its own.
     `on_wait(exc)` waits out a rate limit (sleeps) or raises to give a worker slot back; the next request
     then holds the turn it was given. A permanent vendor error marks the import failed and is raised;
     a transient one is recorded and raised for the caller to retry.

@@ -14,20 +14,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.errors import RateLimitedError
-from models.counts import Count, read_counts
-from models.db import get_sessionmaker
-from models.near_matches import near_matches_by_tenant
-from models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, PollCursor, PosImport, SyncJob, Tenant
-from models.tenants import context_by_name, require_tenant
-from tasks import crm, destinations, jobs
-from tasks.intake import queue_for_tenant
-from tasks.runner import run_steps
-from tasks.step_registry import STEP_FUNCTIONS
-from tasks.waiting import wait_out
-from worker.routing import POLL_QUEUE, queues_for
-from worker.runtime import db_session, limiter
-from worker.settings import get_settings
+from possync.adapters.errors import RateLimitedError
+from possync.models.counts import Count, read_counts
+from possync.models.db import get_sessionmaker
+from possync.models.near_matches import near_matches_by_tenant
+from possync.models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, PollCursor, PosImport, SyncJob, Tenant
+from possync.models.tenants import context_by_name, require_tenant
+from possync.tasks import crm, destinations, jobs
+from possync.tasks.intake import queue_for_tenant
+from possync.tasks.runner import run_steps
+from possync.tasks.step_registry import STEP_FUNCTIONS
+from possync.tasks.waiting import wait_out
+from possync.worker.routing import POLL_QUEUE, queues_for
+from possync.worker.runtime import db_session, limiter
+from possync.worker.settings import get_settings
 
 INLINE_DEADLINE_SECONDS = 120
 POLL_TRIES = 5  # `possync poll` gives up on the rate limit after these, each wait at most:
@@ -56,7 +56,7 @@ def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> Sy
 
 def dispatch(job_ids: Iterable[int]) -> None:
     """Hand jobs to the workers (Redis configured) or run them here."""
-    from tasks.pipeline import enqueue_job
+    from possync.tasks.pipeline import enqueue_job
 
     if get_settings().redis_url:
         with db_session() as session:
@@ -108,8 +108,8 @@ def resync(tenant_name: str, shopify_customer_id: str) -> list[int]:
 
 def poll_now(tenant_name: str) -> dict[str, Any]:
     """`possync poll`: one POS change poll for the tenant, now, in this process; its pushes dispatched."""
-    from tasks.clients import pos_adapter_for
-    from tasks.poll import poll_tenant
+    from possync.tasks.clients import pos_adapter_for
+    from possync.tasks.poll import poll_tenant
 
     with db_session() as session:
         tenant = context_by_name(session, tenant_name, get_settings().require_secret_key())
@@ -130,7 +130,7 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
 def queue_depths() -> dict[str, int]:
     if not get_settings().redis_url:
         return {}
-    from worker.dispatcher import queue_length
+    from possync.worker.dispatcher import queue_length
 
     try:
         return {q: queue_length(q) for q in queues_for()}
@@ -141,9 +141,9 @@ def queue_depths() -> dict[str, int]:
 def status() -> list[dict[str, Any]]:
     """Per tenant: backlog, last poll and cursor, failures, rate-limit state, ambiguous matches.
 
-    Counts come from the maintained counts (`models.counts`): the cost is the number of tenants, not of jobs.
+    Counts come from the maintained counts (`possync.models.counts`): the cost is the number of tenants, not of jobs.
     """
-    from tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
+    from possync.tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
 
     rows = []
     with db_session() as session:
@@ -213,7 +213,7 @@ def tenant_status(session: Session, tenant: Tenant, *, since: datetime | None = 
                                                     SyncJob.status == JobStatus.SUCCEEDED.value)
         .group_by(SyncJob.outcome)).all())
     cursor = session.get(PollCursor, tenant.id)
-    from tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
+    from possync.tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
 
     try:
         rate = limiter().state(f"pos:{tenant.name}")

@@ -1,4 +1,4 @@
-"""The Celery tasks of a sync: thin wrappers over `tasks.runner.run_steps`.
+"""The Celery tasks of a sync: thin wrappers over `possync.tasks.runner.run_steps`.
 
 fetch_customer -> resolve_match -> default_customer_fallback -> upsert_pos_customer -> sync_marketing_consent
 A job's message names the step it starts at and carries the job id and its queue (`route`). The
@@ -7,7 +7,7 @@ job row is the chain), and sends the job on again only when a step must wait: a 
 customer lock or a transient error is the waiting step's task, sent again with a countdown. A retried
 step therefore continues the chain by construction, without Celery's chain-in-retry machinery.
 
-Messages go through the fair lines of `worker.dispatcher` (one per queue and tenant; waits in Redis,
+Messages go through the fair lines of `possync.worker.dispatcher` (one per queue and tenant; waits in Redis,
 not in a worker's memory): a message carries its tenant's line (`tenant`) and, once dispatched, its
 `ticket`, renewed while the steps run and handed on with the job.
 """
@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from celery import Task
 
-from models.db import get_sessionmaker
-from models.tables import SyncJob
-from tasks import jobs
-from tasks.runner import StepOutcome, run_steps
-from tasks.step_registry import STEP_FUNCTIONS
-from worker.celery_app import app
-from worker.dispatcher import fair_queues, pump, send
-from worker.fairqueue import RENEW_EVERY_SECONDS
-from worker.heartbeat import heartbeat
-from worker.logging import get_logger
-from worker.settings import get_settings
+from possync.models.db import get_sessionmaker
+from possync.models.tables import SyncJob
+from possync.tasks import jobs
+from possync.tasks.runner import StepOutcome, run_steps
+from possync.tasks.step_registry import STEP_FUNCTIONS
+from possync.worker.celery_app import app
+from possync.worker.dispatcher import fair_queues, pump, send
+from possync.worker.fairqueue import RENEW_EVERY_SECONDS
+from possync.worker.heartbeat import heartbeat
+from possync.worker.logging import get_logger
+from possync.worker.settings import get_settings
 
 log = get_logger("possync.pipeline")
 

@@ -18,17 +18,17 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from adapters.base import Capabilities
-from adapters.errors import RateLimitedError, RetryableError
-from adapters.shopify.client import ShopifyClient
-from models import links, military
-from models.shopify_values import ShopifyCustomer
-from models.tables import ImportStatus, PosImport, PosIndexEntry, PosKind, PosStatus
-from models.tenants import TenantContext
-from tasks.rules.heartland import create_problems, describe_problems, heartland_capabilities
-from tasks.rules.mapping import desired_pos_customer
-from tasks.rules.matching import find_match
-from tasks.runner import backoff
+from possync.adapters.base import Capabilities
+from possync.adapters.errors import RateLimitedError, RetryableError
+from possync.adapters.shopify.client import ShopifyClient
+from possync.models import links, military
+from possync.models.shopify_values import ShopifyCustomer
+from possync.models.tables import ImportStatus, PosImport, PosIndexEntry, PosKind, PosStatus
+from possync.models.tenants import TenantContext
+from possync.tasks.rules.heartland import create_problems, describe_problems, heartland_capabilities
+from possync.tasks.rules.mapping import desired_pos_customer
+from possync.tasks.rules.matching import find_match
+from possync.tasks.runner import backoff
 
 Action = Literal["link", "ambiguous", "create", "refused"]
 ACTIONS: tuple[Action, ...] = ("link", "ambiguous", "create", "refused")

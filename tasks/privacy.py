@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from models import links, pos_index, shipstation
-from models.crm_links import drop_crm_links, get_crm_link
-from models.tables import (
+from possync.models import links, pos_index, shipstation
+from possync.models.crm_links import drop_crm_links, get_crm_link
+from possync.models.tables import (
     CrmLink,
     CustomerLink,
     InboundEvent,

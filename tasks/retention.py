@@ -4,7 +4,7 @@ Deleted: succeeded jobs (with their attempts) and processed or ignored events th
 points to. Kept whatever their age: failed jobs (until replayed or superseded), pending and running
 work, events still to process and events stored as failed. Each batch is one short transaction over a
 primary-key range, so no statement locks many rows or runs long while the receiver and workers write.
-The maintained counts (`models.counts`) are left as they are: totals include what was pruned.
+The maintained counts (`possync.models.counts`) are left as they are: totals include what was pruned.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, bindparam, delete, exists, func, select, text
 
-from models.counts import fold_deltas
-from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
-from tasks import jobs
-from worker.celery_app import app
-from worker.logging import get_logger
-from worker.runtime import db_session, redis_client
-from worker.settings import get_settings
+from possync.models.counts import fold_deltas
+from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
+from possync.tasks import jobs
+from possync.worker.celery_app import app
+from possync.worker.logging import get_logger
+from possync.worker.runtime import db_session, redis_client
+from possync.worker.settings import get_settings
 
 log = get_logger("possync.retention")
 
@@ -115,7 +115,7 @@ def _aware(value: datetime) -> datetime:
 def prune_configured(progress: Callable[[PruneResult], None] | None = None,
                      older_than_days: int | None = None) -> PruneResult:
     """Prune with this process's settings (`POSSYNC_RETENTION_DAYS` unless told)."""
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     settings = get_settings()
     days = settings.retention_days if older_than_days is None else older_than_days

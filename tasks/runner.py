@@ -2,7 +2,7 @@
 
 This is the one place that owns sessions, log context, error classification and the retry policy
 (ARCHITECTURE principle 4). It knows nothing of Celery: it returns a `StepOutcome`, and the thin
-task in `tasks.pipeline` turns a "retry" into the step's task sent again with a countdown.
+task in `possync.tasks.pipeline` turns a "retry" into the step's task sent again with a countdown.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from adapters.errors import AdapterError, AuthenticationError, FatalError, RateLimitedError, RetryableError
-from models.tables import JobStatus, SyncJob, Tenant
-from models.tenants import ContextCache, TenantContext, load_context
-from tasks import clients, jobs
-from worker.celery_app import MAX_COUNTDOWN_SECONDS
-from worker.locks import LockBusyError
-from worker.logging import bind_job, get_logger
-from worker.runtime import TRANSIENT_ERRORS
-from worker.settings import get_settings
+from possync.adapters.errors import AdapterError, AuthenticationError, FatalError, RateLimitedError, RetryableError
+from possync.models.tables import JobStatus, SyncJob, Tenant
+from possync.models.tenants import ContextCache, TenantContext, load_context
+from possync.tasks import clients, jobs
+from possync.worker.celery_app import MAX_COUNTDOWN_SECONDS
+from possync.worker.locks import LockBusyError
+from possync.worker.logging import bind_job, get_logger
+from possync.worker.runtime import TRANSIENT_ERRORS
+from possync.worker.settings import get_settings
 
 log = get_logger("possync.runner")
 
@@ -130,7 +130,7 @@ class StepContext:
 
 
 # The job with its tenant's version in one round trip: the tenant's context comes from this process's
-# cache while that version holds (`models.tenants.ContextCache`).
+# cache while that version holds (`possync.models.tenants.ContextCache`).
 _JOB_AND_TENANT_VERSION = (select(SyncJob, Tenant.updated_at).join(Tenant, Tenant.id == SyncJob.tenant_id)
                            .where(SyncJob.id == bindparam("job_id")))
 TENANT_CONTEXTS = ContextCache()
@@ -291,8 +291,8 @@ def _retry_later(session: Session, job: SyncJob, outcome: StepOutcome) -> StepOu
 
 def _count_finished(session: Session, job: SyncJob, tenant: TenantContext) -> None:
     """Metrics of a job that just finished: the sync counter, and webhook -> POS latency."""
-    from models.tables import InboundEvent
-    from worker import metrics
+    from possync.models.tables import InboundEvent
+    from possync.worker import metrics
 
     outcome = job.outcome or job.status
     pos = tenant.pos_kind.value if tenant.has_pos else "none"

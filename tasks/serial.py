@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from adapters.base import PosCustomer
-from models.customer import Address, Customer
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from models.tables import PosStatus
+from possync.adapters.base import PosCustomer
+from possync.models.customer import Address, Customer
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.models.tables import PosStatus
 
 
 def _dt(value: datetime | None) -> str | None:

@@ -4,7 +4,7 @@ Two Shopify customers are one person when possync linked both to one POS custome
 an email key or a phone key (rules 7, 8: the keys matching uses). Each group carries Shopify's merge
 preview: the blockers that refuse a merge and the limits that hold it until edited. A merge runs only
 for a pair in such a group with neither; Shopify merges asynchronously, so the job is followed to its
-end. possync's links move when the `customers/merge` webhook arrives (rule 13, `tasks.intake`), for
+end. possync's links move when the `customers/merge` webhook arrives (rule 13, `possync.tasks.intake`), for
 every destination, the same way as for a merge done in Shopify's admin.
 """
 
@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.shopify import merge
-from adapters.shopify.client import ShopifyClient
-from models.customer import Consent, ConsentState
-from models.normalise import email_key, phone_key
-from models.shopify_values import ShopifyCustomer
-from models.tables import CustomerLink
-from models.tenants import TenantContext
-from tasks.preview import read_page
+from possync.adapters.shopify import merge
+from possync.adapters.shopify.client import ShopifyClient
+from possync.models.customer import Consent, ConsentState
+from possync.models.normalise import email_key, phone_key
+from possync.models.shopify_values import ShopifyCustomer
+from possync.models.tables import CustomerLink
+from possync.models.tenants import TenantContext
+from possync.tasks.preview import read_page
 
 SAME_POS = "same POS customer"
 REASONS = (SAME_POS, "email", "phone")
@@ -109,7 +109,7 @@ def find_duplicate_groups(session: Session, tenant: TenantContext, shopify: Shop
                           sleep: Callable[[float], None] = time.sleep) -> list[DuplicateGroup]:
     """Every group of Shopify customers that are one person, with Shopify's merge preview."""
     if shopify is None:
-        from tasks.clients import shopify_client_for
+        from possync.tasks.clients import shopify_client_for
 
         shopify = shopify_client_for(tenant)
     return [_preview_group(shopify, ids, reason)
@@ -165,7 +165,7 @@ def merge_customers(session: Session, tenant: TenantContext, merged: str, into: 
     had (`kept_consent`); Shopify's own choice of consent follows only the kept email's record.
     """
     if shopify is None:
-        from tasks.clients import shopify_client_for
+        from possync.tasks.clients import shopify_client_for
 
         shopify = shopify_client_for(tenant)
     if merged == into:

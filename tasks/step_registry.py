@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tasks import crm, steps
+from possync.tasks import crm, steps
 
 STEP_FUNCTIONS = {**steps.STEP_FUNCTIONS, **crm.STEP_FUNCTIONS}

@@ -1,7 +1,7 @@
 """The five steps of a Shopify -> POS sync, and the one step of a POS -> Shopify push.
 
 Each is a plain function of a `StepContext` returning what it found (merged into job.context). The
-decisions are the rules in `tasks.rules`; this module only fetches, calls them, and writes.
+decisions are the rules in `possync.tasks.rules`; this module only fetches, calls them, and writes.
 """
 
 from __future__ import annotations
@@ -10,29 +10,29 @@ import time
 from datetime import UTC
 from typing import Any
 
-from adapters.base import Capabilities, PosAdapter, PosCustomer
-from adapters.errors import AdapterError, ConfigurationError, FatalError, MissingFieldsError, PartialCreateError
-from models import links, military, pos_index
-from models.customer import Customer
-from models.near_matches import record_near_match
-from models.normalise import email_key, phone_key
-from models.shopify_values import ShopifyCustomer
-from models.tables import CustomerLink, PosImport, PosKind, PosStatus
-from tasks import poll, serial
-from tasks.clients import pos_adapter_for, shopify_client_for
-from tasks.onboarding import index_complete, read_import, wait_for_import
-from tasks.rules import echo
-from tasks.rules.consent import merge_consent
-from tasks.rules.diff import diff_for_update
-from tasks.rules.heartland import uses_default_customer
-from tasks.rules.links import LinkVerdict, check_link
-from tasks.rules.mapping import desired_pos_customer
-from tasks.rules.matching import MatchResult, NearMatch, contradicts, find_match
-from tasks.rules.pos_to_shopify import shopify_changes_from_pos, shopify_tags_from_pos
-from tasks.runner import StepContext, StepFinished
-from worker.locks import customer_locks
-from worker.runtime import redis_client
-from worker.settings import get_settings
+from possync.adapters.base import Capabilities, PosAdapter, PosCustomer
+from possync.adapters.errors import AdapterError, ConfigurationError, FatalError, MissingFieldsError, PartialCreateError
+from possync.models import links, military, pos_index
+from possync.models.customer import Customer
+from possync.models.near_matches import record_near_match
+from possync.models.normalise import email_key, phone_key
+from possync.models.shopify_values import ShopifyCustomer
+from possync.models.tables import CustomerLink, PosImport, PosKind, PosStatus
+from possync.tasks import poll, serial
+from possync.tasks.clients import pos_adapter_for, shopify_client_for
+from possync.tasks.onboarding import index_complete, read_import, wait_for_import
+from possync.tasks.rules import echo
+from possync.tasks.rules.consent import merge_consent
+from possync.tasks.rules.diff import diff_for_update
+from possync.tasks.rules.heartland import uses_default_customer
+from possync.tasks.rules.links import LinkVerdict, check_link
+from possync.tasks.rules.mapping import desired_pos_customer
+from possync.tasks.rules.matching import MatchResult, NearMatch, contradicts, find_match
+from possync.tasks.rules.pos_to_shopify import shopify_changes_from_pos, shopify_tags_from_pos
+from possync.tasks.runner import StepContext, StepFinished
+from possync.worker.locks import customer_locks
+from possync.worker.runtime import redis_client
+from possync.worker.settings import get_settings
 
 CONSENT_FIELDS = ("email_consent", "sms_consent")
 # Set (and committed) just before a POS create is sent. A step that finds it set is running again after

@@ -22,15 +22,15 @@ import redis
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
-from tasks import jobs
-from tasks.intake import enqueue_event, queue_for_tenant
-from worker.celery_app import VISIBILITY_TIMEOUT_SECONDS, app
-from worker.dispatcher import queue_length
-from worker.logging import get_logger
-from worker.routing import INTAKE_QUEUE, POLL_QUEUE
-from worker.runtime import db_session
-from worker.settings import get_settings
+from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
+from possync.tasks import jobs
+from possync.tasks.intake import enqueue_event, queue_for_tenant
+from possync.worker.celery_app import VISIBILITY_TIMEOUT_SECONDS, app
+from possync.worker.dispatcher import queue_length
+from possync.worker.logging import get_logger
+from possync.worker.routing import INTAKE_QUEUE, POLL_QUEUE
+from possync.worker.runtime import db_session
+from possync.worker.settings import get_settings
 
 log = get_logger("possync.sweeper")
 EVENT_GRACE_SECONDS = 30
@@ -88,7 +88,7 @@ class QueueBacklog:
 
 
 def sweep(after_seconds: float | None = None, event_grace: float = EVENT_GRACE_SECONDS) -> SweepResult:
-    from tasks.pipeline import enqueue_job
+    from possync.tasks.pipeline import enqueue_job
 
     after = after_seconds if after_seconds is not None else get_settings().sweep_after_seconds
     result = SweepResult()

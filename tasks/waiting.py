@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 
-from adapters.errors import RateLimitedError
+from possync.adapters.errors import RateLimitedError
 
 MAX_SLICE_SECONDS = 30.0  # what is held is renewed at least this often
 JITTER_SECONDS = 0.1

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
-from models.db import get_sessionmaker
-from models.migrate import upgrade
-from models.tables import Base
+from possync.models.db import get_sessionmaker
+from possync.models.migrate import upgrade
+from possync.models.tables import Base
 from tests.resilience.servers import SentinelGroup, running_sentinel_group
-from worker.settings import Settings, load_settings
+from possync.worker.settings import Settings, load_settings
 
 PG_ADMIN_URL = os.environ.get("POSSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("POSSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -48,7 +48,7 @@ def pg_url() -> Iterator[str]:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     upgrade(url)
     yield url
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     get_engine(url).dispose()
     with admin.connect() as conn:
@@ -57,7 +57,7 @@ def pg_url() -> Iterator[str]:
 
 
 def _truncate(url: str) -> None:
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     names = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
     with get_engine(url).begin() as conn:
@@ -119,8 +119,8 @@ def redis_client(redis_server_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def activate_env(secret_key: str):  # type: ignore[no-untyped-def]
     """Switch this process's settings (Celery app, Redis, limiter) to an env; restored afterwards."""
-    from worker.runtime import activate
-    from worker.settings import get_settings, load_settings
+    from possync.worker.runtime import activate
+    from possync.worker.settings import get_settings, load_settings
 
     previous = get_settings()
 

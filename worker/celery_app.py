@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from worker.routing import INTAKE_QUEUE, declared_queues, route_task
-from worker.settings import Settings, get_settings
+from possync.worker.routing import INTAKE_QUEUE, declared_queues, route_task
+from possync.worker.settings import Settings, get_settings
 
 # Countdowns (retry back-off, rate-limit waits) never exceed this, and the Redis visibility timeout is
 # well above it plus a step's run time (kombu#337, celery#2599: otherwise tasks run twice).
@@ -20,8 +20,8 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 # costs nothing while memory is normal (recycling every N tasks would drop caches for no measured gain).
 MAX_MEMORY_PER_CHILD_KIB = 350_000
 
-TASK_MODULES = ["tasks.intake", "tasks.pipeline", "tasks.poll", "tasks.sweeper", "tasks.onboarding",
-                "tasks.retention"]
+TASK_MODULES = ["possync.tasks.intake", "possync.tasks.pipeline", "possync.tasks.poll", "possync.tasks.sweeper", "possync.tasks.onboarding",
+                "possync.tasks.retention"]
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
@@ -67,9 +67,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
 def broker_transport(settings: Settings) -> str | None:
     """possync's kombu transport for the Redis URL (one client per channel), or None: kombu's for the URL."""
     if settings.sentinel:
-        return "worker.redis_transport:SentinelTransport"
+        return "possync.worker.redis_transport:SentinelTransport"
     if settings.redis_url:
-        return "worker.redis_transport:Transport"
+        return "possync.worker.redis_transport:Transport"
     return None
 
 

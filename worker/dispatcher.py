@@ -1,4 +1,4 @@
-"""Sending step messages through the fair lines (`worker.fairqueue`), and the worker's dispatcher thread.
+"""Sending step messages through the fair lines (`possync.worker.fairqueue`), and the worker's dispatcher thread.
 
 `send` puts a step's message in its tenant's line for its queue (or in the due-time index when it must
 wait) and, when a message is in line, runs one dispatcher turn for that queue at once, so a live sync
@@ -17,16 +17,16 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_ready, worker_shutdown
 
-from worker.fairqueue import FairQueues
-from worker.logging import get_logger
-from worker.settings import get_settings
+from possync.worker.fairqueue import FairQueues
+from possync.worker.logging import get_logger
+from possync.worker.settings import get_settings
 
 log = get_logger("possync.dispatcher")
 TICK_SECONDS = 0.2
 
 
 def fair_queues() -> FairQueues | None:
-    from worker.runtime import fair_queues as cached
+    from possync.worker.runtime import fair_queues as cached
 
     return cached()
 
@@ -38,7 +38,7 @@ def broker_list(queue: str) -> str:
 
 def queue_length(queue: str) -> int:
     """Messages for `queue`: in the broker's list and in its fair lines (in line, due later, running)."""
-    from worker.runtime import redis_client
+    from possync.worker.runtime import redis_client
 
     fair = fair_queues()
     return int(redis_client().llen(broker_list(queue))) + (fair.backlog(queue) if fair is not None else 0)
@@ -46,7 +46,7 @@ def queue_length(queue: str) -> int:
 
 def pump(queue: str, fair: FairQueues | None = None) -> int:
     """One dispatcher turn for `queue`: publish what it took; returns how many messages."""
-    from worker.celery_app import app
+    from possync.worker.celery_app import app
 
     fair = fair or fair_queues()
     if fair is None:

@@ -4,14 +4,14 @@ A step's message does not go straight onto its broker queue (`pos.<kind>`, `crm.
 `tenant.<name>`: any queue). It goes into a list of its own for its queue and tenant, made on demand,
 or, when it must wait (a rate limit, a retry back-off, a tenant's import), into the queue's due-time
 index (a sorted set scored by the time it is due). Every worker runs a dispatcher for the queues it
-consumes (`worker.dispatcher`), which keeps each broker queue at most `depth` messages long, taking
+consumes (`possync.worker.dispatcher`), which keeps each broker queue at most `depth` messages long, taking
 one message from each tenant with work in turn. A tenant with 20,000 syncs queued therefore has at
 most its share of `depth` messages ahead of another tenant's live webhook, instead of all of them,
 and a wait (Celery's countdown would be an ETA message held in the memory of the worker that took
 it) survives that worker's death: any other worker's dispatcher sends it when due.
 
 Each dispatched message carries a ticket, leased for as long as a message may wait in the broker's queue;
-the task that runs it shortens the lease and renews it while it works (`worker.heartbeat`), and ends it
+the task that runs it shortens the lease and renews it while it works (`possync.worker.heartbeat`), and ends it
 when it finishes or hands the job on. A ticket whose lease lapses belonged to a worker that died (or
 to a message held up in the broker past its lease): the dispatcher puts its message back at the front
 of its tenant's line. A message arriving with

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from worker.logging import get_logger
+from possync.worker.logging import get_logger
 
 log = get_logger("possync.heartbeat")
 

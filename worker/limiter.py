@@ -19,9 +19,9 @@ from pathlib import Path
 
 import redis
 
-from adapters.heartland import client as heartland
-from adapters.ratelimit import RateLimitInfo
-from models.tables import PosKind
+from possync.adapters.heartland import client as heartland
+from possync.adapters.ratelimit import RateLimitInfo
+from possync.models.tables import PosKind
 
 
 @dataclass(frozen=True)

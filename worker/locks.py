@@ -7,7 +7,7 @@ job's random token and a timeout (a killed worker cannot hold a lock forever), a
 only keys that still carry that token, as redis-py's `Lock` does for one key; one round trip each way
 instead of one per key (a sync takes three keys: six round trips became two).
 
-A holder renews its locks while it works (`worker.heartbeat`): a vendor may take 25 s per request and
+A holder renews its locks while it works (`possync.worker.heartbeat`): a vendor may take 25 s per request and
 a Heartland create is three of them, longer than any fixed timeout worth waiting out after a crash.
 The timeout is therefore short, and only a dead holder's locks lapse, `LOCK_TIMEOUT_SECONDS` after
 its last renewal.
@@ -24,7 +24,7 @@ from pathlib import Path
 import redis
 from redis.commands.core import Script
 
-from worker.heartbeat import Heartbeat, heartbeat
+from possync.worker.heartbeat import Heartbeat, heartbeat
 
 LOCK_TIMEOUT_SECONDS = 20
 RENEW_EVERY_SECONDS = 5.0  # several renewals per timeout, so one slow Redis answer does not lose a lock

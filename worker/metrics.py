@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-# --- intake (worker.web) -----------------------------------------------------------------------
+# --- intake (possync.entry.web) -----------------------------------------------------------------------
 WEBHOOK_EVENTS = Counter(
     "possync_webhook_events",
     "Shopify webhook deliveries received, by topic and by what the receiver did with them",

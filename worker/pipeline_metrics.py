@@ -2,7 +2,7 @@
 
 Workers run in other processes (and on other machines), so what the receiver's `/metrics` can say
 truthfully about syncs comes from where the truth is: the database and the Redis queues. Job and
-event counts are read from maintained counts (`models.counts`), so a scrape costs the same whatever
+event counts are read from maintained counts (`possync.models.counts`), so a scrape costs the same whatever
 the size of the history; they include history deleted by retention (`possync prune`).
 """
 
@@ -14,9 +14,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import select
 
-from models.counts import read_counts
-from models.db import session_scope
-from models.tables import EventStatus, JobStatus, Tenant
+from possync.models.counts import read_counts
+from possync.models.db import session_scope
+from possync.models.tables import EventStatus, JobStatus, Tenant
 
 
 class PipelineCollector(Collector):

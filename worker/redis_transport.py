@@ -4,7 +4,7 @@ kombu builds a new `redis.Redis` around the channel's pool for every publish (`c
 redis-py 8 fills a case-insensitive table of ~170 response callbacks in every client's constructor,
 which costs more than the publish itself (README). A client is only a thin,
 thread-safe wrapper over the pool, so the channel keeps one (made again when the pool is replaced,
-e.g. after a fork). Selected with `broker_transport` in `worker.celery_app`: `Transport` for redis://,
+e.g. after a fork). Selected with `broker_transport` in `possync.worker.celery_app`: `Transport` for redis://,
 `SentinelTransport` for sentinel:// (its pool follows the sentinels' master, so the kept client does too).
 """
 

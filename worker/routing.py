@@ -3,7 +3,7 @@
 Intake and polls have their own queues; sync steps run on their POS kind's queue, or on
 `tenant.<name>` for tenants marked `dedicated_queue`. Step tasks carry their queue as the `route`
 keyword, set once when the chain is built from the tenant, so the router needs no database. Step
-messages reach their queue through per-tenant fair lines (`worker.fairqueue`), whatever the queue.
+messages reach their queue through per-tenant fair lines (`possync.worker.fairqueue`), whatever the queue.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-from models.tables import PosKind
-from models.tenants import tenant_queue
+from possync.models.tables import PosKind
+from possync.models.tenants import tenant_queue
 
 INTAKE_QUEUE = "intake"
 POLL_QUEUE = "poll"

@@ -17,10 +17,10 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 from sqlalchemy.orm import Session
 
-from models.db import UNAVAILABLE_ERRORS, session_scope
-from worker.fairqueue import FairQueues
-from worker.limiter import RateLimiter
-from worker.settings import Settings, get_settings, set_settings
+from possync.models.db import UNAVAILABLE_ERRORS, session_scope
+from possync.worker.fairqueue import FairQueues
+from possync.worker.limiter import RateLimiter
+from possync.worker.settings import Settings, get_settings, set_settings
 
 
 def connect_redis(settings: Settings, **options: Any) -> redis.Redis:
@@ -72,7 +72,7 @@ def limiter() -> RateLimiter:
 
 @functools.cache
 def fair_queues() -> FairQueues | None:
-    """The fair lines of step messages (`worker.fairqueue`); None without Redis (messages go straight on)."""
+    """The fair lines of step messages (`possync.worker.fairqueue`); None without Redis (messages go straight on)."""
     settings = get_settings()
     return FairQueues(redis_client(), settings.redis_key_prefix, settings.queue_depth) if settings.redis_url else None
 
@@ -85,7 +85,7 @@ def db_session() -> Iterator[Session]:
 
 def activate(settings: Settings) -> None:
     """Make `settings` this process's configuration: Celery app, Redis client and limiter follow."""
-    from worker.celery_app import reconfigure
+    from possync.worker.celery_app import reconfigure
 
     set_settings(settings)
     redis_client.cache_clear()

@@ -77,7 +77,7 @@ class Settings:
     sentinel: SentinelTarget | None = None  # set when redis_url is sentinel://
     flower_basic_auth: str | None = None
     console_basic_auth: str | None = None  # the operator console is served only when set
-    queue_depth: int = 4  # most messages a queue's fair dispatcher keeps in the broker (worker.fairqueue)
+    queue_depth: int = 4  # most messages a queue's fair dispatcher keeps in the broker (possync.worker.fairqueue)
     retention_days: int = 30
     metrics_basic_auth: str | None = None
 
@@ -306,6 +306,6 @@ def get_settings() -> Settings:
 
 
 def set_settings(settings: Settings) -> None:
-    """Replace the process's settings (the demo and tests); see `worker.runtime.activate`."""
+    """Replace the process's settings (the demo and tests); see `possync.worker.runtime.activate`."""
     global _current
     _current = settings

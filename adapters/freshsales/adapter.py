@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.errors import FatalError
-from adapters.freshsales import contract
-from adapters.freshsales.client import FreshsalesClient, host_for
-from adapters.freshsales.mapping import (
+from possync.adapters.errors import FatalError
+from possync.adapters.freshsales import contract
+from possync.adapters.freshsales.client import FreshsalesClient, host_for
+from possync.adapters.freshsales.mapping import (
     CUSTOM_FIELDS,
     LIFECYCLE_STAGE,
     SOURCE,
@@ -24,7 +24,7 @@ from adapters.freshsales.mapping import (
     fingerprint,
     unique_identifier,
 )
-from models.shopify_values import ShopifyCustomer
+from possync.models.shopify_values import ShopifyCustomer
 
 # Answers to a create that mean "this API cannot create it" rather than "this field is wrong".
 _NOT_AVAILABLE = (403, 404, 405)

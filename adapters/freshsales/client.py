@@ -12,11 +12,11 @@ from typing import Any
 
 import requests
 
-from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
-from adapters.errors import ErrorAction, FatalError, resolve
-from adapters.freshsales import contract
-from adapters.freshsales.errors import FRESHSALES_ERROR_TABLE, VENDOR, error_message
-from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
+from possync.adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
+from possync.adapters.errors import ErrorAction, FatalError, resolve
+from possync.adapters.freshsales import contract
+from possync.adapters.freshsales.errors import FRESHSALES_ERROR_TABLE, VENDOR, error_message
+from possync.adapters.ratelimit import RateLimitInfo, header, parse_retry_after
 
 
 def host_for(config: Mapping[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
+from possync.adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
 
 VENDOR = "freshsales"
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import phonenumbers
 
-from adapters.freshsales import contract
-from models.customer import Consent, ConsentState
-from models.shopify_values import ShopifyCustomer
+from possync.adapters.freshsales import contract
+from possync.models.customer import Consent, ConsentState
+from possync.models.shopify_values import ShopifyCustomer
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,16 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer, RequestStats
-from adapters.change_cursor import Change, digest, id_order, vendor_time
-from adapters.errors import AdapterError, FatalError, MissingFieldsError, PartialCreateError
-from adapters.heartland import mapping
-from adapters.heartland.client import HeartlandClient, host_for
-from adapters.heartland.cursor import SETTLE, CursorError, PollState
-from adapters.heartland.errors import VENDOR
-from adapters.heartland.mapping import CustomFields, RecordError
-from models.customer import Address, Customer
-from models.tenants import TenantSettings
+from possync.adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer, RequestStats
+from possync.adapters.change_cursor import Change, digest, id_order, vendor_time
+from possync.adapters.errors import AdapterError, FatalError, MissingFieldsError, PartialCreateError
+from possync.adapters.heartland import mapping
+from possync.adapters.heartland.client import HeartlandClient, host_for
+from possync.adapters.heartland.cursor import SETTLE, CursorError, PollState
+from possync.adapters.heartland.errors import VENDOR
+from possync.adapters.heartland.mapping import CustomFields, RecordError
+from possync.models.customer import Address, Customer
+from possync.models.tenants import TenantSettings
 
 # [U] Relation names for `_include[]` that embed the billing and shipping addresses. If Heartland names them
 # differently, the mapping still reads the always-embedded main `address` for whichever links point at it.

@@ -17,10 +17,10 @@ from urllib.parse import urlparse
 
 import requests
 
-from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
-from adapters.errors import FatalError, resolve
-from adapters.heartland.errors import HEARTLAND_ERROR_TABLE, VENDOR, describe_validation
-from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
+from possync.adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
+from possync.adapters.errors import FatalError, resolve
+from possync.adapters.heartland.errors import HEARTLAND_ERROR_TABLE, VENDOR, describe_validation
+from possync.adapters.ratelimit import RateLimitInfo, header, parse_retry_after
 
 REAL_HOST = "https://{subdomain}.retail.heartland.us"
 API_PREFIX = "/api"
@@ -28,7 +28,7 @@ API_PREFIX = "/api"
 # [U] Heartland publishes no rate-limit numbers; third-party clients throttle themselves to about 5 requests
 # per second. The shared limiter sizes a Heartland tenant's bucket from these until headers say otherwise.
 ASSUMED_REQUESTS_PER_SECOND = 5.0
-ASSUMED_BURST = 10.0  # possync's own limiter sizes Heartland's bucket from these two (worker.limiter)
+ASSUMED_BURST = 10.0  # possync's own limiter sizes Heartland's bucket from these two (possync.worker.limiter)
 # [U] Generic rate-limit headers, read if Heartland ever sends them; none are documented today.
 LIMIT_HEADER = "X-RateLimit-Limit"
 REMAINING_HEADER = "X-RateLimit-Remaining"

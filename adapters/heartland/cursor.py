@@ -1,4 +1,4 @@
-"""The Heartland change-poll cursor: a bounded (updated_at, id) keyset (SPEC rule 35; `adapters.change_cursor`).
+"""The Heartland change-poll cursor: a bounded (updated_at, id) keyset (SPEC rule 35; `possync.adapters.change_cursor`).
 
 Heartland pages by number (`page`/`per_page`), so a record edited while a poll walks the pages moves to
 the end and shifts every later record one place left: walking page numbers can skip one for good
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from adapters.change_cursor import KeysetCursor, id_order, parse_stamp
+from possync.adapters.change_cursor import KeysetCursor, id_order, parse_stamp
 
 # [U] How long Heartland may take to commit a write after stamping it. Unknown; the old overlap window.
 SETTLE = timedelta(seconds=5)

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from adapters.base import Capabilities, PosCustomer
-from models.customer import Address, Consent, Customer
-from models.normalise import email_key
-from models.tables import PosStatus
-from models.tags import Tags
+from possync.adapters.base import Capabilities, PosCustomer
+from possync.models.customer import Address, Consent, Customer
+from possync.models.normalise import email_key
+from possync.models.tables import PosStatus
+from possync.models.tags import Tags
 
 # Canonical names a tenant may map to merchant custom-field keys (`settings.heartland_custom_fields`).
 EMAIL_OPT_IN = "email_opt_in"

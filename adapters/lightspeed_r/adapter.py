@@ -14,16 +14,16 @@ from typing import Any
 
 import phonenumbers
 
-from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer
-from adapters.change_cursor import Change, KeysetCursor, digest, vendor_time
-from adapters.errors import FatalError
-from adapters.lightspeed_r import mapping
-from adapters.lightspeed_r.client import LightspeedRClient
-from adapters.lightspeed_r.cursor import SETTLE, PollCursor
-from adapters.lightspeed_r.errors import VENDOR
-from models.customer import Customer
-from models.normalise import email_key, phone_key
-from models.tenants import TenantSettings
+from possync.adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer
+from possync.adapters.change_cursor import Change, KeysetCursor, digest, vendor_time
+from possync.adapters.errors import FatalError
+from possync.adapters.lightspeed_r import mapping
+from possync.adapters.lightspeed_r.client import LightspeedRClient
+from possync.adapters.lightspeed_r.cursor import SETTLE, PollCursor
+from possync.adapters.lightspeed_r.errors import VENDOR
+from possync.models.customer import Customer
+from possync.models.normalise import email_key, phone_key
+from possync.models.tenants import TenantSettings
 
 CAPABILITIES = Capabilities(
     phone_slot=mapping.PHONE_SLOT,

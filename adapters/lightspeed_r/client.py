@@ -19,18 +19,18 @@ from urllib.parse import urlsplit
 
 import requests
 
-from adapters import oauth
-from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
-from adapters.errors import (
+from possync.adapters import oauth
+from possync.adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
+from possync.adapters.errors import (
     AuthenticationError,
     BadResponseError,
     RateLimitedError,
     RetryableError,
     resolve,
 )
-from adapters.lightspeed_r import mapping
-from adapters.lightspeed_r.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
-from adapters.ratelimit import RateLimitInfo, header, parse_fraction, parse_retry_after
+from possync.adapters.lightspeed_r import mapping
+from possync.adapters.lightspeed_r.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
+from possync.adapters.ratelimit import RateLimitInfo, header, parse_fraction, parse_retry_after
 
 REAL_API_HOST = "https://api.lightspeedapp.com"
 REAL_TOKEN_URL = "https://cloud.lightspeedapp.com/auth/oauth/token"

@@ -1,5 +1,5 @@
 """The opaque R-Series `changes_since` cursor: a (timeStamp, customerID) position, the vendor's page link,
-and at most a few records still fresh. Bounded whatever the data (SPEC rule 35; `adapters.change_cursor`).
+and at most a few records still fresh. Bounded whatever the data (SPEC rule 35; `possync.adapters.change_cursor`).
 
 Requests (pos-apis.md §1.5), one vendor page per `ChangePage`:
 - a walk in progress follows the vendor's `next` URL exactly as given (never a rebuilt `after`);
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from adapters.change_cursor import KeysetCursor, id_order, parse_stamp
+from possync.adapters.change_cursor import KeysetCursor, id_order, parse_stamp
 
 SETTLE = timedelta(seconds=2)  # one-second stamps, plus a second for the request in flight
 CURSOR_VERSION = 2

@@ -6,7 +6,7 @@ to `DEFAULT_ERROR_TABLE`, then to the status class (5xx retry, other 4xx fatal).
 
 from __future__ import annotations
 
-from adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
+from possync.adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
 
 VENDOR = "lightspeed-r"
 

@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from adapters.base import PosCustomer
-from adapters.errors import BadResponseError
-from adapters.lightspeed_r.errors import VENDOR
-from models.customer import Address, Consent, Customer
-from models.tables import PosStatus
-from models.tags import Tags
+from possync.adapters.base import PosCustomer
+from possync.adapters.errors import BadResponseError
+from possync.adapters.lightspeed_r.errors import VENDOR
+from possync.models.customer import Address, Consent, Customer
+from possync.models.tables import PosStatus
+from possync.models.tags import Tags
 
 # Relations every read asks for, as the JSON array string the vendor requires (Gotcha 4).
 LOAD_RELATIONS = '["Contact","Tags"]'

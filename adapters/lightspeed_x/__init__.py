@@ -1,15 +1,15 @@
 """Lightspeed Retail X-Series (formerly Vend): adapter, client, mapping, error table and fake.
 
-`make_adapter(config, secrets, settings, save_secrets)` is what `adapters.registry` calls;
-`adapters.lightspeed_x.fake` holds the contract-faithful fake; `CAPABILITIES` says what an X-Series customer can hold
+`make_adapter(config, secrets, settings, save_secrets)` is what `possync.adapters.registry` calls;
+`possync.adapters.lightspeed_x.fake` holds the contract-faithful fake; `CAPABILITIES` says what an X-Series customer can hold
 (tags go to `custom_field_4`, see `mapping`). `parse_webhook` reads a `customer.update` delivery.
 """
 
 from __future__ import annotations
 
-from adapters.lightspeed_x.adapter import CAPABILITIES, LightspeedXAdapter, make_adapter
-from adapters.lightspeed_x.client import LightspeedXClient, parse_rate_limit_headers
-from adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
+from possync.adapters.lightspeed_x.adapter import CAPABILITIES, LightspeedXAdapter, make_adapter
+from possync.adapters.lightspeed_x.client import LightspeedXClient, parse_rate_limit_headers
+from possync.adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
 
 __all__ = [
     "CAPABILITIES",

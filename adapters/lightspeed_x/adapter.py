@@ -16,14 +16,14 @@ from typing import Any
 
 import requests
 
-from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer
-from adapters.errors import FatalError
-from adapters.lightspeed_x.client import API_PREFIX, LightspeedXClient, WrongAddressError, base_url_for
-from adapters.lightspeed_x.errors import VENDOR
-from adapters.lightspeed_x.mapping import TAGS_FIELD, from_vendor, to_vendor_changes, to_vendor_create
-from models.customer import Customer
-from models.normalise import email_key, phone_key
-from models.tenants import TenantSettings
+from possync.adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer
+from possync.adapters.errors import FatalError
+from possync.adapters.lightspeed_x.client import API_PREFIX, LightspeedXClient, WrongAddressError, base_url_for
+from possync.adapters.lightspeed_x.errors import VENDOR
+from possync.adapters.lightspeed_x.mapping import TAGS_FIELD, from_vendor, to_vendor_changes, to_vendor_create
+from possync.models.customer import Customer
+from possync.models.normalise import email_key, phone_key
+from possync.models.tenants import TenantSettings
 
 CAPABILITIES = Capabilities(
     phone_slot="phone",

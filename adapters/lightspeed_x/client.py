@@ -13,11 +13,11 @@ from typing import Any
 
 import requests
 
-from adapters import oauth
-from adapters.base import DEFAULT_TIMEOUT, TokenSaver, VendorHttpClient
-from adapters.errors import AuthenticationError, FatalError
-from adapters.lightspeed_x.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
-from adapters.ratelimit import RateLimitInfo, header, header_number, parse_retry_after
+from possync.adapters import oauth
+from possync.adapters.base import DEFAULT_TIMEOUT, TokenSaver, VendorHttpClient
+from possync.adapters.errors import AuthenticationError, FatalError
+from possync.adapters.lightspeed_x.errors import ERROR_TABLE, OAUTH_ERROR_TABLE, VENDOR
+from possync.adapters.ratelimit import RateLimitInfo, header, header_number, parse_retry_after
 
 API_PREFIX = "/api/2.0"  # customers, search; the date-based versions keep the same shapes
 TOKEN_PATH = "/api/1.0/token"  # the token endpoint stayed on 1.0 [D]

@@ -7,7 +7,7 @@ the merchant reading the failed list: they say what to do, never which customer 
 
 from __future__ import annotations
 
-from adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
+from possync.adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
 
 VENDOR = "lightspeed-x"
 

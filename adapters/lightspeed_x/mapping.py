@@ -27,12 +27,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from adapters.base import PosCustomer
-from adapters.errors import BadResponseError
-from adapters.lightspeed_x.errors import VENDOR
-from models.customer import Address, Consent, Customer
-from models.tables import PosStatus
-from models.tags import Tags
+from possync.adapters.base import PosCustomer
+from possync.adapters.errors import BadResponseError
+from possync.adapters.lightspeed_x.errors import VENDOR
+from possync.models.customer import Address, Consent, Customer
+from possync.models.tables import PosStatus
+from possync.models.tags import Tags
 
 TAGS_FIELD = "custom_field_4"
 BILLING_PREFIX = "physical"

@@ -12,8 +12,8 @@ import json
 import re
 from collections.abc import Mapping
 
-from adapters.errors import BadResponseError
-from adapters.lightspeed_x.errors import VENDOR
+from possync.adapters.errors import BadResponseError
+from possync.adapters.lightspeed_x.errors import VENDOR
 
 WEBHOOK_TYPE = "customer.update"
 ENDPOINT = "webhook customer.update"

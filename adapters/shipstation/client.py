@@ -16,11 +16,11 @@ from typing import Any
 
 import requests
 
-from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
-from adapters.errors import FatalError
-from adapters.ratelimit import RateLimitInfo, header, header_number
-from adapters.shipstation.errors import ERROR_TABLE, VENDOR
-from adapters.shipstation.mapping import CustomerShapeError, ShipStationCustomer, customer_from_json
+from possync.adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
+from possync.adapters.errors import FatalError
+from possync.adapters.ratelimit import RateLimitInfo, header, header_number
+from possync.adapters.shipstation.errors import ERROR_TABLE, VENDOR
+from possync.adapters.shipstation.mapping import CustomerShapeError, ShipStationCustomer, customer_from_json
 
 REAL_HOST = "https://ssapi.shipstation.com"
 WINDOW_SECONDS = 60.0  # V1's window: "40 requests per minute" [reference §6.1]

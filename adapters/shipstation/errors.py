@@ -5,7 +5,7 @@ Kept as data so a wrong guess about the vendor is a one-line change; reasons are
 
 from __future__ import annotations
 
-from adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
+from possync.adapters.errors import DEFAULT_ERROR_TABLE, ErrorAction, ErrorKey, ErrorResolution
 
 VENDOR = "shipstation"
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import requests
 
-from adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
-from adapters.errors import (
+from possync.adapters.base import DEFAULT_TIMEOUT, VendorHttpClient
+from possync.adapters.errors import (
     DEFAULT_ERROR_TABLE,
     BadResponseError,
     ErrorAction,
@@ -36,10 +36,10 @@ from adapters.errors import (
     RateLimitedError,
     RetryableError,
 )
-from adapters.ratelimit import RateLimitInfo, header, parse_retry_after
-from adapters.shopify import mapping, queries
-from models.customer import Consent, Customer
-from models.shopify_values import SHOPIFY_API_VERSION, ShopifyCustomer, ShopifyOrder
+from possync.adapters.ratelimit import RateLimitInfo, header, parse_retry_after
+from possync.adapters.shopify import mapping, queries
+from possync.models.customer import Consent, Customer
+from possync.models.shopify_values import SHOPIFY_API_VERSION, ShopifyCustomer, ShopifyOrder
 
 DEFAULT_API_VERSION = SHOPIFY_API_VERSION
 

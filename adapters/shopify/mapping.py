@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from models.customer import Address, Consent, ConsentState, Customer
-from models.shopify_payloads import shopify_id, split_tags
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from models.tags import Tags
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.shopify_payloads import shopify_id, split_tags
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.models.tags import Tags
 
 # Shopify's standard customer metafield for the birthday (reference §2.3); apps also use custom
 # namespaces, so the client takes it as a parameter and this is only the default.

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.errors import BadResponseError
-from adapters.shopify.client import ShopifyClient, ShopifyUserError
-from adapters.shopify.mapping import gid
-from models.shopify_payloads import shopify_id
+from possync.adapters.errors import BadResponseError
+from possync.adapters.shopify.client import ShopifyClient, ShopifyUserError
+from possync.adapters.shopify.mapping import gid
+from possync.models.shopify_payloads import shopify_id
 
 _OVERRIDE = "$customerOneId: ID!, $customerTwoId: ID!, $overrideFields: CustomerMergeOverrideFields"
 _ARGS = "customerOneId: $customerOneId, customerTwoId: $customerTwoId, overrideFields: $overrideFields"

@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
-from adapters.shopify.hmac import sign
-from models.shopify_values import SHOPIFY_API_VERSION
+from possync.adapters.shopify.hmac import sign
+from possync.models.shopify_values import SHOPIFY_API_VERSION
 
 __all__ = [
     "address_payload",

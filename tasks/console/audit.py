@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.tables import ConsoleAction
+from possync.models.tables import ConsoleAction
 
 
 def record(session: Session, actor: str, action: str, *, tenant_id: int | None = None, customer: str | None = None,

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from models.normalise import email_key, phone_key
-from models.tables import CustomerLink, InboundEvent, NearMatch, PosIndexEntry, SyncAttempt, SyncJob, Tenant
-from tasks.console import audit
+from possync.models.normalise import email_key, phone_key
+from possync.models.tables import CustomerLink, InboundEvent, NearMatch, PosIndexEntry, SyncAttempt, SyncJob, Tenant
+from possync.tasks.console import audit
 
 MAX_RESULTS = 50
 MAX_JOBS = 200  # a customer's most recent jobs on one page; older ones are rare and in `possync failed show`

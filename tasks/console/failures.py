@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.tables import JobStatus, SyncAttempt, SyncJob
+from possync.models.tables import JobStatus, SyncAttempt, SyncJob
 
 PAGE_SIZE = 50
 # Where a sync writes: a Shopify -> POS job writes to the tenant's POS, a POS -> Shopify job to Shopify.

@@ -39,7 +39,7 @@ MASKS = {"email": mask_email, "phone": mask_phone, "first_name": mask_name, "las
 
 
 def mask_customer(customer: dict[str, object] | None) -> dict[str, object] | None:
-    """A customer's JSON (`models.customer.Customer.to_json`) with its names and contacts masked and its
+    """A customer's JSON (`possync.models.customer.Customer.to_json`) with its names and contacts masked and its
     addresses and birthday hidden; consent states stay (they are what an operator checks)."""
     if customer is None:
         return None

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import links
-from models.tables import CustomerLink, NearMatch, PosIndexEntry, SyncJob
+from possync.models import links
+from possync.models.tables import CustomerLink, NearMatch, PosIndexEntry, SyncJob
 
 PAGE_SIZE = 100
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.tables import Tenant
-from tasks.operations import tenant_status
+from possync.models.tables import Tenant
+from possync.tasks.operations import tenant_status
 
 
 def start_of_day(now: datetime | None = None) -> datetime:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from models.customer import Consent, ConsentState
+from possync.models.customer import Consent, ConsentState
 
 # Shopify consent state -> the POS opt-in flag. Only a confirmed subscription is an opt-in: `pending`
 # is an unconfirmed double opt-in; `redacted` (privacy erasure) and `invalid` (undeliverable) are never

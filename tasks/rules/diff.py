@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import Capabilities
-from models.customer import Address, Customer
-from models.normalise import email_key
-from tasks.rules.consent import merge_consent
-from tasks.rules.keys import same_phone
-from tasks.rules.mapping import held_fields
+from possync.adapters.base import Capabilities
+from possync.models.customer import Address, Customer
+from possync.models.normalise import email_key
+from possync.tasks.rules.consent import merge_consent
+from possync.tasks.rules.keys import same_phone
+from possync.tasks.rules.mapping import held_fields
 
 NAME_FIELDS = ("first_name", "last_name")
 ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)

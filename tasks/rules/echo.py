@@ -8,8 +8,8 @@ X-Series webhook, a Shopify `customers/update`) is possync's own echo and is not
 
 from __future__ import annotations
 
-from models.customer import Customer
-from models.tables import CustomerLink
+from possync.models.customer import Customer
+from possync.models.tables import CustomerLink
 
 # Both sides are fingerprinted over every synced field. A POS reading holds empty values for the fields
 # its POS lacks, the same on each reading; on Shopify a merchant's edit of any synced field made between

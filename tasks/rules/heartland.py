@@ -1,7 +1,7 @@
 """Heartland Retail's extra rules (SPEC rules 22 to 24).
 
 - Rule 22: Heartland's API refuses a customer without an email and a complete physical address. The
-  adapter checks first (`create_problems`, in `adapters.heartland.mapping`) and fails the sync with a
+  adapter checks first (`create_problems`, in `possync.adapters.heartland.mapping`) and fails the sync with a
   reason naming what is missing instead of half-creating the customer; a later Shopify update re-runs it.
 - Rule 23: the tenant's default customer stands in only for an order with no customer, or a Shopify
   POS order whose customer is incomplete. Never for a normal (web) customer missing an address: that
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from adapters.base import Capabilities
-from adapters.heartland.mapping import CustomFields, capabilities_for, create_problems, describe_problems
-from models.customer import Customer
-from models.shopify_values import ShopifyOrder
-from models.tables import PosKind
+from possync.adapters.base import Capabilities
+from possync.adapters.heartland.mapping import CustomFields, capabilities_for, create_problems, describe_problems
+from possync.models.customer import Customer
+from possync.models.shopify_values import ShopifyOrder
+from possync.models.tables import PosKind
 
 __all__ = ["create_problems", "describe_problems", "heartland_capabilities", "order_contact",
            "uses_default_customer"]

@@ -1,6 +1,6 @@
 """Match keys for the rules' hot path: `phone_key` with a fast path for plainly typed NANP numbers.
 
-`models.normalise.phone_key` parses every number with `phonenumbers` (about 60-130 us a call), which
+`possync.models.normalise.phone_key` parses every number with `phonenumbers` (about 60-130 us a call), which
 dominated the rules' cost (`bench.rules`). Most numbers in a North American shop are ten digits,
 maybe a leading `1`/`+1`, and formatting characters; for those the key is simply the ten national
 digits, exactly what `phone_key` returns. Anything else (letters, extensions, other lengths, a `+`
@@ -14,7 +14,7 @@ import re
 
 import phonenumbers
 
-from models.normalise import email_key, phone_key
+from possync.models.normalise import email_key, phone_key
 
 __all__ = ["email_key", "fast_phone_key", "same_phone"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import enum
 
-from adapters.base import Capabilities, PosCustomer
-from models.tables import PosStatus
+from possync.adapters.base import Capabilities, PosCustomer
+from possync.models.tables import PosStatus
 
 
 class LinkVerdict(enum.StrEnum):

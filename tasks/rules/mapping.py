@@ -1,7 +1,7 @@
 """What a POS customer should look like for a Shopify customer (SPEC rules 14 to 18, 25).
 
 `desired_pos_customer` builds the canonical `Customer` that create writes whole and update diffs
-against (`tasks.rules.diff`). It only carries fields the tenant's POS can hold (`held_fields`), so
+against (`possync.tasks.rules.diff`). It only carries fields the tenant's POS can hold (`held_fields`), so
 nothing downstream has to filter again.
 
 Where each canonical field lands, per POS (the README copies this table):
@@ -20,7 +20,7 @@ Where each canonical field lands, per POS (the README copies this table):
 
 Where a POS has no tags, the tags are joined by `Tags.text` into the text field named by
 `Capabilities.tags_field`, which merchants can filter customer lists by. A Heartland field with no
-key in `heartland_custom_fields` is not held at all (see `tasks.rules.heartland.heartland_capabilities`).
+key in `heartland_custom_fields` is not held at all (see `possync.tasks.rules.heartland.heartland_capabilities`).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from adapters.base import Capabilities
-from models import military
-from models.customer import Address, Customer
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from models.tags import Tags
+from possync.adapters.base import Capabilities
+from possync.models import military
+from possync.models.customer import Address, Customer
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.models.tags import Tags
 
 SHOPIFY_TAG = "Shopify"
 _ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)

@@ -30,11 +30,11 @@ from typing import Literal, Protocol
 
 from sqlalchemy.orm import Session
 
-from adapters.base import PosAdapter, PosCustomer
-from models.customer import Customer
-from models.pos_index import index_customers, lookup
-from models.tables import PosStatus
-from tasks.rules.keys import email_key, fast_phone_key
+from possync.adapters.base import PosAdapter, PosCustomer
+from possync.models.customer import Customer
+from possync.models.pos_index import index_customers, lookup
+from possync.models.tables import PosStatus
+from possync.tasks.rules.keys import email_key, fast_phone_key
 
 Via = Literal["index", "vendor"]
 KeyKind = Literal["email", "phone"]

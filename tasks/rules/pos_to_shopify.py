@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.customer import Customer
-from models.tags import Tags
-from tasks.rules.consent import consent_for_shopify
-from tasks.rules.diff import is_blank, same_value
-from tasks.rules.mapping import possync_tags
+from possync.models.customer import Customer
+from possync.models.tags import Tags
+from possync.tasks.rules.consent import consent_for_shopify
+from possync.tasks.rules.diff import is_blank, same_value
+from possync.tasks.rules.mapping import possync_tags
 
 BASIC_FIELDS = ("first_name", "last_name", "email", "phone")
 CONSENT_FIELDS = ("email_consent", "sms_consent")

@@ -21,12 +21,12 @@ from typing import Any, Literal
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from models import shipstation
-from models.normalise import email_key, phone_key
-from models.shopify_values import ShopifyCustomer
-from models.tables import ShipStationRecord
-from tasks.shipstation import tags as tag_rules
-from tasks.shipstation.columns import ONE_NAME, RECORD_FIELDS, REQUIRED, TAG_SEPARATOR, Header
+from possync.models import shipstation
+from possync.models.normalise import email_key, phone_key
+from possync.models.shopify_values import ShopifyCustomer
+from possync.models.tables import ShipStationRecord
+from possync.tasks.shipstation import tags as tag_rules
+from possync.tasks.shipstation.columns import ONE_NAME, RECORD_FIELDS, REQUIRED, TAG_SEPARATOR, Header
 
 Action = Literal["create", "update"]
 Held = ShipStationRecord | Row[Any]  # a record as stored: an ORM object or a plain row of its columns

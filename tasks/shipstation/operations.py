@@ -16,18 +16,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from adapters.errors import RateLimitedError
-from adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient
-from models.shopify_values import ShopifyCustomer
-from models.tables import ShipStationRead, Tenant
-from models.tenants import context_by_name, get_tenant, shipstation_of
-from tasks.clients import shipstation_client_for, shopify_client_for
-from tasks.preview import read_page
-from tasks.shipstation import export as exporting
-from tasks.shipstation.columns import Header, builtin_header, header_from_template
-from tasks.shipstation.duplicates import Group, merge_plan
-from tasks.shipstation.read import ReadSummary, read_customers
-from tasks.shipstation.tags import tag_key
+from possync.adapters.errors import RateLimitedError
+from possync.adapters.shipstation.client import WINDOW_SECONDS, ShipStationClient
+from possync.models.shopify_values import ShopifyCustomer
+from possync.models.tables import ShipStationRead, Tenant
+from possync.models.tenants import context_by_name, get_tenant, shipstation_of
+from possync.tasks.clients import shipstation_client_for, shopify_client_for
+from possync.tasks.preview import read_page
+from possync.tasks.shipstation import export as exporting
+from possync.tasks.shipstation.columns import Header, builtin_header, header_from_template
+from possync.tasks.shipstation.duplicates import Group, merge_plan
+from possync.tasks.shipstation.read import ReadSummary, read_customers
+from possync.tasks.shipstation.tags import tag_key
 
 
 class NoShipStationError(LookupError):

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from adapters.errors import AdapterError, RateLimitedError
-from adapters.shipstation.client import MAX_PAGE_SIZE, ShipStationClient
-from models import shipstation
-from models.tables import ShipStationRead
+from possync.adapters.errors import AdapterError, RateLimitedError
+from possync.adapters.shipstation.client import MAX_PAGE_SIZE, ShipStationClient
+from possync.models import shipstation
+from possync.models.tables import ShipStationRead
 
 T = TypeVar("T")
 Wait = Callable[[RateLimitedError], None]

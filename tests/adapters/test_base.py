@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters import base
-from adapters.base import VendorHttpClient, environment_settings, shared_transport
-from adapters.errors import FatalError
+from possync.adapters import base
+from possync.adapters.base import VendorHttpClient, environment_settings, shared_transport
+from possync.adapters.errors import FatalError
 
 
 class KeepAliveHandler(http.server.BaseHTTPRequestHandler):
@@ -120,7 +120,7 @@ def test_the_environment_is_read_once_per_host(fresh_environment: pytest.MonkeyP
 def test_the_fakes_keep_connections_alive_as_the_vendors_do(monkeypatch: pytest.MonkeyPatch) -> None:
     import urllib3.connection
 
-    from adapters.lightspeed_r.fake import FakeServer
+    from possync.adapters.lightspeed_r.fake import FakeServer
 
     connects: list[object] = []
     real_connect = urllib3.connection.HTTPConnection.connect

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from adapters.change_cursor import FRESH_MAX, Change, KeysetCursor, vendor_time
+from possync.adapters.change_cursor import FRESH_MAX, Change, KeysetCursor, vendor_time
 
 NOW = datetime(2026, 5, 28, 20, 26, 40, tzinfo=UTC)
 SETTLE = timedelta(seconds=2)

@@ -16,12 +16,12 @@ from datetime import date
 
 import pytest
 
-from adapters.base import PosAdapter
-from adapters.fakes.server import FakeVendorServer
-from adapters.registry import vendor_package
-from models.customer import Address, Consent, ConsentState, Customer
-from models.tables import PosKind, PosStatus
-from models.tenants import TenantSettings
+from possync.adapters.base import PosAdapter
+from possync.adapters.fakes.server import FakeVendorServer
+from possync.adapters.registry import vendor_package
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.tables import PosKind, PosStatus
+from possync.models.tenants import TenantSettings
 
 TOKEN = "contract-token"
 CUSTOM_FIELDS = {"email_opt_in": "optin", "birthday": "dob", "tags": "labels"}
@@ -80,7 +80,7 @@ def test_create_then_get_round_trips_what_the_pos_holds(pos: Pos) -> None:
 def test_the_fake_counts_writes_aimed_at_archived_customers(pos: Pos) -> None:
     """Instrumentation for benchmarks (SPEC rule 37), not vendor behaviour: a write at a customer
     archived (X-Series: deleted) at that moment is counted, whatever the fake answers."""
-    from adapters.errors import AdapterError
+    from possync.adapters.errors import AdapterError
 
     active, archived = (pos.adapter.create_customer(JANE).pos_id,
                         pos.adapter.create_customer(dataclasses.replace(JANE, email="other@example.com")).pos_id)
@@ -138,7 +138,7 @@ def test_the_change_poll_sees_writes_and_removals_and_idles_at_one_request(pos: 
 
 
 def test_a_vendor_429_is_a_rate_limited_error_with_a_wait(pos: Pos) -> None:
-    from adapters.errors import RateLimitedError
+    from possync.adapters.errors import RateLimitedError
 
     pos.fake.inject(429, count=1, headers={"Retry-After": "3"})
     with pytest.raises(RateLimitedError) as caught:

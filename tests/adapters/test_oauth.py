@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from adapters import oauth
-from adapters.base import VendorHttpClient
-from adapters.errors import BadResponseError
+from possync.adapters import oauth
+from possync.adapters.base import VendorHttpClient
+from possync.adapters.errors import BadResponseError
 
 OLD = {"access_token": "a1", "refresh_token": "r1", "client_id": "c", "client_secret": "s"}
 CLIENT = VendorHttpClient("http://127.0.0.1:9")  # only its error helper is used

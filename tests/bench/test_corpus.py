@@ -76,7 +76,7 @@ def test_the_smallest_corpus_runs_end_to_end_and_a_mislink_is_counted() -> None:
         stranger = pos_ids["s0"]  # a store-only customer: nobody's truth
         seen["before"] = sum("wrong link" in f for f in before.values())
         seen["victim"] = victim.index
-        from models.db import get_engine
+        from possync.models.db import get_engine
 
         with get_engine(s.database_url).begin() as conn:
             conn.execute(sa.text("UPDATE customer_links SET pos_customer_id = :p WHERE tenant_id = :t "

@@ -31,10 +31,10 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from models.tables import PosKind
+from possync.models.tables import PosKind
 from tests.resilience.servers import running_sentinel_group
-from worker.routing import CRM_QUEUES, INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
-from worker.settings import SettingsError, load_settings
+from possync.worker.routing import CRM_QUEUES, INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
+from possync.worker.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -43,7 +43,7 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 K8S = ROOT / "deploy" / "k8s"
 SCHEMAS = ROOT / "deploy" / "schemas"
 ALL_QUEUES = {INTAKE_QUEUE, POLL_QUEUE, *(kind.queue for kind in PosKind), *CRM_QUEUES}
-WORKER_PING = "celery -A worker.celery_app inspect ping -d"
+WORKER_PING = "celery -A possync.worker.celery_app inspect ping -d"
 # `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}`; `$$` is a literal `$`.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -243,7 +243,7 @@ def test_every_long_running_service_has_a_health_check() -> None:
 
 def test_receiver_runs_under_gunicorn_on_port_8000() -> None:
     receiver = load_compose()["services"]["receiver"]
-    assert receiver["command"][0] == "gunicorn" and receiver["command"][-1] == "worker.web.wsgi:app"
+    assert receiver["command"][0] == "gunicorn" and receiver["command"][-1] == "possync.entry.web.wsgi:app"
     assert any(str(p).endswith(":8000") for p in receiver["ports"])
     assert receiver["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
 
@@ -285,7 +285,7 @@ def test_env_example_holds_no_usable_secret() -> None:
 def test_env_example_documents_every_setting_possync_reads() -> None:
     """Drift check: a new POSSYNC_* variable in the settings or CLI must reach the deployment files."""
     read = set()
-    for path in [ROOT / "worker" / "settings.py", *sorted((ROOT / "worker" / "cli").glob("*.py"))]:
+    for path in [ROOT / "worker" / "settings.py", *sorted((ROOT / "entry" / "cli").glob("*.py"))]:
         if path.exists():
             read |= set(re.findall(r"\"(POSSYNC_[A-Z0-9_]+)\"", path.read_text()))
     assert "POSSYNC_DATABASE_URL" in read
@@ -412,7 +412,7 @@ def test_dockerfile_exposes_8000_and_defaults_to_the_receiver_under_gunicorn() -
     stage = final_stage()
     assert ("EXPOSE", "8000") in stage
     cmd = json.loads([args for op, args in stage if op == "CMD"][-1])
-    assert cmd[0] == "gunicorn" and cmd[-1] == "worker.web.wsgi:app"
+    assert cmd[0] == "gunicorn" and cmd[-1] == "possync.entry.web.wsgi:app"
 
 
 def test_dockerfile_bakes_in_no_secret() -> None:
@@ -539,7 +539,7 @@ def test_migration_job_runs_db_upgrade() -> None:
 def test_receiver_probes_use_healthz_and_readyz_on_8000() -> None:
     (receiver,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "receiver"]
     container = pod_spec(receiver)["containers"][0]
-    assert command_of(container)[0] == "gunicorn" and command_of(container)[-1] == "worker.web.wsgi:app"
+    assert command_of(container)[0] == "gunicorn" and command_of(container)[-1] == "possync.entry.web.wsgi:app"
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -707,7 +707,7 @@ def test_gunicorn_config_empties_the_metrics_dir_and_drops_dead_workers(tmp_path
 
 
 def test_gunicorn_config_keeps_the_receivers_settings_and_adds_the_containers(tmp_path: Path, monkeypatch) -> None:
-    from worker.web import gunicorn_conf as receiver
+    from possync.entry.web import gunicorn_conf as receiver
 
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "a" / "b"))
     monkeypatch.setenv("WEB_CONCURRENCY", "3")

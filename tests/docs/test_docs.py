@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 import pytest
 
-from worker.cli import cli
+from possync.entry.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-PRODUCT_DIRS = ("worker", "tasks", "adapters", "models", "bench")
+PRODUCT_DIRS = ("entry", "worker", "tasks", "adapters", "models", "bench")
 TEXT_SUFFIXES = {".py", ".lua", ".mako", ".md", ".txt", ".html", ".sql"}
 
 # "rule 10", "rules 6-11", "rules 6 to 11", "rules 12, 13, 33", "rules 25 and 26", "principle 4".

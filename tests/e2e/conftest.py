@@ -18,7 +18,7 @@ from tests.e2e.harness import (
     make_pos_fake,
     tenant_file,
 )
-from worker.settings import load_settings
+from possync.worker.settings import load_settings
 
 E2E_PREFIX = f"possync-e2e:{RUN_ID}:"
 CONSOLE_LOGIN = "operator:e2e-console-password"  # the receiver serves the operator console too
@@ -27,7 +27,7 @@ CONSOLE_LOGIN = "operator:e2e-console-password"  # the receiver serves the opera
 @pytest.fixture(scope="session")
 def e2e_env(pg_url: str, redis_server_url: str, secret_key: str) -> Iterator[dict[str, str]]:
     """The environment shared by this process and the worker process; this process is switched to it."""
-    from worker.runtime import activate
+    from possync.worker.runtime import activate
 
     env = {
         "POSSYNC_DATABASE_URL": pg_url,
@@ -48,7 +48,7 @@ def e2e_env(pg_url: str, redis_server_url: str, secret_key: str) -> Iterator[dic
 
 @pytest.fixture(scope="session")
 def worker_process(e2e_env: dict[str, str]) -> Iterator[WorkerProcess]:
-    from worker.celery_app import app
+    from possync.worker.celery_app import app
 
     process = WorkerProcess(e2e_env)
     process.start()
@@ -61,8 +61,8 @@ def worker_process(e2e_env: dict[str, str]) -> Iterator[WorkerProcess]:
 
 @pytest.fixture(scope="session")
 def receiver(e2e_env: dict[str, str]) -> Iterator[ServedApp]:
-    from tasks.intake import enqueue_event
-    from worker.web.app import create_app
+    from possync.tasks.intake import enqueue_event
+    from possync.entry.web.app import create_app
 
     served = ServedApp(create_app(e2e_env["POSSYNC_DATABASE_URL"], e2e_env["POSSYNC_SECRET_KEY"], enqueue_event,
                                   secrets_ttl=0.0, console_auth=CONSOLE_LOGIN))
@@ -73,7 +73,7 @@ def receiver(e2e_env: dict[str, str]) -> Iterator[ServedApp]:
 @pytest.fixture
 def make_shop(db_url: str, e2e_env: dict[str, str], receiver: ServedApp, worker_process: WorkerProcess):  # type: ignore[no-untyped-def]
     """Factory: a tenant of the given POS kind with fresh Shopify and POS fakes."""
-    from adapters.shopify.fake import FakeShopify
+    from possync.adapters.shopify.fake import FakeShopify
     from tests.e2e.harness import SHOPIFY_TOKEN
 
     started = []

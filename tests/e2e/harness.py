@@ -14,12 +14,12 @@ from typing import Any
 import requests
 
 import bench.stack as bench_stack
-from adapters.fakes.server import FakeVendorServer
-from adapters.shopify.fake import FakeShopify
-from adapters.shopify.webhooks import send_webhook
-from models.db import session_scope
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant
+from possync.adapters.fakes.server import FakeVendorServer
+from possync.adapters.shopify.fake import FakeShopify
+from possync.adapters.shopify.webhooks import send_webhook
+from possync.models.db import session_scope
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant
 
 SHOPIFY_TOKEN = bench_stack.SHOPIFY_TOKEN
 ServedApp = bench_stack.ServedApp

@@ -11,13 +11,13 @@ import json
 
 import pytest
 
-from adapters.shopify.webhooks import customer_payload
-from models import links
-from models.db import session_scope
-from models.near_matches import near_matches
-from models.tables import JobStatus, SyncJob
-from models.tenants import get_tenant
-from tasks.operations import poll_now, status
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models import links
+from possync.models.db import session_scope
+from possync.models.near_matches import near_matches
+from possync.models.tables import JobStatus, SyncJob
+from possync.models.tenants import get_tenant
+from possync.tasks.operations import poll_now, status
 from tests.e2e.harness import KINDS, Shop, wait_for
 from tests.e2e.test_shopify_to_pos import ADDRESS, jobs_of
 

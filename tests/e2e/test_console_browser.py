@@ -13,9 +13,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
-from adapters.shopify.webhooks import customer_payload
-from models.db import session_scope
-from models.tables import ConsoleAction, JobStatus, SyncJob
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models.db import session_scope
+from possync.models.tables import ConsoleAction, JobStatus, SyncJob
 from tests.e2e.browser import chromium, screenshot, statuses
 from tests.e2e.conftest import CONSOLE_LOGIN
 from tests.e2e.harness import Shop, wait_for

@@ -13,18 +13,18 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from adapters.freshsales.fake import FakeFreshsales
-from adapters.shopify.fake import FakeShopify
-from adapters.shopify.webhooks import (
+from possync.adapters.freshsales.fake import FakeFreshsales
+from possync.adapters.shopify.fake import FakeShopify
+from possync.adapters.shopify.webhooks import (
     customer_payload,
     customer_redact_payload,
     email_consent_payload,
     order_payload,
     send_webhook,
 )
-from models.crm_links import get_crm_link
-from models.db import session_scope
-from models.tables import CrmLink, JobStatus, SyncJob
+from possync.models.crm_links import get_crm_link
+from possync.models.db import session_scope
+from possync.models.tables import CrmLink, JobStatus, SyncJob
 from tests.e2e.harness import SHOPIFY_TOKEN, ServedApp, WorkerProcess, add_tenant, make_pos_fake, tenant_file, wait_for
 
 CRM_KEY = "fs-e2e-key-0123456789"
@@ -70,7 +70,7 @@ def make_crm_shop(db_url: str, e2e_env: dict[str, str], receiver: ServedApp,
         data["crm"] = {"kind": "freshsales", "base_url": fake.url, "api_key": CRM_KEY, **(crm or {})}
         add_tenant(db_url, e2e_env["POSSYNC_SECRET_KEY"], data)
         if pos_kind:  # the POS import is not what these tests are about
-            from models.tables import PosImport, Tenant
+            from possync.models.tables import PosImport, Tenant
 
             with session_scope(db_url) as session:
                 tenant = session.scalar(select(Tenant).where(Tenant.name == name))
@@ -178,7 +178,7 @@ def test_consent_topic_updates_the_subscription(make_crm_shop, db_url: str) -> N
 
 def test_what_the_crm_lacks_is_named_and_the_rest_still_syncs(make_crm_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
     """Rule 39: fields cannot be created through this CRM's API: status and the job name them."""
-    from tasks.operations import status
+    from possync.tasks.operations import status
 
     shop = make_crm_shop(with_setup=False, allow_field_create=False)
     job = sign_up(shop, db_url, "Ed", "ed@example.com")
@@ -229,7 +229,7 @@ def test_a_429_is_waited_out_and_never_touches_the_pos_job(make_crm_shop, db_url
 
 def test_refused_email_and_revoked_key_go_to_the_failed_list_and_nothing_else_stops(  # type: ignore[no-untyped-def]
         make_crm_shop, db_url: str) -> None:
-    from tasks.operations import replay
+    from possync.tasks.operations import replay
 
     shop = make_crm_shop()
     bad = shop.shopify.add_customer("Ka", "Lo", "ka@invalid", None)
@@ -256,8 +256,8 @@ def test_refused_email_and_revoked_key_go_to_the_failed_list_and_nothing_else_st
 
 def test_redact_erases_possyncs_copy_and_export_lists_the_contact(make_crm_shop, db_url: str) -> None:  # type: ignore[no-untyped-def]
     """Rule 53."""
-    from models.tables import Tenant
-    from tasks.privacy import export_customer
+    from possync.models.tables import Tenant
+    from possync.tasks.privacy import export_customer
 
     shop = make_crm_shop()
     customer_id = shop.shopify.add_customer("Qu", "Ro", "qu@example.com", None)

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from adapters.shopify.fake import FakeShopify
-from adapters.shopify.webhooks import customer_payload, order_payload
-from models.db import session_scope
-from models.tables import ImportStatus, JobStatus, PosImport, PosIndexEntry, SyncJob, Tenant
-from tasks import onboarding
+from possync.adapters.shopify.fake import FakeShopify
+from possync.adapters.shopify.webhooks import customer_payload, order_payload
+from possync.models.db import session_scope
+from possync.models.tables import ImportStatus, JobStatus, PosImport, PosIndexEntry, SyncJob, Tenant
+from possync.tasks import onboarding
 from tests.e2e.harness import SHOPIFY_TOKEN, Shop, make_pos_fake, tenant_file, wait_for
-from tests.worker.cli.test_commands import possync
+from tests.entry.cli.test_commands import possync
 
 ADDRESS = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4", "countryCode": "CA"}
 
@@ -96,7 +96,7 @@ def test_a_create_waits_for_the_import_then_proceeds_without_a_duplicate(make_sh
     customers = shop.pos.state()["customers"]
     assert len(customers) == 2 and sum("jane.doe" in str(c).lower() for c in customers) == 1
     with session_scope(db_url) as session:
-        from models.tables import CustomerLink
+        from possync.models.tables import CustomerLink
 
         link = session.scalar(select(CustomerLink).where(CustomerLink.shopify_customer_id == jane))
         assert link is not None and link.pos_customer_id == str(jane_pos)

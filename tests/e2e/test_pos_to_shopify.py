@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.shopify.webhooks import customer_payload
-from models.tables import JobStatus
-from tasks.operations import poll_now
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models.tables import JobStatus
+from possync.tasks.operations import poll_now
 from tests.e2e.harness import Shop, wait_for
 from tests.e2e.test_shopify_to_pos import ADDRESS, finished, jobs_of
 
@@ -67,9 +67,9 @@ def test_rule_2_a_new_pos_customer_is_created_in_shopify(make_shop, db_url: str)
 def test_rule_2_an_x_series_webhook_triggers_the_same_push(make_shop, db_url: str, secret_key: str) -> None:  # type: ignore[no-untyped-def]
     import requests
 
-    from models import webhook_tokens
-    from models.db import session_scope
-    from models.tenants import get_tenant
+    from possync.models import webhook_tokens
+    from possync.models.db import session_scope
+    from possync.models.tenants import get_tenant
 
     shop = make_shop("lightspeed-x")
     [pos_id] = shop.pos.seed([{"first_name": "Ola", "last_name": "Pine", "email": "ola@example.com"}])

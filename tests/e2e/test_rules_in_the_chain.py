@@ -8,12 +8,12 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
-from models.db import session_scope
-from models.tables import JobStatus, SyncAttempt, Tenant
-from tasks.jobs import SHOPIFY_TO_POS_STEPS
-from tasks.operations import replay
-from tasks.steps import FRESH_READ_SECONDS
+from possync.adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
+from possync.models.db import session_scope
+from possync.models.tables import JobStatus, SyncAttempt, Tenant
+from possync.tasks.jobs import SHOPIFY_TO_POS_STEPS
+from possync.tasks.operations import replay
+from possync.tasks.steps import FRESH_READ_SECONDS
 from tests.e2e.harness import KINDS, Shop, wait_for
 from tests.e2e.test_shopify_to_pos import ADDRESS, finished, jobs_of
 
@@ -166,8 +166,8 @@ def test_rule_36_jobs_that_arrived_before_a_catch_up_share_it(make_shop, db_url:
     """Six creates on an imported tenant, all arrived before any catch-up began: the first catch-up serves
     every one of them (the others wait for it rather than start their own), so the POS's change feed is
     read once for six creates, and each customer is created once."""
-    from tasks import jobs, onboarding
-    from tasks.operations import dispatch
+    from possync.tasks import jobs, onboarding
+    from possync.tasks.operations import dispatch
 
     shop = make_shop("lightspeed-r")
     onboarding.import_here(shop.name, on_page=lambda _row: None)

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from adapters.shopify.webhooks import customer_payload
-from models import links
-from models.db import session_scope
-from models.tables import JobStatus
-from tasks.operations import poll_now
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models import links
+from possync.models.db import session_scope
+from possync.models.tables import JobStatus
+from possync.tasks.operations import poll_now
 from tests.e2e.harness import Shop, wait_for
 from tests.e2e.test_shopify_to_pos import ADDRESS, finished
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from adapters.shopify.webhooks import customer_payload
-from models import links
-from models.db import session_scope
-from models.tables import JobStatus, Tenant
-from models.tags import Tags
-from models.tenants import context_by_name
-from tasks.operations import poll_now
-from tasks.shopify_duplicates import find_duplicate_groups, merge_customers
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models import links
+from possync.models.db import session_scope
+from possync.models.tables import JobStatus, Tenant
+from possync.models.tags import Tags
+from possync.models.tenants import context_by_name
+from possync.tasks.operations import poll_now
+from possync.tasks.shopify_duplicates import find_duplicate_groups, merge_customers
 from tests.e2e.harness import KINDS, Shop, wait_for
 from tests.e2e.test_shopify_to_pos import ADDRESS, finished, jobs_of
 

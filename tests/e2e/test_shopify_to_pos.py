@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from adapters.shopify.webhooks import customer_payload, order_payload
-from models.db import session_scope
-from models.tables import CustomerLink, JobStatus, SyncJob
-from tasks.operations import poll_now
+from possync.adapters.shopify.webhooks import customer_payload, order_payload
+from possync.models.db import session_scope
+from possync.models.tables import CustomerLink, JobStatus, SyncJob
+from possync.tasks.operations import poll_now
 from tests.e2e.harness import Shop, wait_for
 
 ADDRESS = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4",

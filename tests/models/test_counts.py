@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.counts import fold_deltas, read_counts
-from models.db import get_sessionmaker
-from models.tables import HistoryCountDelta, InboundEvent, JobStatus, SyncJob, Tenant
-from tasks import jobs
+from possync.models.counts import fold_deltas, read_counts
+from possync.models.db import get_sessionmaker
+from possync.models.tables import HistoryCountDelta, InboundEvent, JobStatus, SyncJob, Tenant
+from possync.tasks import jobs
 
 
 def make_tenant(session: Session, name: str = "acme") -> int:

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.customer import Address, Consent, ConsentState, Customer
+from possync.models.customer import Address, Consent, ConsentState, Customer
 
 text = st.none() | st.text(max_size=12)
 addresses = st.none() | st.builds(Address, *(text for _ in dataclasses.fields(Address)))

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy import Engine, make_url
 
-from models import db
-from worker.settings import load_settings
+from possync.models import db
+from possync.worker.settings import load_settings
 
 
 @pytest.fixture
@@ -144,12 +144,12 @@ def test_a_failing_statements_customer_values_reach_neither_last_error_nor_the_l
     without `hide_parameters` SQLAlchemy puts the statement's bound values in that text."""
     import logging
 
-    from models.tables import SyncAttempt, SyncJob
-    from models.tenant_file import validate_tenant_data
-    from models.tenants import apply_tenant
-    from tasks import jobs
-    from tasks.runner import run_steps
-    from worker.logging import configure_logging
+    from possync.models.tables import SyncAttempt, SyncJob
+    from possync.models.tenant_file import validate_tenant_data
+    from possync.models.tenants import apply_tenant
+    from possync.tasks import jobs
+    from possync.tasks.runner import run_steps
+    from possync.worker.logging import configure_logging
 
     url = db_url if backend == "postgresql" else sqlite_url
     activate_env(POSSYNC_DATABASE_URL=url)

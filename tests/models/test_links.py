@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models.db import get_sessionmaker
-from models.links import (
+from possync.models.db import get_sessionmaker
+from possync.models.links import (
     drop_link,
     drop_links_to_pos,
     get_link,
@@ -20,7 +20,7 @@ from models.links import (
     save_link,
     set_fingerprints,
 )
-from models.tables import CustomerLink, PosStatus, Tenant
+from possync.models.tables import CustomerLink, PosStatus, Tenant
 
 
 def _tenant(session: Session, name: str = "acme") -> int:
@@ -190,7 +190,7 @@ def test_rule_33_a_save_that_meets_a_committed_row_updates_it(db_url: str) -> No
 def test_rule_13_merge_racing_a_new_link_for_the_kept_customer_keeps_that_link(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import models.links as links_module
+    import possync.models.links as links_module
 
     maker = get_sessionmaker(db_url)
     with maker() as s:

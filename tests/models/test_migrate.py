@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import command
 
-from models.migrate import alembic_config, upgrade
+from possync.models.migrate import alembic_config, upgrade
 
 
 def test_the_cursor_column_is_text_and_downgrades_without_a_half_written_row(sqlite_url: str) -> None:

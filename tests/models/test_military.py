@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models import military
-from models.customer import Address, Customer
+from possync.models import military
+from possync.models.customer import Address, Customer
 
 STATE_SPELLINGS = {
     "AA": ["AA", "aa", "Armed Forces Americas", "armed forces  americas"],

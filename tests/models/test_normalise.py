@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.normalise import email_key, phone_key
+from possync.models.normalise import email_key, phone_key
 
 
 def test_rule_7_emails_match_case_insensitively_after_trimming() -> None:

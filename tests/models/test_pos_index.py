@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adapters.base import PosCustomer
-from models.customer import Customer
-from models.db import get_sessionmaker
-from models.normalise import email_key, phone_key
-from models.pos_index import forget, get_entry, index_customers, lookup, mark_status
-from models.tables import PosIndexEntry, PosStatus, Tenant
+from possync.adapters.base import PosCustomer
+from possync.models.customer import Customer
+from possync.models.db import get_sessionmaker
+from possync.models.normalise import email_key, phone_key
+from possync.models.pos_index import forget, get_entry, index_customers, lookup, mark_status
+from possync.models.tables import PosIndexEntry, PosStatus, Tenant
 
 
 def _tenant(session: Session, name: str) -> int:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.shopify import webhooks as wh
-from models.customer import Address, ConsentState
-from models.shopify_payloads import (
+from possync.adapters.shopify import webhooks as wh
+from possync.models.customer import Address, ConsentState
+from possync.models.shopify_payloads import (
     ACTED_TOPICS,
     ConsentPayload,
     CustomerDeletePayload,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.customer import Customer
-from models.tags import SHOPIFY_MAX_TAG_LENGTH, SHOPIFY_MAX_TAGS, Tag, Tags
+from possync.models.customer import Customer
+from possync.models.tags import SHOPIFY_MAX_TAG_LENGTH, SHOPIFY_MAX_TAGS, Tag, Tags
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 tag_lists = st.lists(text, max_size=12)

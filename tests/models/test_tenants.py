@@ -8,9 +8,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from models.crypto import decrypt_json
-from models.tenant_file import TenantFileError, load_tenant_file, validate_tenant_data
-from models.tenants import apply_tenant, describe, get_tenant_by_shop, load_context, step_queue
+from possync.models.crypto import decrypt_json
+from possync.models.tenant_file import TenantFileError, load_tenant_file, validate_tenant_data
+from possync.models.tenants import apply_tenant, describe, get_tenant_by_shop, load_context, step_queue
 
 TENANT = {
     "name": "acme",

@@ -4,7 +4,7 @@ The shared servers on 6379 and 5432 serve other developers' runs at the same tim
 kill a broker or a database get their own (see `servers.py`), started once per session and stopped at
 the end. Each test gets fresh workers and fakes; afterwards the tables are emptied and Redis flushed.
 
-Settings are process-global (`worker.runtime.activate`), and the e2e fixtures activate theirs once per
+Settings are process-global (`possync.worker.runtime.activate`), and the e2e fixtures activate theirs once per
 session, so every test here activates the private environment again when it starts: `pytest tests/e2e
 tests/resilience` runs both suites in one process.
 """
@@ -25,13 +25,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from models.db import get_engine, session_scope
-from models.migrate import upgrade
-from models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
+from possync.models.db import get_engine, session_scope
+from possync.models.migrate import upgrade
+from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
 from tests.conftest import RUN_ID, _truncate
 from tests.e2e.harness import SHOPIFY_TOKEN, ServedApp, Shop, WorkerProcess, add_tenant, make_pos_fake, tenant_file
 from tests.resilience.servers import PostgresCluster, RedisServer, SentinelGroup, running_sentinel_group
-from worker.settings import load_settings
+from possync.worker.settings import load_settings
 
 RES_PREFIX = f"possync-res:{RUN_ID}:"
 EMAIL_RE = re.compile(r"[a-z0-9._+-]+@res\.example\.com")
@@ -88,8 +88,8 @@ def res_env(private_pg: PostgresCluster, private_redis: RedisServer, secret_key:
 @pytest.fixture(scope="session")
 def res_receiver(res_env: dict[str, str]) -> Iterator[ServedApp]:
     """The receiver on a socket, on the private database; it enqueues through this process's Celery app."""
-    from tasks.intake import enqueue_event
-    from worker.web.app import create_app
+    from possync.tasks.intake import enqueue_event
+    from possync.entry.web.app import create_app
 
     served = ServedApp(create_app(res_env["POSSYNC_DATABASE_URL"], res_env["POSSYNC_SECRET_KEY"], enqueue_event,
                                   secrets_ttl=0.0))
@@ -118,7 +118,7 @@ class Stack:
         return self.env["POSSYNC_DATABASE_URL"]
 
     def start_worker(self, concurrency: int = 2, **overrides: str) -> WorkerProcess:
-        from worker.celery_app import app
+        from possync.worker.celery_app import app
 
         process = WorkerProcess(self.env | overrides, ("--concurrency", str(concurrency)))
         process.start()
@@ -134,7 +134,7 @@ class Stack:
 
     def shop(self, kind: str, pos: Any = None) -> Shop:
         """A tenant of `kind` with its fakes (`pos`: a POS fake of the test's own, not yet started)."""
-        from adapters.shopify.fake import FakeShopify
+        from possync.adapters.shopify.fake import FakeShopify
 
         name = f"{kind.split('-')[-1][0]}{uuid.uuid4().hex[:8]}"
         shopify = FakeShopify(SHOPIFY_TOKEN, shop_domain=f"{name}.myshopify.com", maximum_available=None)
@@ -149,7 +149,7 @@ class Stack:
     def sweep(self) -> None:
         """One sweeper run in this process (what beat does every minute). A failure is kept, not raised:
         beat would simply try again at its next tick."""
-        from tasks.sweeper import sweep
+        from possync.tasks.sweeper import sweep
 
         try:
             result = sweep(event_grace=TEST_EVENT_GRACE_SECONDS)
@@ -261,7 +261,7 @@ def pos_emails(shop: Shop) -> Counter[str]:
 
 def _stack(env: dict[str, str], pg: PostgresCluster, redis: RedisServer | SentinelGroup,
            receiver: ServedApp) -> Iterator[Stack]:
-    from worker.runtime import activate
+    from possync.worker.runtime import activate
 
     activate(load_settings(env))
     built = Stack(env, pg, redis, receiver.url)

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from adapters.shopify.webhooks import customer_payload
-from models.tables import JobStatus
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models.tables import JobStatus
 from tests.e2e.harness import KINDS, Shop, wait_for
 from tests.resilience.conftest import ADDRESS, Stack, assert_each_created_once
 

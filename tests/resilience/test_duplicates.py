@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
-from adapters.shopify.webhooks import customer_payload, order_payload
-from models.tables import JobStatus
+from possync.adapters.shopify.webhooks import customer_payload, order_payload
+from possync.models.tables import JobStatus
 from tests.e2e.harness import KINDS
 from tests.resilience.conftest import Stack, pos_emails
 

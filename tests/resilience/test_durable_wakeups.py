@@ -3,7 +3,7 @@ requests again once another worker runs, and every job finishes without the swee
 
 The jobs waiting on the tenant's rate limit are in Redis (the fair lines' due-time index), not in the
 killed worker's memory as ETA messages; the jobs it was running come back when their ticket's lease
-lapses (`worker.fairqueue.LEASE_SECONDS`). The test never runs the sweeper, and the workers' sweep age
+lapses (`possync.worker.fairqueue.LEASE_SECONDS`). The test never runs the sweeper, and the workers' sweep age
 is the default (300 s), so nothing here is the sweeper's doing.
 """
 
@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
-from adapters.shopify.webhooks import customer_payload
-from models.tables import JobStatus
+from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models.tables import JobStatus
 from tests.e2e.harness import wait_for
 from tests.resilience.conftest import ADDRESS, Stack, pos_emails
-from worker.fairqueue import LEASE_SECONDS
+from possync.worker.fairqueue import LEASE_SECONDS
 
 SYNCS = 24
 DEFAULT_SWEEP_AGE = "300"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from adapters.shopify.webhooks import (
+from possync.adapters.shopify.webhooks import (
     customer_delete_payload,
     customer_payload,
     customer_redact_payload,
@@ -29,8 +29,8 @@ from adapters.shopify.webhooks import (
     shop_redact_payload,
     sms_consent_payload,
 )
-from models.shopify_payloads import ACTED_TOPICS, PayloadError, parse_payload
-from models.tables import EventStatus, JobStatus
+from possync.models.shopify_payloads import ACTED_TOPICS, PayloadError, parse_payload
+from possync.models.tables import EventStatus, JobStatus
 from tests.resilience.conftest import Stack
 
 EXAMPLES = 1000
@@ -139,7 +139,7 @@ def delivery(draw: st.DrawFn) -> tuple[str, bytes]:
 @pytest.mark.resilience
 @pytest.mark.timeout(240)
 def test_a_thousand_malformed_signed_bodies_get_no_5xx_and_each_failure_has_a_reason(stack: Stack) -> None:
-    from worker.celery_app import app
+    from possync.worker.celery_app import app
 
     shop = stack.shop("lightspeed-r")
     worker = stack.start_worker(concurrency=2)

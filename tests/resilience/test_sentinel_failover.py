@@ -17,8 +17,8 @@ import concurrent.futures
 
 import pytest
 
-from adapters.shopify.webhooks import customer_payload
-from models.tables import JobStatus, SyncJob
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models.tables import JobStatus, SyncJob
 from tests.e2e.harness import KINDS, Shop
 from tests.resilience.conftest import ADDRESS, Stack, assert_each_created_once
 from tests.resilience.servers import SentinelGroup

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from adapters.fakes.server import FakeVendorServer
-from adapters.shopify.webhooks import customer_payload
-from models.tables import JobStatus
+from possync.adapters.fakes.server import FakeVendorServer
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models.tables import JobStatus
 from tests.e2e.harness import KINDS
 from tests.resilience.conftest import Stack, pos_emails
 
@@ -82,8 +82,8 @@ def test_a_pos_refusing_every_request_for_30_s_is_waited_out(stack: Stack) -> No
 def tenant_ids(stack: Stack, shops: list) -> set[int]:  # type: ignore[type-arg]
     from sqlalchemy import select
 
-    from models.db import session_scope
-    from models.tables import Tenant
+    from possync.models.db import session_scope
+    from possync.models.tables import Tenant
 
     with session_scope(stack.db_url) as session:
         return set(session.scalars(select(Tenant.id).where(Tenant.name.in_([s.name for s in shops]))))

@@ -4,7 +4,7 @@ The POS fakes answer every request after 2 s, so the kill lands while the upsert
 wire. The vendor finishes that request anyway (as a real one would: the client vanishing does not undo
 a write), so the customer may already exist when the job runs again. The new worker must find it
 instead of creating a second one. The killed worker's customer locks expire after
-`worker.locks.LOCK_TIMEOUT_SECONDS` (20 s) after their last renewal.
+`possync.worker.locks.LOCK_TIMEOUT_SECONDS` (20 s) after their last renewal.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from adapters.shopify.webhooks import customer_payload
-from models.tables import JobStatus
+from possync.adapters.shopify.webhooks import customer_payload
+from possync.models.tables import JobStatus
 from tests.e2e.harness import KINDS, wait_for
 from tests.resilience.conftest import Stack, pos_emails
 

@@ -10,14 +10,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from adapters.fakes.server import FakeVendorServer
-from adapters.shopify.fake import FakeShopify
+from possync.adapters.fakes.server import FakeVendorServer
+from possync.adapters.shopify.fake import FakeShopify
 from bench.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant
-from tasks import onboarding
-from tasks.runner import StepOutcome, run_steps
-from tasks.steps import STEP_FUNCTIONS
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant
+from possync.tasks import onboarding
+from possync.tasks.runner import StepOutcome, run_steps
+from possync.tasks.steps import STEP_FUNCTIONS
 
 KINDS = ("lightspeed-r", "lightspeed-x", "heartland")
 CUSTOMERS = 260  # three pages on R-Series and Heartland (100 a page), two on X-Series (200)
@@ -82,7 +82,7 @@ def make_shop(session: Session, secret_key: str, kind: str, customers: int = CUS
 def run_job(db_url: str, job_id: int, *steps: str) -> StepOutcome:
     """Run the job's steps (or `steps`) as a worker would, waiting out the countdown of a job told to wait
     for the POS index (the next catch-up, or the one running); any other outcome is returned."""
-    from models.db import get_sessionmaker
+    from possync.models.db import get_sessionmaker
 
     for _ in range(20):
         outcome = run_steps(job_id, STEP_FUNCTIONS, get_sessionmaker(db_url), steps=steps or None)

@@ -8,13 +8,13 @@ import time
 import fakeredis
 import pytest
 
-from adapters.base import VendorHttpClient
-from adapters.errors import BudgetWaitError
-from models.tables import Tenant
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant, load_context
-from tasks.clients import count_requests, held_turn, pos_adapter_for, shopify_client_for, wire_limiter
-from worker.limiter import RateLimiter
+from possync.adapters.base import VendorHttpClient
+from possync.adapters.errors import BudgetWaitError
+from possync.models.tables import Tenant
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant, load_context
+from possync.tasks.clients import count_requests, held_turn, pos_adapter_for, shopify_client_for, wire_limiter
+from possync.worker.limiter import RateLimiter
 
 TENANT = {"name": "acme", "account_name": "acmestore",
           "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
@@ -78,7 +78,7 @@ def test_woken_before_its_turn_a_step_waits_again_for_the_same_turn() -> None:
 def _shopify_load(get_client, customer_id: str, threads: int = 4, calls: int = 15) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """`threads` workers each read a customer `calls` times, waiting as a step would (a limiter wait with
     its turn, a THROTTLED answer with its computed wait). Returns (calls done, THROTTLED answers seen)."""
-    from adapters.errors import RateLimitedError
+    from possync.adapters.errors import RateLimitedError
 
     done, refused = [0], [0]
     lock = threading.Lock()
@@ -112,7 +112,7 @@ def _shopify_load(get_client, customer_id: str, threads: int = 4, calls: int = 1
 @pytest.fixture
 def small_shopify():  # type: ignore[no-untyped-def]
     """A shop whose query-cost bucket holds 60 points restoring 200/s (a customer read asks for 6)."""
-    from adapters.shopify.fake import FakeShopify
+    from possync.adapters.shopify.fake import FakeShopify
 
     fake = FakeShopify("shpat_small", shop_domain="acme.myshopify.com", maximum_available=60, restore_rate=200)
     fake.start()
@@ -137,14 +137,14 @@ def test_shopify_calls_wait_their_turn_instead_of_being_throttled(  # type: igno
     # 60 reads of 6 points = 360 points through a bucket of 60: most had to wait, none was refused.
     assert done == 60 and refused == 0 and small_shopify.throttled == 0
     assert small_shopify.count_requests("POST") == 61  # no request was sent only to be refused
-    from worker.runtime import limiter
+    from possync.worker.runtime import limiter
     state = limiter().state("shopify:acme.myshopify.com")
     assert state["capacity"] == 60 and state["rate"] == 200  # learnt from throttleStatus
 
 
 def test_the_same_load_unpaced_is_throttled(small_shopify) -> None:  # type: ignore[no-untyped-def]
     """The control: without the limiter the fake's bucket refuses calls (the test above can fail)."""
-    from adapters.shopify.client import ShopifyClient
+    from possync.adapters.shopify.client import ShopifyClient
 
     customer_id = small_shopify.add_customer("Ann", "Lee", "ann@example.com")
     done, refused = _shopify_load(
@@ -155,8 +155,8 @@ def test_the_same_load_unpaced_is_throttled(small_shopify) -> None:  # type: ign
 # --- the CRM's windows (SPEC rule 44) ---------------------------------------------------------------------
 def test_a_commands_crm_client_takes_a_place_for_every_request() -> None:
     """The backfill reuses one client: each upsert waits for its place, none goes on credit."""
-    from tasks.clients import wire_window_limiter
-    from worker.limiter import Window
+    from possync.tasks.clients import wire_window_limiter
+    from possync.worker.limiter import Window
 
     limiter = RateLimiter(fakeredis.FakeRedis(), "t:")
     waits: list[float] = []
@@ -169,8 +169,8 @@ def test_a_commands_crm_client_takes_a_place_for_every_request() -> None:
 
 
 def test_a_workers_crm_step_is_told_to_wait_only_before_its_first_request() -> None:
-    from tasks.clients import BudgetWaitError, wire_window_limiter
-    from worker.limiter import Window
+    from possync.tasks.clients import BudgetWaitError, wire_window_limiter
+    from possync.worker.limiter import Window
 
     limiter = RateLimiter(fakeredis.FakeRedis(), "t:")
     step = VendorHttpClient("http://127.0.0.1:9")
@@ -185,8 +185,8 @@ def test_a_workers_crm_step_is_told_to_wait_only_before_its_first_request() -> N
 
 
 def test_pos_requests_are_counted_by_status_and_transport_failure() -> None:
-    from adapters.errors import AdapterError
-    from worker import metrics
+    from possync.adapters.errors import AdapterError
+    from possync.worker import metrics
 
     def value(status: str) -> float:
         return metrics.POS_REQUESTS.labels(pos="heartland", status=status)._value.get()

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from adapters.freshsales.adapter import ConnectCheck
-from adapters.freshsales.mapping import CrmSchema
-from models.tables import CrmState
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant, load_context
-from tasks.crm import connect, crm_state, forget_check, missing_labels
+from possync.adapters.freshsales.adapter import ConnectCheck
+from possync.adapters.freshsales.mapping import CrmSchema
+from possync.models.tables import CrmState
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant, load_context
+from possync.tasks.crm import connect, crm_state, forget_check, missing_labels
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ class CountingAdapter:
 
 def test_a_state_row_made_meanwhile_by_another_job_is_used_not_duplicated(tenant, session: Session,  # type: ignore[no-untyped-def]
                                                                           db_url: str, monkeypatch) -> None:
-    from models.db import session_scope
+    from possync.models.db import session_scope
 
     with session_scope(db_url) as other:  # another worker made the row between this one's read and insert
         crm_state(other, tenant.id)

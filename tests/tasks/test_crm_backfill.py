@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.freshsales.fake import FakeFreshsales
-from adapters.shopify.fake import FakeShopify
-from models.tables import CrmLink, CrmState, JobStatus, SyncJob
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant, load_context
-from tasks.clients import crm_adapter_for, shopify_client_for
-from tasks.crm_backfill import COMPLETE, estimate, run_backfill
+from possync.adapters.freshsales.fake import FakeFreshsales
+from possync.adapters.shopify.fake import FakeShopify
+from possync.models.tables import CrmLink, CrmState, JobStatus, SyncJob
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant, load_context
+from possync.tasks.clients import crm_adapter_for, shopify_client_for
+from possync.tasks.crm_backfill import COMPLETE, estimate, run_backfill
 
 KEY = "fs-backfill-key-0123456789"
 

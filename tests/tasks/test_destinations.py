@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.tables import Tenant
-from tasks.destinations import destination_of, destinations_for
+from possync.models.tables import Tenant
+from possync.tasks.destinations import destination_of, destinations_for
 
 
 def tenant(pos: str | None, crm: str | None, dedicated: bool = False) -> Tenant:

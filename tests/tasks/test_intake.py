@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.tables import EventStatus, InboundEvent, PosKind, SyncJob
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant
-from tasks import intake
+from possync.models.tables import EventStatus, InboundEvent, PosKind, SyncJob
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant
+from possync.tasks import intake
 from tests.fixtures import shopify_body
 from tests.tasks.test_runner import TENANT
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from models.db import get_engine, get_sessionmaker
-from models.tables import JobStatus, SyncAttempt, SyncJob, Tenant
-from tasks import jobs
+from possync.models.db import get_engine, get_sessionmaker
+from possync.models.tables import JobStatus, SyncAttempt, SyncJob, Tenant
+from possync.tasks import jobs
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.change_cursor import FRESH_MAX
-from models import pos_index
-from models.db import get_sessionmaker
-from models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, SyncAttempt, SyncJob, Tenant
-from models.tenants import load_context
-from tasks import jobs, onboarding, waiting
-from tasks.clients import pos_adapter_for
-from tasks.poll import poll_tenant
-from tasks.runner import run_steps
-from tasks.steps import STEP_FUNCTIONS
+from possync.adapters.change_cursor import FRESH_MAX
+from possync.models import pos_index
+from possync.models.db import get_sessionmaker
+from possync.models.tables import ImportStatus, PollCursor, PosImport, PosIndexEntry, SyncAttempt, SyncJob, Tenant
+from possync.models.tenants import load_context
+from possync.tasks import jobs, onboarding, waiting
+from possync.tasks.clients import pos_adapter_for
+from possync.tasks.poll import poll_tenant
+from possync.tasks.runner import run_steps
+from possync.tasks.steps import STEP_FUNCTIONS
 from tests.tasks.onboarding_support import ADDRESS, CUSTOMERS, KINDS, REMOVED, Shop, pos_record, run_job
 
 
@@ -198,7 +198,7 @@ def test_an_existing_customer_is_updated_while_the_import_is_pending(shops, sess
 
 def test_beat_resumes_imports_and_polls_only_imported_tenants(shops, session: Session, redis_client,  # type: ignore[no-untyped-def]
                                                               redis_prefix: str) -> None:
-    from tasks.poll import schedule_polls
+    from possync.tasks.poll import schedule_polls
 
     tenants = {status: shops("lightspeed-x", customers=0)
                for status in ("complete", "pending", "interrupted", "running", "failed")}
@@ -220,8 +220,8 @@ def test_beat_resumes_imports_and_polls_only_imported_tenants(shops, session: Se
 
 
 def test_a_rate_limit_wait_waits_and_never_fails(shops, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from worker.limiter import DEFAULT_BUCKETS
-    from worker.runtime import limiter
+    from possync.worker.limiter import DEFAULT_BUCKETS
+    from possync.worker.runtime import limiter
 
     shop = shops("heartland", customers=CUSTOMERS)
     # Other work of this tenant spent its budget: the shared limiter makes the import wait its turns.

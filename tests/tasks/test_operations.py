@@ -1,10 +1,10 @@
-"""`tasks.operations` pieces the CLI and the console share."""
+"""`possync.tasks.operations` pieces the CLI and the console share."""
 
 from __future__ import annotations
 
 import redis
 
-from tasks.operations import queue_depths
+from possync.tasks.operations import queue_depths
 
 
 def test_queue_depths_reads_every_queue_under_the_prefix(activate_env, redis_server_url: str,  # type: ignore[no-untyped-def]

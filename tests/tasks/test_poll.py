@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adapters.change_cursor import FRESH_MAX
-from adapters.lightspeed_r import LightspeedRAdapter, make_adapter
-from adapters.lightspeed_r.fake import FakeServer
-from models.tables import PollCursor, PosIndexEntry, SyncJob
-from models.tenant_file import validate_tenant_data
-from models.tenants import TenantContext, apply_tenant, load_context
-from tasks.poll import (
+from possync.adapters.change_cursor import FRESH_MAX
+from possync.adapters.lightspeed_r import LightspeedRAdapter, make_adapter
+from possync.adapters.lightspeed_r.fake import FakeServer
+from possync.models.tables import PollCursor, PosIndexEntry, SyncJob
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import TenantContext, apply_tenant, load_context
+from possync.tasks.poll import (
     CATCH_UP_WINDOW_SECONDS,
     WAIT_JITTER_SECONDS,
     CatchUpWaitError,
@@ -188,7 +188,7 @@ def test_while_a_catch_up_runs_a_job_waits_once_for_its_end_instead_of_retrying_
     assert 3.0 - (time.time() - began) <= waited.value.countdown <= 3.0 + WAIT_JITTER_SECONDS
     assert change_reads(fake) == 0
 def _tenants_with_cursors(session: Session, count: int, interval: int, last: datetime | None) -> list[int]:
-    from models.tables import PollCursor, Tenant
+    from possync.models.tables import PollCursor, Tenant
 
     ids = []
     for n in range(count):
@@ -207,7 +207,7 @@ def _tenants_with_cursors(session: Session, count: int, interval: int, last: dat
 def test_due_tenants_is_one_query_whatever_the_number_of_tenants(session: Session) -> None:
     from sqlalchemy import event
 
-    from tasks.poll import due_tenants
+    from possync.tasks.poll import due_tenants
 
     _tenants_with_cursors(session, 30, 60, None)
     statements: list[str] = []
@@ -222,7 +222,7 @@ def test_due_tenants_is_one_query_whatever_the_number_of_tenants(session: Sessio
 
 
 def test_polls_of_many_tenants_spread_over_the_interval(session: Session) -> None:
-    from tasks.poll import due_tenants
+    from possync.tasks.poll import due_tenants
 
     start = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
     ids = _tenants_with_cursors(session, 200, 60, start)  # all polled at the same moment (a restart)
@@ -237,7 +237,7 @@ def test_polls_of_many_tenants_spread_over_the_interval(session: Session) -> Non
 
 
 def test_a_tenant_is_due_once_per_interval_at_its_own_phase() -> None:
-    from tasks.poll import is_due, phase_of
+    from possync.tasks.poll import is_due, phase_of
 
     interval = 60
     phase = phase_of(7, interval)
@@ -257,7 +257,7 @@ def test_beat_sends_one_message_per_tick_and_a_worker_one_poll_per_due_tenant(  
     import base64
     import json as jsonlib
 
-    from tasks.poll import schedule_polls, start_polls
+    from possync.tasks.poll import schedule_polls, start_polls
 
     activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url,
                  POSSYNC_REDIS_KEY_PREFIX=redis_prefix)

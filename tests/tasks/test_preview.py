@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import links
-from models.tables import Base, Tenant
-from models.tenants import load_context
-from tasks import onboarding
-from tasks.clients import shopify_client_for
-from tasks.preview import ImportNotCompleteError, PreviewRow, preview, summarise
+from possync.models import links
+from possync.models.tables import Base, Tenant
+from possync.models.tenants import load_context
+from possync.tasks import onboarding
+from possync.tasks.clients import shopify_client_for
+from possync.tasks.preview import ImportNotCompleteError, PreviewRow, preview, summarise
 from tests.tasks.onboarding_support import ADDRESS, Shop
 
 
@@ -140,7 +140,7 @@ def test_a_preview_before_the_import_is_complete_refuses_in_one_line(make, sessi
 
 
 def test_shopify_throttling_is_waited_out_not_failed(make, session: Session) -> None:  # type: ignore[no-untyped-def]
-    from adapters.shopify.fake import CostBucket
+    from possync.adapters.shopify.fake import CostBucket
 
     shop = make("heartland")
     onboarding.import_here(shop.name, on_page=lambda _r: None)

@@ -6,12 +6,12 @@ import json
 
 from sqlalchemy import func, select
 
-from adapters.base import PosCustomer
-from adapters.shopify.webhooks import customer_redact_payload, merge_payload, order_payload
-from models import links, pos_index
-from models.customer import Customer
-from models.near_matches import record_near_match
-from models.tables import (
+from possync.adapters.base import PosCustomer
+from possync.adapters.shopify.webhooks import customer_redact_payload, merge_payload, order_payload
+from possync.models import links, pos_index
+from possync.models.customer import Customer
+from possync.models.near_matches import record_near_match
+from possync.models.tables import (
     CustomerLink,
     EventStatus,
     InboundEvent,
@@ -22,11 +22,11 @@ from models.tables import (
     SyncJob,
     Tenant,
 )
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant
-from tasks import jobs
-from tasks.intake import handle_event
-from tasks.privacy import erase_customer, export_customer, redact_shop
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant
+from possync.tasks import jobs
+from possync.tasks.intake import handle_event
+from possync.tasks.privacy import erase_customer, export_customer, redact_shop
 
 TENANT = {"name": "acme", "account_name": "acmestore",
           "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},

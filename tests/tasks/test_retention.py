@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models.counts import read_counts
-from models.db import get_engine
-from models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, SyncAttempt, SyncJob
-from tasks import jobs
-from tasks.retention import prune
+from possync.models.counts import read_counts
+from possync.models.db import get_engine
+from possync.models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, SyncAttempt, SyncJob
+from possync.tasks import jobs
+from possync.tasks.retention import prune
 from tests.models.test_counts import make_tenant
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)

@@ -6,13 +6,13 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import select
 
-from adapters.errors import AuthenticationError, BudgetWaitError, FatalError, RateLimitedError, RetryableError
-from models.db import get_sessionmaker
-from models.tables import JobStatus, SyncAttempt, SyncJob
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant, save_pos_secrets
-from tasks import clients, jobs, runner
-from tasks.runner import StepContext, StepFinished, run_steps
+from possync.adapters.errors import AuthenticationError, BudgetWaitError, FatalError, RateLimitedError, RetryableError
+from possync.models.db import get_sessionmaker
+from possync.models.tables import JobStatus, SyncAttempt, SyncJob
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant, save_pos_secrets
+from possync.tasks import clients, jobs, runner
+from possync.tasks.runner import StepContext, StepFinished, run_steps
 
 TENANT = {"name": "acme", "account_name": "acmestore",
           "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
@@ -219,7 +219,7 @@ def _steps_returning_their_names(calls: list[str] | None = None) -> dict:  # typ
 def test_read_only_steps_ride_with_the_next_commit(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import event
 
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     commits: list[int] = []
     engine = get_engine(db_url)
@@ -301,8 +301,8 @@ def test_a_crash_before_the_next_commit_repeats_only_the_read_only_steps(session
 def test_a_finished_sync_observes_the_time_since_its_webhook_arrived(session, db_url: str, job_id: int) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime, timedelta
 
-    from models.tables import InboundEvent
-    from worker import metrics
+    from possync.models.tables import InboundEvent
+    from possync.worker import metrics
 
     stored = job(session, job_id)
     event = InboundEvent(tenant_id=stored.tenant_id, webhook_id="w-1", topic="orders/create", body=b"{}",
@@ -328,7 +328,7 @@ def test_the_tenant_context_is_reused_until_the_tenant_row_changes(session, db_u
                                                                    secret_key: str) -> None:
     from sqlalchemy import event
 
-    from models.db import get_engine
+    from possync.models.db import get_engine
 
     seen: list[dict[str, str]] = []
     tenant_reads: list[str] = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from models.customer import Consent, ConsentState
-from tasks.shopify_duplicates import DuplicateGroup, kept_consent
+from possync.models.customer import Consent, ConsentState
+from possync.tasks.shopify_duplicates import DuplicateGroup, kept_consent
 
 T1, T2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)
 YES, NO, NEVER = ConsentState.SUBSCRIBED, ConsentState.UNSUBSCRIBED, ConsentState.NOT_SUBSCRIBED

@@ -1,6 +1,6 @@
 """The sync steps (tasks/steps.py) one by one: real PostgreSQL and Redis, the vendors' fakes over HTTP.
 
-Jobs are made the way the pipeline makes them (a stored webhook through `tasks.intake.handle_event`),
+Jobs are made the way the pipeline makes them (a stored webhook through `possync.tasks.intake.handle_event`),
 run by the real step runner, and judged by what the database and the fakes hold afterwards.
 """
 
@@ -15,15 +15,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
-from models import links
-from models.customer import Consent, ConsentState, Customer
-from models.tables import CustomerLink, InboundEvent, PosIndexEntry, SyncJob, Tenant
-from models.tenants import load_context
-from tasks import intake, jobs, onboarding, steps
-from tasks.clients import shopify_client_for
-from tasks.operations import status
-from tasks.steps import consent_changes
+from possync.adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
+from possync.models import links
+from possync.models.customer import Consent, ConsentState, Customer
+from possync.models.tables import CustomerLink, InboundEvent, PosIndexEntry, SyncJob, Tenant
+from possync.models.tenants import load_context
+from possync.tasks import intake, jobs, onboarding, steps
+from possync.tasks.clients import shopify_client_for
+from possync.tasks.operations import status
+from possync.tasks.steps import consent_changes
 from tests.tasks.onboarding_support import ADDRESS, Shop, run_job
 from tests.tasks.rules.support import R_SERIES
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from models.tables import EventStatus, InboundEvent, JobStatus
-from models.tenant_file import validate_tenant_data
-from models.tenants import apply_tenant
-from tasks import jobs, sweeper
+from possync.models.tables import EventStatus, InboundEvent, JobStatus
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant
+from possync.tasks import jobs, sweeper
 
 TENANT = {"name": "acme", "account_name": "acmestore",
           "shopify": {"shop_domain": "acme.myshopify.com", "access_token": "t", "client_secret": "s"},
@@ -41,10 +41,10 @@ def test_events_never_enqueued_are_enqueued_again(session, tenant_id: int, monke
 
 
 def test_stuck_jobs_are_restarted_but_waiting_ones_are_not(session, tenant_id: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import tasks.pipeline
+    import possync.tasks.pipeline
 
     started: list[tuple[int, str]] = []
-    monkeypatch.setattr(tasks.pipeline, "enqueue_job", lambda job, queue: started.append((job.id, queue)))
+    monkeypatch.setattr(possync.tasks.pipeline, "enqueue_job", lambda job, queue: started.append((job.id, queue)))
     stuck = jobs.new_job(session, tenant_id=tenant_id)
     stuck.status, stuck.updated_at = JobStatus.RUNNING.value, jobs.now() - timedelta(minutes=10)
     waiting = jobs.new_job(session, tenant_id=tenant_id)
@@ -62,7 +62,7 @@ def test_stuck_jobs_are_restarted_but_waiting_ones_are_not(session, tenant_id: i
 
 def test_enqueued_events_whose_message_was_lost_are_enqueued_again_unless_a_backlog_holds_them(  # type: ignore[no-untyped-def]
         session, tenant_id: int, monkeypatch) -> None:
-    from worker.runtime import redis_client
+    from possync.worker.runtime import redis_client
 
     sent: list[int] = []
     monkeypatch.setattr(sweeper, "enqueue_event", sent.append)

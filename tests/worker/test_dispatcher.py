@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from worker import dispatcher
+from possync.worker import dispatcher
 
 QUEUE = "pos.heartland"
 
@@ -30,7 +30,7 @@ def on_redis(activate_env, redis_server_url: str, redis_prefix: str) -> str:  # 
 
 
 def test_a_step_in_line_reaches_the_broker_at_once_with_its_ticket(on_redis: str, redis_client) -> None:  # type: ignore[no-untyped-def]
-    from tasks.pipeline import TASKS
+    from possync.tasks.pipeline import TASKS
 
     dispatcher.send(TASKS["fetch_customer"], 7, {"route": QUEUE, "tenant": "1"}, queue=QUEUE, tenant="1")
     assert redis_client.llen(on_redis + QUEUE) == 1  # published by the sender's own turn, not at the next tick
@@ -38,7 +38,7 @@ def test_a_step_in_line_reaches_the_broker_at_once_with_its_ticket(on_redis: str
 
 
 def test_the_broker_queue_holds_at_most_the_depth_and_the_rest_wait_in_line(on_redis: str, redis_client) -> None:  # type: ignore[no-untyped-def]
-    from tasks.pipeline import TASKS
+    from possync.tasks.pipeline import TASKS
 
     for job in range(10):
         dispatcher.send(TASKS["fetch_customer"], job, {"route": QUEUE, "tenant": "1"}, queue=QUEUE, tenant="1")

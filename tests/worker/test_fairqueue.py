@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from tests.e2e.harness import wait_for
-from worker.fairqueue import FairQueues
+from possync.worker.fairqueue import FairQueues
 
 QUEUE = "pos.lightspeed_r"
 

@@ -7,9 +7,9 @@ import threading
 import fakeredis
 import pytest
 
-from adapters.ratelimit import RateLimitInfo
-from worker.limiter import BucketSize, Grant, RateLimiter
-from worker.runtime import connect_redis
+from possync.adapters.ratelimit import RateLimitInfo
+from possync.worker.limiter import BucketSize, Grant, RateLimiter
+from possync.worker.runtime import connect_redis
 
 
 class Clock:
@@ -195,7 +195,7 @@ def test_a_failover_keeps_the_bucket_and_loads_the_script_on_the_new_master(sent
 
 # --- sliding windows (a CRM's hourly budget plus its per-minute cap, SPEC rule 44) ------------------------
 def test_windows_let_the_limit_through_then_book_the_next_place(limiter: RateLimiter, clock: Clock) -> None:
-    from worker.limiter import Window
+    from possync.worker.limiter import Window
 
     windows = (Window(3, 60.0),)
     waits = [limiter.acquire_windows("crm:acme", windows).wait for _ in range(5)]
@@ -207,7 +207,7 @@ def test_windows_let_the_limit_through_then_book_the_next_place(limiter: RateLim
 
 def test_no_window_is_ever_over_its_limit(limiter: RateLimiter, clock: Clock) -> None:
     """Booked times, replayed as sends: no 10 s span holds more than 4, no 60 s span more than 10."""
-    from worker.limiter import Window
+    from possync.worker.limiter import Window
 
     windows = (Window(10, 60.0), Window(4, 10.0))
     sends = []
@@ -221,7 +221,7 @@ def test_no_window_is_ever_over_its_limit(limiter: RateLimiter, clock: Clock) ->
 
 
 def test_a_429_cools_down_the_crm_bucket_only(limiter: RateLimiter, clock: Clock) -> None:
-    from worker.limiter import Window
+    from possync.worker.limiter import Window
 
     limiter.cooldown("crm:acme", 30.0)
     assert limiter.acquire_windows("crm:acme", (Window(5, 60.0),)).wait > 29.0
@@ -229,7 +229,7 @@ def test_a_429_cools_down_the_crm_bucket_only(limiter: RateLimiter, clock: Clock
 
 
 def test_window_used_counts_what_went_this_hour(limiter: RateLimiter, clock: Clock) -> None:
-    from worker.limiter import crm_windows
+    from possync.worker.limiter import crm_windows
 
     hour = crm_windows(1000)[0]
     for _ in range(7):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 
-from worker import locks
-from worker.locks import LockBusyError, customer_locks
-from worker.runtime import connect_redis
+from possync.worker import locks
+from possync.worker.locks import LockBusyError, customer_locks
+from possync.worker.runtime import connect_redis
 
 
 def _held(client: redis.Redis, prefix: str) -> list[str]:
@@ -119,7 +119,7 @@ def test_a_killed_holders_locks_expire(redis_client, redis_prefix) -> None:  # t
     url = redis_client.connection_pool.connection_kwargs
     script = (
         "import os, signal, redis\n"
-        "from worker.locks import customer_locks\n"
+        "from possync.worker.locks import customer_locks\n"
         f"client = redis.Redis(host={url.get('host', '127.0.0.1')!r}, port={url.get('port', 6379)}, "
         f"db={url.get('db', 0)})\n"
         f"with customer_locks(client, {redis_prefix!r}, 'acme', ['shopify:9'], timeout=3, renew_every=0.5):\n"

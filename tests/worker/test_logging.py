@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from worker.logging import bind_job, configure_logging, get_logger, mask_text
+from possync.worker.logging import bind_job, configure_logging, get_logger, mask_text
 
 
 def test_emails_and_phones_are_masked() -> None:

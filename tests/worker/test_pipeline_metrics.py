@@ -7,13 +7,13 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.orm import Session
 
-from models.db import get_engine
-from models.tables import EventStatus, JobStatus
-from tasks import jobs
-from tasks.retention import prune
+from possync.models.db import get_engine
+from possync.models.tables import EventStatus, JobStatus
+from possync.tasks import jobs
+from possync.tasks.retention import prune
 from tests.models.test_counts import make_tenant
 from tests.tasks.test_retention import add_event, add_job
-from worker.pipeline_metrics import PipelineCollector
+from possync.worker.pipeline_metrics import PipelineCollector
 
 
 def scrape(db_url: str) -> str:

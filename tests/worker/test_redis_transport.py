@@ -5,9 +5,9 @@ from __future__ import annotations
 from kombu import Connection, Exchange, Queue
 
 from tests.resilience.servers import SentinelGroup
-from worker.celery_app import celery_config
-from worker.redis_transport import SentinelTransport, Transport
-from worker.settings import Settings
+from possync.worker.celery_app import celery_config
+from possync.worker.redis_transport import SentinelTransport, Transport
+from possync.worker.settings import Settings
 
 
 def _one_client_and_three_messages(conn: Connection, name: str) -> list[int]:
@@ -30,7 +30,7 @@ def test_the_sentinel_broker_is_the_master_the_sentinels_name(sentinel_group: Se
                                                               sentinel_settings: Settings) -> None:
     """Celery's own configuration for a sentinel:// URL: possync's transport, kombu's Sentinel channel."""
     conf = celery_config(sentinel_settings)
-    assert conf["broker_transport"] == "worker.redis_transport:SentinelTransport"
+    assert conf["broker_transport"] == "possync.worker.redis_transport:SentinelTransport"
     with Connection(conf["broker_url"], transport=SentinelTransport,
                     transport_options=conf["broker_transport_options"]) as conn:
         assert _one_client_and_three_messages(conn, "q") == [0, 1, 2]

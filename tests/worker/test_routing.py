@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.routing import queue_for_pos, queues_for, route_task
+from possync.worker.routing import queue_for_pos, queues_for, route_task
 
 
 def test_default_worker_consumes_every_shared_queue() -> None:

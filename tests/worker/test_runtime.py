@@ -9,8 +9,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.resilience.servers import SentinelGroup
-from worker.runtime import connect_redis
-from worker.settings import Settings, load_settings
+from possync.worker.runtime import connect_redis
+from possync.worker.settings import Settings, load_settings
 
 
 def test_a_redis_url_gives_a_plain_client(redis_server_url: str) -> None:
@@ -57,8 +57,8 @@ def test_one_definition_of_a_transient_failure() -> None:
     import redis as redis_lib
     import sqlalchemy.exc as sa_exc
 
-    from tasks import intake, runner
-    from worker.runtime import TRANSIENT_ERRORS
+    from possync.tasks import intake, runner
+    from possync.worker.runtime import TRANSIENT_ERRORS
 
     def make(cls: type[Exception]) -> Exception:
         return cls("stmt", {}, Exception("x")) if issubclass(cls, sa_exc.DBAPIError) else cls("x")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from worker.settings import DEFAULT_DATABASE_URL, SettingsError, env_file_warning, load_settings
+from possync.worker.settings import DEFAULT_DATABASE_URL, SettingsError, env_file_warning, load_settings
 
 
 def test_defaults_are_the_embedded_mode() -> None:

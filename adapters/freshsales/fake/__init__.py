@@ -6,6 +6,6 @@ reading and imports nothing of the adapter: a wrong constant there is caught by 
 
 from __future__ import annotations
 
-from adapters.freshsales.fake.server import FakeFreshsales
+from possync.adapters.freshsales.fake.server import FakeFreshsales
 
 __all__ = ["FakeFreshsales"]

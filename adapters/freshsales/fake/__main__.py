@@ -1,14 +1,14 @@
-"""`python -m adapters.freshsales.fake --key KEY [...]`: serve the Freshsales fake in the foreground."""
+"""`python -m possync.adapters.freshsales.fake --key KEY [...]`: serve the Freshsales fake in the foreground."""
 
 from __future__ import annotations
 
 import argparse
 
-from adapters.freshsales.fake.server import FakeFreshsales
+from possync.adapters.freshsales.fake.server import FakeFreshsales
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m adapters.freshsales.fake",
+    parser = argparse.ArgumentParser(prog="python -m possync.adapters.freshsales.fake",
                                      description="Serve the Freshsales fake.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")

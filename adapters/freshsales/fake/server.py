@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from adapters.fakes.limits import WindowLimit
-from adapters.fakes.server import FakeVendorServer
+from possync.adapters.fakes.limits import WindowLimit
+from possync.adapters.fakes.server import FakeVendorServer
 
 PREFIX = "/crm/sales/api"
 STANDARD_KEYS = frozenset({

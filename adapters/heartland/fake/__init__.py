@@ -38,9 +38,9 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.http import http_date
 
-from adapters.fakes.limits import WindowLimit
-from adapters.fakes.server import CONTROL_PREFIX, FakeVendorServer
-from adapters.heartland.fake.query import QueryError, matches, parse_filters, sort_records
+from possync.adapters.fakes.limits import WindowLimit
+from possync.adapters.fakes.server import CONTROL_PREFIX, FakeVendorServer
+from possync.adapters.heartland.fake.query import QueryError, matches, parse_filters, sort_records
 
 API = "/api"
 # [U] Heartland publishes no rate limits. The fake uses a fixed window (default 10 requests per second);

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.fakes.like import like_pattern
+from possync.adapters.fakes.like import like_pattern
 
 
 class QueryError(ValueError):

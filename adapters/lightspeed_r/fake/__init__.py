@@ -31,10 +31,10 @@ from urllib.parse import urlencode
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.http import http_date
 
-from adapters.fakes.limits import LeakyBucket, WindowLimit
-from adapters.fakes.server import FakeVendorServer
-from adapters.lightspeed_r.fake.query import ListQuery, parse_relations, relation_cost
-from adapters.lightspeed_r.fake.store import CustomerStore, FakeRequestError, one_or_many, seed_body
+from possync.adapters.fakes.limits import LeakyBucket, WindowLimit
+from possync.adapters.fakes.server import FakeVendorServer
+from possync.adapters.lightspeed_r.fake.query import ListQuery, parse_relations, relation_cost
+from possync.adapters.lightspeed_r.fake.store import CustomerStore, FakeRequestError, one_or_many, seed_body
 
 API_PREFIX = "/API/V3/Account/"
 TOKEN_PATH = "/auth/oauth/token"

@@ -1,4 +1,4 @@
-"""`python -m adapters.lightspeed_r.fake --port 8081`: serve the R-Series fake in the foreground.
+"""`python -m possync.adapters.lightspeed_r.fake --port 8081`: serve the R-Series fake in the foreground.
 
 Point a tenant at it with `pos.base_url: http://127.0.0.1:8081` and the account id and tokens below.
 """
@@ -9,11 +9,11 @@ import argparse
 import json
 import sys
 
-from adapters.lightspeed_r.fake import FakeServer
+from possync.adapters.lightspeed_r.fake import FakeServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m adapters.lightspeed_r.fake", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m possync.adapters.lightspeed_r.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--account-id", default="12345")

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.fakes.like import MYSQL_ESCAPE, like_parts, like_pattern, part_regex
-from adapters.lightspeed_r.fake.store import INDEX_SEP, CustomerStore, FakeRequestError, parse_time
+from possync.adapters.fakes.like import MYSQL_ESCAPE, like_parts, like_pattern, part_regex
+from possync.adapters.lightspeed_r.fake.store import INDEX_SEP, CustomerStore, FakeRequestError, parse_time
 
 # Relation -> cost on one record (0.1 to-one, 0.2 to-many, docs §1.6); list queries pay double.
 RELATIONS = {

@@ -44,8 +44,8 @@ from typing import Any
 import requests
 from flask import Flask, Response, jsonify, request
 
-from adapters.fakes.limits import WindowLimit
-from adapters.fakes.server import FakeVendorServer
+from possync.adapters.fakes.limits import WindowLimit
+from possync.adapters.fakes.server import FakeVendorServer
 
 # --- facts about the vendor, one line each ---------------------------------------------------------
 DEFAULT_RATE_LIMIT = 350  # 300 x registers + 50, one register [D]

@@ -1,14 +1,14 @@
-"""`python -m adapters.lightspeed_x.fake [--port P]`: serve the X-Series fake in the foreground."""
+"""`python -m possync.adapters.lightspeed_x.fake [--port P]`: serve the X-Series fake in the foreground."""
 
 from __future__ import annotations
 
 import argparse
 
-from adapters.lightspeed_x.fake import DEFAULT_RATE_LIMIT, DEFAULT_WINDOW_SECONDS, FakeServer
+from possync.adapters.lightspeed_x.fake import DEFAULT_RATE_LIMIT, DEFAULT_WINDOW_SECONDS, FakeServer
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m adapters.lightspeed_x.fake", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m possync.adapters.lightspeed_x.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--rate-limit", type=int, default=DEFAULT_RATE_LIMIT, help="requests per window; 0 = off")

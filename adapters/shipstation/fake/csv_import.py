@@ -17,7 +17,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.shipstation.fake.server import MANUAL_ID, FakeShipStation
+from possync.adapters.shipstation.fake.server import MANUAL_ID, FakeShipStation
 
 TEMPLATE_HEADER = ["Username", "Email", "Company Name", "Full Name", "First Name", "Last Name", "Phone",
                    "Address Line 1", "Address Line 2", "Address Line 3", "City", "State", "Postal Code",

@@ -22,8 +22,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from adapters.fakes.limits import WindowLimit
-from adapters.fakes.server import FakeVendorServer
+from possync.adapters.fakes.limits import WindowLimit
+from possync.adapters.fakes.server import FakeVendorServer
 
 V1_LIMIT_PER_WINDOW = 40
 V1_WINDOW_SECONDS = 60.0

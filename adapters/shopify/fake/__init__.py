@@ -43,8 +43,8 @@ from typing import Any
 import phonenumbers
 from flask import Flask, Response, jsonify, request
 
-from adapters.fakes.server import FakeVendorServer
-from adapters.shopify import webhooks
+from possync.adapters.fakes.server import FakeVendorServer
+from possync.adapters.shopify import webhooks
 
 DEFAULT_TOKEN = "shpat_fake_token"
 DEFAULT_SHOP = "possync-demo.myshopify.com"

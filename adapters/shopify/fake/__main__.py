@@ -1,14 +1,14 @@
-"""`python -m adapters.shopify.fake`: serve the fake Shopify GraphQL Admin API in the foreground."""
+"""`python -m possync.adapters.shopify.fake`: serve the fake Shopify GraphQL Admin API in the foreground."""
 
 from __future__ import annotations
 
 import argparse
 
-from adapters.shopify.fake import DEFAULT_SHOP, DEFAULT_TOKEN, FakeShopify
+from possync.adapters.shopify.fake import DEFAULT_SHOP, DEFAULT_TOKEN, FakeShopify
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m adapters.shopify.fake", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m possync.adapters.shopify.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the X-Shopify-Access-Token to accept")

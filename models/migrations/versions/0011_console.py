@@ -19,7 +19,7 @@ depends_on = None
 
 FAILED = sa.text("status = 'failed'")
 AMBIGUOUS = sa.text("ambiguous IS true")  # the very form the queries use, or PostgreSQL will not use it
-# The Shopify customer a job read (its fetch step's result), as `tasks.console.customers` queries it.
+# The Shopify customer a job read (its fetch step's result), as `possync.tasks.console.customers` queries it.
 EMAIL_EXPRESSION = "lower(context #>> '{shopify_customer,customer,email}')"
 PHONE_EXPRESSION = "(context #>> '{shopify_customer,customer,phone}')"
 

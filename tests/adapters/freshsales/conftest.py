@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.freshsales import make_adapter
-from adapters.freshsales.adapter import FreshsalesAdapter
-from adapters.freshsales.fake import FakeFreshsales
+from possync.adapters.freshsales import make_adapter
+from possync.adapters.freshsales.adapter import FreshsalesAdapter
+from possync.adapters.freshsales.fake import FakeFreshsales
 
 KEY = "fs-key-0123456789abcdef"
 

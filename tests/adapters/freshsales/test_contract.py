@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.errors import AuthenticationError, FatalError, RateLimitedError
-from adapters.freshsales import make_adapter
-from adapters.freshsales.adapter import FreshsalesAdapter
-from adapters.freshsales.fake import FakeFreshsales
-from adapters.freshsales.mapping import CrmSchema, contact_payload
-from models.customer import Address, Consent, ConsentState, Customer
-from models.shopify_values import ShopifyCustomer
+from possync.adapters.errors import AuthenticationError, FatalError, RateLimitedError
+from possync.adapters.freshsales import make_adapter
+from possync.adapters.freshsales.adapter import FreshsalesAdapter
+from possync.adapters.freshsales.fake import FakeFreshsales
+from possync.adapters.freshsales.mapping import CrmSchema, contact_payload
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.shopify_values import ShopifyCustomer
 from tests.adapters.freshsales.conftest import KEY
 
 

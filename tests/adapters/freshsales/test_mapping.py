@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.freshsales.mapping import CrmSchema, contact_payload, contact_status, e164, fingerprint, unique_identifier
-from models.customer import Consent, ConsentState, Customer
-from models.shopify_values import ShopifyCustomer
+from possync.adapters.freshsales.mapping import CrmSchema, contact_payload, contact_status, e164, fingerprint, unique_identifier
+from possync.models.customer import Consent, ConsentState, Customer
+from possync.models.shopify_values import ShopifyCustomer
 
 SCHEMA = CrmSchema({"lifetime_value": "cf_ltv", "tax_exempt": "cf_tax", "store_name": "cf_store",
                     "order_count": "cf_orders"}, 10,

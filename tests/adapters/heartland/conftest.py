@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from adapters.heartland import HeartlandAdapter, make_adapter
-from adapters.heartland.fake import FakeServer
-from models.tenants import TenantSettings
+from possync.adapters.heartland import HeartlandAdapter, make_adapter
+from possync.adapters.heartland.fake import FakeServer
+from possync.models.tenants import TenantSettings
 from tests.adapters.heartland.helpers import CUSTOM_FIELDS, TOKEN
 
 AdapterFactory = Callable[..., HeartlandAdapter]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.customer import Address, Consent, ConsentState, Customer
+from possync.models.customer import Address, Consent, ConsentState, Customer
 
 TOKEN = "hl-test-token"
 CUSTOM_FIELDS = {"email_opt_in": "email_opt_in", "birthday": "dob", "tags": "shopify_tags"}

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from adapters.errors import (
+from possync.adapters.errors import (
     BadResponseError,
     ErrorAction,
     FatalError,
@@ -16,11 +16,11 @@ from adapters.errors import (
     PartialCreateError,
     RetryableError,
 )
-from adapters.heartland import CAPABILITIES, HeartlandAdapter
-from adapters.heartland.client import REAL_HOST, host_for
-from adapters.heartland.fake import FakeServer
-from models.customer import Address, Consent, ConsentState
-from models.tables import PosStatus
+from possync.adapters.heartland import CAPABILITIES, HeartlandAdapter
+from possync.adapters.heartland.client import REAL_HOST, host_for
+from possync.adapters.heartland.fake import FakeServer
+from possync.models.customer import Address, Consent, ConsentState
+from possync.models.tables import PosStatus
 from tests.adapters.heartland.conftest import AdapterFactory
 from tests.adapters.heartland.helpers import AUSTIN, DALLAS, jane
 

@@ -12,12 +12,12 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from adapters.change_cursor import FRESH_MAX
-from adapters.errors import BadResponseError, FatalError
-from adapters.heartland import HeartlandAdapter
-from adapters.heartland.cursor import SETTLE, PollState
-from adapters.heartland.fake import FakeServer
-from models.tables import PosStatus
+from possync.adapters.change_cursor import FRESH_MAX
+from possync.adapters.errors import BadResponseError, FatalError
+from possync.adapters.heartland import HeartlandAdapter
+from possync.adapters.heartland.cursor import SETTLE, PollState
+from possync.adapters.heartland.fake import FakeServer
+from possync.models.tables import PosStatus
 from tests.adapters.heartland.conftest import Clock
 from tests.adapters.heartland.helpers import TOKEN
 
@@ -43,7 +43,7 @@ def drain(adapter: HeartlandAdapter, cursor: str | None, limit: int = 100,
         assert cursor is None or len(cursor) < CURSOR_BOUND, len(cursor)
         if between is not None:
             between(calls)
-        if not page.has_more or (not page.customers and cursor == before):  # as `tasks.poll` stops
+        if not page.has_more or (not page.customers and cursor == before):  # as `possync.tasks.poll` stops
             return ids, cursor, calls
     raise AssertionError("the poll never finished")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.errors import (
+from possync.adapters.errors import (
     AdapterError,
     AuthenticationError,
     BadResponseError,
@@ -18,9 +18,9 @@ from adapters.errors import (
     RateLimitedError,
     RetryableError,
 )
-from adapters.heartland import HeartlandAdapter, HeartlandClient
-from adapters.heartland.adapter import HeartlandAdapter as Adapter
-from adapters.heartland.fake import FakeServer
+from possync.adapters.heartland import HeartlandAdapter, HeartlandClient
+from possync.adapters.heartland.adapter import HeartlandAdapter as Adapter
+from possync.adapters.heartland.fake import FakeServer
 from tests.adapters.heartland.conftest import AdapterFactory
 
 IN_30_S = "<an HTTP date 30 s from now>"  # made when the test runs: collection takes seconds

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.heartland.fake import FakeServer
+from possync.adapters.heartland.fake import FakeServer
 from tests.adapters.heartland.conftest import Clock
 from tests.adapters.heartland.helpers import TOKEN
 
@@ -192,7 +192,7 @@ def test_timestamps_carry_the_store_offset_and_only_move_forward(fake: FakeServe
 
 def test_module_serves_the_fake_on_a_port() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.heartland.fake", "--port", "0", "--token", "abc"],
+        [sys.executable, "-m", "possync.adapters.heartland.fake", "--port", "0", "--token", "abc"],
         stdout=subprocess.PIPE,
         text=True,
     )

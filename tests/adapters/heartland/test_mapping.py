@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from adapters.heartland import mapping
-from adapters.heartland.mapping import CustomFields, RecordError, customer_from_record
-from models.customer import Address, Consent, ConsentState, Customer
-from models.tables import PosStatus
+from possync.adapters.heartland import mapping
+from possync.adapters.heartland.mapping import CustomFields, RecordError, customer_from_record
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.tables import PosStatus
 from tests.adapters.heartland.helpers import AUSTIN, CUSTOM_FIELDS, DALLAS, jane
 
 FIELDS = CustomFields.from_settings(CUSTOM_FIELDS)

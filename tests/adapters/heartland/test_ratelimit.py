@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from adapters.heartland.client import parse_rate_limit
+from possync.adapters.heartland.client import parse_rate_limit
 
 
 def test_429_with_seconds() -> None:

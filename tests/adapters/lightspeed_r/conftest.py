@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.lightspeed_r import LightspeedRAdapter, make_adapter
-from adapters.lightspeed_r.fake import FakeServer
-from models.tenants import TenantSettings
+from possync.adapters.lightspeed_r import LightspeedRAdapter, make_adapter
+from possync.adapters.lightspeed_r.fake import FakeServer
+from possync.models.tenants import TenantSettings
 from tests.adapters.lightspeed_r.helpers import OAUTH_SECRETS, running
 
 ACCOUNT = "12345"

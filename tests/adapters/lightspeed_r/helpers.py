@@ -7,7 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 
-from adapters.lightspeed_r.fake import FakeServer
+from possync.adapters.lightspeed_r.fake import FakeServer
 
 # The fake's default credentials.
 OAUTH_SECRETS = {

@@ -6,14 +6,14 @@ from datetime import date
 
 import pytest
 
-from adapters.base import PosAdapter
-from adapters.errors import FatalError
-from adapters.lightspeed_r import CAPABILITIES, LightspeedRAdapter, make_adapter
-from adapters.lightspeed_r.client import REAL_TOKEN_URL
-from adapters.lightspeed_r.fake import FakeServer
-from models.customer import Address, Consent, ConsentState, Customer
-from models.tables import PosStatus
-from models.tenants import TenantSettings
+from possync.adapters.base import PosAdapter
+from possync.adapters.errors import FatalError
+from possync.adapters.lightspeed_r import CAPABILITIES, LightspeedRAdapter, make_adapter
+from possync.adapters.lightspeed_r.client import REAL_TOKEN_URL
+from possync.adapters.lightspeed_r.fake import FakeServer
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.tables import PosStatus
+from possync.models.tenants import TenantSettings
 
 NEW = Customer(
     first_name="Jane",

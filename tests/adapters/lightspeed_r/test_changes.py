@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from adapters.base import ChangePage
-from adapters.change_cursor import FRESH_MAX
-from adapters.errors import FatalError
-from adapters.lightspeed_r import LightspeedRAdapter
-from adapters.lightspeed_r.fake import FakeServer
-from models.tables import PosStatus
+from possync.adapters.base import ChangePage
+from possync.adapters.change_cursor import FRESH_MAX
+from possync.adapters.errors import FatalError
+from possync.adapters.lightspeed_r import LightspeedRAdapter
+from possync.adapters.lightspeed_r.fake import FakeServer
+from possync.models.tables import PosStatus
 from tests.adapters.lightspeed_r.helpers import running
 
 T0 = "2024-05-01T10:00:00+00:00"
@@ -51,7 +51,7 @@ def clocked_adapter(clocked: FakeServer, make: Callable[..., LightspeedRAdapter]
 
 def drain(adapter: LightspeedRAdapter, cursor: str | None,
           between: Callable[[int], None] | None = None) -> tuple[list[ChangePage], str | None]:
-    """One poll as `tasks.poll` runs it: pages until `has_more` is false or a page changes nothing (fresh
+    """One poll as `possync.tasks.poll` runs it: pages until `has_more` is false or a page changes nothing (fresh
     records waiting to settle); `between(n)` runs after page n; every cursor is bounded."""
     pages = []
     while True:

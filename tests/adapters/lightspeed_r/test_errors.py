@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from adapters.errors import (
+from possync.adapters.errors import (
     AdapterError,
     AuthenticationError,
     BadResponseError,
@@ -18,10 +18,10 @@ from adapters.errors import (
     RateLimitedError,
     RetryableError,
 )
-from adapters.lightspeed_r import LightspeedRAdapter, make_adapter
-from adapters.lightspeed_r.client import LightspeedRClient
-from adapters.lightspeed_r.fake import FakeServer
-from models.tenants import TenantSettings
+from possync.adapters.lightspeed_r import LightspeedRAdapter, make_adapter
+from possync.adapters.lightspeed_r.client import LightspeedRClient
+from possync.adapters.lightspeed_r.fake import FakeServer
+from possync.models.tenants import TenantSettings
 from tests.adapters.lightspeed_r.helpers import closed_port_url
 
 # (status, headers, body) -> (exception class, action, retry_after or None)

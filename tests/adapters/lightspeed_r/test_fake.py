@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.lightspeed_r.fake import FakeServer
+from possync.adapters.lightspeed_r.fake import FakeServer
 from tests.adapters.lightspeed_r.helpers import running
 
 AUTH = {"Authorization": "Bearer fake-access-token", "Accept": "application/json"}
@@ -198,7 +198,7 @@ def test_control_api(fake: FakeServer) -> None:
 
 def test_python_dash_m_serves_the_fake() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "adapters.lightspeed_r.fake", "--port", "0"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "possync.adapters.lightspeed_r.fake", "--port", "0"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.lightspeed_r.fake.query import FIELDS, ListQuery
-from adapters.lightspeed_r.fake.store import EMAIL_TYPES, PHONE_TYPES, CustomerStore, FakeRequestError, seed_body
+from possync.adapters.lightspeed_r.fake.query import FIELDS, ListQuery
+from possync.adapters.lightspeed_r.fake.store import EMAIL_TYPES, PHONE_TYPES, CustomerStore, FakeRequestError, seed_body
 
 EMAIL = "Contact.Emails.ContactEmail.address"
 PHONE = "Contact.Phones.ContactPhone.number"

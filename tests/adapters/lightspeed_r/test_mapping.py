@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from adapters.errors import BadResponseError
-from adapters.lightspeed_r import mapping
-from adapters.lightspeed_r.fake.store import CustomerStore
-from models.customer import Address, Consent, ConsentState, Customer
-from models.tables import PosStatus
+from possync.adapters.errors import BadResponseError
+from possync.adapters.lightspeed_r import mapping
+from possync.adapters.lightspeed_r.fake.store import CustomerStore
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.tables import PosStatus
 
 EP = "GET Customer/{id}.json"
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from adapters.errors import RateLimitedError
-from adapters.lightspeed_r import LightspeedRAdapter
-from adapters.lightspeed_r.client import rate_limit_from_headers
-from adapters.lightspeed_r.fake import FakeServer
-from adapters.ratelimit import RateLimitInfo
+from possync.adapters.errors import RateLimitedError
+from possync.adapters.lightspeed_r import LightspeedRAdapter
+from possync.adapters.lightspeed_r.client import rate_limit_from_headers
+from possync.adapters.lightspeed_r.fake import FakeServer
+from possync.adapters.ratelimit import RateLimitInfo
 from tests.adapters.lightspeed_r.helpers import running
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.lightspeed_x import LightspeedXAdapter, make_adapter
-from adapters.lightspeed_x.fake import FakeServer
-from models.tenants import TenantSettings
+from possync.adapters.lightspeed_x import LightspeedXAdapter, make_adapter
+from possync.adapters.lightspeed_x.fake import FakeServer
+from possync.models.tenants import TenantSettings
 
 AdapterFactory = Callable[..., LightspeedXAdapter]
 

@@ -6,15 +6,15 @@ from datetime import date
 
 import pytest
 
-import adapters.lightspeed_x.adapter as adapter_module
-from adapters.base import PosAdapter
-from adapters.errors import FatalError
-from adapters.lightspeed_x import CAPABILITIES, LightspeedXAdapter, make_adapter
-from adapters.lightspeed_x.fake import FakeServer
-from adapters.lightspeed_x.mapping import TAGS_FIELD
-from models.customer import Address, Consent, ConsentState, Customer
-from models.tables import PosStatus
-from models.tenants import TenantSettings
+import possync.adapters.lightspeed_x.adapter as adapter_module
+from possync.adapters.base import PosAdapter
+from possync.adapters.errors import FatalError
+from possync.adapters.lightspeed_x import CAPABILITIES, LightspeedXAdapter, make_adapter
+from possync.adapters.lightspeed_x.fake import FakeServer
+from possync.adapters.lightspeed_x.mapping import TAGS_FIELD
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.tables import PosStatus
+from possync.models.tenants import TenantSettings
 
 UNKNOWN_ID = "0af7b240-ab83-11e7-eddc-4023c64c85e5"
 

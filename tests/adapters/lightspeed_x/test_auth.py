@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from adapters.errors import AuthenticationError
-from adapters.lightspeed_x.fake import FakeServer
+from possync.adapters.errors import AuthenticationError
+from possync.adapters.lightspeed_x.fake import FakeServer
 from tests.adapters.lightspeed_x.conftest import AdapterFactory
 
 UNKNOWN_ID = "0af7b240-ab83-11e7-eddc-4023c64c85e5"

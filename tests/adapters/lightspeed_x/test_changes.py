@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from adapters.lightspeed_x import LightspeedXAdapter
-from adapters.lightspeed_x.fake import FakeServer
+from possync.adapters.lightspeed_x import LightspeedXAdapter
+from possync.adapters.lightspeed_x.fake import FakeServer
 
 STAMP = "2024-05-01T10:00:00+00:00"
 CURSOR_BOUND = 4096

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from adapters.errors import (
+from possync.adapters.errors import (
     AuthenticationError,
     BadResponseError,
     ErrorAction,
@@ -16,10 +16,10 @@ from adapters.errors import (
     RateLimitedError,
     RetryableError,
 )
-from adapters.lightspeed_x import LightspeedXAdapter, make_adapter
-from adapters.lightspeed_x.client import WrongAddressError
-from adapters.lightspeed_x.fake import FakeServer
-from models.customer import Customer
+from possync.adapters.lightspeed_x import LightspeedXAdapter, make_adapter
+from possync.adapters.lightspeed_x.client import WrongAddressError
+from possync.adapters.lightspeed_x.fake import FakeServer
+from possync.models.customer import Customer
 
 # (status, headers (None = none; "date+N" / "reset+N" are made relative to now), body, class, action, retry_after)
 CASES = [

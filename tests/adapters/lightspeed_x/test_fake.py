@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.lightspeed_x.fake import FIRST_VERSION, MAX_SEARCH_PAGE_SIZE, FakeServer
+from possync.adapters.lightspeed_x.fake import FIRST_VERSION, MAX_SEARCH_PAGE_SIZE, FakeServer
 
 AUTH = {"Authorization": f"Bearer {FakeServer.DEFAULT_TOKEN}"}
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from adapters.errors import BadResponseError
-from adapters.lightspeed_x.mapping import (
+from possync.adapters.errors import BadResponseError
+from possync.adapters.lightspeed_x.mapping import (
     TAGS_FIELD,
     from_vendor,
     tags_from_field,
@@ -15,8 +15,8 @@ from adapters.lightspeed_x.mapping import (
     to_vendor_changes,
     to_vendor_create,
 )
-from models.customer import Address, Consent, ConsentState, Customer
-from models.tables import PosStatus
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.tables import PosStatus
 
 EP = "GET /api/2.0/customers/{id}"
 

@@ -7,8 +7,8 @@ import email.utils
 import pytest
 import requests
 
-from adapters.lightspeed_x.client import WINDOW_SECONDS, parse_rate_limit_headers
-from adapters.lightspeed_x.fake import FakeServer
+from possync.adapters.lightspeed_x.client import WINDOW_SECONDS, parse_rate_limit_headers
+from possync.adapters.lightspeed_x.fake import FakeServer
 
 NOW = 1_800_000_000.0
 

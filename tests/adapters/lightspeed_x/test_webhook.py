@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from adapters.errors import BadResponseError
-from adapters.lightspeed_x import WebhookPayloadError, parse_webhook
-from adapters.lightspeed_x.fake import FakeServer
+from possync.adapters.errors import BadResponseError
+from possync.adapters.lightspeed_x import WebhookPayloadError, parse_webhook
+from possync.adapters.lightspeed_x.fake import FakeServer
 
 CUSTOMER_ID = "0af7b240-ab83-11e7-eddc-4023c64c85e5"
 

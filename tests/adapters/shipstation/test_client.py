@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.shipstation.client import base_url_for, parse_rate_limit_headers
-from adapters.shipstation.mapping import CustomerShapeError, customer_from_json, parse_date
+from possync.adapters.shipstation.client import base_url_for, parse_rate_limit_headers
+from possync.adapters.shipstation.mapping import CustomerShapeError, customer_from_json, parse_date
 
 
 def test_a_window_with_room_is_a_bucket_reading_without_a_wait() -> None:

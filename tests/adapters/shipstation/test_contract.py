@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.errors import AuthenticationError, FatalError, RateLimitedError
-from adapters.shipstation.client import ShipStationClient
-from adapters.shipstation.fake import FakeShipStation
+from possync.adapters.errors import AuthenticationError, FatalError, RateLimitedError
+from possync.adapters.shipstation.client import ShipStationClient
+from possync.adapters.shipstation.fake import FakeShipStation
 
 KEY, SECRET = "contract-key", "contract-secret"
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from adapters.shopify.client import ShopifyClient
-from adapters.shopify.fake import FakeShopify
+from possync.adapters.shopify.client import ShopifyClient
+from possync.adapters.shopify.fake import FakeShopify
 
 TOKEN = "shpat_test_token"
 

@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from adapters.errors import FatalError, RateLimitedError, RetryableError
-from adapters.ratelimit import RateLimitInfo
-from adapters.shopify.client import ShopifyClient, ShopifyUserError, throttle_wait
-from adapters.shopify.fake import FakeShopify
-from models.customer import Address, Consent, ConsentState, Customer
+from possync.adapters.errors import FatalError, RateLimitedError, RetryableError
+from possync.adapters.ratelimit import RateLimitInfo
+from possync.adapters.shopify.client import ShopifyClient, ShopifyUserError, throttle_wait
+from possync.adapters.shopify.fake import FakeShopify
+from possync.models.customer import Address, Consent, ConsentState, Customer
 
 OTTAWA = {"address1": "150 Elgin St", "city": "Ottawa", "provinceCode": "ON", "zip": "K2P 1L4", "countryCode": "CA"}
 
@@ -188,7 +188,7 @@ def test_list_customers_pages_through_every_customer_once(fake: FakeShopify) -> 
 
 
 def test_the_listing_cost_limit_is_shopify_s(fake: FakeShopify, client: ShopifyClient) -> None:
-    from adapters.shopify import queries
+    from possync.adapters.shopify import queries
 
     fake.add_customer("Ann", email="ann@example.com")
     query = queries.list_customers(queries.list_fields(with_address=True))

@@ -7,9 +7,9 @@ from typing import Any
 
 import requests
 
-from adapters.shopify.fake import CostBucket, FakeShopify
-from adapters.shopify.hmac import verify
-from models.shopify_payloads import ConsentPayload, CustomerPayload, parse_payload
+from possync.adapters.shopify.fake import CostBucket, FakeShopify
+from possync.adapters.shopify.hmac import verify
+from possync.models.shopify_payloads import ConsentPayload, CustomerPayload, parse_payload
 from tests.adapters.shopify.conftest import TOKEN, Capture
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.shopify.hmac import sign, verify
+from possync.adapters.shopify.hmac import sign, verify
 
 VECTOR_SECRET = "test_secret_key"
 VECTOR_BODY = b'{"foo": "bar"}'

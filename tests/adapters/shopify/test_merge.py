@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from adapters.shopify import merge
-from adapters.shopify.client import ShopifyClient, ShopifyUserError
-from adapters.shopify.fake import FakeShopify
+from possync.adapters.shopify import merge
+from possync.adapters.shopify.client import ShopifyClient, ShopifyUserError
+from possync.adapters.shopify.fake import FakeShopify
 from tests.adapters.shopify.conftest import Capture
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from adapters.shopify import webhooks as wh
-from adapters.shopify.hmac import verify
-from models.shopify_payloads import ACTED_TOPICS, parse_payload
+from possync.adapters.shopify import webhooks as wh
+from possync.adapters.shopify.hmac import verify
+from possync.models.shopify_payloads import ACTED_TOPICS, parse_payload
 from tests.adapters.shopify.conftest import Capture
 
 REQUIRED = ("X-Shopify-Topic", "X-Shopify-Hmac-Sha256", "X-Shopify-Shop-Domain", "X-Shopify-API-Version",

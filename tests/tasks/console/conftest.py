@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.worker.web.conftest import add_tenant
+from tests.entry.web.conftest import add_tenant
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models.tables import SyncAttempt, SyncJob
+from possync.models.tables import SyncAttempt, SyncJob
 
 
 def customer_json(email: str | None = None, phone: str | None = None, first: str = "Jane", last: str = "Doe") -> dict:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from models import links
-from models.tables import InboundEvent, NearMatch, PosIndexEntry
-from tasks.console import audit
-from tasks.console.customers import search, story
+from possync.models import links
+from possync.models.tables import InboundEvent, NearMatch, PosIndexEntry
+from possync.tasks.console import audit
+from possync.tasks.console.customers import search, story
 from tests.tasks.console.support import add_job
 
 
@@ -73,9 +73,9 @@ def test_the_story_holds_delivery_job_attempt_link_echo_consent_near_match_and_o
 
 
 def test_search_and_story_work_on_the_embedded_sqlite_database(sqlite_url: str, secret_key: str) -> None:
-    from models.db import session_scope
-    from models.migrate import upgrade
-    from tests.worker.web.conftest import add_tenant
+    from possync.models.db import session_scope
+    from possync.models.migrate import upgrade
+    from tests.entry.web.conftest import add_tenant
 
     upgrade(sqlite_url)
     tenant_id = add_tenant(sqlite_url, secret_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from tasks.console.failures import DEFAULT_ADVICE, Filters, advice, error_classes, failed_ids, failed_page
+from possync.tasks.console.failures import DEFAULT_ADVICE, Filters, advice, error_classes, failed_ids, failed_page
 from tests.tasks.console.support import add_job
 
 

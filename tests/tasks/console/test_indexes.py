@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from models.tables import Tenant
-from tasks.console import customers, failures, matches
-from tasks.operations import tenant_status
+from possync.models.tables import Tenant
+from possync.tasks.console import customers, failures, matches
+from possync.tasks.operations import tenant_status
 from tests.tasks.console.support import add_job
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tasks.console.masking import mask_customer, mask_email, mask_phone
+from possync.tasks.console.masking import mask_customer, mask_email, mask_phone
 from tests.tasks.console.support import customer_json
 
 

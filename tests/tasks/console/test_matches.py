@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from models import links
-from models.tables import NearMatch, PosIndexEntry
-from tasks.console.matches import ambiguous, near_matches, relink
+from possync.models import links
+from possync.models.tables import NearMatch, PosIndexEntry
+from possync.tasks.console.matches import ambiguous, near_matches, relink
 from tests.tasks.console.support import add_job
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from models.tables import PosImport
-from tasks.console.tenants import overview, start_of_day
+from possync.models.tables import PosImport
+from possync.tasks.console.tenants import overview, start_of_day
 from tests.tasks.console.support import add_job
 
 

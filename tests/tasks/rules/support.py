@@ -9,15 +9,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer, RequestStats
-from adapters.lightspeed_r import CAPABILITIES as LIGHTSPEED_R_CAPABILITIES
-from adapters.lightspeed_x import CAPABILITIES as LIGHTSPEED_X_CAPABILITIES
-from models.customer import Customer
-from models.tables import PosStatus, Tenant
-from models.tags import Tags
-from tasks.rules.consent import pos_flag_consent, pos_opt_in
-from tasks.rules.heartland import heartland_capabilities
-from tasks.rules.mapping import held_fields
+from possync.adapters.base import Capabilities, ChangePage, PosAdapter, PosCustomer, RequestStats
+from possync.adapters.lightspeed_r import CAPABILITIES as LIGHTSPEED_R_CAPABILITIES
+from possync.adapters.lightspeed_x import CAPABILITIES as LIGHTSPEED_X_CAPABILITIES
+from possync.models.customer import Customer
+from possync.models.tables import PosStatus, Tenant
+from possync.models.tags import Tags
+from possync.tasks.rules.consent import pos_flag_consent, pos_opt_in
+from possync.tasks.rules.heartland import heartland_capabilities
+from possync.tasks.rules.mapping import held_fields
 
 # The adapters' own capability sets: the rules are tested against what the POS really holds.
 R_SERIES = LIGHTSPEED_R_CAPABILITIES

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.customer import Consent, ConsentState
-from tasks.rules.consent import POS_OPT_IN, consent_for_shopify, merge_consent, pos_flag_consent, pos_opt_in
+from possync.models.customer import Consent, ConsentState
+from possync.tasks.rules.consent import POS_OPT_IN, consent_for_shopify, merge_consent, pos_flag_consent, pos_opt_in
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LATER = T0 + timedelta(days=1)

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from adapters.base import Capabilities
-from models.customer import Address, Consent, ConsentState, Customer
-from tasks.rules.consent import pos_flag_consent
-from tasks.rules.diff import diff_for_update, same_address
+from possync.adapters.base import Capabilities
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.tasks.rules.consent import pos_flag_consent
+from possync.tasks.rules.diff import diff_for_update, same_address
 from tests.tasks.rules.support import HEARTLAND, R_SERIES, X_SERIES
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import inspect
 from datetime import UTC, date, datetime
 
-from models.customer import Address, Consent, ConsentState, Customer
-from models.tables import CustomerLink
-from tasks import poll, steps
-from tasks.rules import echo
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.tables import CustomerLink
+from possync.tasks import poll, steps
+from possync.tasks.rules import echo
 
 WRITTEN = Customer(first_name="Jane", email="Jane@Example.com", phone="6135551212", tags=("Shopify", "acme"),
                    email_consent=Consent(ConsentState.SUBSCRIBED, datetime(2025, 1, 1, tzinfo=UTC)))

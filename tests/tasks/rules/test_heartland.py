@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from models.customer import Address, Customer
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from models.tables import PosKind
-from tasks.rules.heartland import (
+from possync.models.customer import Address, Customer
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.models.tables import PosKind
+from possync.tasks.rules.heartland import (
     create_problems,
     describe_problems,
     heartland_capabilities,
     uses_default_customer,
 )
-from tasks.rules.mapping import held_fields
+from possync.tasks.rules.mapping import held_fields
 
 FULL = Address("1 Main St", None, "Ottawa", "ON", "K1A 0B1", "CA")
 COMPLETE = Customer(first_name="Jane", email="jane@example.com", billing_address=FULL)

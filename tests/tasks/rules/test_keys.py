@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.normalise import phone_key
-from tasks.rules.keys import fast_phone_key, same_phone
+from possync.models.normalise import phone_key
+from possync.tasks.rules.keys import fast_phone_key, same_phone
 
 REGIONS = ["US", "CA", "PR", "GB", "DE", "AU", "us"]
 typed = st.text(alphabet="0123456789+()-. 1x", min_size=0, max_size=18)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.base import PosCustomer
-from models.customer import Customer
-from models.tables import PosStatus
-from tasks.rules.links import LinkVerdict, check_link
+from possync.adapters.base import PosCustomer
+from possync.models.customer import Customer
+from possync.models.tables import PosStatus
+from possync.tasks.rules.links import LinkVerdict, check_link
 from tests.tasks.rules.support import HEARTLAND, R_SERIES, X_SERIES
 
 

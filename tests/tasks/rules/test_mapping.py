@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from adapters.base import Capabilities
-from models.customer import Address, Consent, ConsentState, Customer
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from models.tags import Tags
-from tasks.rules.mapping import (
+from possync.adapters.base import Capabilities
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.models.tags import Tags
+from possync.tasks.rules.mapping import (
     desired_pos_customer,
     held_fields,
 )
@@ -109,7 +109,7 @@ def test_rule_25_email_consent_everywhere_sms_where_held() -> None:
 
 
 def test_rule_24_heartland_without_mapped_fields_holds_no_birthday_or_consent() -> None:
-    from tasks.rules.heartland import heartland_capabilities
+    from possync.tasks.rules.heartland import heartland_capabilities
 
     bare = heartland_capabilities({})
     c = desired(bare)

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from adapters.base import PosCustomer
-from models.customer import Customer
-from models.db import get_sessionmaker
-from models.pos_index import index_customers, lookup, mark_status
-from models.tables import PosStatus
-from tasks.rules.matching import NO_MATCH, CandidateRow, choose_candidate, find_match, match_keys
+from possync.adapters.base import PosCustomer
+from possync.models.customer import Customer
+from possync.models.db import get_sessionmaker
+from possync.models.pos_index import index_customers, lookup, mark_status
+from possync.models.tables import PosStatus
+from possync.tasks.rules.matching import NO_MATCH, CandidateRow, choose_candidate, find_match, match_keys
 from tests.tasks.rules.support import MemoryAdapter, make_tenant
 
 EMAIL_PHONE = ("email", "phone")

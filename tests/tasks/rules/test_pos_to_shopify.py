@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from models.customer import Address, Consent, ConsentState, Customer
-from tasks.rules.consent import pos_flag_consent
-from tasks.rules.pos_to_shopify import shopify_changes_from_pos, shopify_tags_from_pos
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.tasks.rules.consent import pos_flag_consent
+from possync.tasks.rules.pos_to_shopify import shopify_changes_from_pos, shopify_tags_from_pos
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LATER = datetime(2025, 6, 1, tzinfo=UTC)

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Capabilities
-from models.customer import Address, Consent, ConsentState, Customer
-from models.normalise import phone_key
-from models.shopify_values import ShopifyCustomer, ShopifyOrder
-from tasks.rules.consent import pos_flag_consent, pos_opt_in
-from tasks.rules.diff import diff_for_update
-from tasks.rules.mapping import desired_pos_customer, held_fields
+from possync.adapters.base import Capabilities
+from possync.models.customer import Address, Consent, ConsentState, Customer
+from possync.models.normalise import phone_key
+from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
+from possync.tasks.rules.consent import pos_flag_consent, pos_opt_in
+from possync.tasks.rules.diff import diff_for_update
+from possync.tasks.rules.mapping import desired_pos_customer, held_fields
 from tests.tasks.rules.support import ALL_POS, from_held_values, held_values
 
 CAPS = list(ALL_POS.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from tasks.shipstation.operations import duplicates_here, read_here
+from possync.tasks.shipstation.operations import duplicates_here, read_here
 from tests.tasks.shipstation.conftest import Ship
 
 HOME = {"street1": "Calle Mayor 1", "city": "Madrid", "state": "M", "postal_code": "28013", "country_code": "ES"}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from adapters.shipstation.fake import import_customers_csv
-from adapters.shipstation.fake.csv_import import TEMPLATE_HEADER, template_bytes
-from tasks.shipstation.columns import BUILTIN_HEADER, TemplateError
-from tasks.shipstation.operations import export_here, read_here
+from possync.adapters.shipstation.fake import import_customers_csv
+from possync.adapters.shipstation.fake.csv_import import TEMPLATE_HEADER, template_bytes
+from possync.tasks.shipstation.columns import BUILTIN_HEADER, TemplateError
+from possync.tasks.shipstation.operations import export_here, read_here
 from tests.tasks.shipstation.conftest import MADRID, Ship
 
 OLD, NEW = "2026-01-02T00:00:00Z", "2030-01-01T00:00:00Z"  # Shopify change times before / after ShipStation's

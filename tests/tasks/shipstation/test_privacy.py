@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.base import PosCustomer
-from models import links, pos_index
-from models.customer import Customer
-from models.tables import PosStatus, ShipStationRead, ShipStationRecord
-from tasks.privacy import erase_customer, export_customer, redact_shop
-from tasks.shipstation.operations import read_here
+from possync.adapters.base import PosCustomer
+from possync.models import links, pos_index
+from possync.models.customer import Customer
+from possync.models.tables import PosStatus, ShipStationRead, ShipStationRecord
+from possync.tasks.privacy import erase_customer, export_customer, redact_shop
+from possync.tasks.shipstation.operations import read_here
 from tests.tasks.shipstation.conftest import Ship
 
 SHOPIFY_ID = "7208000000042"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.errors import RateLimitedError
-from models.tables import ShipStationRead, ShipStationRecord
-from tasks.shipstation.operations import read_here
+from possync.adapters.errors import RateLimitedError
+from possync.models.tables import ShipStationRead, ShipStationRecord
+from possync.tasks.shipstation.operations import read_here
 from tests.tasks.shipstation.conftest import Ship, make_ship
 
 
@@ -81,8 +81,8 @@ def test_a_429_holds_every_client_of_the_key_pair_until_its_reset(ship: Ship, se
                                                                    secret_key: str) -> None:
     import pytest
 
-    from models.tenants import get_tenant, shipstation_of
-    from tasks.clients import BudgetWaitError, shipstation_client_for
+    from possync.models.tenants import get_tenant, shipstation_of
+    from possync.tasks.clients import BudgetWaitError, shipstation_client_for
 
     tenant = get_tenant(session, ship.name)
     assert tenant is not None
@@ -104,7 +104,7 @@ def test_rejected_credentials_fail_the_read_with_a_reason_kept_and_the_cursor_un
         ship: Ship, session: Session, secret_key: str) -> None:
     import pytest
 
-    from adapters.errors import AuthenticationError
+    from possync.adapters.errors import AuthenticationError
 
     ship.shipstation.add_customer(name="A", email="a@example.com")
     read_here(session, ship.name, secret_key)

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from adapters.shipstation.fake import FakeShipStation, import_customers_csv
-from adapters.shipstation.fake.csv_import import TEMPLATE_HEADER, template_bytes
+from possync.adapters.shipstation.fake import FakeShipStation, import_customers_csv
+from possync.adapters.shipstation.fake.csv_import import TEMPLATE_HEADER, template_bytes
 
 
 def _file(*rows: dict[str, str]) -> bytes:

@@ -1,5 +1,0 @@
-"""`python -m worker.cli` is `possync`."""
-
-from worker.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""The HTTP receiver: `create_app` in `worker.web.app`; gunicorn loads `worker.web.wsgi:app`."""
