@@ -20,8 +20,8 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 # costs nothing while memory is normal (recycling every N tasks would drop caches for no measured gain).
 MAX_MEMORY_PER_CHILD_KIB = 350_000
 
-TASK_MODULES = ["possync.tasks.intake", "possync.tasks.pipeline", "possync.tasks.poll", "possync.tasks.sweeper", "possync.tasks.onboarding",
-                "possync.tasks.retention"]
+TASK_MODULES = ["possync.tasks.intake", "possync.tasks.pipeline", "possync.tasks.poll", "possync.tasks.sweeper",
+                "possync.tasks.onboarding", "possync.tasks.retention"]
 
 
 def celery_config(settings: Settings) -> dict[str, object]:

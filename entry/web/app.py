@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
@@ -42,7 +43,9 @@ def create_app(
     Tenants' signing secrets are cached per process for `secrets_ttl` seconds: a rotated client
     secret is used by every receiver process within that time (see `possync.entry.web.tenant_cache`).
     """
-    app = Flask("possync")
+    # `possync` is a namespace over the repository's folders: Flask cannot find its paths by itself.
+    here = Path(__file__).parent
+    app = Flask("possync", root_path=str(here), instance_path=str(here / "instance"))
     # Werkzeug enforces this on the input stream too (chunked bodies have no Content-Length).
     app.config["MAX_CONTENT_LENGTH"] = max_body
     secrets = TenantSecretsCache(database_url, secret_key, ttl=secrets_ttl)

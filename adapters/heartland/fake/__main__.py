@@ -8,7 +8,8 @@ from possync.adapters.heartland.fake import DEFAULT_REQUESTS_PER_WINDOW, DEFAULT
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m possync.adapters.heartland.fake", description="Serve the Heartland fake.")
+    parser = argparse.ArgumentParser(prog="python -m possync.adapters.heartland.fake",
+                                     description="Serve the Heartland fake.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     parser.add_argument("--token", default=None, help="the only API token accepted (default: any bearer token)")

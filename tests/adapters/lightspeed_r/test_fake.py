@@ -198,8 +198,8 @@ def test_control_api(fake: FakeServer) -> None:
 
 def test_python_dash_m_serves_the_fake() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "possync.adapters.lightspeed_r.fake", "--port", "0"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "possync.adapters.lightspeed_r.fake", "--port", "0"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()

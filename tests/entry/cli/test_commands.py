@@ -98,11 +98,11 @@ def test_a_group_or_world_readable_env_file_is_warned_about_at_start(tmp_path: P
     env_file.chmod(0o644)
     full = {k: v for k, v in os.environ.items() if not k.startswith("POSSYNC_")}
     full["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
-    result = subprocess.run([sys.executable, "-m", "possync.entry.cli", "tenant", "--help"], capture_output=True, text=True,
-                            env=full, cwd=tmp_path, timeout=60, check=False)
+    result = subprocess.run([sys.executable, "-m", "possync.entry.cli", "tenant", "--help"], capture_output=True,
+                            text=True, env=full, cwd=tmp_path, timeout=60, check=False)
     assert result.returncode == 0  # a warning, not a refusal: possync itself does not read .env
     assert "readable by others (mode 0644); run chmod 600" in result.stderr
     env_file.chmod(0o600)
-    quiet = subprocess.run([sys.executable, "-m", "possync.entry.cli", "tenant", "--help"], capture_output=True, text=True,
-                           env=full, cwd=tmp_path, timeout=60, check=False)
+    quiet = subprocess.run([sys.executable, "-m", "possync.entry.cli", "tenant", "--help"], capture_output=True,
+                           text=True, env=full, cwd=tmp_path, timeout=60, check=False)
     assert quiet.stderr == ""
