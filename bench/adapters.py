@@ -12,9 +12,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from possync.adapters.base import PosAdapter
 from bench.stack import KINDS, Shop, Stack, stack
 from bench.table import Result, render
+from possync.adapters.base import PosAdapter
 from possync.models.customer import Address, Customer
 
 SHORT = {"lightspeed-r": "R", "lightspeed-x": "X", "heartland": "Heartland"}

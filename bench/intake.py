@@ -44,8 +44,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import Flask
 
-from possync.adapters.shopify.webhooks import address_payload, customer_payload, order_payload, webhook_headers
 from bench.table import Result, percentile, render
+from possync.adapters.shopify.webhooks import address_payload, customer_payload, order_payload, webhook_headers
 from possync.entry.web import gunicorn_conf
 
 PG_ADMIN_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from possync.adapters.base import PosCustomer
 from bench.table import Result, percentile, render
+from possync.adapters.base import PosCustomer
 from possync.models.customer import Customer
 from possync.models.migrate import upgrade
 from possync.models.pos_index import index_customers, lookup

@@ -22,9 +22,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
 from bench.stack import POS_TOKENS, add_customer, finished_count, jobs_of, queue_syncs, stack, wait_for
 from bench.table import Result, render
+from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
 
 SYNCS = 40
 KILL_AFTER = 5

@@ -48,8 +48,8 @@ def _sync(s: Stack, shop: Shop, customer_id: str, order: int, expected_jobs: int
 
 
 def measure_kind(s: Stack, kind: str) -> list[Result]:
-    from possync.tasks.onboarding import import_here
     from possync.entry.web.tenant_cache import KNOWN_SHOPS_TTL_SECONDS
+    from possync.tasks.onboarding import import_here
 
     shop = s.add_shop(kind)
     s.lift_limiter(shop)

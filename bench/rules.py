@@ -12,8 +12,8 @@ import random
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from possync.adapters.base import Capabilities
 from bench.table import Result, render
+from possync.adapters.base import Capabilities
 from possync.models.customer import Address, Consent, ConsentState, Customer
 from possync.models.shopify_values import ShopifyCustomer, ShopifyOrder
 from possync.tasks.rules.consent import consent_for_shopify, pos_flag_consent

@@ -347,8 +347,8 @@ class Stack:
         return process
 
     def start_receiver(self) -> str:
-        from possync.tasks.intake import enqueue_event
         from possync.entry.web.app import create_app
+        from possync.tasks.intake import enqueue_event
 
         self.receiver = ServedApp(create_app(self.database_url, self.secret_key, enqueue_event))
         return self.receiver.url

@@ -18,7 +18,16 @@ from possync.adapters.errors import RateLimitedError
 from possync.models.counts import Count, read_counts
 from possync.models.db import get_sessionmaker
 from possync.models.near_matches import near_matches_by_tenant
-from possync.models.tables import EventStatus, InboundEvent, JobStatus, NearMatch, PollCursor, PosImport, SyncJob, Tenant
+from possync.models.tables import (
+    EventStatus,
+    InboundEvent,
+    JobStatus,
+    NearMatch,
+    PollCursor,
+    PosImport,
+    SyncJob,
+    Tenant,
+)
 from possync.models.tenants import context_by_name, require_tenant
 from possync.tasks import crm, destinations, jobs
 from possync.tasks.intake import queue_for_tenant

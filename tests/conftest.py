@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from possync.models.db import get_sessionmaker
 from possync.models.migrate import upgrade
 from possync.models.tables import Base
-from tests.resilience.servers import SentinelGroup, running_sentinel_group
 from possync.worker.settings import Settings, load_settings
+from tests.resilience.servers import SentinelGroup, running_sentinel_group
 
 PG_ADMIN_URL = os.environ.get("POSSYNC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("POSSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

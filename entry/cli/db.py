@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from possync.models.migrate import upgrade
 from possync.entry.cli.common import settings
+from possync.models.migrate import upgrade
 
 
 @click.group()

@@ -8,8 +8,8 @@ from typing import NoReturn
 import click
 from sqlalchemy import select
 
-from possync.models.tables import SyncAttempt, SyncJob, Tenant
 from possync.entry.cli.common import UsageProblem, echo_json, require_shared_limits, settings
+from possync.models.tables import SyncAttempt, SyncJob, Tenant
 
 
 def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from possync.models.tenants import context_by_name
 from possync.entry.cli.common import UsageProblem, echo_json, require_shared_limits, settings
+from possync.models.tenants import context_by_name
 
 
 @click.group()

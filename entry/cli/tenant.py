@@ -15,11 +15,11 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from possync.entry.cli.common import UsageProblem, echo_json, require_shared_limits, settings
 from possync.models.db import session_scope
 from possync.models.tables import Tenant
 from possync.models.tenant_file import load_tenant_file
 from possync.models.tenants import apply_tenant, context_by_name, describe, get_tenant
-from possync.entry.cli.common import UsageProblem, echo_json, require_shared_limits, settings
 
 if TYPE_CHECKING:
     from possync.tasks.preview import PreviewRow

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from possync.adapters.freshsales.fake import FakeFreshsales
 from possync.adapters.shopify.fake import FakeShopify
 from possync.adapters.shopify.webhooks import customer_payload, order_payload, send_webhook
+from possync.entry.demo.progress import JobProgress
+from possync.entry.demo.script import Check
 from possync.models.db import session_scope
 from possync.models.tables import JobStatus, SyncAttempt, SyncJob
 from possync.models.tenant_file import validate_tenant_data
 from possync.models.tenants import apply_tenant, get_tenant
-from possync.entry.demo.progress import JobProgress
-from possync.entry.demo.script import Check
 
 NAME = "demo-crm"
 CRM_KEY = "fs-demo-key"

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from possync.adapters.shopify.hmac import sign
 from possync.adapters.shopify.webhooks import customer_payload
-from possync.models.shopify_values import SHOPIFY_API_VERSION
 from possync.entry.demo.script import OTTAWA
 from possync.entry.demo.shops import DemoShop
+from possync.models.shopify_values import SHOPIFY_API_VERSION
 
 if TYPE_CHECKING:
     from possync.entry.demo.stack import EmbeddedStack

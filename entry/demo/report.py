@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from possync.entry.demo.script import STORM_429S, Check, Day
 from possync.models.db import session_scope
 from possync.models.tables import JobStatus, SyncAttempt, SyncJob
 from possync.models.tenants import get_tenant
-from possync.entry.demo.script import STORM_429S, Check, Day
 from possync.worker.logging import mask_text
 
 MAIN_OUTCOMES = ("created", "updated", "unchanged")

@@ -18,12 +18,12 @@ from sqlalchemy import func, select
 
 from possync.adapters.errors import RateLimitedError
 from possync.adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
+from possync.entry.demo.progress import JobProgress, PipelineStalledError
+from possync.entry.demo.shops import DEFAULT_CUSTOMER_ID, DemoShop
 from possync.models import links
 from possync.models.db import session_scope
 from possync.models.tables import InboundEvent, SyncAttempt, SyncJob
 from possync.models.tenants import get_tenant
-from possync.entry.demo.progress import JobProgress, PipelineStalledError
-from possync.entry.demo.shops import DEFAULT_CUSTOMER_ID, DemoShop
 
 POLL_TRIES = 20
 STORM_429S = 3  # injected per POS; each answers with a one-second Retry-After

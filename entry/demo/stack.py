@@ -100,8 +100,8 @@ class EmbeddedStack:
         self._start_worker()
 
     def _start_receiver(self) -> None:
-        from possync.tasks.intake import enqueue_event
         from possync.entry.web.app import create_app
+        from possync.tasks.intake import enqueue_event
 
         # secrets_ttl=0: a tenant applied a moment ago is seen at once.
         app = create_app(self.database_url, self.secret_key, enqueue_event, secrets_ttl=0.0)

@@ -16,12 +16,12 @@ from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
-from possync.models.db import get_engine
-from possync.worker.pipeline_metrics import PipelineCollector
 from possync.entry.web import console, lightspeed_x_webhooks
 from possync.entry.web.event_store import DB_ERRORS
 from possync.entry.web.shopify_webhooks import MAX_BODY_BYTES, ShopifyWebhookReceiver
 from possync.entry.web.tenant_cache import DEFAULT_TTL_SECONDS, TenantSecretsCache
+from possync.models.db import get_engine
+from possync.worker.pipeline_metrics import PipelineCollector
 
 
 def create_app(

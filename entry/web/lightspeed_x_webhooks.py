@@ -24,11 +24,11 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import func, select
 
 from possync.adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
+from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, EventStore
 from possync.models import webhook_tokens
 from possync.models.crypto import SecretsError
 from possync.models.db import session_scope
 from possync.models.tables import EventStatus, InboundEvent, PosKind, Tenant
-from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, EventStore
 
 SOURCE = "lightspeed-x"
 TOPIC = "customer.update"

@@ -30,13 +30,13 @@ from flask import Request, Response, jsonify
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from possync.adapters.shopify.hmac import verify
+from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, EventStore
+from possync.entry.web.tenant_cache import TenantSecretsCache
 from possync.models.crypto import SecretsError
 from possync.models.shopify_payloads import ACTED_TOPICS, PayloadError, parse_payload
 from possync.models.tables import EventStatus
 from possync.worker import metrics
 from possync.worker.logging import get_logger
-from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, EventStore
-from possync.entry.web.tenant_cache import TenantSecretsCache
 
 log = get_logger("possync.web")
 

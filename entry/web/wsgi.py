@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from possync.entry.web.app import create_app
 from possync.worker.logging import configure_logging
 from possync.worker.settings import Settings, get_settings
-from possync.entry.web.app import create_app
 
 BROKER_PING_TIMEOUT = 2.0  # seconds; readiness must answer well inside a probe's timeout
 

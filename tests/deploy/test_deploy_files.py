@@ -32,9 +32,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from possync.models.tables import PosKind
-from tests.resilience.servers import running_sentinel_group
 from possync.worker.routing import CRM_QUEUES, INTAKE_QUEUE, POLL_QUEUE, queue_for_pos
 from possync.worker.settings import SettingsError, load_settings
+from tests.resilience.servers import running_sentinel_group
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from possync.worker.settings import load_settings
 from tests.conftest import RUN_ID
 from tests.e2e.harness import (
     KINDS,
@@ -18,7 +19,6 @@ from tests.e2e.harness import (
     make_pos_fake,
     tenant_file,
 )
-from possync.worker.settings import load_settings
 
 E2E_PREFIX = f"possync-e2e:{RUN_ID}:"
 CONSOLE_LOGIN = "operator:e2e-console-password"  # the receiver serves the operator console too
@@ -61,8 +61,8 @@ def worker_process(e2e_env: dict[str, str]) -> Iterator[WorkerProcess]:
 
 @pytest.fixture(scope="session")
 def receiver(e2e_env: dict[str, str]) -> Iterator[ServedApp]:
-    from possync.tasks.intake import enqueue_event
     from possync.entry.web.app import create_app
+    from possync.tasks.intake import enqueue_event
 
     served = ServedApp(create_app(e2e_env["POSSYNC_DATABASE_URL"], e2e_env["POSSYNC_SECRET_KEY"], enqueue_event,
                                   secrets_ttl=0.0, console_auth=CONSOLE_LOGIN))

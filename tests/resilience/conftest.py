@@ -28,10 +28,10 @@ from sqlalchemy import select
 from possync.models.db import get_engine, session_scope
 from possync.models.migrate import upgrade
 from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
+from possync.worker.settings import load_settings
 from tests.conftest import RUN_ID, _truncate
 from tests.e2e.harness import SHOPIFY_TOKEN, ServedApp, Shop, WorkerProcess, add_tenant, make_pos_fake, tenant_file
 from tests.resilience.servers import PostgresCluster, RedisServer, SentinelGroup, running_sentinel_group
-from possync.worker.settings import load_settings
 
 RES_PREFIX = f"possync-res:{RUN_ID}:"
 EMAIL_RE = re.compile(r"[a-z0-9._+-]+@res\.example\.com")
@@ -88,8 +88,8 @@ def res_env(private_pg: PostgresCluster, private_redis: RedisServer, secret_key:
 @pytest.fixture(scope="session")
 def res_receiver(res_env: dict[str, str]) -> Iterator[ServedApp]:
     """The receiver on a socket, on the private database; it enqueues through this process's Celery app."""
-    from possync.tasks.intake import enqueue_event
     from possync.entry.web.app import create_app
+    from possync.tasks.intake import enqueue_event
 
     served = ServedApp(create_app(res_env["POSSYNC_DATABASE_URL"], res_env["POSSYNC_SECRET_KEY"], enqueue_event,
                                   secrets_ttl=0.0))

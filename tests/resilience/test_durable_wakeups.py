@@ -16,9 +16,9 @@ import pytest
 from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
 from possync.adapters.shopify.webhooks import customer_payload
 from possync.models.tables import JobStatus
+from possync.worker.fairqueue import LEASE_SECONDS
 from tests.e2e.harness import wait_for
 from tests.resilience.conftest import ADDRESS, Stack, pos_emails
-from possync.worker.fairqueue import LEASE_SECONDS
 
 SYNCS = 24
 DEFAULT_SWEEP_AGE = "300"

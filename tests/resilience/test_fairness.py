@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from possync.adapters.shopify.webhooks import customer_payload
 from bench.stack import queue_syncs
+from possync.adapters.shopify.webhooks import customer_payload
 from possync.models.db import session_scope
 from possync.models.tables import JobStatus, SyncAttempt, SyncJob, Tenant
 from tests.e2e.harness import make_pos_fake, wait_for

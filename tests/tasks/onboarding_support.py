@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bench.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 from possync.adapters.fakes.server import FakeVendorServer
 from possync.adapters.shopify.fake import FakeShopify
-from bench.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 from possync.models.tenant_file import validate_tenant_data
 from possync.models.tenants import apply_tenant
 from possync.tasks import onboarding

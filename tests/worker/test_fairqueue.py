@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import redis
 
-from tests.e2e.harness import wait_for
 from possync.worker.fairqueue import FairQueues
+from tests.e2e.harness import wait_for
 
 QUEUE = "pos.lightspeed_r"
 

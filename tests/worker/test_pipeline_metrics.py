@@ -11,9 +11,9 @@ from possync.models.db import get_engine
 from possync.models.tables import EventStatus, JobStatus
 from possync.tasks import jobs
 from possync.tasks.retention import prune
+from possync.worker.pipeline_metrics import PipelineCollector
 from tests.models.test_counts import make_tenant
 from tests.tasks.test_retention import add_event, add_job
-from possync.worker.pipeline_metrics import PipelineCollector
 
 
 def scrape(db_url: str) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from kombu import Connection, Exchange, Queue
 
-from tests.resilience.servers import SentinelGroup
 from possync.worker.celery_app import celery_config
 from possync.worker.redis_transport import SentinelTransport, Transport
 from possync.worker.settings import Settings
+from tests.resilience.servers import SentinelGroup
 
 
 def _one_client_and_three_messages(conn: Connection, name: str) -> list[int]:

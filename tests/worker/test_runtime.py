@@ -8,9 +8,9 @@ import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.resilience.servers import SentinelGroup
 from possync.worker.runtime import connect_redis
 from possync.worker.settings import Settings, load_settings
+from tests.resilience.servers import SentinelGroup
 
 
 def test_a_redis_url_gives_a_plain_client(redis_server_url: str) -> None:

@@ -10,12 +10,12 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from possync.entry.web.console import security
 from possync.models.db import session_scope
 from possync.models.tables import SyncJob, Tenant
 from possync.tasks import operations
 from possync.tasks.console import audit, customers, failures, matches, tenants
 from possync.tasks.console.masking import mask_customer, mask_email, mask_phone
-from possync.entry.web.console import security
 
 blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                       static_folder="static")

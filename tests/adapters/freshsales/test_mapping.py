@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from possync.adapters.freshsales.mapping import CrmSchema, contact_payload, contact_status, e164, fingerprint, unique_identifier
+from possync.adapters.freshsales.mapping import (
+    CrmSchema,
+    contact_payload,
+    contact_status,
+    e164,
+    fingerprint,
+    unique_identifier,
+)
 from possync.models.customer import Consent, ConsentState, Customer
 from possync.models.shopify_values import ShopifyCustomer
 

@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from possync.adapters.lightspeed_r.fake.query import FIELDS, ListQuery
-from possync.adapters.lightspeed_r.fake.store import EMAIL_TYPES, PHONE_TYPES, CustomerStore, FakeRequestError, seed_body
+from possync.adapters.lightspeed_r.fake.store import (
+    EMAIL_TYPES,
+    PHONE_TYPES,
+    CustomerStore,
+    FakeRequestError,
+    seed_body,
+)
 
 EMAIL = "Contact.Emails.ContactEmail.address"
 PHONE = "Contact.Phones.ContactPhone.number"

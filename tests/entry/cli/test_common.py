@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy.exc
 
-from tests.entry.cli.test_commands import TENANT, possync
 from possync.entry.cli.common import describe_failure
+from tests.entry.cli.test_commands import TENANT, possync
 
 CLOSED_PG = "postgresql://postgres@127.0.0.1:1/possync"
 

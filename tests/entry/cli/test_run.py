@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from flower.utils.broker import Broker
 
-from tests.resilience.servers import SentinelGroup
-from possync.worker.celery_app import app
 from possync.entry.cli.flower import flower
 from possync.entry.cli.run import worker
+from possync.worker.celery_app import app
+from tests.resilience.servers import SentinelGroup
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from possync.adapters.shopify.webhooks import webhook_headers
+from possync.entry.web.app import create_app
 from possync.models.db import get_sessionmaker
 from possync.models.tenant_file import validate_tenant_data
 from possync.models.tenants import apply_tenant
-from possync.entry.web.app import create_app
 
 SHOP = "acme.myshopify.com"
 CURRENT_SECRET = "shpss_current_secret"

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from possync.adapters.shopify.webhooks import sign
+from possync.entry.web.app import create_app
 from possync.models.shopify_payloads import ACTED_TOPICS
 from tests.entry.web.conftest import CURRENT_SECRET, SHOP, Recorder, signed
-from possync.entry.web.app import create_app
 
 CLOSED_DB = "postgresql://postgres@127.0.0.1:1/possync"
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from possync.adapters.shopify.webhooks import webhook_headers
 from bench.intake import CLIENT_SECRET, SHOP, Environment, _delivery_body, environment
+from possync.adapters.shopify.webhooks import webhook_headers
 from possync.entry.web.buffered_worker import (
     BODY_TOO_LARGE,
     COMPLETE,

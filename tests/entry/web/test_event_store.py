@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from possync.entry.web.event_store import DatabaseUnavailable, EventStore
 from possync.models.db import get_engine
 from possync.models.tables import EventStatus, InboundEvent
-from possync.entry.web.event_store import DatabaseUnavailable, EventStore
 
 
 def values(tenant_id: int, webhook_id: str = "wh-1") -> dict:

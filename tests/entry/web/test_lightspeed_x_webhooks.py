@@ -11,6 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from possync.entry.web import lightspeed_x_webhooks
+from possync.entry.web.app import create_app
 from possync.models import webhook_tokens
 from possync.models.db import get_sessionmaker, session_scope
 from possync.models.tables import InboundEvent, SyncJob, Tenant
@@ -18,8 +20,6 @@ from possync.models.tenant_file import validate_tenant_data
 from possync.models.tenants import apply_tenant
 from possync.tasks.intake import handle_event
 from tests.entry.web.conftest import Recorder
-from possync.entry.web import lightspeed_x_webhooks
-from possync.entry.web.app import create_app
 
 
 def x_tenant(db_url: str, key: str, name: str = "xshop") -> tuple[int, str]:

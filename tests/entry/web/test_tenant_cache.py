@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import event
 
+from possync.entry.web.tenant_cache import TenantSecretsCache
 from possync.models import tenants
 from possync.models.db import get_engine
 from tests.entry.web.conftest import CURRENT_SECRET, PREVIOUS_SECRET, SHOP, add_tenant
-from possync.entry.web.tenant_cache import TenantSecretsCache
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.entry.web.conftest import Recorder
 from possync.entry.web.app import create_app
+from tests.entry.web.conftest import Recorder
 
 LOGIN = "ops:a-long-console-password"
 

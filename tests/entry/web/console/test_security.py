@@ -6,11 +6,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from possync.entry.web.app import create_app
 from possync.models.db import session_scope
 from possync.models.tables import ConsoleAction
 from tests.entry.web.conftest import Recorder
 from tests.entry.web.console.conftest import LOGIN, auth, csrf_of
-from possync.entry.web.app import create_app
 
 PAGES = ["/console/", "/console/tenants", "/console/failed", "/console/customers?q=x", "/console/matches",
          "/console/audit", "/console/customers/acme/1001", "/console/static/console.css"]

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from possync.models import links
 from possync.models.db import session_scope
 from possync.models.tables import ConsoleAction, NearMatch, PosIndexEntry, SyncJob
-from tests.tasks.console.support import add_job
 from tests.entry.web.console.conftest import auth, csrf_of
+from tests.tasks.console.support import add_job
 
 
 def _page(console: FlaskClient, path: str) -> str:
