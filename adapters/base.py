@@ -64,6 +64,9 @@ class PosCustomer:
     customer: Customer
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The vendor's own parts of this reading an update must resend (JSON-able, e.g. R-Series contact
+    # ids): lets a write reuse the reading instead of reading the record again. None: not kept.
+    vendor_state: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def age_key(self) -> str:
@@ -118,6 +121,12 @@ class PosAdapter(abc.ABC):
     @abc.abstractmethod
     def update_customer(self, pos_id: str, changes: Mapping[str, Any]) -> PosCustomer:
         """Write only the given canonical fields (keys of `Customer.SYNCED_FIELDS`)."""
+
+    def update_customer_as_read(self, read: PosCustomer, changes: Mapping[str, Any]) -> PosCustomer:
+        """`update_customer` for a customer the caller read and holds as still current (rule 37 is the
+        caller's to check): an adapter may build the write from `read.vendor_state` instead of reading
+        the record again. By default it reads as `update_customer` does."""
+        return self.update_customer(read.pos_id, changes)
 
     @abc.abstractmethod
     def changes_since(self, cursor: str | None) -> ChangePage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -251,6 +252,48 @@ def test_update_phone_keeps_other_phones_and_ids(fake: FakeServer, adapter: Ligh
     assert after["firstName"] == before["firstName"] and after["Tags"] == before["Tags"]
     assert updated.customer.phone == "(613) 555-1212"
     assert requests_made(fake, "GET") == 1 and requests_made(fake, "PUT") == 1  # the collection is resent
+
+
+def test_update_as_read_resends_the_readings_collections_without_a_get(
+    fake: FakeServer, adapter: LightspeedRAdapter, rich: str
+) -> None:
+    before = fake.record(rich)
+    read = adapter.get_customer(rich)
+    assert read is not None and read.vendor_state is not None
+    fake.reset()
+    updated = adapter.update_customer_as_read(read, {"phone": "(613) 555-1212", "email": "new@example.com"})
+    after = fake.record(rich)
+    assert before is not None and after is not None
+    phones_before = {p["useType"]: p for p in before["Contact"]["Phones"]["ContactPhone"]}
+    phones_after = {p["useType"]: p for p in after["Contact"]["Phones"]["ContactPhone"]}
+    assert phones_after["Home"] == {**phones_before["Home"], "number": "(613) 555-1212"}  # same contactPhoneID
+    assert phones_after["Work"] == phones_before["Work"]
+    emails = {e["useType"]: e["address"] for e in after["Contact"]["Emails"]["ContactEmail"]}
+    assert emails == {"Primary": "new@example.com", "Secondary": "jd@work.example"}
+    assert updated.customer.phone == "(613) 555-1212"
+    assert requests_made(fake) == 1 and requests_made(fake, "PUT") == 1  # the reading stood in for the GET
+
+
+def test_update_as_read_without_collections_reads_first(
+    fake: FakeServer, adapter: LightspeedRAdapter, rich: str
+) -> None:
+    read = adapter.get_customer(rich)
+    assert read is not None
+    fake.reset()
+    adapter.update_customer_as_read(dataclasses.replace(read, vendor_state=None), {"phone": "(613) 555-1212"})
+    after = fake.record(rich)
+    assert after is not None and len(after["Contact"]["Phones"]["ContactPhone"]) == 2  # the Work phone kept
+    assert requests_made(fake, "GET") == 1 and requests_made(fake, "PUT") == 1
+
+
+def test_update_as_read_with_nothing_to_write_sends_nothing(
+    fake: FakeServer, adapter: LightspeedRAdapter, rich: str
+) -> None:
+    read = adapter.get_customer(rich)
+    assert read is not None
+    fake.reset()
+    assert adapter.update_customer_as_read(read, {"shipping_address": Address(city="Elsewhere")}) is read
+    assert requests_made(fake) == 0
 
 
 def test_update_email_keeps_the_secondary(fake: FakeServer, adapter: LightspeedRAdapter, rich: str) -> None:
