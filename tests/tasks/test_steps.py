@@ -259,7 +259,8 @@ def test_a_matched_update_reads_again_when_the_reading_is_not_vouched_for(shops,
                                                                           db_url: str) -> None:
     """Rule 37: once the catch-up shows the record archived since the resolve read it, the upsert
     writes nothing to it on that reading."""
-    shop, [pos_id] = imported(shops, records=[{"first_name": "Nia", "email": "nia@example.com", "phone": "(613) 555-0101"}])
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Nia", "email": "nia@example.com",
+                                               "phone": "(613) 555-0101"}])
     customer_id = shop.shopify.add_customer("Nia", "Ray", "nia@example.com", "+1 613-555-0123", address=ADDRESS)
     job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
     run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
