@@ -421,7 +421,8 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
                     pos_fingerprint=written.customer.fingerprint())
     if ctx.job.outcome == "unchanged":
         ctx.job.outcome = "updated"
-    return {"pos_current": written.customer.to_json(), "consent_written": sorted(changes), POS_READ_AT: time.time()}
+    return {"pos_current": written.customer.to_json(), POS_VENDOR_STATE: written.vendor_state,
+            "consent_written": sorted(changes), POS_READ_AT: time.time()}
 
 
 def consent_changes(wanted: Customer, current: Customer, caps: Capabilities) -> dict[str, Any]:
