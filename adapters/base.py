@@ -98,6 +98,12 @@ class PosAdapter(abc.ABC):
     def update_customer(self, pos_id: str, changes: Mapping[str, Any]) -> PosCustomer:
         """Write only the given canonical fields (keys of `Customer.SYNCED_FIELDS`)."""
 
+    def update_customer_as_read(self, read: PosCustomer, changes: Mapping[str, Any]) -> PosCustomer:
+        """`update_customer` for a customer the caller read and holds as still current (rule 37 is the
+        caller's to check): an adapter may build the write from `read.vendor_state` instead of reading
+        the record again. By default it reads as `update_customer` does."""
+        return self.update_customer(read.pos_id, changes)
+
     @abc.abstractmethod
     def changes_since(self, cursor: str | None) -> ChangePage:
         """POS customers changed after `cursor` (None: from the beginning), archived/deleted included."""

@@ -3,8 +3,10 @@ POS index (which stores it), so it lives with the other value types below both."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from possync.models.customer import Customer
 from possync.models.tables import PosStatus
@@ -19,6 +21,9 @@ class PosCustomer:
     customer: Customer
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The vendor's own parts of this reading an update must resend (JSON-able, e.g. R-Series contact
+    # ids): lets a write reuse the reading instead of reading the record again. None: not kept.
+    vendor_state: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def age_key(self) -> str:

@@ -41,6 +41,7 @@ CREATE_SENT = "create_sent"
 # When the POS customer a step holds was read (epoch s). A write relies on a reading only this fresh:
 # older means a wait came between, and the customer may have been archived meanwhile (rule 37).
 POS_READ_AT = "pos_read_at"
+POS_VENDOR_STATE = "pos_vendor_state"  # the vendor's parts of the same reading as `pos_current` (rule 37 alike)
 FRESH_READ_SECONDS = 2.0  # without a complete index to catch up (rule 37, `_known_pos_customer`)
 # The matched POS record's email contradicts the Shopify customer's (rule 10).
 CONTRADICTED = "contradicted"
@@ -82,7 +83,8 @@ def fetch_customer(ctx: StepContext) -> dict[str, Any]:
 
 # --- step 2 ------------------------------------------------------------------------------------
 def _use(pos: PosCustomer, via: str) -> dict[str, Any]:
-    return {"pos_id": pos.pos_id, "pos_current": pos.customer.to_json(), "match_via": via, POS_READ_AT: time.time()}
+    return {"pos_id": pos.pos_id, "pos_current": pos.customer.to_json(), POS_VENDOR_STATE: pos.vendor_state,
+            "match_via": via, POS_READ_AT: time.time()}
 
 
 def _desired(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter) -> Customer:
@@ -247,6 +249,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
     settings = get_settings()
     with customer_locks(redis_client(), settings.redis_key_prefix, tenant.name, _lock_keys(customer, region)):
         pos_id, current = _known_pos_customer(ctx, adapter)
+        vendor_state = context.get(POS_VENDOR_STATE)  # used only with `current`, the same reading
         link = links.get_link(ctx.session, tenant.id, customer.id)
         if link is not None and _synced_already(link, desired) and not context.get(CREATE_SENT):
             # Another job synced this very content, consent included, meanwhile: nothing is left to write, and
@@ -265,7 +268,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 break
             fetched = adapter.get_customer(pos_id)
             if fetched is not None and fetched.status is PosStatus.ACTIVE:
-                current = fetched.customer
+                current, vendor_state = fetched.customer, fetched.vendor_state
                 break
             _forget_pos_customer(ctx, customer.id, pos_id, fetched)
             pos_id = None
@@ -283,12 +286,13 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             if protected := contradicted and tenant.settings.conflicting_match == "link":
                 # Rule 10's `link`: another person's record keeps its own contact details and names.
                 changes = {k: v for k, v in changes.items() if k not in PERSONAL_FIELDS}
+            read = PosCustomer(pos_id=pos_id, status=PosStatus.ACTIVE, customer=current, vendor_state=vendor_state)
             if changes:
-                written = adapter.update_customer(pos_id, changes)
+                written = adapter.update_customer_as_read(read, changes)
                 outcome = "updated"
                 consent_written = sorted(k for k in changes if k in CONSENT_FIELDS)
             else:
-                written = PosCustomer(pos_id=pos_id, status=PosStatus.ACTIVE, customer=current)
+                written = read
                 outcome = "unchanged"
             if context.get(CREATE_SENT):
                 outcome = "created"  # this job's own create, finished (or confirmed) after an interruption
@@ -296,7 +300,8 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
                         pos_fingerprint=echo.pos_fingerprint(written.customer),
                         synced_fingerprint=desired.fingerprint(), contradicted=protected)
-        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(), POS_READ_AT: time.time(),
+        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(),
+                  POS_VENDOR_STATE: written.vendor_state, POS_READ_AT: time.time(),
                   **({"consent_written": consent_written} if consent_written else {})}
         return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
 
@@ -415,7 +420,8 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
                     pos_fingerprint=echo.pos_fingerprint(written.customer))
     if ctx.job.outcome == "unchanged":
         ctx.job.outcome = "updated"
-    return {"pos_current": written.customer.to_json(), "consent_written": sorted(changes), POS_READ_AT: time.time()}
+    return {"pos_current": written.customer.to_json(), POS_VENDOR_STATE: written.vendor_state,
+            "consent_written": sorted(changes), POS_READ_AT: time.time()}
 
 
 def consent_changes(wanted: Customer, current: Customer, caps: Capabilities) -> dict[str, Any]:

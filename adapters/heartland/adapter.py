@@ -3,12 +3,14 @@
 Request budget (benchmarks rely on it): get by id 1, search 1, create 1 without an address and 3 with
 one (customer -> address -> PUT the address ids onto the customer; 4 when billing and shipping differ),
 an idle change poll 1. Updates read the customer once first: addresses are separate records whose ids
-only the customer knows, and the merchant's other custom fields must survive a `custom` write.
+only the customer knows, and the merchant's other custom fields must survive a `custom` write; given a
+reading by id (`update_customer_as_read`, its record kept as `vendor_state`), that read is skipped.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,7 +61,7 @@ class HeartlandAdapter(PosAdapter):
     # --- reads ---------------------------------------------------------------------------------------
     def get_customer(self, pos_id: str) -> PosCustomer | None:
         record = self._fetch(pos_id)
-        return None if record is None else self._read(record, _ep("GET", CUSTOMER))
+        return None if record is None else self._read(record, _ep("GET", CUSTOMER), keep=True)
 
     def search_by_email(self, email: str) -> list[PosCustomer]:
         variants = mapping.email_variants(email)
@@ -207,6 +209,14 @@ class HeartlandAdapter(PosAdapter):
         A None address is ignored (possync never removes a POS address); other None values blank the
         field. Fields this tenant cannot hold (unmapped custom fields) are silently left out.
         """
+        return self._update(pos_id, changes, None)
+
+    def update_customer_as_read(self, read: PosCustomer, changes: Mapping[str, Any]) -> PosCustomer:
+        """The reading by id carries the record (address ids, `custom`): no GET before the writes."""
+        record = read.vendor_state if isinstance(read.vendor_state, Mapping) else None
+        return self._update(read.pos_id, changes, record)
+
+    def _update(self, pos_id: str, changes: Mapping[str, Any], record: Mapping[str, Any] | None) -> PosCustomer:
         unknown = sorted(set(changes) - set(Customer.SYNCED_FIELDS))
         if unknown:
             raise ValueError(f"not canonical fields: {', '.join(unknown)}")
@@ -216,7 +226,7 @@ class HeartlandAdapter(PosAdapter):
             if missing:
                 raise FatalError(f"Heartland needs a complete address: {', '.join(missing)} missing",
                                  vendor=VENDOR, endpoint=_ep("PUT", ADDRESS))
-        record = self._fetch(pos_id)
+        record = record if record is not None else self._fetch(pos_id)
         if record is None:
             raise FatalError("the Heartland record does not exist", vendor=VENDOR,
                              endpoint=_ep("GET", CUSTOMER), http_status=404)
@@ -249,7 +259,7 @@ class HeartlandAdapter(PosAdapter):
             if isinstance(stamp, str):
                 record["updated_at"] = stamp
             record.update(body)
-        return self._read(record, _ep("PUT", CUSTOMER))
+        return self._read(record, _ep("PUT", CUSTOMER), keep=True)
 
     def _write_addresses(
         self,
@@ -355,11 +365,14 @@ class HeartlandAdapter(PosAdapter):
             raise self.client.bad_field(endpoint, "customer", "is not an object")
         return record
 
-    def _read(self, record: Any, endpoint: str) -> PosCustomer:
+    def _read(self, record: Any, endpoint: str, *, keep: bool = False) -> PosCustomer:
+        """`keep`: the record is whole (read by id with its addresses, or as just written), so an update
+        may start from it (`vendor_state`)."""
         try:
-            return mapping.customer_from_record(record, self.fields)
+            customer = mapping.customer_from_record(record, self.fields)
         except RecordError as exc:
             raise self.client.bad_field(endpoint, exc.field, exc.problem) from None
+        return dataclasses.replace(customer, vendor_state=copy.deepcopy(dict(record))) if keep else customer
 
 
 def _present(address: Address | None) -> Address | None:

@@ -3,7 +3,8 @@
 Request budget (benchmarked; tests hold it against the fake's request log): get by id 1, search by
 email 1, search by phone 1, create 1, an empty `changes_since` poll 1. An update is 1 PUT, plus 1 GET
 first when it touches email, phone or the address, because those vendor collections are replaced as a
-whole and the entries possync does not own (a Work phone, a Secondary email) must be resent.
+whole and the entries possync does not own (a Work phone, a Secondary email) must be resent; given a
+reading that carries them (`update_customer_as_read`), it is the PUT alone.
 """
 
 from __future__ import annotations
@@ -113,17 +114,24 @@ class LightspeedRAdapter(PosAdapter):
         return mapping.to_pos_customer(record, endpoint)
 
     def update_customer(self, pos_id: str, changes: Mapping[str, Any]) -> PosCustomer:
-        pos_id = str(pos_id)
+        return self._update(str(pos_id), changes, None)
+
+    def update_customer_as_read(self, read: PosCustomer, changes: Mapping[str, Any]) -> PosCustomer:
+        """The caller's reading carries the contact collections: no GET before the PUT."""
+        return self._update(read.pos_id, changes, read if isinstance(read.vendor_state, Mapping) else None)
+
+    def _update(self, pos_id: str, changes: Mapping[str, Any], read: PosCustomer | None) -> PosCustomer:
         endpoint = "PUT Customer/{id}.json"
-        current: dict[str, Any] | None = None
-        if mapping.COLLECTION_FIELDS & set(changes) or not pos_id.isdigit():
+        current: dict[str, Any] | None = dict(read.vendor_state or {}) if read is not None else None
+        if not pos_id.isdigit() or (current is None and mapping.COLLECTION_FIELDS & set(changes)):
             current = self._get_record(pos_id)
             if current is None:
                 raise FatalError("the Lightspeed customer does not exist", vendor=VENDOR, endpoint=endpoint,
                                  http_status=404)
+            read = mapping.to_pos_customer(current, endpoint)
         body = mapping.update_body(changes, current, endpoint)
         if not body:
-            existing = self.get_customer(pos_id) if current is None else mapping.to_pos_customer(current, endpoint)
+            existing = self.get_customer(pos_id) if read is None else read
             if existing is None:
                 raise FatalError("the Lightspeed customer does not exist", vendor=VENDOR, endpoint=endpoint,
                                  http_status=404)

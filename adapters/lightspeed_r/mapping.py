@@ -324,7 +324,16 @@ def to_pos_customer(record: Mapping[str, Any], endpoint: str) -> PosCustomer:
         tags=_read_tags(record, reader),
     )
     status = PosStatus.ARCHIVED if archived else PosStatus.ACTIVE
-    return PosCustomer(pos_id=pos_id, status=status, customer=customer, created_at=created_at, updated_at=updated_at)
+    return PosCustomer(pos_id=pos_id, status=status, customer=customer, created_at=created_at, updated_at=updated_at,
+                       vendor_state=collections_state(contact))
+
+
+def collections_state(contact: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The contact collections an update replaces as a whole (with their ids), as `update_body` reads
+    them from a record; None when the reading did not load `Contact`."""
+    if contact is None:
+        return None
+    return {"Contact": {k: contact[k] for k in ("Emails", "Phones", "Addresses") if k in contact}}
 
 
 # --- writing -------------------------------------------------------------------------------------

@@ -238,6 +238,40 @@ def test_upsert_creates_then_updates_then_leaves_unchanged(shops, session: Sessi
     assert job(session, unchanged).outcome == "unchanged" and writes(shop) == before
 
 
+def test_a_matched_r_series_update_reuses_the_resolves_reading(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The PUT replacing the phones is built from the resolve's reading (rule 37 vouched for by the
+    catch-up): one GET of the record, one PUT, and the Work phone possync does not own is kept."""
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Max", "last_name": "Ray", "email": "max@example.com",
+                                               "phones": [{"number": "(613) 555-0100", "useType": "Home"},
+                                                          {"number": "(613) 555-0199", "useType": "Work"}]}])
+    customer_id = shop.shopify.add_customer("Max", "Ray", "max@example.com", "+1 613-555-0122", address=ADDRESS)
+    shop.pos.reset()
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id)
+    assert job(session, job_id).outcome == "updated"
+    assert shop.pos.count_requests("GET", f"/Customer/{pos_id}.json") == 1
+    assert shop.pos.count_requests("PUT") == 1
+    phones = {p["useType"]: p["number"] for p in shop.pos.record(pos_id)["Contact"]["Phones"]["ContactPhone"]}
+    assert phones["Work"] == "(613) 555-0199" and "0122" in phones["Home"]
+
+
+def test_a_matched_update_reads_again_when_the_reading_is_not_vouched_for(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                          db_url: str) -> None:
+    """Rule 37: once the catch-up shows the record archived since the resolve read it, the upsert
+    writes nothing to it on that reading."""
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Nia", "email": "nia@example.com",
+                                               "phone": "(613) 555-0101"}])
+    customer_id = shop.shopify.add_customer("Nia", "Ray", "nia@example.com", "+1 613-555-0123", address=ADDRESS)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    assert job(session, job_id).context["pos_id"] == pos_id
+    shop.pos.archive(pos_id)
+    shop.pos.advance_clock(2)
+    run(db_url, job_id)
+    assert job(session, job_id).context["pos_id"] != pos_id
+    assert shop.pos.writes_to_archived == []
+
+
 def test_a_second_job_whose_customer_another_job_just_synced_writes_nothing(shops, session: Session,  # type: ignore[no-untyped-def]
                                                                               db_url: str, monkeypatch) -> None:
     """Two orders of one matched customer, both read before either wrote: the second finds the link the

@@ -287,6 +287,30 @@ def test_update_consent_keeps_the_merchants_other_custom_fields(adapter: Heartla
     assert updated.customer.email_consent.state is ConsentState.UNSUBSCRIBED
 
 
+def test_update_as_read_writes_from_the_reading_without_a_get(adapter: HeartlandAdapter, fake: FakeServer) -> None:
+    cid = seed_jane(fake)
+    read = adapter.get_customer(str(cid))
+    assert read is not None and read.vendor_state is not None
+    fake.reset()
+    updated = adapter.update_customer_as_read(read, {"phone": "5125550199",
+                                                     "email_consent": Consent(ConsentState.UNSUBSCRIBED)})
+    stored = fake.record(cid)
+    assert [r.method for r in fake.vendor_requests()] == ["PUT", "PUT"]  # the main address, then the customer
+    assert stored["phone_number"] == "5125550199" and stored["addresses"][0]["phone"] == "5125550199"
+    assert stored["addresses"][0]["line_1"] == "1 Main St"
+    assert stored["custom"]["loyalty"] == "gold" and stored["custom"]["email_opt_in"] is False
+    assert updated == adapter.get_customer(str(cid))
+
+
+def test_only_a_reading_by_id_is_kept_for_an_update(adapter: HeartlandAdapter, fake: FakeServer) -> None:
+    seed_jane(fake)
+    [found] = adapter.search_by_email("jane@example.com")
+    assert found.vendor_state is None  # a search result may lack the embedded addresses
+    fake.reset()
+    adapter.update_customer_as_read(found, {"first_name": "Janet"})
+    assert [r.method for r in fake.vendor_requests()] == ["GET", "PUT"]
+
+
 def test_update_tags_and_birthday_go_to_their_custom_fields(adapter: HeartlandAdapter, fake: FakeServer) -> None:
     cid = seed_jane(fake)
     adapter.update_customer(str(cid), {"tags": ("Shopify", "acme", "vip"), "birthday": date(1991, 2, 3)})

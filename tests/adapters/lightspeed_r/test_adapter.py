@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
 
-from possync.adapters.base import PosAdapter
+from possync.adapters.base import PosAdapter, PosCustomer
 from possync.adapters.errors import FatalError
 from possync.adapters.lightspeed_r import CAPABILITIES, LightspeedRAdapter, make_adapter
 from possync.adapters.lightspeed_r.client import REAL_TOKEN_URL
@@ -239,19 +240,65 @@ def test_update_name_writes_only_the_name(fake: FakeServer, adapter: LightspeedR
     assert updated.customer.first_name == "Janet" and updated.customer.last_name == "Doe"
 
 
+def assert_home_phone_replaced_in_place(before: dict | None, after: dict | None, number: str) -> None:
+    """The Home phone took `number` under its own contactPhoneID; the Work phone is untouched."""
+    assert before is not None and after is not None
+    phones_before = {p["useType"]: p for p in before["Contact"]["Phones"]["ContactPhone"]}
+    phones_after = {p["useType"]: p for p in after["Contact"]["Phones"]["ContactPhone"]}
+    assert phones_after["Home"] == {**phones_before["Home"], "number": number}
+    assert phones_after["Work"] == phones_before["Work"]
+
+
 def test_update_phone_keeps_other_phones_and_ids(fake: FakeServer, adapter: LightspeedRAdapter, rich: str) -> None:
     before = fake.record(rich)
     updated = adapter.update_customer(rich, {"phone": "(613) 555-1212"})
     after = fake.record(rich)
-    assert before is not None and after is not None
-    phones_before = {p["useType"]: p for p in before["Contact"]["Phones"]["ContactPhone"]}
-    phones_after = {p["useType"]: p for p in after["Contact"]["Phones"]["ContactPhone"]}
-    assert phones_after["Home"] == {**phones_before["Home"], "number": "(613) 555-1212"}  # same contactPhoneID
-    assert phones_after["Work"] == phones_before["Work"]
+    assert_home_phone_replaced_in_place(before, after, "(613) 555-1212")
     assert after["Contact"]["Emails"] == before["Contact"]["Emails"]
     assert after["firstName"] == before["firstName"] and after["Tags"] == before["Tags"]
     assert updated.customer.phone == "(613) 555-1212"
     assert requests_made(fake, "GET") == 1 and requests_made(fake, "PUT") == 1  # the collection is resent
+
+
+def read_then_forget_requests(fake: FakeServer, adapter: LightspeedRAdapter, pos_id: str) -> PosCustomer:
+    """The reading a caller holds; the fake's log then counts only what the update sends."""
+    read = adapter.get_customer(pos_id)
+    assert read is not None
+    fake.reset()
+    return read
+
+
+def test_update_as_read_resends_the_readings_collections_without_a_get(
+    fake: FakeServer, adapter: LightspeedRAdapter, rich: str
+) -> None:
+    before = fake.record(rich)
+    read = read_then_forget_requests(fake, adapter, rich)
+    assert read.vendor_state is not None
+    updated = adapter.update_customer_as_read(read, {"phone": "(613) 555-1212", "email": "new@example.com"})
+    after = fake.record(rich)
+    assert_home_phone_replaced_in_place(before, after, "(613) 555-1212")
+    emails = {e["useType"]: e["address"] for e in after["Contact"]["Emails"]["ContactEmail"]}
+    assert emails == {"Primary": "new@example.com", "Secondary": "jd@work.example"}
+    assert updated.customer.phone == "(613) 555-1212"
+    assert requests_made(fake) == 1 and requests_made(fake, "PUT") == 1  # the reading stood in for the GET
+
+
+def test_update_as_read_without_collections_reads_first(
+    fake: FakeServer, adapter: LightspeedRAdapter, rich: str
+) -> None:
+    read = read_then_forget_requests(fake, adapter, rich)
+    adapter.update_customer_as_read(dataclasses.replace(read, vendor_state=None), {"phone": "(613) 555-1212"})
+    after = fake.record(rich)
+    assert after is not None and len(after["Contact"]["Phones"]["ContactPhone"]) == 2  # the Work phone kept
+    assert requests_made(fake, "GET") == 1 and requests_made(fake, "PUT") == 1
+
+
+def test_update_as_read_with_nothing_to_write_sends_nothing(
+    fake: FakeServer, adapter: LightspeedRAdapter, rich: str
+) -> None:
+    read = read_then_forget_requests(fake, adapter, rich)
+    assert adapter.update_customer_as_read(read, {"shipping_address": Address(city="Elsewhere")}) is read
+    assert requests_made(fake) == 0
 
 
 def test_update_email_keeps_the_secondary(fake: FakeServer, adapter: LightspeedRAdapter, rich: str) -> None:
