@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from possync.models import links, pos_index, shipstation
+from possync.models import links, pos_index
 from possync.models.crm_links import drop_crm_links, get_crm_link
 from possync.models.tables import (
     CrmLink,
@@ -29,6 +29,7 @@ from possync.models.tables import (
     SyncAttempt,
     SyncJob,
 )
+from possync.tasks.shipstation import records as shipstation
 
 REDACTED = "redacted"
 

@@ -1,6 +1,6 @@
 """The merge plan (SPEC rule 49): ShipStation records at one postal address with different emails.
 
-Grouped by the normalised address (`possync.models.shipstation.address_key`); in each group the survivor is
+Grouped by the normalised address (`possync.tasks.shipstation.records.address_key`); in each group the survivor is
 the record linked to Shopify (the most recently modified, if several), else the most recently modified
 record; the others are to be absorbed in ShipStation's Combine screen.
 """

@@ -21,10 +21,10 @@ from typing import Any, Literal
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from possync.models import shipstation
 from possync.models.normalise import email_key, phone_key
 from possync.models.shopify_values import ShopifyCustomer
 from possync.models.tables import ShipStationRecord
+from possync.tasks.shipstation import records as shipstation
 from possync.tasks.shipstation import tags as tag_rules
 from possync.tasks.shipstation.columns import ONE_NAME, RECORD_FIELDS, REQUIRED, TAG_SEPARATOR, Header
 

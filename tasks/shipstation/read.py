@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from possync.adapters.errors import AdapterError, RateLimitedError
 from possync.adapters.shipstation.client import MAX_PAGE_SIZE, ShipStationClient
-from possync.models import shipstation
 from possync.models.tables import ShipStationRead
+from possync.tasks.shipstation import records as shipstation
 
 T = TypeVar("T")
 Wait = Callable[[RateLimitedError], None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from possync.adapters.shipstation.mapping import customer_from_json
-from possync.models.shipstation import address_key, linked_shopify_id
+from possync.tasks.shipstation.records import address_key, linked_shopify_id
 
 
 def test_one_address_typed_differently_is_one_key() -> None:
