@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from possync.models import links
+from possync.models import crm_links, links
 from possync.models.shopify_payloads import (
     ConsentPayload,
     CustomerPayload,
@@ -97,6 +97,7 @@ def handle_event(session: Session, event_id: int) -> list[JobStart]:
     elif isinstance(payload, MergePayload):
         if payload.succeeded:
             links.move_links(session, tenant.id, payload.deleted_id, payload.kept_id)
+            crm_links.move_crm_link(session, tenant.id, payload.deleted_id, payload.kept_id)
     elif isinstance(payload, PrivacyPayload) and payload.topic == "customers/redact" and payload.customer_id:
         merged = _was_merged_away(session, tenant.id, payload.customer_id)
         privacy.erase_customer(session, tenant.id, payload.customer_id, merged=merged)

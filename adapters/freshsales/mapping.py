@@ -16,6 +16,7 @@ from typing import Any
 import phonenumbers
 
 from possync.adapters.freshsales import contract
+from possync.models import military
 from possync.models.customer import Consent, ConsentState
 from possync.models.shopify_values import ShopifyCustomer
 
@@ -105,7 +106,7 @@ def contact_payload(customer: ShopifyCustomer, schema: CrmSchema, *, store_name:
                     sms_subscribed_when_phone: bool = False, first_write: bool = False) -> dict[str, Any]:
     """The `contact` object of an upsert: only keys with a value, custom fields under `custom_field`."""
     person = customer.customer
-    address = person.billing_address
+    address = military.normalise(person.billing_address)  # rule 52: the military form, as every destination
     mobile = e164(person.phone, region)
     street = ", ".join(p for p in (address.address1, address.address2) if p) if address else None
     values: dict[str, Any] = {

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from possync.models import military
 from possync.models.normalise import email_key, phone_key
 from possync.models.shopify_values import ShopifyCustomer
 from possync.models.tables import ShipStationRecord
@@ -61,7 +62,7 @@ class Summary:
 
 def shopify_cells(customer: ShopifyCustomer) -> dict[str, str]:
     c = customer.customer
-    a = c.billing_address
+    a = military.normalise(c.billing_address)  # rule 52: the military form, as every destination
     names = [n for n in (c.first_name, c.last_name) if n]
     return _clean({"username": customer.id, "email": c.email, "full_name": " ".join(names),
                    "first_name": c.first_name, "last_name": c.last_name, "company": a.company if a else None,

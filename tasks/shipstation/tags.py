@@ -1,30 +1,30 @@
-"""Tag rules (SPEC rule 48): a Shopify tag, compared case-insensitively (rule 50), -> a ShipStation tag."""
+"""Tag rules (SPEC rule 48): a Shopify tag, compared case-insensitively (rule 50), -> a ShipStation tag.
+
+Every comparison goes through `models.tags`, the one definition of "the same tag".
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from possync.models.tags import Tag, Tags
+
 
 def tag_key(tag: str) -> str:
-    """The one case-insensitive comparison of tags here (to be replaced by the shared tag type in `models/`)."""
-    return " ".join(tag.split()).casefold()
+    """The case-insensitive key of a tag, as `models.tags` compares them."""
+    return Tag(tag).key
 
 
 def shipstation_tags(shopify_tags: Iterable[str], rules: Mapping[str, str]) -> list[str]:
     """The ShipStation tags the rules give a customer with these Shopify tags, in the rules' order."""
-    held = {tag_key(t) for t in shopify_tags if t.strip()}
-    return merge([target for source, target in rules.items() if tag_key(source) in held])
+    held = Tags(shopify_tags)
+    return merge([target for source, target in rules.items() if source in held])
 
 
 def merge(*groups: Iterable[str]) -> list[str]:
     """Tags in first-seen order without case-insensitive repeats (the first spelling kept)."""
-    seen: dict[str, str] = {}
-    for group in groups:
-        for tag in group:
-            if tag.strip() and tag_key(tag) not in seen:
-                seen[tag_key(tag)] = tag.strip()
-    return list(seen.values())
+    return list(Tags().union(*groups))
 
 
 def same(a: Iterable[str], b: Iterable[str]) -> bool:
-    return {tag_key(t) for t in a} == {tag_key(t) for t in b}
+    return Tags(a) == Tags(b)

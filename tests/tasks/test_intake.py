@@ -134,3 +134,19 @@ def test_an_x_series_hint_for_a_customer_whose_reread_waits_makes_no_second_job(
     session.commit()
     assert len(handled(session, hint("c"))) == 1
     assert [j.subject for j in jobs_of(session)] == [customer, customer]
+
+
+def test_rule_13_a_completed_merge_moves_the_pos_link_and_the_crm_contact(session: Session, tenant_id: int) -> None:
+    from possync.adapters.shopify.webhooks import merge_payload
+    from possync.models.crm_links import get_crm_link, save_crm_link
+    from possync.models.links import get_link, save_link
+
+    save_link(session, tenant_id, "1001", "55")
+    save_crm_link(session, tenant_id, "1001", "c1", "f1")
+    session.commit()
+    event_id = stored(session, tenant_id, "customers/merge", json.dumps(merge_payload(2002, 1001)).encode())
+    assert handled(session, event_id) == []
+    session.expire_all()
+    assert get_link(session, tenant_id, "1001") is None and get_link(session, tenant_id, "2002").pos_customer_id == "55"
+    assert get_crm_link(session, tenant_id, "1001") is None
+    assert get_crm_link(session, tenant_id, "2002").contact_id == "c1"

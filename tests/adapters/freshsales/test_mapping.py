@@ -102,3 +102,14 @@ def test_upsert_key_is_email_else_external_id() -> None:
 def test_e164_in_the_tenants_region() -> None:
     assert e164("020 7946 0958", "GB") == "+442079460958"
     assert e164("12", "US") is None and e164(None, "US") is None
+
+
+def test_rule_52_a_military_address_goes_to_the_crm_in_its_military_form() -> None:
+    from possync.models.customer import Address
+
+    address = Address(address1="unit 2050  box 4190", city="apo", province_code="Armed Forces Europe",
+                      zip="09096", country_code=None)
+    person = Customer(first_name="Ana", email="ana@example.com", billing_address=address)
+    contact = contact_payload(customer(person=person), SCHEMA, store_name="s")
+    assert (contact["address"], contact["city"], contact["state"], contact["country"]) == (
+        "UNIT 2050 BOX 4190", "APO", "AE", "US")

@@ -143,3 +143,14 @@ def test_round_trip_an_imported_file_leaves_nothing_to_export(ship: Ship, sessio
     summary, rows, _ = _export(ship, session, secret_key, second, template)
     assert rows == [] and (summary.create, summary.update, summary.up_to_date) == (0, 0, 2)
     assert second.read_bytes() == template_bytes() and TEMPLATE_HEADER[0] == "Username"
+
+
+def test_rule_52_a_military_address_is_written_in_its_military_form() -> None:
+    from possync.models.customer import Address, Customer
+    from possync.models.shopify_values import ShopifyCustomer
+    from possync.tasks.shipstation.export import shopify_cells
+
+    address = Address(address1="psc 3  box 1234", city="fpo", province_code="AP", zip="96349")
+    cells = shopify_cells(ShopifyCustomer(id="7", customer=Customer(first_name="Bo", billing_address=address)))
+    assert (cells["street1"], cells["city"], cells["state"], cells["country_code"]) == (
+        "PSC 3 BOX 1234", "FPO", "AP", "US")
