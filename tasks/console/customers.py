@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
+from possync.models.crm_links import get_crm_link
 from possync.models.normalise import email_key, phone_key
 from possync.models.tables import CustomerLink, InboundEvent, NearMatch, PosIndexEntry, SyncAttempt, SyncJob, Tenant
 from possync.tasks.console import audit
+from possync.tasks.shipstation import records as shipstation
 
 MAX_RESULTS = 50
 MAX_JOBS = 200  # a customer's most recent jobs on one page; older ones are rare and in `possync failed show`
@@ -180,6 +182,14 @@ def story(session: Session, tenant_id: int, shopify_id: str | None, pos_id: str 
             entries.append(Entry(near.created_at, "near_match", f"near match: POS {near.pos_customer_id}",
                                  f"{near.matched_on} matched, {near.differs} differed; decided {near.decision}",
                                  near.job_id))
+        crm_link = get_crm_link(session, tenant_id, shopify_id)
+        if crm_link is not None:  # the CRM destination (rule 45): the contact possync writes to
+            entries.append(Entry(crm_link.created_at, "link", f"linked to CRM contact {crm_link.contact_id}",
+                                 f"last written {crm_link.updated_at:%Y-%m-%d %H:%M:%S}"))
+        pos_customer = pos_ids[0] if len(pos_ids) == 1 else None
+        for record in shipstation.about_customer(session, tenant_id, shopify_id, pos_customer):  # rule 46
+            entries.append(Entry(record.read_at, "link", f"ShipStation customer {record.customer_id}",
+                                 "store-imported" if record.store_imported else "manual"))
         for action in audit.for_customer(session, tenant_id, shopify_id):
             entries.append(Entry(action.at, "operator", f"{action.actor}: {action.action}",
                                  ", ".join(f"{k} {v}" for k, v in sorted(action.detail.items()))))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from possync.models import links
-from possync.models.tables import InboundEvent, NearMatch, PosIndexEntry
+from possync.models.crm_links import save_crm_link
+from possync.models.tables import InboundEvent, NearMatch, PosIndexEntry, ShipStationRecord
 from possync.tasks.console import audit
 from possync.tasks.console.customers import search, story
 from tests.tasks.console.support import add_job
@@ -70,6 +71,17 @@ def test_the_story_holds_delivery_job_attempt_link_echo_consent_near_match_and_o
     assert any("pos to shopify" in e.title for e in told.entries)  # the POS side's job, through the link
     assert not any("2002" in e.title for e in told.entries)
     assert [e.at for e in told.entries] == sorted(e.at for e in told.entries)
+
+
+def test_the_story_shows_the_crm_contact_and_the_shipstation_records_of_the_customer(
+        db: Session, tenant_id: int) -> None:
+    save_crm_link(db, tenant_id, "1001", "c-77", "f")
+    db.add(ShipStationRecord(tenant_id=tenant_id, customer_id="s-9", shopify_customer_id="1001", record={}))
+    db.add(ShipStationRecord(tenant_id=tenant_id, customer_id="s-10", shopify_customer_id="2002", record={}))
+    db.flush()
+    titles = [e.title for e in story(db, tenant_id, "1001").entries]
+    assert "linked to CRM contact c-77" in titles and "ShipStation customer s-9" in titles
+    assert "ShipStation customer s-10" not in titles
 
 
 def test_search_and_story_work_on_the_embedded_sqlite_database(sqlite_url: str, secret_key: str) -> None:
