@@ -22,7 +22,7 @@ from possync.tasks import jobs
 from possync.tasks.runner import StepOutcome, run_steps
 from possync.tasks.step_registry import STEP_FUNCTIONS
 from possync.worker.celery_app import app
-from possync.worker.dispatcher import fair_queues, pump, send
+from possync.worker.dispatcher import fair_queues, finish, send
 from possync.worker.fairqueue import RENEW_EVERY_SECONDS
 from possync.worker.heartbeat import heartbeat
 from possync.worker.logging import get_logger
@@ -44,11 +44,10 @@ def run(step: str, job_id: int, route: str | None, held_turn: float | None, tena
         return
     with heartbeat(lambda: fair.claim(route, ticket), RENEW_EVERY_SECONDS, "job ticket"):
         outcome = _run_steps(job_id, held_turn)
-    if outcome.action == "retry":
+    if outcome.action == "retry":  # either call also gives this message's place to the next tenant's turn
         _send_again(step, job_id, route, tenant, ticket, outcome)
     else:
-        fair.done(route, ticket)
-    pump(route, fair)  # this message's place in the broker queue is free: the next tenant's turn
+        finish(route, ticket, fair)
 
 
 def _run_steps(job_id: int, held_turn: float | None) -> StepOutcome:

@@ -1,9 +1,10 @@
 """Sending step messages through the fair lines (`possync.worker.fairqueue`), and the worker's dispatcher thread.
 
 `send` puts a step's message in its tenant's line for its queue (or in the due-time index when it must
-wait) and, when a message is in line, runs one dispatcher turn for that queue at once, so a live sync
-is not kept waiting for the next tick. Every worker's main process also runs `Dispatcher`: a thread
-that takes a turn for each queue the worker consumes every `TICK_SECONDS`, which sends the wake-ups
+wait) and takes the queue's dispatcher turn in the same Redis call, so a live sync is not kept waiting
+for the next tick; `finish` ends a finished message's ticket and takes the turn its place made, also in
+one call. Every worker's main process also runs `Dispatcher`: a thread that takes a turn for every
+queue the worker consumes every `TICK_SECONDS` (one call for all of them), which sends the wake-ups
 now due and the messages of workers that died. Without Redis (`possync demo`, embedded mode) there
 are no lines: messages go to the broker directly, with Celery's countdown.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_ready, worker_shutdown
 
-from possync.worker.fairqueue import FairQueues
+from possync.worker.fairqueue import FairQueues, QueueDepth, Turn
 from possync.worker.logging import get_logger
 from possync.worker.settings import get_settings
 
@@ -31,27 +32,23 @@ def fair_queues() -> FairQueues | None:
     return cached()
 
 
-def broker_list(queue: str) -> str:
-    """The Redis list kombu keeps `queue` in: the broker's global key prefix and the queue's name."""
-    return get_settings().redis_key_prefix + queue
-
-
-def queue_length(queue: str) -> int:
+def queue_depth(queue: str) -> QueueDepth:
     """Messages for `queue`: in the broker's list and in its fair lines (in line, due later, running)."""
     from possync.worker.runtime import redis_client
 
     fair = fair_queues()
-    return int(redis_client().llen(broker_list(queue))) + (fair.backlog(queue) if fair is not None else 0)
+    broker = int(redis_client().llen(get_settings().redis_key_prefix + queue))
+    return QueueDepth(broker, fair.backlog(queue) if fair is not None else None)
 
 
-def pump(queue: str, fair: FairQueues | None = None) -> int:
-    """One dispatcher turn for `queue`: publish what it took; returns how many messages."""
+def queue_length(queue: str) -> int:
+    return queue_depth(queue).total
+
+
+def publish(queue: str, turn: Turn) -> int:
+    """Send the messages a turn took for `queue` to the broker; returns how many."""
     from possync.worker.celery_app import app
 
-    fair = fair or fair_queues()
-    if fair is None:
-        return 0
-    turn = fair.dispatch(queue, broker_list(queue))
     if turn.recovered:
         log.warning("jobs whose lease lapsed put back in line (a worker died, or they waited in the broker "
                     "past their lease)", queue=queue, jobs=turn.recovered)
@@ -62,13 +59,20 @@ def pump(queue: str, fair: FairQueues | None = None) -> int:
 
 def send(task: Task, job_id: int, kwargs: dict[str, Any], *, queue: str | None, tenant: str | None,
          countdown: float = 0.0, done_ticket: str | None = None) -> None:
-    """Send a step's message to `queue` in `tenant`'s line, `countdown` s from now (durably, in Redis)."""
+    """Send a step's message to `queue` in `tenant`'s line, `countdown` s from now (durably, in Redis).
+
+    The same script call takes the queue's turn, so a live sync reaches the broker in one Redis round trip.
+    """
     fair = fair_queues()
     if fair is None or not queue or tenant is None:
         task.apply_async((job_id,), kwargs, countdown=countdown or None)
         return
-    if fair.submit(queue, tenant, task.name, job_id, kwargs, delay=countdown, done_ticket=done_ticket):
-        pump(queue, fair)
+    publish(queue, fair.submit(queue, tenant, task.name, job_id, kwargs, delay=countdown, done_ticket=done_ticket))
+
+
+def finish(queue: str, ticket: str, fair: FairQueues) -> None:
+    """A message's task is done: end its ticket and give its place to the next tenant's message, in one call."""
+    publish(queue, fair.finish(queue, ticket))
 
 
 class Dispatcher:
@@ -81,20 +85,20 @@ class Dispatcher:
         self._thread = threading.Thread(target=self._run, name="possync-dispatcher", daemon=True)
 
     def _run(self) -> None:
-        failing: set[str] = set()  # queues whose last turn failed: logged once, not five times a second
+        failing = False  # the last tick failed: logged once, not five times a second
         while not self._stop.wait(self.tick):
             fair = fair_queues()
             if fair is None:
                 return
-            for queue in self.queues:
-                try:
-                    pump(queue, fair)
-                except Exception:  # Redis or the broker briefly away: the lines wait in Redis meanwhile
-                    if queue not in failing:
-                        log.warning("dispatcher turn failed", queue=queue, exc_info=True)
-                    failing.add(queue)
-                else:
-                    failing.discard(queue)
+            try:  # one script call takes every queue's turn: an idle tick is one Redis round trip
+                for queue, turn in zip(self.queues, fair.dispatch(*self.queues), strict=True):
+                    publish(queue, turn)
+            except Exception:  # Redis or the broker briefly away: the lines wait in Redis meanwhile
+                if not failing:
+                    log.warning("dispatcher turn failed", queues=self.queues, exc_info=True)
+                failing = True
+            else:
+                failing = False
 
     def start(self) -> Dispatcher:
         self._thread.start()

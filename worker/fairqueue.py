@@ -36,8 +36,9 @@ QUEUED_LEASE_SECONDS = 60.0  # a message not yet started: its time in the broker
 RENEW_EVERY_SECONDS = 3.0
 MOST_PER_TURN = 1000  # wake-ups (and lapsed tickets) moved per dispatcher turn
 
-_SCRIPTS = {name: Path(__file__).with_name(f"fairqueue_{name}.lua").read_text()
-            for name in ("submit", "dispatch", "claim", "backlog")}
+_TURN = Path(__file__).with_name("fairqueue_turn.lua").read_text()  # shared by the scripts that take a turn
+_SCRIPTS = {name: (_TURN if name != "backlog" else "") + Path(__file__).with_name(f"fairqueue_{name}.lua").read_text()
+            for name in ("submit", "finish", "dispatch", "claim", "backlog")}
 
 
 @functools.lru_cache(maxsize=8)
@@ -59,6 +60,29 @@ class Turn:
     recovered: int  # lapsed tickets put back in line
     messages: list[Dispatched]
 
+    @classmethod
+    def parse(cls, raw: list[Any]) -> Turn:
+        """A turn as the scripts return it: {recovered, ticket1, entry1, ticket2, entry2, ...}."""
+        messages = []
+        for ticket, entry in zip(raw[1::2], raw[2::2], strict=True):
+            data = json.loads(entry)
+            kwargs = {**data["kw"], "ticket": ticket.decode() if isinstance(ticket, bytes) else str(ticket)}
+            messages.append(Dispatched(data["task"], int(data["job"]), kwargs))
+        return cls(int(raw[0]), messages)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Messages a queue's fair lines hold outside the broker's list."""
+
+    in_line: int  # ready now, waiting for their tenant's turn
+    waiting: int  # in the due-time index (a rate-limit turn, a back-off)
+    running: int  # dispatched and not finished (in the broker's list, in a worker, or running)
+
+    @property
+    def total(self) -> int:
+        return self.in_line + self.waiting + self.running
+
 
 class FairQueues:
     """The fair lines of every queue under one key prefix (the broker's global key prefix)."""
@@ -75,47 +99,69 @@ class FairQueues:
     def _base(self, queue: str) -> str:
         return f"{self.prefix}fq:{queue}:"
 
+    def broker_list(self, queue: str) -> str:
+        """The Redis list kombu keeps `queue` in: the broker's global key prefix and the queue's name."""
+        return self.prefix + queue
+
+    def _turn_args(self, queue: str) -> list[Any]:
+        return [self._base(queue), self.broker_list(queue), self.depth, self.queued_lease_ms, MOST_PER_TURN]
+
     @property
     def registry(self) -> str:
         return f"{self.prefix}fq:queues"
 
     def submit(self, queue: str, tenant: str, task: str, job_id: int, kwargs: dict[str, Any], *,
-               delay: float = 0.0, done_ticket: str | None = None) -> bool:
-        """Put a step's message in line (or, `delay` s from now by Redis's clock, in the due-time index).
+               delay: float = 0.0, done_ticket: str | None = None) -> Turn:
+        """Put a step's message in line (or, `delay` s from now by Redis's clock, in the due-time index),
+        and take the queue's turn in the same call: publish what it returns.
 
         `done_ticket`: the ticket of the message now handing its job on; it ends in the same call, so a
-        crash between the two can neither lose the job nor leave it held twice. True: in line now.
+        crash between the two can neither lose the job nor leave it held twice.
         """
         entry = json.dumps({"tenant": tenant, "task": task, "job": job_id, "kw": kwargs}, sort_keys=True)
         delay_ms = str(max(0, round(delay * 1000))) if delay > 0 else ""
-        return bool(self._run["submit"](args=[self._base(queue), self.registry, queue, tenant, entry, delay_ms,
-                                              done_ticket or ""]))
+        return Turn.parse(self._run["submit"](args=[*self._turn_args(queue), self.registry, queue, tenant, entry,
+                                                    delay_ms, done_ticket or ""]))
 
-    def dispatch(self, queue: str, broker_list: str) -> Turn:
-        """One turn for `queue` whose broker list is the Redis key `broker_list`."""
-        raw = self._run["dispatch"](args=[self._base(queue), broker_list, self.depth, self.queued_lease_ms,
-                                          MOST_PER_TURN])
-        messages = []
-        for ticket, entry in zip(raw[1::2], raw[2::2], strict=True):
-            data = json.loads(entry)
-            kwargs = {**data["kw"], "ticket": ticket.decode() if isinstance(ticket, bytes) else str(ticket)}
-            messages.append(Dispatched(data["task"], int(data["job"]), kwargs))
-        return Turn(int(raw[0]), messages)
+    def dispatch(self, *queues: str) -> list[Turn]:
+        """One turn for each of `queues`, in one call (a worker's tick)."""
+        if not queues:
+            return []
+        args: list[Any] = [self.depth, self.queued_lease_ms, MOST_PER_TURN]
+        for queue in queues:
+            args += [self._base(queue), self.broker_list(queue)]
+        return [Turn.parse(raw) for raw in self._run["dispatch"](args=args)]
 
     def claim(self, queue: str, ticket: str) -> bool:
         """Start (or keep) working under `ticket`: False when the message is stale and must be dropped."""
         return bool(self._run["claim"](args=[self._base(queue), ticket, self.lease_ms]))
 
-    def done(self, queue: str, ticket: str) -> None:
-        base = self._base(queue)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.zrem(base + "lease", ticket)
-        pipe.hdel(base + "held", ticket)
-        pipe.execute()
+    def finish(self, queue: str, ticket: str) -> Turn:
+        """End `ticket` and take the queue's turn in the same call (the finished message's place is free)."""
+        return Turn.parse(self._run["finish"](args=[*self._turn_args(queue), ticket]))
 
-    def backlog(self, queue: str) -> int:
+    def backlog(self, queue: str) -> Backlog:
         """Messages held for `queue` outside the broker: in line, waiting for their time, or running."""
-        return int(self._run["backlog"](args=[self._base(queue)]))
+        in_line, waiting, running = self._run["backlog"](args=[self._base(queue)])
+        return Backlog(int(in_line), int(waiting), int(running))
 
     def queues(self) -> list[str]:
         return sorted(q.decode() for q in self.client.smembers(self.registry))
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """A queue's messages: in the broker's list, and in its fair lines (None: there are none)."""
+
+    broker: int
+    backlog: Backlog | None
+
+    @property
+    def total(self) -> int:
+        """Everything not yet finished (a dispatched message counts in the broker's list and as running)."""
+        return self.broker + (self.backlog.total if self.backlog else 0)
+
+    @property
+    def ready(self) -> int:
+        """Messages that could run now if a worker were free: what more workers would serve sooner."""
+        return self.broker + (self.backlog.in_line if self.backlog else 0)

@@ -4,7 +4,5 @@ local base, ticket, lease = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if not redis.call('ZSCORE', base .. 'lease', ticket) then
   return 0
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', base .. 'lease', now + lease, ticket)
+redis.call('ZADD', base .. 'lease', now_ms() + lease, ticket)
 return 1
