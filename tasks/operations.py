@@ -34,6 +34,7 @@ from possync.tasks.intake import queue_for_tenant
 from possync.tasks.runner import run_steps
 from possync.tasks.step_registry import STEP_FUNCTIONS
 from possync.tasks.waiting import wait_out
+from possync.worker.fairqueue import QueueDepth
 from possync.worker.routing import POLL_QUEUE, queues_for
 from possync.worker.runtime import db_session, limiter
 from possync.worker.settings import get_settings
@@ -136,15 +137,20 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
             "jobs": len(result.starts), "cursor": result.cursor}
 
 
-def queue_depths() -> dict[str, int]:
+def queue_counts() -> dict[str, QueueDepth]:
+    """Every shared queue's messages, in the broker and in its fair lines; {} without Redis or when it is away."""
     if not get_settings().redis_url:
         return {}
-    from possync.worker.dispatcher import queue_length
+    from possync.worker.dispatcher import queue_depth
 
     try:
-        return {q: queue_length(q) for q in queues_for()}
+        return {q: queue_depth(q) for q in queues_for()}
     except Exception:
         return {}
+
+
+def queue_depths() -> dict[str, int]:
+    return {queue: count.total for queue, count in queue_counts().items()}
 
 
 def status() -> list[dict[str, Any]]:

@@ -17,10 +17,11 @@ from sqlalchemy import select
 from possync.models.counts import read_counts
 from possync.models.db import session_scope
 from possync.models.tables import EventStatus, JobStatus, Tenant
+from possync.worker.fairqueue import QueueDepth
 
 
 class PipelineCollector(Collector):
-    def __init__(self, database_url: str, queue_depths: Callable[[], dict[str, int]] | None = None) -> None:
+    def __init__(self, database_url: str, queue_depths: Callable[[], dict[str, QueueDepth]] | None = None) -> None:
         self.database_url = database_url
         self.queue_depths = queue_depths
 
@@ -62,6 +63,11 @@ class PipelineCollector(Collector):
         yield from (jobs, failed, ambiguous, events)
         depth = GaugeMetricFamily("possync_queue_depth", "Messages for a queue: in the broker and in its fair lines",
                                   labels=["queue"])
+        # What KEDA scales on (deploy/k8s/3*-scaledobject.yaml): steps waiting on a due time are left out.
+        ready = GaugeMetricFamily("possync_queue_ready", "Messages for a queue ready to run now: in the broker's "
+                                  "list and in line in its fair lines", labels=["queue"])
         for queue, count in (self.queue_depths() if self.queue_depths else {}).items():
-            depth.add_metric([queue], count)
+            depth.add_metric([queue], count.total)
+            ready.add_metric([queue], count.ready)
         yield depth
+        yield ready

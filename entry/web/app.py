@@ -21,6 +21,7 @@ from possync.entry.web.event_store import DB_ERRORS
 from possync.entry.web.shopify_webhooks import MAX_BODY_BYTES, ShopifyWebhookReceiver
 from possync.entry.web.tenant_cache import DEFAULT_TTL_SECONDS, TenantSecretsCache
 from possync.models.db import get_engine
+from possync.worker.fairqueue import QueueDepth
 from possync.worker.pipeline_metrics import PipelineCollector
 
 
@@ -32,7 +33,7 @@ def create_app(
     broker_ping: Callable[[], None] | None = None,
     secrets_ttl: float = DEFAULT_TTL_SECONDS,
     max_body: int = MAX_BODY_BYTES,
-    queue_depths: Callable[[], dict[str, int]] | None = None,
+    queue_depths: Callable[[], dict[str, QueueDepth]] | None = None,
     console_auth: str | None = None,
     metrics_auth: str | None = None,
 ) -> Flask:

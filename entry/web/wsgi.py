@@ -12,6 +12,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from possync.entry.web.app import create_app
+from possync.worker.fairqueue import QueueDepth
 from possync.worker.logging import configure_logging
 from possync.worker.settings import Settings, get_settings
 
@@ -62,10 +63,10 @@ def build_app() -> Flask:
     )
 
 
-def queue_depths() -> dict[str, int]:
-    from possync.tasks.operations import queue_depths as read
+def queue_depths() -> dict[str, QueueDepth]:
+    from possync.tasks.operations import queue_counts
 
-    return read()
+    return queue_counts()
 
 
 app = build_app()

@@ -454,12 +454,17 @@ def test_manifest_matches_the_kubernetes_and_keda_schemas(path: Path, k8s_valida
         ),
         (
             "31-worker-lightspeed-r-scaledobject.yaml",
-            lambda o: o["spec"]["triggers"][0]["metadata"].update(listLength=20),
-            "listLength",
+            lambda o: o["spec"]["triggers"][0]["metadata"].update(threshold=20),
+            "threshold",
         ),
         (
             "31-worker-lightspeed-r-scaledobject.yaml",
-            lambda o: o["spec"]["triggers"][0]["metadata"].pop("listName"),
+            lambda o: o["spec"]["triggers"][0]["metadata"].pop("query"),
+            "query",
+        ),
+        (
+            "31-worker-lightspeed-r-scaledobject.yaml",
+            lambda o: o["spec"]["triggers"][0]["metadata"].update(listName="pos.lightspeed_r"),
             "listName",
         ),
         ("21-receiver-service.yaml", lambda o: o.update(kind="Servic"), "kind"),
@@ -495,21 +500,32 @@ def test_every_queue_has_a_worker_deployment_and_a_scaled_object() -> None:
     assert set(consumed) == ALL_QUEUES
     for queue, name in consumed.items():
         assert name in scaled, f"{name} (queue {queue}) has no ScaledObject"
-        lists = {t["metadata"]["listName"] for t in scaled[name]["spec"]["triggers"] if t["type"] == "redis"}
-        assert queue in lists, f"ScaledObject {name} does not watch the list {queue}"
+        assert queue in backlogs_watched(scaled[name]), f"ScaledObject {name} does not watch the backlog of {queue}"
         # KEDA owns the replica count; a fixed one in the Deployment would fight it on every apply.
         assert "replicas" not in deployments[name]["spec"], name
     for kind in PosKind:
         assert queues_consumed(command_of(pod_spec(deployments[consumed[kind.queue]])["containers"][0])) == {kind.queue}
 
 
-def test_scaled_objects_authenticate_through_an_existing_trigger_authentication() -> None:
-    auths = {a["metadata"]["name"] for a in of_kind("TriggerAuthentication")}
+def backlogs_watched(scaled_object: dict[str, Any]) -> set[str]:
+    """The queues whose ready backlog (`possync_queue_ready`: the broker's list and the fair lines) a
+    ScaledObject scales on; the broker's list alone never holds more than POSSYNC_QUEUE_DEPTH messages."""
+    queues = set()
+    for trigger in scaled_object["spec"]["triggers"]:
+        assert trigger["type"] == "prometheus", "a Redis list trigger sees at most POSSYNC_QUEUE_DEPTH messages"
+        match = re.fullmatch(r'max\(possync_queue_ready\{queue="([^"]+)"\}\)', trigger["metadata"]["query"])
+        assert match, trigger["metadata"]["query"]
+        queues.add(match.group(1))
+    return queues
+
+
+def test_scaled_objects_target_a_deployment_and_hold_replicas_when_prometheus_fails() -> None:
     targets = {d["metadata"]["name"] for d in of_kind("Deployment")}
     for so in of_kind("ScaledObject"):
         assert so["spec"]["scaleTargetRef"]["name"] in targets
+        assert so["spec"]["fallback"]["replicas"] >= so["spec"]["minReplicaCount"] >= 1
         for trigger in so["spec"]["triggers"]:
-            assert trigger["authenticationRef"]["name"] in auths
+            assert trigger["metadata"]["ignoreNullValues"] == "false"  # a lost metric is a failure, not zero
 
 
 def test_tenant_example_consumes_its_dedicated_queue() -> None:
@@ -518,7 +534,7 @@ def test_tenant_example_consumes_its_dedicated_queue() -> None:
     scaled = of_kind("ScaledObject", examples)[0]
     assert queues_consumed(command_of(pod_spec(deployment)["containers"][0])) == {"tenant.acme"}
     assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
-    assert [t["metadata"]["listName"] for t in scaled["spec"]["triggers"]] == ["tenant.acme"]
+    assert backlogs_watched(scaled) == {"tenant.acme"}
 
 
 def test_kubernetes_runs_exactly_one_beat_recreated_not_rolled() -> None:

@@ -40,3 +40,23 @@ def test_counts_by_tenant_and_status_survive_a_prune(session: Session, db_url: s
     result = prune(get_engine(db_url), 30)
     assert (result.jobs, result.events) == (3, 1)
     assert scrape(db_url) == before
+
+
+def test_queue_ready_counts_the_fair_lines_that_keda_scales_on(db_url: str, activate_env, redis_server_url: str,  # type: ignore[no-untyped-def]
+                                                               redis_prefix: str) -> None:
+    """The broker's list holds at most POSSYNC_QUEUE_DEPTH messages: the backlog is in the fair lines."""
+    from possync.tasks.operations import queue_counts
+    from possync.tasks.pipeline import TASKS
+    from possync.worker.dispatcher import send
+
+    activate_env(POSSYNC_REDIS_URL=redis_server_url, POSSYNC_REDIS_KEY_PREFIX=redis_prefix, POSSYNC_QUEUE_DEPTH="3")
+    queue = "pos.heartland"
+    for job in range(12):  # three reach the broker, seven wait in line, two wait for their due time
+        send(TASKS["fetch_customer"], job, {"route": queue, "tenant": "1"}, queue=queue, tenant="1",
+             countdown=60 if job >= 10 else 0)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PipelineCollector(db_url, queue_counts))
+    text = generate_latest(registry).decode()
+    assert f'possync_queue_ready{{queue="{queue}"}} 10.0' in text
+    assert f'possync_queue_depth{{queue="{queue}"}} 15.0' in text  # the three dispatched count as running too
+    assert 'possync_queue_ready{queue="pos.lightspeed_r"} 0.0' in text
