@@ -37,6 +37,7 @@ MODULES: dict[str, str] = {
     "corpus": "bench.corpus",
     "console": "bench.console",
     "fairness": "bench.fairness",
+    "fairness_flood": "bench.fairness_flood",
     "recovery": "bench.recovery",
     "soak": "bench.soak",
     "scale": "bench.scale",
