@@ -31,6 +31,7 @@ MODULES: dict[str, str] = {
     "pos_index": "bench.pos_index",
     "intake": "bench.intake",
     "pipeline": "bench.pipeline",
+    "redis_calls": "bench.redis_calls",
     "ratelimit": "bench.ratelimit",
     "onboarding": "bench.onboarding",
     "shipstation": "bench.shipstation",
