@@ -9,6 +9,7 @@ Only a newer reading replaces an older one (a slow read must not hide a write ma
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from possync.adapters.base import PosCustomer
 from possync.models.customer import Customer
 from possync.models.tables import PosStatus
+from possync.tasks.rules.echo import pos_fingerprint
 from possync.worker.runtime import redis_client
 from possync.worker.settings import get_settings
 
@@ -66,6 +68,29 @@ def recall(tenant_id: int, pos_id: str) -> Reading | None:
                       updated_at=datetime.fromisoformat(data["updated_at"]) if data.get("updated_at") else None,
                       vendor_state=data.get("vendor_state"))
     return Reading(pos, float(at))
+
+
+def forget_changed(tenant_id: int, seen: Iterable[PosCustomer]) -> None:
+    """Drop the kept readings the change poll contradicts (a merchant's edit, an archive): the next job
+    reads such a record again instead of starting from a reading that misses the change. A poll seeing
+    what possync itself wrote leaves the reading kept."""
+    seen = list(seen)
+    if not seen:
+        return
+    client = redis_client()
+    keys = [_key(tenant_id, pos.pos_id) for pos in seen]
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.hget(key, "reading")
+    stale = [key for key, raw, pos in zip(keys, pipe.execute(), seen, strict=True) if raw and _contradicts(raw, pos)]
+    if stale:
+        client.delete(*stale)
+
+
+def _contradicts(raw: bytes, pos: PosCustomer) -> bool:
+    kept = json.loads(raw)
+    return (kept["status"] != PosStatus(pos.status).value
+            or pos_fingerprint(Customer.from_json(kept["customer"])) != pos_fingerprint(pos.customer))
 
 
 def claim(tenant_id: int, shopify_id: str, job_id: int) -> bool:

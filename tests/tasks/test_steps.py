@@ -466,3 +466,28 @@ def test_a_reading_older_than_possyncs_own_write_is_replaced_by_that_write(  # t
     done = job(session, second)
     assert done.outcome == "unchanged" and done.context["pos_id"] == pos_id and writes(shop) == 1
     assert link_of(session, shop, ids[1]) is not None
+
+
+def test_a_merchants_edit_seen_by_the_change_poll_drops_the_kept_reading(  # type: ignore[no-untyped-def]
+        shops, session: Session, db_url: str) -> None:
+    """A kept reading the POS has since contradicted is not reused: the next job reads the record again
+    (while a poll that only sees possync's own write keeps it)."""
+    from possync.tasks.clients import pos_adapter_for
+    from possync.tasks.poll import poll_tenant
+
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Di", "email": "di@example.com"}])
+    customer_id = shop.shopify.add_customer("Di", "Fox", "di@example.com", None, address=ADDRESS)
+    run(db_url, job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id)))
+    tenant = tenant_context(session, shop)
+    shop.pos.advance_clock(2)
+    poll_tenant(session, tenant, pos_adapter_for(tenant))  # sees possync's own write: the reading stays
+    assert readings.recall(shop.tenant_id, pos_id) is not None
+    shop.pos.edit(pos_id, {"lastName": "Fox-Till"})  # the merchant, at the till
+    shop.pos.advance_clock(2)
+    poll_tenant(session, tenant, pos_adapter_for(tenant))
+    assert readings.recall(shop.tenant_id, pos_id) is None
+    before = gets_of(shop, pos_id)
+    with shop.shopify.lock:  # and she changes her name online: the next job has something to write
+        shop.shopify._customers[customer_id]["last_name"] = "Fox-Hill"
+    run(db_url, job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id)))
+    assert gets_of(shop, pos_id) == before + 1
