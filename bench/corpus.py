@@ -25,9 +25,11 @@ a smoke run of a few dozen customers per POS (about a minute).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,6 +68,7 @@ ADDRESSES = {
     "US": {"address1": "1 Main St", "city": "Burlington", "provinceCode": "VT", "zip": "05401", "countryCode": "US"},
 }
 Say = Callable[[str], None]
+ID_IN_PATH = re.compile(r"/([0-9]+|[0-9a-f]{8}-[0-9a-f-]{27})(?=/|\.json|$)")  # a record id in a URL path
 
 
 # --- onboarding -------------------------------------------------------------------------------------------
@@ -372,6 +375,7 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
     counted = tally(corpus.people, pos_ids, links_of(s.database_url, shop.tenant_id),
                     pos_states(shape.kind, fake, known))
     pos_log = fake.vendor_requests()[pos_before:]
+    say(f"corpus: {shape.kind}: POS requests by kind: {request_kinds(pos_log)}")
     return Measured(
         shape=shape, tally=counted, writes_to_archived=len(fake.writes_to_archived),
         pos_reads=sum(r.method == "GET" for r in pos_log), pos_writes=sum(r.method != "GET" for r in pos_log),
@@ -379,6 +383,13 @@ def measure(s: Stack, shape: Shape, say: Say, *, seed: int = SEED, timeout: floa
         shopify_requests=len(shop.shopify.vendor_requests()) - shopify_before,
         throttled=shop.shopify.throttled - throttled_before, deliveries=firing.accepted, seconds=seconds,
         jobs=job_figures(s.database_url, shop.tenant_id), finished=finished, onboarding=onboarding)
+
+
+def request_kinds(log: list[Any]) -> str:
+    """The POS requests of a run by method and path shape (ids as `{id}`), most frequent first: where
+    the requests per synced customer go."""
+    kinds = Counter(f"{r.method} {ID_IN_PATH.sub('/{id}', r.path)}" for r in log)
+    return ", ".join(f"{kind} {n}" for kind, n in kinds.most_common())
 
 
 # --- the report -----------------------------------------------------------------------------------------------

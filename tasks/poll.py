@@ -25,7 +25,7 @@ from possync.adapters.errors import AdapterError, RateLimitedError
 from possync.models import links, pos_index
 from possync.models.tables import PollCursor, SyncJob, Tenant
 from possync.models.tenants import DEFAULT_POLL_INTERVAL_SECONDS, TenantContext, load_context
-from possync.tasks import jobs, serial
+from possync.tasks import jobs, readings, serial
 from possync.tasks.intake import JobStart
 from possync.tasks.rules import echo
 from possync.tasks.runner import WaitError
@@ -118,6 +118,7 @@ def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, ma
         before = row.cursor
         page = adapter.changes_since(row.cursor)
         pos_index.index_customers(session, tenant.id, page.customers, region)
+        readings.forget_changed(tenant.id, page.customers)
         new_jobs = []
         echoes = 0
         for pos in page.customers:

@@ -18,7 +18,8 @@ from possync.models.near_matches import record_near_match
 from possync.models.normalise import email_key, phone_key
 from possync.models.shopify_values import ShopifyCustomer
 from possync.models.tables import CustomerLink, PosImport, PosKind, PosStatus
-from possync.tasks import poll, serial
+from possync.models.tenants import TenantSettings
+from possync.tasks import poll, readings, serial
 from possync.tasks.clients import pos_adapter_for, shopify_client_for
 from possync.tasks.onboarding import index_complete, read_import, wait_for_import
 from possync.tasks.rules import echo
@@ -82,9 +83,9 @@ def fetch_customer(ctx: StepContext) -> dict[str, Any]:
 
 
 # --- step 2 ------------------------------------------------------------------------------------
-def _use(pos: PosCustomer, via: str) -> dict[str, Any]:
+def _use(pos: PosCustomer, via: str, read_at: float) -> dict[str, Any]:
     return {"pos_id": pos.pos_id, "pos_current": pos.customer.to_json(), POS_VENDOR_STATE: pos.vendor_state,
-            "match_via": via, POS_READ_AT: time.time()}
+            "match_via": via, POS_READ_AT: read_at}
 
 
 def _desired(ctx: StepContext, customer: ShopifyCustomer, adapter: PosAdapter) -> Customer:
@@ -131,10 +132,12 @@ def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) ->
         if link is not None and _synced_already(link, desired):
             raise StepFinished("unchanged", {"pos_id": link.pos_customer_id})
     if link is not None:
-        pos = adapter.get_customer(link.pos_customer_id)
+        if (got := _reading(ctx, adapter, customer, link.pos_customer_id)) is None:
+            return _unread(link.pos_customer_id, "link", bool(link.contradicted))
+        pos, read_at = got
         if check_link(pos, adapter.capabilities) is LinkVerdict.USE and pos is not None:
             pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
-            return {**_use(pos, "link"), CONTRADICTED: bool(link.contradicted)}
+            return {**_use(pos, "link", read_at), CONTRADICTED: bool(link.contradicted)}
         links.drop_link(ctx.session, ctx.tenant.id, customer.id)
         if pos is not None:
             pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
@@ -149,14 +152,43 @@ def resolve(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer) ->
         found["candidates"] = match.candidates
         if not match.pos_id:
             break
-        pos = adapter.get_customer(match.pos_id)
+        if (got := _reading(ctx, adapter, customer, match.pos_id)) is None:
+            return {**found, **_unread(match.pos_id, match.via or "index", match.contradicted)}
+        pos, read_at = got
         if pos is not None and pos.status is PosStatus.ACTIVE:
-            return {**found, **_use(pos, match.via or "index"), CONTRADICTED: match.contradicted}
+            return {**found, **_use(pos, match.via or "index", read_at), CONTRADICTED: match.contradicted}
         if pos is None:
             pos_index.mark_status(ctx.session, ctx.tenant.id, match.pos_id, PosStatus.DELETED)
         else:
             pos_index.index_customers(ctx.session, ctx.tenant.id, [pos], region)
     return found
+
+
+def _reading(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer,
+             pos_id: str) -> tuple[PosCustomer | None, float] | None:
+    """The POS customer by id and when it was read; None: leave the reading to the upsert, under the lock.
+
+    With the index complete, a reading another job took or wrote moments ago is this job's own (the
+    catch-up since its time guards a write on it, rule 37), and while another job of the same customer
+    is on its way, that job reads: the upsert here, after it, usually finds nothing left to write.
+    """
+    if index_complete(_pos_import(ctx)):
+        kept = readings.recall(ctx.tenant.id, pos_id)
+        if kept is not None and kept.pos.status is PosStatus.ACTIVE:
+            return kept.pos, kept.at
+        if not readings.claim(ctx.tenant.id, customer.id, ctx.job.id):
+            return None
+    pos = adapter.get_customer(pos_id)
+    read_at = time.time()
+    if pos is not None:
+        readings.remember(ctx.tenant.id, pos, read_at)
+    return pos, read_at
+
+
+def _unread(pos_id: str, via: str, contradicted: bool) -> dict[str, Any]:
+    """A POS id without a reading: the upsert reads it under the customer lock if anything is left to write."""
+    return {"pos_id": pos_id, "pos_current": None, POS_VENDOR_STATE: None, POS_READ_AT: None, "match_via": via,
+            CONTRADICTED: contradicted}
 
 
 def _find(ctx: StepContext, customer: ShopifyCustomer, searcher: PosAdapter | None) -> MatchResult:
@@ -259,6 +291,13 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             pos_id, current = link.pos_customer_id, None  # another job linked it meanwhile
         contradicted = bool(link.contradicted) if link is not None and link.pos_customer_id == pos_id \
             else bool(context.get(CONTRADICTED))
+        read_at = float(context.get(POS_READ_AT) or 0.0)
+        if current is not None and (kept := _newer_reading(ctx, pos_id, read_at)) is not None:
+            # possync wrote this customer (or another job read it) after this job's reading, which is stale:
+            # the newer one is current. Nothing left to write on it costs nothing; else read again, here.
+            current, vendor_state, read_at = kept.pos.customer, kept.pos.vendor_state, kept.at
+            if _changes(customer.customer, desired, current, contradicted, tenant.settings, caps)[0]:
+                current = None
         caught_up = False
         for _ in range(3):  # an archived or deleted record is dropped and the customer matched again
             if pos_id is None:  # (an ambiguous match names its oldest candidate: never None on the first pass)
@@ -267,6 +306,9 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             if pos_id is None or current is not None:
                 break
             fetched = adapter.get_customer(pos_id)
+            read_at = time.time()
+            if fetched is not None:
+                readings.remember(tenant.id, fetched, read_at)
             if fetched is not None and fetched.status is PosStatus.ACTIVE:
                 current, vendor_state = fetched.customer, fetched.vendor_state
                 break
@@ -278,14 +320,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
             written, outcome = _create(ctx, customer, adapter, desired), "created"
         else:
             assert current is not None
-            changes = diff_for_update(desired, current, update_names=tenant.settings.update_names, capabilities=caps,
-                                      region=region)
-            # Consent rides in the same write (the consent step then finds nothing left): one request, not two.
-            changes = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
-            changes |= consent_changes(customer.customer, current, caps)
-            if protected := contradicted and tenant.settings.conflicting_match == "link":
-                # Rule 10's `link`: another person's record keeps its own contact details and names.
-                changes = {k: v for k, v in changes.items() if k not in PERSONAL_FIELDS}
+            changes, protected = _changes(customer.customer, desired, current, contradicted, tenant.settings, caps)
             read = PosCustomer(pos_id=pos_id, status=PosStatus.ACTIVE, customer=current, vendor_state=vendor_state)
             if changes:
                 written = adapter.update_customer_as_read(read, changes)
@@ -296,14 +331,42 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
                 outcome = "unchanged"
             if context.get(CREATE_SENT):
                 outcome = "created"  # this job's own create, finished (or confirmed) after an interruption
+        written_at = time.time() if outcome != "unchanged" else read_at
         pos_index.index_customers(ctx.session, tenant.id, [written], region)
         links.save_link(ctx.session, tenant.id, customer.id, written.pos_id,
                         pos_fingerprint=echo.pos_fingerprint(written.customer),
                         synced_fingerprint=desired.fingerprint(), contradicted=protected)
-        result = {"pos_id": written.pos_id, "pos_current": written.customer.to_json(),
-                  POS_VENDOR_STATE: written.vendor_state, POS_READ_AT: time.time(),
-                  **({"consent_written": consent_written} if consent_written else {})}
+        if outcome != "unchanged":
+            readings.remember(tenant.id, written, written_at)
+        result = {**_result(written, written_at), **({"consent_written": consent_written} if consent_written else {})}
         return _finish(ctx, result, outcome)  # committed before the locks are released: the next job sees the link
+
+
+def _changes(shopify: Customer, desired: Customer, current: Customer, contradicted: bool, settings: TenantSettings,
+             caps: Capabilities) -> tuple[dict[str, Any], bool]:
+    """What the upsert writes on `current`, and whether rule 10's `link` protects the record."""
+    changes = diff_for_update(desired, current, update_names=settings.update_names, capabilities=caps,
+                              region=settings.default_phone_region)
+    # Consent rides in the same write (the consent step then finds nothing left): one request, not two.
+    changes = {k: v for k, v in changes.items() if k not in CONSENT_FIELDS}
+    changes |= consent_changes(shopify, current, caps)
+    if protected := contradicted and settings.conflicting_match == "link":
+        # Rule 10's `link`: another person's record keeps its own contact details and names.
+        changes = {k: v for k, v in changes.items() if k not in PERSONAL_FIELDS}
+    return changes, protected
+
+
+def _newer_reading(ctx: StepContext, pos_id: str, read_at: float) -> readings.Reading | None:
+    """A kept reading of the customer, active, taken after this job's own (which it then replaces)."""
+    kept = readings.recall(ctx.tenant.id, pos_id)
+    if kept is None or kept.at <= read_at or kept.pos.status is not PosStatus.ACTIVE:
+        return None
+    return kept
+
+
+def _result(pos: PosCustomer, read_at: float) -> dict[str, Any]:
+    return {"pos_id": pos.pos_id, "pos_current": pos.customer.to_json(), POS_VENDOR_STATE: pos.vendor_state,
+            POS_READ_AT: read_at}
 
 
 def _check_military_address(ctx: StepContext, desired: Customer) -> None:
@@ -416,6 +479,7 @@ def sync_marketing_consent(ctx: StepContext) -> dict[str, Any]:
     if not changes:
         return {}
     written = adapter.update_customer(context["pos_id"], changes)
+    readings.remember(ctx.tenant.id, written, time.time())
     links.save_link(ctx.session, ctx.tenant.id, customer.id, written.pos_id,
                     pos_fingerprint=echo.pos_fingerprint(written.customer))
     if ctx.job.outcome == "unchanged":

@@ -4,7 +4,14 @@
 -- the time in ms or '' (Redis TIME).
 local t = redis.call('TIME')
 local now = tonumber(ARGV[6]) or tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'capacity', ARGV[1]) end
+-- A size learnt larger than the one the bucket was counting against (a guess, or a bucket expired while
+-- idle): the difference was never spent, so the tokens grow with it (still capped by `remaining` below).
+local counted = tonumber(redis.call('HGET', KEYS[1], 'capacity'))
+local grown = 0
+if ARGV[1] ~= '' then
+  redis.call('HSET', KEYS[1], 'capacity', ARGV[1])
+  if counted and tonumber(ARGV[1]) > counted then grown = tonumber(ARGV[1]) - counted end
+end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'rate', ARGV[2]) end
 if ARGV[4] ~= '' then
   -- a moving average: requests differ in price (relations, writes)
@@ -26,7 +33,7 @@ if ARGV[3] ~= '' then
   local remaining = tonumber(ARGV[3])
   local tokens = tonumber(stored[1])
   if tokens and stored[2] and stored[3] and stored[4] then
-    tokens = math.min(tonumber(stored[3]), tokens + (now - tonumber(stored[2])) * tonumber(stored[4]) / 1000)
+    tokens = math.min(tonumber(stored[3]), tokens + grown + (now - tonumber(stored[2])) * tonumber(stored[4]) / 1000)
     remaining = math.min(tokens, remaining)
   end
   redis.call('HSET', KEYS[1], 'tokens', remaining, 'at', now)

@@ -20,7 +20,7 @@ from possync.models import links
 from possync.models.customer import Consent, ConsentState, Customer
 from possync.models.tables import CustomerLink, InboundEvent, PosIndexEntry, SyncJob, Tenant
 from possync.models.tenants import load_context
-from possync.tasks import intake, jobs, onboarding, steps
+from possync.tasks import intake, jobs, onboarding, readings, steps
 from possync.tasks.clients import shopify_client_for
 from possync.tasks.operations import status
 from possync.tasks.steps import consent_changes
@@ -409,3 +409,85 @@ def test_rule_37_archived_right_after_the_match_read_is_seen_by_the_shared_catch
     written = {r.path.rstrip("/").split("/")[-1].split(".")[0]
                for r in shop.pos.vendor_requests()[seen:] if r.method in ("PUT", "POST", "PATCH")}
     assert str(pos_id) not in written
+
+
+# --- readings shared between the jobs of one customer (issue #14) ---------------------------------------
+def gets_of(shop: Shop, pos_id: str) -> int:
+    return shop.pos.count_requests("GET", f"/Customer/{pos_id}.json")
+
+
+def test_orders_arriving_together_read_their_customer_once(shops, session: Session, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Two orders of one matched customer, both resolved before either upsert: the second uses the reading
+    the first took moments ago instead of reading the record again, and then writes nothing."""
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Ada", "email": "ada@example.com"}])
+    customer_id = shop.shopify.add_customer("Ada", "Byron", "ada@example.com", None, address=ADDRESS)
+    first, second = (job_from_webhook(session, shop, "orders/create", order_payload(900 + n, customer_payload(
+        id=customer_id))) for n in range(2))
+    for job_id in (first, second):
+        run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    assert gets_of(shop, pos_id) == 1
+    assert job(session, second).context["pos_current"] == job(session, first).context["pos_current"]
+    run(db_url, first)
+    run(db_url, second)
+    assert (job(session, first).outcome, job(session, second).outcome) == ("updated", "unchanged")
+    assert gets_of(shop, pos_id) == 1 and writes(shop) == 1
+
+
+def test_a_job_whose_customer_another_job_is_reading_leaves_the_reading_to_its_upsert(  # type: ignore[no-untyped-def]
+        shops, session: Session, db_url: str) -> None:
+    """While another job of the customer holds the claim to read it, resolve reads nothing; with nothing
+    synced meanwhile, the upsert reads the record under the customer lock and writes on that reading."""
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Bo", "email": "bo@example.com"}])
+    customer_id = shop.shopify.add_customer("Bo", "Diddley", "bo@example.com", None, address=ADDRESS)
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    assert readings.claim(shop.tenant_id, customer_id, job_id + 1000)  # another job got there first
+    run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    context = job(session, job_id).context
+    assert gets_of(shop, pos_id) == 0 and context["pos_id"] == pos_id and context["pos_current"] is None
+    run(db_url, job_id)
+    assert job(session, job_id).outcome == "updated" and gets_of(shop, pos_id) == 1 and writes(shop) == 1
+    assert "Diddley" in json.dumps(shop.pos.record(pos_id))
+
+
+def test_a_reading_older_than_possyncs_own_write_is_replaced_by_that_write(  # type: ignore[no-untyped-def]
+        shops, session: Session, db_url: str) -> None:
+    """Two Shopify accounts matched to one POS record, both read before either wrote: the second starts
+    from what the first wrote, finds nothing left to change, and sends nothing (it used to write the same
+    phone again on its stale reading)."""
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Cy", "last_name": "Young", "email": "cy@example.com"}])
+    ids = [shop.shopify.add_customer("Cy", "Young", email, "+1 613-555-0177", address=ADDRESS)
+           for email in ("cy@example.com", "CY@example.com")]
+    first, second = (job_from_webhook(session, shop, "customers/update", customer_payload(id=i)) for i in ids)
+    for job_id in (first, second):
+        run(db_url, job_id, "fetch_customer", "resolve_match", "default_customer_fallback")
+    run(db_url, first)
+    assert job(session, first).outcome == "updated" and writes(shop) == 1
+    run(db_url, second)
+    done = job(session, second)
+    assert done.outcome == "unchanged" and done.context["pos_id"] == pos_id and writes(shop) == 1
+    assert link_of(session, shop, ids[1]) is not None
+
+
+def test_a_merchants_edit_seen_by_the_change_poll_drops_the_kept_reading(  # type: ignore[no-untyped-def]
+        shops, session: Session, db_url: str) -> None:
+    """A kept reading the POS has since contradicted is not reused: the next job reads the record again
+    (while a poll that only sees possync's own write keeps it)."""
+    from possync.tasks.clients import pos_adapter_for
+    from possync.tasks.poll import poll_tenant
+
+    shop, [pos_id] = imported(shops, records=[{"first_name": "Di", "email": "di@example.com"}])
+    customer_id = shop.shopify.add_customer("Di", "Fox", "di@example.com", None, address=ADDRESS)
+    run(db_url, job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id)))
+    tenant = tenant_context(session, shop)
+    shop.pos.advance_clock(2)
+    poll_tenant(session, tenant, pos_adapter_for(tenant))  # sees possync's own write: the reading stays
+    assert readings.recall(shop.tenant_id, pos_id) is not None
+    shop.pos.edit(pos_id, {"lastName": "Fox-Till"})  # the merchant, at the till
+    shop.pos.advance_clock(2)
+    poll_tenant(session, tenant, pos_adapter_for(tenant))
+    assert readings.recall(shop.tenant_id, pos_id) is None
+    before = gets_of(shop, pos_id)
+    with shop.shopify.lock:  # and she changes her name online: the next job has something to write
+        shop.shopify._customers[customer_id]["last_name"] = "Fox-Hill"
+    run(db_url, job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id)))
+    assert gets_of(shop, pos_id) == before + 1

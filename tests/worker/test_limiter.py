@@ -244,3 +244,16 @@ def test_states_reads_many_buckets_at_once_as_state_reads_one(limiter: RateLimit
     assert states["acme"] == limiter.state("acme") and states["acme"]["tokens"] == 89
     assert 29 < states["busy"]["cooldown_seconds"] <= 30
     assert states["never"] == {"cooldown_seconds": 0.0}
+
+
+def test_a_size_learnt_larger_than_the_guess_is_not_paced_as_if_spent(limiter: RateLimiter) -> None:
+    """X-Series: a fresh bucket counts against the starting guess (a burst of 50); once the headers say
+    350 with 349 left, the 300 never spent are there: 60 requests in a row go without a wait (they used
+    to wait from the 51st, for seconds, with 290 left in the vendor's window)."""
+    size = BucketSize(capacity=50, per_second=350 / 300)
+    waits = []
+    for sent in range(60):
+        waits.append(limiter.acquire("lsx", size).wait)
+        limiter.observe("lsx", RateLimitInfo(capacity=350, level=sent + 1, drip_per_second=(349 - sent) / 300))
+    assert waits == [0] * 60
+    assert limiter.state("lsx")["tokens"] == 290  # never more than the vendor says is left
