@@ -15,7 +15,8 @@ from tests.entry.web.console.conftest import LOGIN, auth, csrf_of
 PAGES = ["/console/", "/console/tenants", "/console/failed", "/console/customers?q=x", "/console/matches",
          "/console/audit", "/console/customers/acme/1001", "/console/static/console.css"]
 ACTIONS = ["/console/failed/replay", "/console/failed/replay-all", "/console/matches/link",
-           "/console/customers/acme/1001/reveal", "/console/customers/acme/1001/resync", "/console/tenants/acme/poll"]
+           "/console/customers/acme/1001/reveal", "/console/customers/acme/1001/resync", "/console/tenants/acme/poll",
+           "/console/matches/shopify-duplicates/acme/scan", "/console/matches/shopify-duplicates/acme/merge"]
 
 
 def test_the_console_is_a_404_unless_its_login_is_set(db_url: str, secret_key: str, tenant_id: int) -> None:
