@@ -16,10 +16,12 @@ from possync.models.tables import SyncJob, Tenant
 from possync.tasks import duplicate_scan, operations
 from possync.tasks.console import audit, customers, failures, matches, tenants
 from possync.tasks.console.masking import mask_customer, mask_email, mask_phone
+from possync.tasks.destinations import destination_of
 
 blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                       static_folder="static")
 REFRESH_SECONDS = 10
+DUPLICATES_SHOWN = 50  # groups per tenant on the page; the CLI lists them all
 MERGE_WAIT_SECONDS = 20.0  # a merge job still running after this finishes without the page; its webhook moves links
 
 
@@ -121,7 +123,8 @@ def failed_page() -> str:
         names = tenants.tenant_names(db)
         classes = failures.error_classes(db, filters)
     return render_template("failed.html", rows=rows, names=names, classes=classes, shown=shown,
-                           destinations=failures.DESTINATIONS, advice=failures.advice, page_size=failures.PAGE_SIZE)
+                           destinations=failures.DESTINATIONS, destination_of=destination_of, advice=failures.advice,
+                           page_size=failures.PAGE_SIZE)
 
 
 @blueprint.get("/jobs/<int:job_id>")
@@ -235,7 +238,8 @@ def matches_page() -> str:
         ambiguous = matches.ambiguous(db)
         near = matches.near_matches(db)
         scans = duplicate_scan.last_scans(db)
-    return render_template("matches.html", names=names, ambiguous=ambiguous, near=near, scans=scans)
+    return render_template("matches.html", names=names, ambiguous=ambiguous, near=near, scans=scans,
+                           duplicates_shown=DUPLICATES_SHOWN)
 
 
 @blueprint.post("/matches/link")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from possync.models import links
 from possync.models.db import session_scope
 from possync.models.tables import ConsoleAction, NearMatch, PosIndexEntry, SyncJob
+from possync.tasks.jobs import SHOPIFY_TO_CRM_STEPS
 from tests.entry.web.console.conftest import auth, csrf_of
 from tests.tasks.console.support import add_job
 
@@ -150,3 +151,22 @@ def test_a_pos_customer_without_a_link_has_a_story_too(console: FlaskClient, db_
     assert "/console/customers/acme/-?pos=p-5" in html and "not linked" in html
     story = _page(console, "/console/customers/acme/-?pos=p-5")
     assert "pos to shopify" in story and 'id="reveal"' not in story and 'id="resync"' not in story
+
+
+def test_the_failed_list_has_the_clis_destinations_crm_included(console: FlaskClient, db_url: str,
+                                                                tenant_id: int) -> None:
+    with session_scope(db_url) as session:
+        crm_job = add_job(session, tenant_id, "1001", status="failed", error_class="FatalError",
+                          direction="shopify_to_crm")
+        crm_job.step, crm = SHOPIFY_TO_CRM_STEPS[-1], crm_job.id
+        pos = add_job(session, tenant_id, "1001", status="failed", error_class="FatalError").id
+    html = _page(console, "/console/failed")
+    for name in ("pos", "crm", "shopify"):  # `possync failed list --destination pos|crm|shopify`
+        assert f'<option value="{name}"' in html
+    html = _page(console, "/console/failed?destination=crm")
+    assert f'id="job-{crm}"' in html and f'id="job-{pos}"' not in html
+    assert "/console/customers/acme/1001" in html  # a CRM job's subject is the Shopify customer
+    page = console.post("/console/failed/replay-all", headers=auth(), follow_redirects=True,
+                        data={"csrf_token": csrf_of(html), "destination": "crm"}).get_data(as_text=True)
+    assert "replayed 1, skipped 0" in page
+    assert _job(db_url, crm).status == "pending" and _job(db_url, pos).status == "failed"
