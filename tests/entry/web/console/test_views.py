@@ -170,3 +170,23 @@ def test_the_failed_list_has_the_clis_destinations_crm_included(console: FlaskCl
                         data={"csrf_token": csrf_of(html), "destination": "crm"}).get_data(as_text=True)
     assert "replayed 1, skipped 0" in page
     assert _job(db_url, crm).status == "pending" and _job(db_url, pos).status == "failed"
+
+
+def test_the_tenants_page_shows_each_destination_the_crm_too(console: FlaskClient, db_url: str, secret_key: str,
+                                                             tenant_id: int) -> None:
+    from possync.models.tables import CrmState
+    from possync.models.tenant_file import validate_tenant_data
+    from possync.models.tenants import apply_tenant
+
+    data = {"name": "crmonly", "account_name": "crmstore",
+            "shopify": {"shop_domain": "crmonly.myshopify.com", "access_token": "shpat_c", "client_secret": "s"},
+            "pos": None, "crm": {"kind": "freshsales", "base_url": "http://127.0.0.1:9", "api_key": "fs-key-0123456789",
+                                 "requests_per_hour": 900}}
+    with session_scope(db_url) as session:
+        tenant, _ = apply_tenant(session, validate_tenant_data(data), secret_key)
+        session.flush()
+        session.add(CrmState(tenant_id=tenant.id, backfill_status="running", backfill_done=1200, backfill_total=5000,
+                             missing=[{"label": "Orders", "type": "number"}]))
+    row = _page(console, "/console/tenants").split("crmonly")[1].split("</tr>")[0]
+    assert "no POS" in row and "CRM freshsales: backfill running 1,200 / 5,000" in row
+    assert "of 900 requests left this hour" in row and "missing in the CRM: Orders (number)" in row
