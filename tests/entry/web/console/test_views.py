@@ -122,9 +122,12 @@ def test_an_unknown_tenant_is_a_404_not_an_error(console: FlaskClient) -> None:
 
 def test_a_job_page_shows_its_attempts_and_replays_it(console: FlaskClient, db_url: str, tenant_id: int) -> None:
     with session_scope(db_url) as session:
-        job_id = add_job(session, tenant_id, "1001", status="failed", error_class="missing_fields").id
+        job_id = add_job(session, tenant_id, "1001", status="failed", error_class="missing_fields",
+                         warnings=["military address: ZIP 96201 is not in AE"],
+                         tags_dropped=[{"tag": "L" * 40, "reason": "longer than 255 characters"}]).id
     html = _page(console, f"/console/jobs/{job_id}")
     assert "missing_fields problem" in html and "422" in html and "12.5 ms" in html
+    assert "ZIP 96201 is not in AE" in html and "longer than 255 characters" in html  # as `possync failed show`
     page = console.post("/console/failed/replay", headers=auth(), follow_redirects=True,
                         data={"csrf_token": csrf_of(html), "only": job_id, "back": f"/console/jobs/{job_id}"})
     assert f"replay of job {job_id}: replayed 1" in page.get_data(as_text=True)
