@@ -41,10 +41,14 @@ def ambiguous(session: Session, tenant_id: int | None = None, limit: int = PAGE_
                       [str(c) for c in (job.context or {}).get("candidates") or []]) for job in latest.values()]
 
 
-def near_matches(session: Session, tenant_id: int | None = None, limit: int = PAGE_SIZE) -> list[NearMatch]:
+def near_matches(session: Session, tenant_id: int | None = None, limit: int = PAGE_SIZE,
+                 shopify_id: str | None = None) -> list[NearMatch]:
+    """The newest near matches, of one tenant (and one Shopify customer of it) or of all."""
     query = select(NearMatch).order_by(NearMatch.id.desc()).limit(limit)
     if tenant_id is not None:
         query = query.where(NearMatch.tenant_id == tenant_id)
+        if shopify_id is not None:
+            query = query.where(NearMatch.shopify_customer_id == shopify_id)
     return list(session.scalars(query))
 
 

@@ -189,7 +189,7 @@ def story_page(tenant_name: str, shopify_id: str) -> str | Response:
         told = customers.story(db, tenant.id, subject, pos_id)
         revealed = _revealed(tenant.id, subject)
         customer = told.customer if revealed else mask_customer(told.customer)
-        near = [n for n in matches.near_matches(db, tenant.id) if n.shopify_customer_id == subject]
+        near = matches.near_matches(db, tenant.id, shopify_id=subject) if subject else []
     return render_template("story.html", story=told, tenant=tenant_name, shopify_id=shopify_id,
                            customer=customer, revealed=revealed, near=near)
 
