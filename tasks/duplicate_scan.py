@@ -71,10 +71,16 @@ def request_scan(tenant_name: str) -> None:
         row = _row(session, tenant.id)
         row.status, row.requested_at, row.error = "queued", datetime.now(UTC), None
         tenant_id = tenant.id
-    if get_settings().redis_url:
-        scan_duplicates.apply_async(args=[tenant_id], queue=POLL_QUEUE)
-    else:
+    if not get_settings().redis_url:
         scan_duplicates(tenant_id)
+        return
+    try:
+        scan_duplicates.apply_async(args=[tenant_id], queue=POLL_QUEUE)
+    except Exception as exc:  # not left "queued" for ever: the page says why, the operator tries again
+        with db_session() as session:
+            row = _row(session, tenant_id)
+            row.status, row.error = "failed", f"not queued: {type(exc).__name__}: {exc}"[:500]
+        raise
 
 
 @app.task(name="possync.shopify.scan_duplicates")

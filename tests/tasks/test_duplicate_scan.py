@@ -87,3 +87,11 @@ def test_a_failed_scan_keeps_its_reason_and_the_groups_found_before(shop, sessio
     row = stored(db_url, tenant.id)
     assert row is not None and row.status == "failed" and "AuthenticationError" in str(row.error)
     assert len(row.groups) == 1  # the last scan's groups stay listed, with the failure beside them
+
+
+def test_a_request_the_broker_refuses_is_not_left_queued(shop, db_url: str, activate_env) -> None:  # type: ignore[no-untyped-def]
+    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens
+    with pytest.raises(Exception):  # noqa: B017 - kombu's or redis's own connection error
+        duplicate_scan.request_scan("dup")
+    row = stored(db_url, shop["tenant"].id)
+    assert row is not None and row.status == "failed" and str(row.error).startswith("not queued: ")
