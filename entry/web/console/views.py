@@ -21,7 +21,7 @@ from possync.tasks.destinations import destination_of
 blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                       static_folder="static")
 REFRESH_SECONDS = 10
-DUPLICATES_SHOWN = 50  # groups per tenant on the page; the CLI lists them all
+DUPLICATES_SHOWN = 20  # groups per tenant on the page; the CLI lists them all
 MERGE_WAIT_SECONDS = 20.0  # a merge job still running after this finishes without the page; its webhook moves links
 
 
