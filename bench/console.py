@@ -4,7 +4,8 @@ webhook p99 with and without an operator using the console (side by side, same s
 What runs: the real receiver under gunicorn (`bench.intake.environment`, a throwaway PostgreSQL database and
 the local Redis) with `POSSYNC_CONSOLE_BASIC_AUTH` set, and three tenants whose history is loaded in SQL
 (`generate_series`): JOBS sync jobs (one customer per three jobs; 2% failed under two error classes, 1%
-pending, 0.5% ambiguous), one attempt per job, one link and one POS-index row per customer, 500 near matches.
+pending, 0.5% ambiguous), one attempt per job, one link and one POS-index row per customer, 500 near matches,
+200 stored Shopify duplicate groups per tenant (a quarter blocked); the counts' deltas folded as beat does.
 Each page is fetched over HTTP (basic auth, keep-alive) REPEAT times; the row is its p95 and median. Then
 webhooks paced at RATE/s for SECONDS, alone and again while a thread fetches console pages back to back.
 
@@ -26,11 +27,14 @@ import sqlalchemy as sa
 
 from bench.intake import WORKERS, Phase, environment, run_phase
 from bench.table import Result, percentile, render
+from possync.models.counts import fold_deltas
+from possync.models.db import session_scope
 
 TARGET_MS = 200.0
 LOGIN = ("bench", "bench-console-password")
 TENANTS = 3
 CUSTOMER_BASE = 7_208_000_000_000
+DUPLICATE_GROUPS = 200  # per tenant, as the last Shopify duplicate search stored them
 
 
 def load(database_url: str, jobs: int) -> dict[str, str]:
@@ -85,6 +89,17 @@ def load(database_url: str, jobs: int) -> dict[str, str]:
                                       decision, created_at)
             SELECT {tenant_of}, 'shopify_to_pos', ({CUSTOMER_BASE} + c)::text, 'q' || c, 'phone', 'email', 'new', now()
             FROM generate_series(0, least(499, {customers - 1})) AS c"""))
+        conn.execute(sa.text(f"""
+            INSERT INTO shopify_duplicate_scans (tenant_id, status, groups, requested_at, scanned_at)
+            SELECT t.id, 'done', (SELECT jsonb_agg(jsonb_build_object(
+                     'customers', jsonb_build_array(({CUSTOMER_BASE} + 2 * g)::text,
+                                                    ({CUSTOMER_BASE} + 2 * g + 1)::text),
+                     'reason', 'email', 'blockers', CASE WHEN g % 4 = 0 THEN '["GIFT_CARDS"]' ELSE '[]' END::jsonb,
+                     'limits', '[]'::jsonb, 'mergeable', g % 4 <> 0)) FROM generate_series(1, {DUPLICATE_GROUPS}) AS g),
+                   now(), now()
+            FROM tenants AS t"""))
+    with session_scope(database_url) as session:
+        fold_deltas(session)  # as beat does every few seconds: the maintained counts the tenants page reads
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     engine.dispose()

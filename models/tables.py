@@ -407,6 +407,20 @@ class ConsoleAction(Base):
     tenant_id: Mapped[int | None] = mapped_column(IdType)  # no foreign key: the record outlives the tenant
     customer: Mapped[str | None] = mapped_column(String(64))  # the Shopify customer id acted on, when one
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+class ShopifyDuplicateScan(Base):
+    """A tenant's last search for Shopify customers that are one person (SPEC rule 51), with Shopify's merge
+    preview of each group: what the console lists, so a page never calls Shopify (`possync.tasks.duplicate_scan`)."""
+
+    __tablename__ = "shopify_duplicate_scans"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued / running / done / failed
+    groups: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # `DuplicateGroup.to_json`s
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    scanned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when `groups` were found
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class HistoryCount(Base):
     """How many jobs (`kind` job) or events (`kind` event) have each key, past retention included.
 

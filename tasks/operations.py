@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from possync.adapters.errors import RateLimitedError
@@ -20,9 +19,7 @@ from possync.models.db import get_sessionmaker
 from possync.models.near_matches import near_matches_by_tenant
 from possync.models.tables import (
     EventStatus,
-    InboundEvent,
     JobStatus,
-    NearMatch,
     PollCursor,
     PosImport,
     SyncJob,
@@ -154,98 +151,56 @@ def queue_depths() -> dict[str, int]:
 
 
 def status() -> list[dict[str, Any]]:
+    """`possync status`: every tenant's row (`status_rows`)."""
+    with db_session() as session:
+        return status_rows(session)
+
+
+def status_rows(session: Session) -> list[dict[str, Any]]:
     """Per tenant: backlog, last poll and cursor, failures, rate-limit state, ambiguous matches.
 
-    Counts come from the maintained counts (`possync.models.counts`): the cost is the number of tenants, not of jobs.
+    Counts come from the maintained counts (`possync.models.counts`): the cost is the number of tenants, not of
+    jobs, and each kind of fact is one statement for all tenants (the console's tenants page reads this too).
     """
     from possync.tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
 
     rows = []
-    with db_session() as session:
-        by_tenant: dict[int, list[Count]] = {}
-        for count in read_counts(session):
-            by_tenant.setdefault(count.tenant_id, []).append(count)
-        cursors = {c.tenant_id: c for c in session.scalars(select(PollCursor))}
-        near = near_matches_by_tenant(session)
-        tenants = list(session.scalars(select(Tenant).order_by(Tenant.name)))
-        imports = {row.tenant_id: row for row in session.scalars(select(PosImport))}
-        try:
-            rates = limiter().states([f"pos:{t.name}" for t in tenants])
-        except Exception:
-            rates = {}
-        for tenant in tenants:
-            counts = by_tenant.get(tenant.id, [])
-
-            def total(kind: str, statuses: tuple[str, ...], _counts: list[Count] = counts) -> int:
-                return sum(c.n for c in _counts if c.kind == kind and c.status in statuses)
-
-            outcomes: dict[str, int] = {}
-            for c in counts:
-                if c.kind == "job" and c.status == JobStatus.SUCCEEDED.value:
-                    outcomes[c.outcome or "None"] = outcomes.get(c.outcome or "None", 0) + c.n
-            cursor = cursors.get(tenant.id)
-            rows.append({
-                "tenant": tenant.name,
-                "pos_kind": tenant.pos_kind,
-                "backlog": {"jobs": total("job", (JobStatus.PENDING.value, JobStatus.RUNNING.value)),
-                            "events": total("event", (EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value))},
-                "succeeded": outcomes,
-                "failed": total("job", (JobStatus.FAILED.value,)),
-                "ambiguous_matches": sum(c.n for c in counts if c.kind == "job" and c.ambiguous),
-                "near_matches": near.get(tenant.id, 0),
-                "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
-                "cursor": cursor.cursor if cursor else None,
-                "last_poll_error": cursor.last_error if cursor else None,
-                "rate_limit": rates.get(f"pos:{tenant.name}", {}),
-                "import": progress(imports.get(tenant.id)),
-                "crm": crm.status_of(session, tenant),
-            })
-    return rows
-
-
-def tenant_status(session: Session, tenant: Tenant, *, since: datetime | None = None) -> dict[str, Any]:
-    """One tenant's row of `status`; with `since`, the succeeded syncs are those finished since then.
-
-    The counts are one statement of scalar subqueries, each read through its own index: one round trip
-    instead of five, which is most of the console's tenants page.
-    """
-    def jobs_where(*conditions: Any) -> Any:
-        return select(func.count()).select_from(SyncJob).where(SyncJob.tenant_id == tenant.id, *conditions)\
-            .scalar_subquery()
-
-    counts = session.execute(select(
-        jobs_where(SyncJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value])),
-        select(func.count()).select_from(InboundEvent).where(
-            InboundEvent.tenant_id == tenant.id,
-            InboundEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value])).scalar_subquery(),
-        jobs_where(SyncJob.status == JobStatus.FAILED.value),
-        jobs_where(SyncJob.ambiguous.is_(True)),
-        select(func.count()).select_from(NearMatch).where(NearMatch.tenant_id == tenant.id).scalar_subquery(),
-    )).one()
-    finished = () if since is None else (SyncJob.finished_at >= since,)
-    outcomes = dict(session.execute(
-        select(SyncJob.outcome, func.count()).where(SyncJob.tenant_id == tenant.id, *finished,
-                                                    SyncJob.status == JobStatus.SUCCEEDED.value)
-        .group_by(SyncJob.outcome)).all())
-    cursor = session.get(PollCursor, tenant.id)
-    from possync.tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
-
+    by_tenant: dict[int, list[Count]] = {}
+    for count in read_counts(session):
+        by_tenant.setdefault(count.tenant_id, []).append(count)
+    cursors = {c.tenant_id: c for c in session.scalars(select(PollCursor))}
+    near = near_matches_by_tenant(session)
+    tenants = list(session.scalars(select(Tenant).order_by(Tenant.name)))
+    imports = {row.tenant_id: row for row in session.scalars(select(PosImport))}
     try:
-        rate = limiter().state(f"pos:{tenant.name}")
+        rates = limiter().states([f"pos:{t.name}" for t in tenants])
     except Exception:
-        rate = {}
-    return {
-        "tenant": tenant.name,
-        "pos_kind": tenant.pos_kind,
-        "backlog": {"jobs": counts[0], "events": counts[1]},
-        "succeeded": {str(k): v for k, v in outcomes.items()},
-        "failed": counts[2],
-        "ambiguous_matches": counts[3],
-        "near_matches": counts[4],
-        "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
-        "cursor": cursor.cursor if cursor else None,
-        "last_poll_error": cursor.last_error if cursor else None,
-        "rate_limit": rate,
-        "import": progress(session.get(PosImport, tenant.id)),
-        "crm": crm.status_of(session, tenant),
-    }
+        rates = {}
+    for tenant in tenants:
+        counts = by_tenant.get(tenant.id, [])
+
+        def total(kind: str, statuses: tuple[str, ...], _counts: list[Count] = counts) -> int:
+            return sum(c.n for c in _counts if c.kind == kind and c.status in statuses)
+
+        outcomes: dict[str, int] = {}
+        for c in counts:
+            if c.kind == "job" and c.status == JobStatus.SUCCEEDED.value:
+                outcomes[c.outcome or "None"] = outcomes.get(c.outcome or "None", 0) + c.n
+        cursor = cursors.get(tenant.id)
+        rows.append({
+            "tenant": tenant.name,
+            "pos_kind": tenant.pos_kind,
+            "backlog": {"jobs": total("job", (JobStatus.PENDING.value, JobStatus.RUNNING.value)),
+                        "events": total("event", (EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value))},
+            "succeeded": outcomes,
+            "failed": total("job", (JobStatus.FAILED.value,)),
+            "ambiguous_matches": sum(c.n for c in counts if c.kind == "job" and c.ambiguous),
+            "near_matches": near.get(tenant.id, 0),
+            "last_poll": cursor.last_polled_at.isoformat() if cursor and cursor.last_polled_at else None,
+            "cursor": cursor.cursor if cursor else None,
+            "last_poll_error": cursor.last_error if cursor else None,
+            "rate_limit": rates.get(f"pos:{tenant.name}", {}),
+            "import": progress(imports.get(tenant.id)),
+            "crm": crm.status_of(session, tenant),
+        })
+    return rows

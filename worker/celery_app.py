@@ -21,7 +21,7 @@ VISIBILITY_TIMEOUT_SECONDS = 3600
 MAX_MEMORY_PER_CHILD_KIB = 350_000
 
 TASK_MODULES = ["possync.tasks.intake", "possync.tasks.pipeline", "possync.tasks.poll", "possync.tasks.sweeper",
-                "possync.tasks.onboarding", "possync.tasks.retention"]
+                "possync.tasks.onboarding", "possync.tasks.retention", "possync.tasks.duplicate_scan"]
 
 
 def celery_config(settings: Settings) -> dict[str, object]:

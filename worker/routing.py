@@ -54,6 +54,7 @@ TASK_QUEUES = {
     "possync.poll.poll_pos_changes": POLL_QUEUE,
     "possync.poll.start_polls": POLL_QUEUE,
     "possync.onboarding.import_pos_customers": POLL_QUEUE,
+    "possync.shopify.scan_duplicates": POLL_QUEUE,
     "possync.sweeper.sweep": INTAKE_QUEUE,
     "possync.retention.fold_counts": INTAKE_QUEUE,
     "possync.retention.prune": INTAKE_QUEUE,

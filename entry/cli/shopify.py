@@ -19,20 +19,21 @@ def shopify() -> None:
 @click.option("--merge", "merged", default=None, help="Shopify customer id to merge away.")
 @click.option("--into", default=None, help="Shopify customer id that remains.")
 def duplicates(name: str, as_json: bool, merged: str | None, into: str | None) -> None:
-    """List groups of Shopify customers that are one person, with Shopify's merge blockers and limits;
-    with --merge ID --into ID, merge that pair and follow the merge job to its end."""
+    """List groups of Shopify customers that are one person, with Shopify's merge blockers and limits (and keep
+    them for the console); with --merge ID --into ID, merge that pair and follow the merge job to its end."""
     if (merged is None) != (into is None):
         raise UsageProblem("--merge and --into go together: --merge ID --into ID")
     key = settings().require_secret_key()
     require_shared_limits("shopify duplicates")
-    from possync.tasks.shopify_duplicates import MergeRefusedError, find_duplicate_groups, merge_customers
+    from possync.tasks.duplicate_scan import merge, scan
+    from possync.tasks.shopify_duplicates import MergeRefusedError
     from possync.worker.runtime import db_session
 
     with db_session() as session:
         context = context_by_name(session, name, key)
         if merged is not None and into is not None:
             try:
-                result = merge_customers(session, context, _id(merged, "--merge"), _id(into, "--into"))
+                result = merge(session, context, _id(merged, "--merge"), _id(into, "--into"))
             except MergeRefusedError as exc:
                 raise UsageProblem(str(exc)) from None
             if as_json:
@@ -44,8 +45,7 @@ def duplicates(name: str, as_json: bool, merged: str | None, into: str | None) -
             if result.status != "COMPLETED":
                 raise click.exceptions.Exit(1)
             return
-        groups = find_duplicate_groups(session, context)
-        session.rollback()
+        groups = scan(session, context)  # stored for the console's matches page
     if as_json:
         echo_json({"tenant": name, "groups": [g.to_json() for g in groups]})
         return

@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from possync.models.tables import JobStatus, SyncAttempt, SyncJob
+from possync.tasks import destinations
 
 PAGE_SIZE = 50
-# Where a sync writes: a Shopify -> POS job writes to the tenant's POS, a POS -> Shopify job to Shopify.
-DESTINATIONS = {"pos": "shopify_to_pos", "shopify": "pos_to_shopify"}
+# Where a sync writes, as `possync failed list --destination` names it: the tenant's POS or CRM (a Shopify change),
+# or Shopify (a POS change).
+DESTINATIONS = {**{d.name: d.direction for d in destinations.DESTINATIONS}, "shopify": "pos_to_shopify"}
 # What a merchant can do about each error class; the job's own message says which field or call.
 ADVICE = {
     "missing_fields": "Fix the customer in Shopify (the message names what is missing), then Replay.",

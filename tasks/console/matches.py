@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from possync.models import links
 from possync.models.tables import CustomerLink, NearMatch, PosIndexEntry, SyncJob
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50  # rows per list: each carries its forms, and the HTML is most of the page's time
 
 
 @dataclass(frozen=True)
@@ -26,25 +26,32 @@ class Ambiguous:
 
 def ambiguous(session: Session, tenant_id: int | None = None, limit: int = PAGE_SIZE) -> list[Ambiguous]:
     """The newest ambiguous matches, one per Shopify customer (its latest job)."""
-    query = select(SyncJob).where(SyncJob.ambiguous.is_(True)).order_by(SyncJob.id.desc()).limit(limit * 2)
+    # The candidates only, not the whole context (the Shopify customer read, the POS record written).
+    query = select(SyncJob.id, SyncJob.tenant_id, SyncJob.subject, SyncJob.context["candidates"])\
+        .where(SyncJob.ambiguous.is_(True)).order_by(SyncJob.id.desc()).limit(limit * 2)
     if tenant_id is not None:
         query = query.where(SyncJob.tenant_id == tenant_id)
-    latest: dict[tuple[int, str | None], SyncJob] = {}
-    for job in session.scalars(query):
+    latest: dict[tuple[int, str | None], tuple[int, list[str]]] = {}
+    for job_id, job_tenant, subject, candidates in session.execute(query):
         if len(latest) < limit:
-            latest.setdefault((job.tenant_id, job.subject), job)
+            latest.setdefault((job_tenant, subject), (job_id, [str(c) for c in candidates or []]))
     subjects = {subject for _, subject in latest if subject}
-    linked = {(link.tenant_id, link.shopify_customer_id): link.pos_customer_id for link in session.scalars(
-        select(CustomerLink).where(CustomerLink.tenant_id.in_({t for t, _ in latest}),
-                                   CustomerLink.shopify_customer_id.in_(subjects)))} if subjects else {}
-    return [Ambiguous(job.id, job.tenant_id, job.subject, linked.get((job.tenant_id, job.subject)),
-                      [str(c) for c in (job.context or {}).get("candidates") or []]) for job in latest.values()]
+    linked = {(t, shopify_id): pos_id for t, shopify_id, pos_id in session.execute(
+        select(CustomerLink.tenant_id, CustomerLink.shopify_customer_id, CustomerLink.pos_customer_id)
+        .where(CustomerLink.tenant_id.in_({t for t, _ in latest}), CustomerLink.shopify_customer_id.in_(subjects)))
+    } if subjects else {}
+    return [Ambiguous(job_id, key[0], key[1], linked.get(key), candidates)
+            for key, (job_id, candidates) in latest.items()]
 
 
-def near_matches(session: Session, tenant_id: int | None = None, limit: int = PAGE_SIZE) -> list[NearMatch]:
+def near_matches(session: Session, tenant_id: int | None = None, limit: int = PAGE_SIZE,
+                 shopify_id: str | None = None) -> list[NearMatch]:
+    """The newest near matches, of one tenant (and one Shopify customer of it) or of all."""
     query = select(NearMatch).order_by(NearMatch.id.desc()).limit(limit)
     if tenant_id is not None:
         query = query.where(NearMatch.tenant_id == tenant_id)
+        if shopify_id is not None:
+            query = query.where(NearMatch.shopify_customer_id == shopify_id)
     return list(session.scalars(query))
 
 

@@ -1,6 +1,7 @@
 """The operator console in a real browser against the real stack (PostgreSQL, Redis, a worker, the fakes):
 log in, find a customer by a phone typed differently, read the timeline, fix the address in Shopify, replay
-the failed Heartland sync and see it succeed; no action without the CSRF token, no page without the login."""
+the failed Heartland sync and see it succeed; search Shopify duplicates and merge a pair; no action without
+the CSRF token, no page without the login."""
 
 from __future__ import annotations
 
@@ -103,6 +104,34 @@ def test_find_read_fix_replay_and_see_it_succeed(make_shop, db_url: str, receive
     browser.get(f"{console}/audit")
     assert "reveal" in _text(browser) and "replay" in _text(browser)
     screenshot(browser, "7-audit")
+
+
+def test_shopify_duplicates_searched_by_a_worker_then_merged(make_shop, db_url: str, receiver,  # type: ignore[no-untyped-def]
+                                                              browser: WebDriver) -> None:
+    shop = make_shop("heartland")
+    older = shop.shopify.add_customer("Lu", "Park", "Lu.Park@example.com", None)
+    newer = shop.shopify.add_customer("Lu", None, "lu.park@example.com ", None)  # one person by the email key
+    matches = f"{receiver.url}/console/matches"
+    browser.get(matches)
+    row = browser.find_element(By.CSS_SELECTOR, f"tr.tenant-{shop.name}")
+    assert "not searched yet" in row.text
+    _click(browser, row.find_element(By.CSS_SELECTOR, "button.scan"))  # the search runs in the worker
+    assert "Shopify customers started" in _text(browser)
+
+    def listed() -> bool:
+        browser.get(matches)
+        return f"Merge {newer} into {older}" in browser.find_element(By.ID, "duplicates").text
+
+    wait_for(listed, timeout=60, interval=0.5, what="the worker's search to list the pair")
+    assert "email" in browser.find_element(By.CSS_SELECTOR, f"tr.tenant-{shop.name}").text
+    screenshot(browser, "8-shopify-duplicates")
+    _click(browser, browser.find_element(By.CSS_SELECTOR, f"tr.tenant-{shop.name} button.merge"))
+    assert f"merged Shopify customer {newer} into {older}" in _text(browser)
+    assert newer not in shop.shopify.customers and older in shop.shopify.customers
+    assert f"Merge {newer} into" not in _text(browser)  # no longer offered
+    with session_scope(db_url) as session:
+        assert [a.action for a in session.query(ConsoleAction).order_by(ConsoleAction.id)] == [
+            "duplicate_scan", "shopify_merge"]
 
 
 def test_no_action_without_the_csrf_token(make_shop, db_url: str, receiver, browser: WebDriver) -> None:  # type: ignore[no-untyped-def]

@@ -16,4 +16,5 @@ def register(app: Flask, database_url: str, secret_key: str, basic_auth: str | N
         return
     security.configure(app, secret_key, basic_auth)
     app.extensions["possync.console.database_url"] = database_url
+    app.extensions["possync.console.secret_key"] = secret_key  # decrypts a tenant's Shopify token for a merge
     app.register_blueprint(blueprint)

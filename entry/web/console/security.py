@@ -1,7 +1,8 @@
 """The console's guards: basic auth (constant-time), a CSRF token on every action, security headers.
 
 The session cookie (Flask's, signed with a key derived from POSSYNC_SECRET_KEY so every receiver process
-reads it) carries the CSRF token and the customers this operator revealed; it is bound to the login.
+reads it) carries the CSRF token and the customers this operator revealed; it is bound to the login. It is
+`Secure` unless the browser is on this machine speaking plain http to a loopback address (`local_plain_http`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import secrets
 
 from flask import Flask, Response, abort, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 CSRF_FIELD = "csrf_token"
 HEADERS = {
@@ -26,9 +29,33 @@ HEADERS = {
 }
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+# A proxy names itself in these: behind one the browser's side may be another machine, so the cookie stays Secure.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-IP")
+
+
+def local_plain_http() -> bool:
+    """A browser on this machine at http://127.0.0.1 or http://localhost (the demo, the browser test): the only
+    case the cookie goes without `Secure`, which such a browser would otherwise not send back over http."""
+    if request.scheme != "http" or any(name in request.headers for name in PROXY_HEADERS):
+        return False
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    try:
+        peer_is_local = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        peer_is_local = False
+    return host.lower() in LOOPBACK_HOSTS and peer_is_local
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return not local_plain_http()
+
+
 def configure(app: Flask, secret_key: str, basic_auth: str) -> None:
     app.secret_key = hmac.new(secret_key.encode(), b"possync console session", hashlib.sha256).digest()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH="/console")
+    app.session_interface = _SessionInterface()
     app.extensions["possync.console.auth"] = basic_auth.encode()
 
 

@@ -13,13 +13,16 @@ from sqlalchemy.orm import Session
 from possync.entry.web.console import security
 from possync.models.db import session_scope
 from possync.models.tables import SyncJob, Tenant
-from possync.tasks import operations
+from possync.tasks import duplicate_scan, operations
 from possync.tasks.console import audit, customers, failures, matches, tenants
 from possync.tasks.console.masking import mask_customer, mask_email, mask_phone
+from possync.tasks.destinations import destination_of
 
 blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                       static_folder="static")
 REFRESH_SECONDS = 10
+DUPLICATES_SHOWN = 20  # groups per tenant on the page; the CLI lists them all
+MERGE_WAIT_SECONDS = 20.0  # a merge job still running after this finishes without the page; its webhook moves links
 
 
 @blueprint.before_request
@@ -57,6 +60,16 @@ def _tenant(db: Session, name: str | None) -> Tenant | None:
     return get_tenant(db, name)
 
 
+def _record(tenant_name: str, action: str) -> Response | None:
+    """Record an action on the named tenant; a 404 (nothing recorded) when there is no such tenant."""
+    with _db() as db:
+        tenant = _tenant(db, tenant_name)
+        if tenant is None:
+            return _not_found(f"no tenant named {tenant_name!r}")
+        audit.record(db, _actor(), action, tenant_id=tenant.id)
+    return None
+
+
 def _revealed(tenant_id: int, shopify_id: str | None) -> bool:
     return f"{tenant_id}:{shopify_id}" in session.get("revealed", [])
 
@@ -79,11 +92,8 @@ def poll(name: str) -> Response:
     from possync.tasks.onboarding import describe_progress, import_state
     from possync.tasks.poll import failure_reason
 
-    with _db() as db:
-        tenant = _tenant(db, name)
-        if tenant is None:
-            return _not_found(f"no tenant named {name!r}")
-        audit.record(db, _actor(), "poll", tenant_id=tenant.id)
+    if (missing := _record(name, "poll")) is not None:
+        return missing
     state = import_state(name)
     if state is not None and state.status != "complete":  # as `possync poll`: from no cursor it would read it all
         flash(f"no poll of {name} before its POS import is complete ({describe_progress(state)})", "error")
@@ -113,7 +123,8 @@ def failed_page() -> str:
         names = tenants.tenant_names(db)
         classes = failures.error_classes(db, filters)
     return render_template("failed.html", rows=rows, names=names, classes=classes, shown=shown,
-                           destinations=failures.DESTINATIONS, advice=failures.advice, page_size=failures.PAGE_SIZE)
+                           destinations=failures.DESTINATIONS, destination_of=destination_of, advice=failures.advice,
+                           page_size=failures.PAGE_SIZE)
 
 
 @blueprint.get("/jobs/<int:job_id>")
@@ -178,7 +189,7 @@ def story_page(tenant_name: str, shopify_id: str) -> str | Response:
         told = customers.story(db, tenant.id, subject, pos_id)
         revealed = _revealed(tenant.id, subject)
         customer = told.customer if revealed else mask_customer(told.customer)
-        near = [n for n in matches.near_matches(db, tenant.id) if n.shopify_customer_id == subject]
+        near = matches.near_matches(db, tenant.id, shopify_id=subject) if subject else []
     return render_template("story.html", story=told, tenant=tenant_name, shopify_id=shopify_id,
                            customer=customer, revealed=revealed, near=near)
 
@@ -226,7 +237,9 @@ def matches_page() -> str:
         names = tenants.tenant_names(db)
         ambiguous = matches.ambiguous(db)
         near = matches.near_matches(db)
-    return render_template("matches.html", names=names, ambiguous=ambiguous, near=near)
+        scans = duplicate_scan.last_scans(db)
+    return render_template("matches.html", names=names, ambiguous=ambiguous, near=near, scans=scans,
+                           duplicates_shown=DUPLICATES_SHOWN)
 
 
 @blueprint.post("/matches/link")
@@ -241,6 +254,52 @@ def link() -> Response:
     action = "link_near_match" if reason == "near_match" else "relink"
     return _act(tenant_name, shopify_id, action,
                 lambda db, tenant: matches.relink(db, tenant.id, shopify_id, pos_id), pos=pos_id)
+
+
+@blueprint.post("/matches/shopify-duplicates/<tenant_name>/scan")
+def scan_duplicates(tenant_name: str) -> Response:
+    """Search the tenant's Shopify customers again, in a worker: the page lists what the search stores."""
+    if (missing := _record(tenant_name, "duplicate_scan")) is not None:
+        return missing
+    try:
+        duplicate_scan.request_scan(tenant_name)
+        flash(f"search of {tenant_name}'s Shopify customers started: its groups show here when it is done", "ok")
+    except Exception as exc:  # a broker that does not answer is the operator's answer, shown on the page
+        flash(f"the search of {tenant_name}'s Shopify customers could not start: {type(exc).__name__}: {exc}",
+              "error")
+    return redirect(url_for("console.matches_page") + "#shopify-duplicates")
+
+
+@blueprint.post("/matches/shopify-duplicates/<tenant_name>/merge")
+def merge_duplicates(tenant_name: str) -> Response:
+    """`possync shopify duplicates --merge ID --into ID`: the same checks, merge and consent kept."""
+    from possync.models.tenants import load_context
+    from possync.tasks.shopify_duplicates import MergeRefusedError
+
+    merged, into = request.form.get("merge", ""), request.form.get("into", "")
+    with _db() as db:
+        tenant = _tenant(db, tenant_name)
+        if tenant is None:
+            return _not_found(f"no tenant named {tenant_name!r}")
+        if not (merged.isdigit() and into.isdigit()):
+            flash("a merge needs two Shopify customer ids", "error")
+            return redirect(url_for("console.matches_page") + "#shopify-duplicates")
+        context = load_context(tenant, current_app.extensions["possync.console.secret_key"])
+        try:
+            result = duplicate_scan.merge(db, context, merged, into, timeout=MERGE_WAIT_SECONDS)
+            outcome = result.status.lower()
+            kept = f"; kept marketing subscription: {', '.join(result.consent_kept)}" if result.consent_kept else ""
+            flash(f"merged Shopify customer {merged} into {into}: job {result.job_id} {outcome}{kept}",
+                  "ok" if result.status == "COMPLETED" else "error")
+        except MergeRefusedError as exc:
+            outcome = "refused"
+            flash(f"no merge of {merged} into {into}: {exc}", "error")
+        except Exception as exc:  # Shopify's own failure, shown as the CLI would say it
+            db.rollback()
+            outcome = "failed"
+            flash(f"the merge of {merged} into {into} failed: {type(exc).__name__}: {exc}", "error")
+        audit.record(db, _actor(), "shopify_merge", tenant_id=tenant.id, customer=merged, into=into, outcome=outcome)
+    return redirect(url_for("console.matches_page") + "#shopify-duplicates")
 
 
 # --- audit -------------------------------------------------------------------------------------------

@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from possync.adapters.heartland.fake import FakeServer as HeartlandFake
 from possync.adapters.shopify.fake import FakeShopify
+from possync.models.db import session_scope
+from possync.models.tables import ShopifyDuplicateScan
 from tests.entry.cli.test_commands import possync
 
 
@@ -29,6 +32,11 @@ def stack(tmp_path: Path, secret_key: str) -> Iterator[tuple[dict[str, str], Fak
     yield env, shopify
     shopify.stop()
     pos.stop()
+
+
+def _stored(env: dict[str, str]) -> list[dict]:
+    with session_scope(env["POSSYNC_DATABASE_URL"]) as session:
+        return list(session.scalars(select(ShopifyDuplicateScan.groups)).one())
 
 
 def test_duplicates_lists_groups_with_blockers_and_limits_then_merges_one(stack) -> None:  # type: ignore[no-untyped-def]
@@ -53,6 +61,7 @@ def test_duplicates_lists_groups_with_blockers_and_limits_then_merges_one(stack)
         {"customers": [big_a, big_b], "reason": "phone", "blockers": [], "limits": ["more than 250 merged tags"],
          "mergeable": False},
     ]
+    assert [g["customers"] for g in _stored(env)] == [g["customers"] for g in body["groups"]]  # for the console
     table = possync("shopify", "duplicates", "--tenant", "dup", env=env)
     assert "3 group(s)" in table.stdout and "blocked: SUBSCRIPTIONS" in table.stdout
 
@@ -71,6 +80,7 @@ def test_duplicates_lists_groups_with_blockers_and_limits_then_merges_one(stack)
     assert zoe_new not in customers
     assert customers[zoe_old]["last_name"] == "Ray" and customers[zoe_old]["tags"] == ["VIP"]
     assert customers[zoe_old]["email_consent"]["state"] == "SUBSCRIBED"
+    assert [g["customers"] for g in _stored(env)] == [[sub_a, sub_b], [big_a, big_b]]  # the merged one has gone
     after = json.loads(possync("shopify", "duplicates", "--tenant", "dup", "--json", env=env).stdout)
     assert len(after["groups"]) == 2
 

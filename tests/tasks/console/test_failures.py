@@ -13,6 +13,11 @@ def test_filters_by_tenant_destination_and_error_class(db: Session, tenant_id: i
     b = add_job(db, tenant_id, "p-2", status="failed", error_class="FatalError", direction="pos_to_shopify")
     c = add_job(db, other_tenant_id, "3", status="failed", error_class="missing_fields")
     add_job(db, tenant_id, "4")  # succeeded: never listed
+    crm = add_job(db, tenant_id, "1", status="failed", error_class="FatalError", direction="shopify_to_crm")
+    assert [j.id for j in failed_page(db, Filters(destination="crm"))] == [crm.id]  # `failed list --destination crm`
+    assert failed_ids(db, Filters(destination="crm")) == [crm.id]
+    crm.status = "succeeded"
+    db.flush()
     assert [j.id for j in failed_page(db, Filters())] == [c.id, b.id, a.id]
     assert [j.id for j in failed_page(db, Filters(tenant_id=tenant_id))] == [b.id, a.id]
     assert [j.id for j in failed_page(db, Filters(destination="shopify"))] == [b.id]

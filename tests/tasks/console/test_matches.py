@@ -54,3 +54,13 @@ def test_near_matches_by_tenant(db: Session, tenant_id: int, other_tenant_id: in
     db.flush()
     assert len(near_matches(db)) == 2
     assert [n.tenant_id for n in near_matches(db, tenant_id)] == [tenant_id]
+
+
+def test_a_customers_near_matches_however_many_newer_the_tenant_has(db: Session, tenant_id: int) -> None:
+    """The story's list: before, the tenant's newest page filtered to the customer, which missed older ones."""
+    for n in range(3):
+        db.add(NearMatch(tenant_id=tenant_id, direction="shopify_to_pos", shopify_customer_id=str(n),
+                         pos_customer_id="p", matched_on="phone", differs="email", decision="new"))
+    db.flush()
+    assert [n.shopify_customer_id for n in near_matches(db, tenant_id, limit=1)] == ["2"]
+    assert [n.shopify_customer_id for n in near_matches(db, tenant_id, limit=1, shopify_id="0")] == ["0"]

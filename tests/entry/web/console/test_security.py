@@ -15,7 +15,8 @@ from tests.entry.web.console.conftest import LOGIN, auth, csrf_of
 PAGES = ["/console/", "/console/tenants", "/console/failed", "/console/customers?q=x", "/console/matches",
          "/console/audit", "/console/customers/acme/1001", "/console/static/console.css"]
 ACTIONS = ["/console/failed/replay", "/console/failed/replay-all", "/console/matches/link",
-           "/console/customers/acme/1001/reveal", "/console/customers/acme/1001/resync", "/console/tenants/acme/poll"]
+           "/console/customers/acme/1001/reveal", "/console/customers/acme/1001/resync", "/console/tenants/acme/poll",
+           "/console/matches/shopify-duplicates/acme/scan", "/console/matches/shopify-duplicates/acme/merge"]
 
 
 def test_the_console_is_a_404_unless_its_login_is_set(db_url: str, secret_key: str, tenant_id: int) -> None:
@@ -47,6 +48,34 @@ def test_pages_carry_the_security_headers(console: FlaskClient) -> None:
     assert response.headers["Cache-Control"] == "no-store"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+@pytest.mark.parametrize("request_from", [
+    {"base_url": "https://ops.example.com"},  # TLS to the receiver itself
+    {"base_url": "http://ops.example.com"},  # a public name: a proxy in front, or a mistake; never plain
+    {"base_url": "http://127.0.0.1", "headers": {"X-Forwarded-For": "203.0.113.9"}},  # through a local proxy
+    {"base_url": "http://127.0.0.1", "headers": {"X-Forwarded-Proto": "https"}},
+    {"base_url": "http://127.0.0.1", "environ_overrides": {"REMOTE_ADDR": "192.0.2.7"}},  # another machine
+])
+def test_the_session_cookie_is_secure_unless_local_plain_http(console_app, request_from) -> None:  # type: ignore[no-untyped-def]
+    headers = {**auth(), **request_from.pop("headers", {})}
+    response = console_app.test_client().get("/console/tenants", headers=headers, **request_from)
+    assert response.status_code == 200
+    cookie = response.headers["Set-Cookie"]
+    assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:8000", "http://localhost", "http://[::1]:8000"])
+def test_a_browser_on_this_machine_over_plain_http_keeps_its_session(console_app, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The demo and the browser test: a Secure cookie would never come back over http, and every action fail."""
+    client = console_app.test_client()
+    environ = {"REMOTE_ADDR": "::1"} if "::1" in base_url else {}
+    response = client.get("/console/tenants", headers=auth(), base_url=base_url, environ_overrides=environ)
+    assert "Secure" not in response.headers["Set-Cookie"]
+    token = csrf_of(response.get_data(as_text=True))
+    action = client.post("/console/failed/replay", headers=auth(), base_url=base_url, environ_overrides=environ,
+                         data={"csrf_token": token})
+    assert action.status_code == 302  # the token matched the session the cookie carried back
 
 
 def test_no_action_without_the_csrf_token(console: FlaskClient, db_url: str) -> None:

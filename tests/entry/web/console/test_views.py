@@ -8,6 +8,7 @@ from sqlalchemy import select
 from possync.models import links
 from possync.models.db import session_scope
 from possync.models.tables import ConsoleAction, NearMatch, PosIndexEntry, SyncJob
+from possync.tasks.jobs import SHOPIFY_TO_CRM_STEPS
 from tests.entry.web.console.conftest import auth, csrf_of
 from tests.tasks.console.support import add_job
 
@@ -121,9 +122,12 @@ def test_an_unknown_tenant_is_a_404_not_an_error(console: FlaskClient) -> None:
 
 def test_a_job_page_shows_its_attempts_and_replays_it(console: FlaskClient, db_url: str, tenant_id: int) -> None:
     with session_scope(db_url) as session:
-        job_id = add_job(session, tenant_id, "1001", status="failed", error_class="missing_fields").id
+        job_id = add_job(session, tenant_id, "1001", status="failed", error_class="missing_fields",
+                         warnings=["military address: ZIP 96201 is not in AE"],
+                         tags_dropped=[{"tag": "L" * 40, "reason": "longer than 255 characters"}]).id
     html = _page(console, f"/console/jobs/{job_id}")
     assert "missing_fields problem" in html and "422" in html and "12.5 ms" in html
+    assert "ZIP 96201 is not in AE" in html and "longer than 255 characters" in html  # as `possync failed show`
     page = console.post("/console/failed/replay", headers=auth(), follow_redirects=True,
                         data={"csrf_token": csrf_of(html), "only": job_id, "back": f"/console/jobs/{job_id}"})
     assert f"replay of job {job_id}: replayed 1" in page.get_data(as_text=True)
@@ -150,3 +154,42 @@ def test_a_pos_customer_without_a_link_has_a_story_too(console: FlaskClient, db_
     assert "/console/customers/acme/-?pos=p-5" in html and "not linked" in html
     story = _page(console, "/console/customers/acme/-?pos=p-5")
     assert "pos to shopify" in story and 'id="reveal"' not in story and 'id="resync"' not in story
+
+
+def test_the_failed_list_has_the_clis_destinations_crm_included(console: FlaskClient, db_url: str,
+                                                                tenant_id: int) -> None:
+    with session_scope(db_url) as session:
+        crm_job = add_job(session, tenant_id, "1001", status="failed", error_class="FatalError",
+                          direction="shopify_to_crm")
+        crm_job.step, crm = SHOPIFY_TO_CRM_STEPS[-1], crm_job.id
+        pos = add_job(session, tenant_id, "1001", status="failed", error_class="FatalError").id
+    html = _page(console, "/console/failed")
+    for name in ("pos", "crm", "shopify"):  # `possync failed list --destination pos|crm|shopify`
+        assert f'<option value="{name}"' in html
+    html = _page(console, "/console/failed?destination=crm")
+    assert f'id="job-{crm}"' in html and f'id="job-{pos}"' not in html
+    assert "/console/customers/acme/1001" in html  # a CRM job's subject is the Shopify customer
+    page = console.post("/console/failed/replay-all", headers=auth(), follow_redirects=True,
+                        data={"csrf_token": csrf_of(html), "destination": "crm"}).get_data(as_text=True)
+    assert "replayed 1, skipped 0" in page
+    assert _job(db_url, crm).status == "pending" and _job(db_url, pos).status == "failed"
+
+
+def test_the_tenants_page_shows_each_destination_the_crm_too(console: FlaskClient, db_url: str, secret_key: str,
+                                                             tenant_id: int) -> None:
+    from possync.models.tables import CrmState
+    from possync.models.tenant_file import validate_tenant_data
+    from possync.models.tenants import apply_tenant
+
+    data = {"name": "crmonly", "account_name": "crmstore",
+            "shopify": {"shop_domain": "crmonly.myshopify.com", "access_token": "shpat_c", "client_secret": "s"},
+            "pos": None, "crm": {"kind": "freshsales", "base_url": "http://127.0.0.1:9", "api_key": "fs-key-0123456789",
+                                 "requests_per_hour": 900}}
+    with session_scope(db_url) as session:
+        tenant, _ = apply_tenant(session, validate_tenant_data(data), secret_key)
+        session.flush()
+        session.add(CrmState(tenant_id=tenant.id, backfill_status="running", backfill_done=1200, backfill_total=5000,
+                             missing=[{"label": "Orders", "type": "number"}]))
+    row = _page(console, "/console/tenants").split("crmonly")[1].split("</tr>")[0]
+    assert "no POS" in row and "CRM freshsales: backfill running 1,200 / 5,000" in row
+    assert "of 900 requests left this hour" in row and "missing in the CRM: Orders (number)" in row
