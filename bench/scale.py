@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.orm import Session
 
+from bench.cleanup import exit_on_signals
 from bench.stack import REDIS_URL, clean_redis, create_database, drop_database
 from bench.table import Result, percentile
 
@@ -548,6 +549,11 @@ PARTS: list[tuple[str, Part]] = [
 
 
 def run(progress: Callable[[str], None] = print, small: bool = False) -> list[Result]:
+    with exit_on_signals():  # a stopped run still drops its database
+        return _run(progress, small)
+
+
+def _run(progress: Callable[[str], None], small: bool) -> list[Result]:
     from possync.worker.runtime import activate
     from possync.worker.settings import load_settings
 
