@@ -6,12 +6,14 @@ X-Series tenant (the one flooded) and an R-Series one. The fakes serve from this
 posts come from another (`python -m bench.flood --forge`), so neither the flood's CPU nor its
 interpreter lock is shared with the receiver, the worker or the fakes.
 
-Two phases, the same live traffic in each: `orders/create` webhooks for new customers, the tenants in
-turn, `LIVE_INTERVAL_SECONDS` apart. Quiet: `LIVE_ORDERS` orders per tenant. Flood: the same while the
-forger posts `FORGED` X-Series hints with guessed tokens (a customer.update each, as a scanner would),
-and at least until the forger is done. Measured per tenant and phase: webhook -> POS latency (delivery
-stored -> job finished, as `possync_webhook_to_pos_seconds`), p50 / p99, and the X-Series fake's
-requests per live sync; and what the forged posts left (stored hints, jobs, answers).
+Two phases of the same length and the same live traffic: `orders/create` webhooks for new customers,
+the tenants in turn, one every `LIVE_INTERVAL_SECONDS` (a pace the worker keeps up with, so latency
+shows delay rather than a backlog growing), `LIVE_ORDERS` per tenant. Quiet: nothing else. Flood: the
+forger posts `FORGED` X-Series hints with guessed tokens (a customer.update each, as a scanner would)
+from the phase's first order, as fast as it can, and keeps on after its last one. Measured per tenant
+and phase: webhook -> POS latency (delivery stored -> job finished, as `possync_webhook_to_pos_seconds`),
+p50 / p99, and the X-Series fake's requests per live sync; and what the forged posts left (stored
+hints, jobs, answers).
 
 `python -m bench flood` (10,000 forged posts; `--small` 1,000).
 """
@@ -51,8 +53,8 @@ from bench.table import Result, percentile, render
 FORGED = 10_000
 FORGED_SMALL = 1_000
 FORGER_THREADS = 4
-LIVE_ORDERS = 30  # per tenant and phase
-LIVE_INTERVAL_SECONDS = 0.5
+LIVE_ORDERS = 50  # per tenant and phase
+LIVE_INTERVAL_SECONDS = 1.0
 WORKER_PROCESSES = 2
 UNCHANGED_RATIO = 2.0  # p99 during the flood within twice the quiet one: what this shared machine can tell
 
@@ -103,36 +105,36 @@ def _last_job(database_url: str) -> int:
 
 
 class _Live:
-    """Live orders for each shop in turn, customers numbered from `first`; counts what it sent per shop."""
+    """Live orders for each shop in turn, each to a new customer; counts what it sent per shop."""
 
     def __init__(self, shops: list[Shop], customers: dict[str, list[str]]) -> None:
         self.shops, self.customers = shops, customers
         self.sent: Counter[str] = Counter()
 
-    def send(self, rounds: int, until: Callable[[], bool] = lambda: True) -> None:
-        """At least `rounds` orders per shop, and on until `until()` (or the customers run out)."""
-        n = 0
-        while (n < rounds or not until()) and all(self.sent[s.name] < len(self.customers[s.name]) for s in self.shops):
+    def send(self, rounds: int) -> None:
+        """`rounds` orders per shop."""
+        for _ in range(rounds):
             for shop in self.shops:
                 i = self.sent[shop.name]
                 answer = shop.send("orders/create", order_webhook(self.customers[shop.name][i], i, tag=shop.name))
                 assert answer.status_code == 200, answer.text
                 self.sent[shop.name] += 1
-                time.sleep(LIVE_INTERVAL_SECONDS / len(self.shops))
-            n += 1
+                time.sleep(LIVE_INTERVAL_SECONDS)
 
 
 # Per shop name: (latencies in s, POS requests per sync, syncs sent).
 Phase = dict[str, tuple[list[float], float, int]]
 
 
-def _phase(s: Stack, live: _Live, rounds: int, until: Callable[[], bool] = lambda: True) -> Phase:
-    """One phase's live orders, waited for; per shop: latencies (s) and the POS fake's requests per sync."""
+def _phase(s: Stack, live: _Live, rounds: int, sent: Callable[[], None] = lambda: None) -> Phase:
+    """One phase's live orders, waited for; per shop: latencies (s) and the POS fake's requests per sync.
+    `sent()` is called once the last order is sent."""
     after = _last_job(s.database_url)
     before = {shop.name: (len(shop.pos.vendor_requests()), finished_count(s.database_url, shop.tenant_id))
               for shop in live.shops}
     target = dict(live.sent)
-    live.send(rounds, until)
+    live.send(rounds)
+    sent()
     for shop in live.shops:
         expected = before[shop.name][1] + live.sent[shop.name] - target.get(shop.name, 0)
         wait_for(lambda shop=shop, expected=expected: finished_count(s.database_url, shop.tenant_id) >= expected,
@@ -162,7 +164,7 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
             for shop in shops:
                 shop.receiver_url = receiver
                 s.lift_limiter(shop)
-            total = 2 * LIVE_ORDERS + 1000  # room for a flood phase that outlasts its rounds
+            total = 2 * LIVE_ORDERS + 3
             customers = {shop.name: [add_customer(shop, i, tag=shop.name) for i in range(total)] for shop in shops}
             s.start_worker("--concurrency", str(WORKER_PROCESSES))
             live = _Live(shops, customers)
@@ -173,16 +175,18 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
             say(f"flood: {forged:,} forged X-Series posts from another process, the same live orders meanwhile")
             started, cpu = time.monotonic(), process_group_cpu(gunicorn)
             forger = _start_forger(receiver, flooded.name, forged)
-            during = _phase(s, live, LIVE_ORDERS, until=lambda: forger is not None and forger.poll() is not None)
-            out, _ = forger.communicate(timeout=600)
+            flooding: list[bool] = []  # every live order of the phase went in during the flood
+            during = _phase(s, live, LIVE_ORDERS, lambda: flooding.append(forger is not None and forger.poll() is None))
+            out, _ = forger.communicate(timeout=900)
             seconds, cpu = time.monotonic() - started, process_group_cpu(gunicorn) - cpu
-            answers = Counter({int(k): v for k, v in json.loads(out.decode().strip().splitlines()[-1]).items()})
+            report = json.loads(out.decode().strip().splitlines()[-1])
+            answers = Counter({int(k): v for k, v in report["answers"].items()})
             stored = _hints(s, flooded.tenant_id) - events_before
         finally:
             if forger is not None and forger.poll() is None:
                 forger.kill()
                 forger.wait()
-    return _rows(flooded, other, quiet, during, answers, stored, forged, seconds, cpu)
+    return _rows(flooded, other, quiet, during, answers, stored, forged, seconds, cpu, report["cpu"], flooding == [True])
 
 
 def _hints(s: Stack, tenant_id: int) -> int:
@@ -195,13 +199,14 @@ def _hints(s: Stack, tenant_id: int) -> int:
 
 
 def _rows(flooded: Shop, other: Shop, quiet: Phase, during: Phase, answers: Counter[int],
-          stored: int, forged: int, seconds: float, cpu: float) -> list[Result]:
+          stored: int, forged: int, seconds: float, cpu: float, forger_cpu: float, covered: bool) -> list[Result]:
     rows = [Result(f"flood: {forged:,} forged X-Series posts to gunicorn, hints stored", stored, "rows", "0",
                    stored == 0 and answers == Counter({404: forged}),
                    f"answers {dict(answers)}; {forged / seconds:,.0f} posts/s from a separate process "
                    f"({FORGER_THREADS} threads) for {seconds:.0f} s; gunicorn's CPU meanwhile {cpu:.0f} s, "
-                   f"{cpu / forged * 1000:.1f} ms per forged post (the live deliveries included); load average "
-                   f"{os.getloadavg()[0]:.1f} at the end")]
+                   f"{cpu / forged * 1000:.1f} ms per forged post (the live deliveries included); the forger's own "
+                   f"CPU {forger_cpu:.0f} s (on this machine too); still flooding when the last live order went: {covered}; "
+                   f"load average {os.getloadavg()[0]:.1f} at the end")]
     for shop, label in ((flooded, "the flooded X-Series tenant"), (other, "another tenant (R-Series)")):
         q_latency, q_requests, q_syncs = quiet[shop.name]
         d_latency, d_requests, d_syncs = during[shop.name]
@@ -246,6 +251,8 @@ def forge(receiver: str, tenant: str, count: int) -> Counter[int]:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--forge"]:
-        print(json.dumps(forge(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+        answers = forge(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        used = os.times()
+        print(json.dumps({"answers": answers, "cpu": used.user + used.system}))
     else:
         print(render(run(lambda text: print(text, file=sys.stderr, flush=True), small="--small" in sys.argv)))
