@@ -186,7 +186,8 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
             if forger is not None and forger.poll() is None:
                 forger.kill()
                 forger.wait()
-    return _rows(flooded, other, quiet, during, answers, stored, forged, seconds, cpu, report["cpu"], flooding == [True])
+    covered = flooding == [True]
+    return _rows(flooded, other, quiet, during, answers, stored, forged, seconds, cpu, report["cpu"], covered)
 
 
 def _hints(s: Stack, tenant_id: int) -> int:
@@ -205,7 +206,8 @@ def _rows(flooded: Shop, other: Shop, quiet: Phase, during: Phase, answers: Coun
                    f"answers {dict(answers)}; {forged / seconds:,.0f} posts/s from a separate process "
                    f"({FORGER_THREADS} threads) for {seconds:.0f} s; gunicorn's CPU meanwhile {cpu:.0f} s, "
                    f"{cpu / forged * 1000:.1f} ms per forged post (the live deliveries included); the forger's own "
-                   f"CPU {forger_cpu:.0f} s (on this machine too); still flooding when the last live order went: {covered}; "
+                   f"CPU {forger_cpu:.0f} s (on this machine too); still flooding when the last live order went: "
+                   f"{covered}; "
                    f"load average {os.getloadavg()[0]:.1f} at the end")]
     for shop, label in ((flooded, "the flooded X-Series tenant"), (other, "another tenant (R-Series)")):
         q_latency, q_requests, q_syncs = quiet[shop.name]
