@@ -1,4 +1,4 @@
-"""What grows with time and tenants (issue 20): a long history, a thousand tenants, forged hints.
+"""What grows with time and tenants (issue 20): a long history and a thousand tenants (forged hints: `bench.flood`).
 
 `python -m bench scale` loads a year of history into a throwaway PostgreSQL database with
 `generate_series` (succeeded jobs with one attempt each, half of them from a stored event, one in a
@@ -38,7 +38,6 @@ DEFAULT_JOBS = 200_000
 SMALL_JOBS = 20_000
 TENANTS_WITH_HISTORY = 50
 BEAT_TENANTS = 1_000
-FLOOD_POSTS = 10_000
 SCRAPE_TARGET_MS = 100.0
 TICK_TARGET_MS = 50.0
 LOCK_TARGET_S = 1.0
@@ -500,48 +499,6 @@ def beat_part(scale: Scale) -> list[Result]:
     ]
 
 
-# --- forged X-Series hints ------------------------------------------------------------------------------------
-def flood_part(scale: Scale) -> list[Result]:
-    import json
-    import secrets
-
-    from possync.models import webhook_tokens
-    from possync.models.db import session_scope
-    from possync.models.tables import InboundEvent, SyncJob
-
-    tenant_id = _tenant(scale, "xflood", {"kind": "lightspeed-x", "domain_prefix": "xflood", "access_token": "t"})
-
-    posts = FLOOD_POSTS if not scale.small else FLOOD_POSTS // 5
-
-    def count(model: Any) -> int:
-        with session_scope(scale.url) as session:
-            return session.scalar(sa.select(sa.func.count()).select_from(model).where(model.tenant_id == tenant_id))
-
-    client, deliver, _ = _receiver(scale)
-    with _paced(deliver, 50) as quiet:
-        time.sleep(10)
-    forged = Counter()
-    payload = {"type": "customer.update", "payload": json.dumps({"id": str(uuid.uuid4())})}
-    started = time.perf_counter()
-    with _paced(deliver, 50) as during:
-        for _ in range(posts):
-            path = webhook_tokens.url_path("xflood", secrets.token_urlsafe(32))
-            forged[client.post(path, data=payload).status_code] += 1
-    seconds = time.perf_counter() - started
-    stored, jobs_made = count(InboundEvent), count(SyncJob)
-    quiet_p99, during_p99 = percentile(quiet, 99), percentile(during, 99)
-    scale.say(f"flood: {dict(forged)} in {seconds:.0f} s; stored {stored}, jobs {jobs_made}; "
-              f"live p99 {quiet_p99:.1f} -> {during_p99:.1f} ms")
-    return [
-        Result(f"scale: {posts:,} forged X-Series posts, hints stored and re-reads queued", stored + jobs_made,
-               "rows", "0", stored + jobs_made == 0 and forged == Counter({404: posts}),
-               f"answers {dict(forged)}; {posts / seconds:,.0f} posts/s through the app; no job: no vendor request"),
-        Result("scale: another tenant's delivery p99 during the flood", during_p99, "ms", "(informational)", True,
-               f"signed Shopify deliveries at 50/s in a thread of the process the flood runs in (they share the "
-               f"interpreter lock and the 2 cores); quiet p99 {quiet_p99:.1f} ms"),
-    ]
-
-
 # --- the parts, in order ----------------------------------------------------------------------------------------
 Part = Callable[[Scale], list[Result]]
 PARTS: list[tuple[str, Part]] = [
@@ -550,7 +507,6 @@ PARTS: list[tuple[str, Part]] = [
     ("prune", prune_part),
     ("metrics-after-prune", lambda scale: metrics_and_status(scale, " (after prune)")),
     ("beat", beat_part),
-    ("forged-hints", flood_part),
 ]
 
 
