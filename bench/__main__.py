@@ -42,6 +42,7 @@ MODULES: dict[str, str] = {
     "recovery": "bench.recovery",
     "soak": "bench.soak",
     "scale": "bench.scale",
+    "flood": "bench.flood",
 }
 
 

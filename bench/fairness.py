@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from bench.cleanup import exit_on_signals
 from bench.stack import add_customer, finished_count, make_pos_fake, order_webhook, queue_syncs, stack, wait_for
 from bench.table import Result, percentile, render
 
@@ -46,7 +47,7 @@ def _latencies(database_url: str, tenant_id: int) -> list[float]:
 def run(progress: Callable[[str], None] | None = None, small: bool = False) -> list[Result]:
     say = progress or (lambda _text: None)
     a_jobs = A_JOBS_SMALL if small else A_JOBS
-    with stack("fairness") as s:
+    with exit_on_signals(), stack("fairness") as s:
         s.start_receiver()
         big = s.add_shop("lightspeed-r", pos=make_pos_fake("lightspeed-r", bucket_size=90.0, drip_rate=1.0))
         small_shop = s.add_shop("lightspeed-r")

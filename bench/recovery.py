@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from bench.cleanup import exit_on_signals
 from bench.stack import POS_TOKENS, add_customer, finished_count, jobs_of, queue_syncs, stack, wait_for
 from bench.table import Result, render
 from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
@@ -35,8 +36,10 @@ EMAIL = re.compile(r"customerrec\d+@example\.com")  # bench.stack.add_customer's
 
 def run(progress: Callable[[str], None] | None = None) -> list[Result]:
     say = progress or (lambda _text: None)
-    with stack("recovery") as s:
-        fake = s.start_fake(LightspeedRFake(access_token=POS_TOKENS["lightspeed-r"], bucket_size=10.0, drip_rate=2.0))
+    with exit_on_signals(), stack("recovery") as s:
+        # Started once, by add_shop: a second start left the first server's (non-daemon) threads running, and
+        # this process alive after its run.
+        fake = LightspeedRFake(access_token=POS_TOKENS["lightspeed-r"], bucket_size=10.0, drip_rate=2.0)
         shop = s.add_shop("lightspeed-r", pos=fake)
         customers = [add_customer(shop, i, tag="rec") for i in range(SYNCS)]
         first = s.start_worker("--concurrency", "2")

@@ -8,17 +8,23 @@ far. Reported: each process's RSS after the warm-up (the first `WARMUP_SHARE` of
 end, and the children's growth per 1,000 syncs between the two.
 
 Full size (the issue's): `python -m bench soak` (200,000 syncs). `python -m bench soak --small` runs
-5,000.
+5,000. `POSSYNC_BENCH_SOAK_SYNCS=N` sets the size, `POSSYNC_BENCH_SOAK_SECONDS=S` stops the run after S
+seconds with what it reached (the row then says how many of the syncs finished).
+
+Also reported: where the pool children's time went (/proc/PID/schedstat): on a CPU, runnable but
+waiting for one (the machine's other programs), or blocked (PostgreSQL, Redis, the fakes, waits).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cleanup import exit_on_signals
 from bench.stack import KINDS, Shop, Stack, add_customer, finished_count, queue_syncs, stack
 from bench.table import Result, render
 
@@ -61,6 +67,31 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def _schedstat(pids: list[int]) -> dict[int, tuple[float, float]]:
+    """pid -> (seconds on a CPU, seconds runnable but waiting for one), from /proc/PID/schedstat."""
+    found = {}
+    for pid in pids:
+        try:
+            on_cpu, waiting, _slices = Path(f"/proc/{pid}/schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        found[pid] = (int(on_cpu) / 1e9, int(waiting) / 1e9)
+    return found
+
+
+def _time_split(before: dict[int, tuple[float, float]], after: dict[int, tuple[float, float]],
+                seconds: float) -> str:
+    """The children's wall time split into on a CPU / waiting for a CPU / blocked, in percent."""
+    pids = [p for p in after if p in before]
+    if not pids or seconds <= 0:
+        return "n/a"
+    on_cpu = sum(after[p][0] - before[p][0] for p in pids) / len(pids)
+    waiting = sum(after[p][1] - before[p][1] for p in pids) / len(pids)
+    blocked = max(0.0, seconds - on_cpu - waiting)
+    return (f"{on_cpu / seconds:.0%} on a CPU, {waiting / seconds:.0%} runnable waiting for a CPU, "
+            f"{blocked / seconds:.0%} blocked")
+
+
 def sample(main_pid: int, finished: int) -> Sample:
     rss = {p: r for p in [main_pid, *_children(main_pid)] if (r := _rss_mb(p)) is not None}
     return Sample(time.time(), finished, rss)
@@ -75,9 +106,9 @@ def _queue(s: Stack, shops: list[Shop], first: int, count: int) -> None:
 
 def run(progress: Callable[[str], None] | None = None, small: bool = False) -> list[Result]:
     say = progress or (lambda _text: None)
-    syncs = SYNCS_SMALL if small else SYNCS
+    syncs = SYNCS_SMALL if small else int(os.environ.get("POSSYNC_BENCH_SOAK_SYNCS", SYNCS))
     samples: list[Sample] = []
-    with stack("soak") as s:
+    with exit_on_signals(), stack("soak") as s:
         shops = [s.add_shop(kind) for kind in KINDS]
         for shop in shops:
             s.lift_limiter(shop)
@@ -85,7 +116,8 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         assert worker.proc is not None
         say(f"soak: {syncs:,} syncs over {len(shops)} tenants, RSS sampled every {SAMPLE_SECONDS:g} s")
         queued, started, next_sample = 0, time.monotonic(), 0.0
-        deadline = started + syncs * TIMEOUT_SECONDS_PER_SYNC + 120
+        deadline = started + float(os.environ.get("POSSYNC_BENCH_SOAK_SECONDS", syncs * TIMEOUT_SECONDS_PER_SYNC + 120))
+        children_before = _schedstat(_children(worker.proc.pid))
         while True:
             done = finished_count(s.database_url)
             if done >= syncs or time.monotonic() > deadline:
@@ -103,23 +135,27 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         done = finished_count(s.database_url)
         samples.append(sample(worker.proc.pid, done))
         seconds = time.monotonic() - started
-    return _results(samples, syncs, done, seconds)
+        split = _time_split(children_before, _schedstat(_children(worker.proc.pid)), seconds)
+    return _results(samples, syncs, done, seconds, split)
 
 
-def _results(samples: list[Sample], syncs: int, done: int, seconds: float) -> list[Result]:
-    warm = next((x for x in samples if x.finished >= syncs * WARMUP_SHARE), samples[0])
+def _results(samples: list[Sample], syncs: int, done: int, seconds: float, split: str = "n/a") -> list[Result]:
+    # The warm-up is a share of what finished, so a run stopped at its time limit still has one.
+    warm = next((x for x in samples if x.finished >= done * WARMUP_SHARE), samples[0])
     last = samples[-1]
     main = next(iter(last.rss_mb))
     children = [p for p in last.rss_mb if p != main and p in warm.rss_mb]
     growth = max(((last.rss_mb[p] - warm.rss_mb[p]) / max(1, last.finished - warm.finished) * 1000 for p in children),
                  default=float("nan"))
     curve = "; ".join(f"{x.finished:,}: " + "/".join(f"{v:.0f}" for v in x.rss_mb.values())
-                      for x in _spread(samples, 8))
+                      for x in _spread(samples, 12))
     note = (f"possync worker --concurrency {WORKER_PROCESSES}; {done:,} of {syncs:,} new-customer syncs over 3 "
             f"tenants (R-Series, X-Series, Heartland fakes, unthrottled) in {seconds:.0f} s; RSS MB main/children "
             f"by syncs finished: {curve}; children replaced during the run: "
-            f"{len([p for p in last.rss_mb if p != main and p not in warm.rss_mb])}")
-    return [Result(f"soak: worker child RSS growth after warm-up, {syncs:,} syncs", growth, "MB per 1,000 syncs",
+            f"{len([p for p in last.rss_mb if p != main and p not in warm.rss_mb])}; {done / seconds:.1f} syncs/s; "
+            f"pool children's time: {split}")
+    reached = f"{syncs:,} syncs" if done >= syncs else f"{done:,} of {syncs:,} syncs (stopped at the time limit)"
+    return [Result(f"soak: worker child RSS growth after warm-up, {reached}", growth, "MB per 1,000 syncs",
                    f"<= {GROWTH_TARGET_MB_PER_1000:g}", done >= syncs and growth <= GROWTH_TARGET_MB_PER_1000, note)]
 
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import redis
 from redis.lock import Lock
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from possync.adapters.base import PosAdapter
@@ -257,14 +257,17 @@ def enqueue_import(tenant_id: int) -> bool:
     return True
 
 
-def resume_imports(session: Session) -> set[int]:
-    """Beat: send the imports that are pending or were interrupted; returns every tenant not yet imported.
+# The imports not complete: beat reads them in the same query as the polls due (`possync.tasks.poll`).
+NOT_IMPORTED = PosImport.status != ImportStatus.COMPLETE.value
+
+
+def resume_imports(waiting: Mapping[int, str]) -> set[int]:
+    """Beat: send the imports that are pending or were interrupted, of `waiting` (tenant -> status of each
+    import not complete); returns every tenant not yet imported.
 
     A running import whose lock has lapsed was interrupted (its worker died): it resumes from its
     cursor. A failed one waits for the operator (`tenant apply` with a fix, or `tenant import`).
     """
-    waiting = {tenant_id: status for tenant_id, status in session.execute(
-        select(PosImport.tenant_id, PosImport.status).where(PosImport.status != ImportStatus.COMPLETE.value))}
     for tenant_id, status in waiting.items():
         if status != ImportStatus.FAILED.value:
             enqueue_import(tenant_id)

@@ -8,25 +8,28 @@ work and the new cursor commit in one transaction: the cursor never runs ahead o
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, bindparam, func, or_, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from possync.adapters.base import PosAdapter
 from possync.adapters.errors import AdapterError, RateLimitedError
 from possync.models import links, pos_index
-from possync.models.tables import PollCursor, SyncJob, Tenant
+from possync.models.db import get_engine
+from possync.models.sql_time import epoch_ms
+from possync.models.tables import PollCursor, PosImport, SyncJob, Tenant
 from possync.models.tenants import DEFAULT_POLL_INTERVAL_SECONDS, TenantContext, load_context
 from possync.tasks import jobs, readings, serial
 from possync.tasks.intake import JobStart
+from possync.tasks.onboarding import NOT_IMPORTED, resume_imports
 from possync.tasks.rules import echo
 from possync.tasks.runner import WaitError
 from possync.worker.celery_app import app
@@ -250,60 +253,82 @@ def enqueue_starts(session: Session, starts: list[JobStart]) -> None:
         enqueue_job(session.get_one(SyncJob, start.job_id), start.queue)
 
 
+# Phases: a multiplicative hash of the id (Knuth's), which PostgreSQL and SQLite compute as Python does.
+PHASE_MULTIPLIER = 2654435761
+
+
 def phase_of(tenant_id: int, interval: int) -> float:
     """Where in each interval this tenant's poll falls (seconds): a fixed hash of its id, so a thousand
-    tenants on one interval start their polls spread over it rather than in one tick."""
-    return zlib.crc32(str(tenant_id).encode()) % (interval * 1000) / 1000
+    tenants on one interval start their polls spread over it rather than in one tick. `due_tenants`
+    computes the same in SQL."""
+    return tenant_id * PHASE_MULTIPLIER % (interval * 1000) / 1000
 
 
-def is_due(tenant_id: int, interval: int, last: datetime | None, now: datetime) -> bool:
-    """Due when the last poll was before this tenant's latest slot (its phase in the current interval).
-
-    One poll per interval, each at its slot; a tenant never polled is due at once.
-    """
-    return _due_at(tenant_id, interval, last, now.timestamp())
-
-
-def _due_at(tenant_id: int, interval: int, last: datetime | None, now: float) -> bool:
-    if last is None:
-        return True
-    if last.tzinfo is None:  # SQLite gives naive UTC times
-        last = last.replace(tzinfo=UTC)
-    return last.timestamp() < now - (now - phase_of(tenant_id, interval)) % interval
-
-
-# Only the interval out of each tenant's settings: decoding every settings document cost more than the query.
-_DUE_SCAN = (select(Tenant.id, Tenant.settings["poll_interval_seconds"].as_integer(), PollCursor.last_polled_at)
-             .outerjoin(PollCursor, PollCursor.tenant_id == Tenant.id)
-             .where(Tenant.pos_kind.is_not(None)))  # no POS, nothing to poll
+# A tenant is due when its last poll was before its latest slot (its phase in the current interval):
+# one poll per interval, each at its slot; a tenant never polled is due at once. Computed in the
+# database in integer milliseconds, so one query returns only the due tenants' ids.
+_NOW_MS = bindparam("now_ms", type_=BigInteger())
+_INTERVAL_MS = func.coalesce(func.nullif(Tenant.settings["poll_interval_seconds"].as_integer(), 0),
+                             DEFAULT_POLL_INTERVAL_SECONDS) * 1000
+_SLOT_MS = _NOW_MS - (_NOW_MS - Tenant.id * PHASE_MULTIPLIER % _INTERVAL_MS) % _INTERVAL_MS
+_DUE = or_(PollCursor.last_polled_at.is_(None), epoch_ms(PollCursor.last_polled_at) < _SLOT_MS)
+_WITH_CURSOR = (select(Tenant.id).outerjoin(PollCursor, PollCursor.tenant_id == Tenant.id)
+                .where(Tenant.pos_kind.is_not(None)))  # no POS, nothing to poll
 
 
 def due_tenants(session: Session, now: datetime | None = None) -> list[int]:
     """The tenants whose poll is due, read in one query."""
-    at = (now or jobs.now()).timestamp()
-    return [tenant_id for tenant_id, interval, last in session.connection().execute(_DUE_SCAN)
-            if _due_at(tenant_id, interval or DEFAULT_POLL_INTERVAL_SECONDS, last, at)]
+    return list(session.connection().execute(_WITH_CURSOR.where(_DUE), {"now_ms": _ms(now)}).scalars())
+
+
+def _ms(now: datetime | None) -> int:
+    return int((now or jobs.now()).timestamp() * 1000)
+
+
+# Beat's one query: (tenant, due, import status) of each tenant whose poll is due or whose import is not
+# complete.
+_POLLED = Tenant.pos_kind.is_not(None) & _DUE
+_TICK_SCAN = (select(Tenant.id, _POLLED.label("due"), PosImport.status)
+              .outerjoin(PollCursor, PollCursor.tenant_id == Tenant.id)
+              .outerjoin(PosImport, (PosImport.tenant_id == Tenant.id) & NOT_IMPORTED)
+              .where(_POLLED | PosImport.status.is_not(None)))
 
 
 @app.task(name="possync.poll.schedule_polls")
 def schedule_polls() -> None:
     """Beat, every few seconds: resume imports, start the polls that are due (at most one queued per tenant)."""
-    from possync.tasks.onboarding import resume_imports
-
-    prefix = get_settings().redis_key_prefix
-    with db_session() as session:
-        not_imported = resume_imports(session)  # and no poll until its import is complete (SPEC rule 34)
-        due = sorted(set(due_tenants(session)) - not_imported)
+    settings = get_settings()
+    # One statement outside a transaction: one round trip to the database, whatever the number of tenants.
+    with get_engine(settings.database_url).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        rows = conn.execute(_TICK_SCAN, {"now_ms": _ms(None)}).all()
+    not_imported = resume_imports({tenant_id: status for tenant_id, _due, status in rows if status is not None})
+    due = sorted(tenant_id for tenant_id, is_due, _status in rows if is_due and tenant_id not in not_imported)
     if not due:
-        return
-    # One round trip for the markers and one message, however many are due: beat is a single process, so
+        return  # and no poll until its import is complete (SPEC rule 34)
+    # One script call for the markers and one message, however many are due: beat is a single process, so
     # the message per tenant is sent by a worker (`start_polls`).
-    pipe = redis_client().pipeline(transaction=False)
-    for tenant_id in due:
-        pipe.set(f"{prefix}poll-queued:{tenant_id}", "1", nx=True, ex=300)
-    fresh = [tenant_id for tenant_id, marked in zip(due, pipe.execute(), strict=True) if marked]
+    client = redis_client()
+    marked = _mark_queued(client)(keys=[f"{settings.redis_key_prefix}poll-queued:{tenant_id}" for tenant_id in due],
+                                  args=[300], client=client)
+    fresh = [due[index - 1] for index in marked]
     if fresh:
         start_polls.apply_async(args=[fresh], queue=POLL_QUEUE)
+
+
+# Each key set (1, with a TTL of ARGV[1] s) unless present; returns the 1-based positions of those set.
+# One call instead of a command per tenant: at a thousand tenants the client's own work was most of it.
+_MARK_QUEUED = """
+local fresh = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) then fresh[#fresh + 1] = i end
+end
+return fresh
+"""
+
+
+@functools.lru_cache(maxsize=8)
+def _mark_queued(client: Any) -> Any:
+    return client.register_script(_MARK_QUEUED)
 
 
 @app.task(name="possync.poll.start_polls")

@@ -143,7 +143,7 @@ def test_a_failed_import_names_its_reason_and_waits_for_the_operator(shops, sess
         onboarding.import_here(shop.name, on_page=lambda _r: None)
     failed = state(session, shop.tenant_id)
     assert failed.status == ImportStatus.FAILED.value and "401" in (failed.last_error or "")
-    assert onboarding.resume_imports(session) == {shop.tenant_id}  # not polled, not resent by beat
+    assert onboarding.resume_imports({shop.tenant_id: failed.status}) == {shop.tenant_id}  # not polled, not resent
     tenant = session.get_one(Tenant, shop.tenant_id)
     assert onboarding.mark_for_import(session, tenant, changed=True)  # a fixed file re-arms it
     session.commit()

@@ -236,20 +236,34 @@ def test_polls_of_many_tenants_spread_over_the_interval(session: Session) -> Non
     assert max(per_tenth.values()) <= 40 and len(per_tenth) == 10
 
 
-def test_a_tenant_is_due_once_per_interval_at_its_own_phase() -> None:
-    from possync.tasks.poll import is_due, phase_of
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_a_tenant_is_due_once_per_interval_at_its_own_phase(database: str, db_url: str, sqlite_url: str) -> None:
+    """The due rule runs in the database (milliseconds since the epoch): the same answers on both."""
+    from possync.models.db import get_sessionmaker
+    from possync.tasks.poll import due_tenants, phase_of
 
     interval = 60
-    phase = phase_of(7, interval)
-    assert phase == phase_of(7, interval) and 0 <= phase < interval
-    slot = datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp() // interval * interval + phase
-    at = datetime.fromtimestamp(slot, UTC)
-    assert is_due(7, interval, at - timedelta(seconds=1), at)  # polled before this slot
-    assert not is_due(7, interval, at, at + timedelta(seconds=interval - 1))  # polled at it: not before the next
-    assert is_due(7, interval, at, at + timedelta(seconds=interval))
-    assert is_due(7, interval, None, at)
-    naive = (at - timedelta(seconds=5)).replace(tzinfo=None)  # SQLite gives naive UTC times
-    assert is_due(7, interval, naive, at)
+    session = get_sessionmaker(db_url if database == "postgresql" else sqlite_url)()
+    try:
+        [tenant_id] = _tenants_with_cursors(session, 1, interval, None)
+        phase = phase_of(tenant_id, interval)
+        assert 0 <= phase < interval
+        slot = datetime(2026, 12, 7, 12, 0, tzinfo=UTC).timestamp() // interval * interval + phase
+        at = datetime.fromtimestamp(slot, UTC)
+        assert due_tenants(session, at) == [tenant_id]  # never polled: due at once
+
+        def due_after(last: datetime, now: datetime) -> bool:
+            session.merge(PollCursor(tenant_id=tenant_id, last_polled_at=last))
+            session.commit()
+            return due_tenants(session, now) == [tenant_id]
+
+        assert due_after(at - timedelta(milliseconds=1), at)  # polled just before this slot
+        assert not due_after(at, at + timedelta(seconds=interval - 0.001))  # polled at it: not before the next
+        assert due_after(at, at + timedelta(seconds=interval))
+        assert not due_after(at - timedelta(seconds=1), at - timedelta(milliseconds=1))  # the slot not yet come
+    finally:
+        session.rollback()
+        session.close()
 
 
 def test_beat_sends_one_message_per_tick_and_a_worker_one_poll_per_due_tenant(  # type: ignore[no-untyped-def]
