@@ -30,10 +30,15 @@ from possync.models.tables import (
 )
 from possync.models.tenants import context_by_name, require_tenant
 from possync.tasks import crm, destinations, jobs
+from possync.tasks.clients import pos_adapter_for
 from possync.tasks.intake import queue_for_tenant
+from possync.tasks.onboarding import progress
+from possync.tasks.poll import poll_tenant
 from possync.tasks.runner import run_steps
+from possync.tasks.sending import enqueue_job
 from possync.tasks.step_registry import STEP_FUNCTIONS
 from possync.tasks.waiting import wait_out
+from possync.worker.dispatcher import queue_length
 from possync.worker.routing import POLL_QUEUE, queues_for
 from possync.worker.runtime import db_session, limiter
 from possync.worker.settings import get_settings
@@ -65,8 +70,6 @@ def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> Sy
 
 def dispatch(job_ids: Iterable[int]) -> None:
     """Hand jobs to the workers (Redis configured) or run them here."""
-    from possync.tasks.pipeline import enqueue_job
-
     if get_settings().redis_url:
         with db_session() as session:
             for job_id in job_ids:
@@ -117,9 +120,6 @@ def resync(tenant_name: str, shopify_customer_id: str) -> list[int]:
 
 def poll_now(tenant_name: str) -> dict[str, Any]:
     """`possync poll`: one POS change poll for the tenant, now, in this process; its pushes dispatched."""
-    from possync.tasks.clients import pos_adapter_for
-    from possync.tasks.poll import poll_tenant
-
     with db_session() as session:
         tenant = context_by_name(session, tenant_name, get_settings().require_secret_key())
         for attempt in range(1, POLL_TRIES + 1):  # a CLI may wait for the tenant's rate-limit budget
@@ -139,8 +139,6 @@ def poll_now(tenant_name: str) -> dict[str, Any]:
 def queue_depths() -> dict[str, int]:
     if not get_settings().redis_url:
         return {}
-    from possync.worker.dispatcher import queue_length
-
     try:
         return {q: queue_length(q) for q in queues_for()}
     except Exception:
@@ -152,8 +150,6 @@ def status() -> list[dict[str, Any]]:
 
     Counts come from the maintained counts (`possync.models.counts`): the cost is the number of tenants, not of jobs.
     """
-    from possync.tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
-
     rows = []
     with db_session() as session:
         by_tenant: dict[int, list[Count]] = {}
@@ -222,8 +218,6 @@ def tenant_status(session: Session, tenant: Tenant, *, since: datetime | None = 
                                                     SyncJob.status == JobStatus.SUCCEEDED.value)
         .group_by(SyncJob.outcome)).all())
     cursor = session.get(PollCursor, tenant.id)
-    from possync.tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
-
     try:
         rate = limiter().state(f"pos:{tenant.name}")
     except Exception:

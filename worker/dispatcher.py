@@ -15,20 +15,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from celery import Task
+from celery.canvas import Signature
 from celery.signals import worker_ready, worker_shutdown
 
+from possync.worker.celery_app import app
 from possync.worker.fairqueue import FairQueues
 from possync.worker.logging import get_logger
+from possync.worker.runtime import fair_queues, redis_client
 from possync.worker.settings import get_settings
 
 log = get_logger("possync.dispatcher")
 TICK_SECONDS = 0.2
-
-
-def fair_queues() -> FairQueues | None:
-    from possync.worker.runtime import fair_queues as cached
-
-    return cached()
 
 
 def broker_list(queue: str) -> str:
@@ -38,16 +35,12 @@ def broker_list(queue: str) -> str:
 
 def queue_length(queue: str) -> int:
     """Messages for `queue`: in the broker's list and in its fair lines (in line, due later, running)."""
-    from possync.worker.runtime import redis_client
-
     fair = fair_queues()
     return int(redis_client().llen(broker_list(queue))) + (fair.backlog(queue) if fair is not None else 0)
 
 
 def pump(queue: str, fair: FairQueues | None = None) -> int:
     """One dispatcher turn for `queue`: publish what it took; returns how many messages."""
-    from possync.worker.celery_app import app
-
     fair = fair or fair_queues()
     if fair is None:
         return 0
@@ -60,7 +53,7 @@ def pump(queue: str, fair: FairQueues | None = None) -> int:
     return len(turn.messages)
 
 
-def send(task: Task, job_id: int, kwargs: dict[str, Any], *, queue: str | None, tenant: str | None,
+def send(task: Task | Signature, job_id: int, kwargs: dict[str, Any], *, queue: str | None, tenant: str | None,
          countdown: float = 0.0, done_ticket: str | None = None) -> None:
     """Send a step's message to `queue` in `tenant`'s line, `countdown` s from now (durably, in Redis)."""
     fair = fair_queues()
