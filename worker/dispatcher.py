@@ -48,8 +48,8 @@ def pump(queue: str, fair: FairQueues | None = None) -> int:
     if turn.recovered:
         log.warning("jobs whose lease lapsed put back in line (a worker died, or they waited in the broker "
                     "past their lease)", queue=queue, jobs=turn.recovered)
-    for message in turn.messages:
-        app.tasks[message.task].apply_async((message.job_id,), message.kwargs, queue=queue)
+    for message in turn.messages:  # by name: a sender (the CLI, the receiver) need not have the task loaded
+        app.signature(message.task).apply_async((message.job_id,), message.kwargs, queue=queue)
     return len(turn.messages)
 
 
