@@ -3,7 +3,7 @@
 Every module in `MODULES` has a `run()` returning `Result` rows. A module that crashes becomes one
 MISS row carrying its error, so one broken benchmark never hides the others' numbers. Progress goes
 to stderr; the table (for the README) to stdout. Needs PostgreSQL and Redis on 127.0.0.1 (see
-`bench.stack` for the POSSYNC_BENCH_* overrides); each benchmark makes and removes its own database,
+`testing.stack` for the POSSYNC_BENCH_* overrides); each benchmark makes and removes its own database,
 Redis key prefix and worker processes.
 """
 

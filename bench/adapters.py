@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench.stack import KINDS, Shop, Stack, stack
 from bench.table import Result, render
 from possync.adapters.base import PosAdapter
 from possync.models.customer import Address, Customer
+from testing.stack import KINDS, Shop, Stack, stack
 
 SHORT = {"lightspeed-r": "R", "lightspeed-x": "X", "heartland": "Heartland"}
 POLL_MAX_PAGES = 50

@@ -41,9 +41,9 @@ import sqlalchemy as sa
 from flask import Response, request
 
 from bench.corpus_data import Corpus, Person, PosSeed, PosState, Shape, Tally, email_key, make_corpus, tally
-from bench.stack import POS_TOKENS, Shop, Stack, stack, wait_for
 from bench.table import Result, percentile, render
 from possync.entry.web.tenant_cache import KNOWN_SHOPS_TTL_SECONDS
+from testing.stack import POS_TOKENS, Shop, Stack, stack, wait_for
 
 SEED = 14
 WORKER_PROCESSES = 4

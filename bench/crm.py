@@ -24,7 +24,8 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from bench.stack import (
+from bench.table import Result, percentile, render
+from testing.stack import (
     Shop,
     Stack,
     finished_count,
@@ -35,7 +36,6 @@ from bench.stack import (
     tenant_file,
     wait_for,
 )
-from bench.table import Result, percentile, render
 
 CRM_KEY = "fs-bench-key"
 PER_HOUR = 100

@@ -21,8 +21,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from bench.cleanup import exit_on_signals
-from bench.stack import add_customer, finished_count, make_pos_fake, order_webhook, queue_syncs, stack, wait_for
 from bench.table import Result, percentile, render
+from testing.stack import add_customer, finished_count, make_pos_fake, order_webhook, queue_syncs, stack, wait_for
 
 A_JOBS = 20_000
 A_JOBS_SMALL = 2_000

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.ratelimit import MeteredFake
-from bench.stack import POS_TOKENS, REPO, Stack, make_pos_fake, stack
 from bench.table import Result, render
+from testing.stack import POS_TOKENS, REPO, Stack, make_pos_fake, stack
 
 IMPORT_CUSTOMERS = 50_000
 BUCKET = 90.0  # documented for one register

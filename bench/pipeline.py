@@ -30,7 +30,9 @@ import redis
 import sqlalchemy as sa
 
 from bench import noop_tasks
-from bench.stack import (
+from bench.table import Result, percentile, render
+from possync.worker.settings import default_processes
+from testing.stack import (
     KINDS,
     REDIS_URL,
     CpuSample,
@@ -43,8 +45,6 @@ from bench.stack import (
     stack,
     wait_for,
 )
-from bench.table import Result, percentile, render
-from possync.worker.settings import default_processes
 
 LATENCY_SYNCS = 100  # per POS kind
 LATENCY_WARMUP = 5
@@ -199,7 +199,7 @@ def _new_jobs(s: Stack, shop: Shop, customers: list[str]) -> tuple[list[int], st
 def _enqueue_jobs(s: Stack, ids: list[int], queue: str) -> None:
     from possync.models.db import session_scope
     from possync.models.tables import SyncJob
-    from possync.tasks.pipeline import enqueue_job
+    from possync.tasks.sending import enqueue_job
 
     with session_scope(s.database_url) as session:
         for job in session.scalars(sa.select(SyncJob).where(SyncJob.id.in_(ids)).order_by(SyncJob.id)):

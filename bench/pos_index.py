@@ -9,10 +9,8 @@ see the status filter and multi-row results they meet in real shops.
 
 from __future__ import annotations
 
-import os
 import random
 import time
-import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -21,11 +19,10 @@ from sqlalchemy.orm import Session
 from bench.table import Result, percentile, render
 from possync.adapters.base import PosCustomer
 from possync.models.customer import Customer
-from possync.models.migrate import upgrade
 from possync.models.pos_index import index_customers, lookup
 from possync.models.tables import PosStatus
+from testing.stack import create_database, drop_database
 
-SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 CUSTOMERS = 1_000_000
 LOOKUPS = 2_000
 P99_TARGET_MS = 5.0
@@ -38,22 +35,6 @@ SELECT :tenant, g::text, lpad(g::text, 20, '0'), 'customer' || g || '@example.co
        CASE WHEN g % 50 = 0 THEN 'archived' ELSE 'active' END, now()
 FROM generate_series(1, :n) AS g
 """
-
-
-def _create_database() -> tuple[str, str]:
-    name = f"possync_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, f"{SERVER_URL}/{name}"
-
-
-def _drop_database(name: str) -> None:
-    admin = sa.create_engine(f"{SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _load(engine: sa.Engine) -> tuple[int, float]:
@@ -103,10 +84,9 @@ def _upsert_pages(session: Session, tenant: int, rng: random.Random, pages: int 
 
 
 def run() -> list[Result]:
-    name, url = _create_database()
+    name, url = create_database()  # migrated
     engine = sa.create_engine(url)
     try:
-        upgrade(url)
         tenant, load_seconds = _load(engine)
         rng = random.Random(11)
         results = []
@@ -140,7 +120,7 @@ def run() -> list[Result]:
         return results
     finally:
         engine.dispose()
-        _drop_database(name)
+        drop_database(name)
 
 
 if __name__ == "__main__":

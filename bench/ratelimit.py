@@ -20,9 +20,9 @@ from typing import Any
 
 from flask import Response, g
 
-from bench.stack import POS_TOKENS, CpuSample, add_customer, finished_count, queue_syncs, stack
 from bench.table import Result, render
 from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+from testing.stack import POS_TOKENS, CpuSample, add_customer, finished_count, queue_syncs, stack
 
 BUCKET = 20.0
 DRIP = 10.0  # units per second

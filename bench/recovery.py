@@ -23,15 +23,15 @@ from collections import Counter
 from collections.abc import Callable
 
 from bench.cleanup import exit_on_signals
-from bench.stack import POS_TOKENS, add_customer, finished_count, jobs_of, queue_syncs, stack, wait_for
 from bench.table import Result, render
 from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+from testing.stack import POS_TOKENS, add_customer, finished_count, jobs_of, queue_syncs, stack, wait_for
 
 SYNCS = 40
 KILL_AFTER = 5
 RESUME_TARGET_SECONDS = 30.0
 TIMEOUT_SECONDS = 600.0
-EMAIL = re.compile(r"customerrec\d+@example\.com")  # bench.stack.add_customer's emails with tag "rec"
+EMAIL = re.compile(r"customerrec\d+@example\.com")  # testing.stack.add_customer's emails with tag "rec"
 
 
 def run(progress: Callable[[str], None] | None = None) -> list[Result]:

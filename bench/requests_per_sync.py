@@ -20,8 +20,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from bench.stack import KINDS, Shop, Stack, add_customer, finished_count, jobs_of, order_webhook, stack, wait_for
 from bench.table import Result, render
+from testing.stack import KINDS, Shop, Stack, add_customer, finished_count, jobs_of, order_webhook, stack, wait_for
 
 SCENARIOS = ("new customer", "returning unchanged", "returning changed", "archived link")
 WRITES = ("POST", "PUT", "PATCH", "DELETE")

@@ -31,8 +31,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.orm import Session
 
 from bench.cleanup import exit_on_signals
-from bench.stack import REDIS_URL, clean_redis, create_database, drop_database
 from bench.table import Result, percentile
+from testing.stack import REDIS_URL, clean_redis, create_database, drop_database
 
 DEFAULT_JOBS = 200_000
 SMALL_JOBS = 20_000

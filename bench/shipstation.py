@@ -25,11 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.onboarding import possync_process
-from bench.stack import SHOPIFY_TOKEN, Stack, make_pos_fake, stack, tenant_file
 from bench.table import Result
 from possync.adapters.errors import RateLimitedError
 from possync.adapters.shipstation.fake import FakeShipStation
 from possync.adapters.shopify.fake import FakeShopify
+from testing.stack import SHOPIFY_TOKEN, Stack, make_pos_fake, stack, tenant_file
 
 CUSTOMERS = 10_000
 SMALL_CUSTOMERS = 1_000

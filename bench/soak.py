@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.cleanup import exit_on_signals
-from bench.stack import KINDS, Shop, Stack, add_customer, finished_count, queue_syncs, stack
 from bench.table import Result, render
+from testing.stack import KINDS, Shop, Stack, add_customer, finished_count, queue_syncs, stack
 
 SYNCS = 200_000
 SYNCS_SMALL = 5_000

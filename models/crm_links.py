@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from possync.models.links import repoint_or_drop
 from possync.models.tables import CrmLink
 
 
@@ -39,30 +39,10 @@ def drop_crm_links(session: Session, tenant_id: int, shopify_id: str) -> int:
 
 
 def move_crm_link(session: Session, tenant_id: int, from_shopify_id: str, to_shopify_id: str) -> CrmLink | None:
-    """Rule 13 for the CRM: the contact of a Shopify customer merged away now belongs to the kept one.
-
-    The kept customer's own contact wins when it has one (the merged-away link is dropped). A moved link
-    loses its fingerprint: what was written came from the deleted customer, so the next sync writes.
-    """
-    from_shopify_id, to_shopify_id = str(from_shopify_id), str(to_shopify_id)
-    kept = get_crm_link(session, tenant_id, to_shopify_id)
-    if from_shopify_id == to_shopify_id:
-        return kept
-    old = get_crm_link(session, tenant_id, from_shopify_id)
-    if old is None:
-        return kept
-    if kept is not None:
-        drop_crm_links(session, tenant_id, from_shopify_id)
-        return kept
-    try:
-        with session.begin_nested():
-            old.shopify_customer_id, old.written_fingerprint = to_shopify_id, None
-            old.updated_at = datetime.now(UTC)
-            session.flush()
-    except IntegrityError:  # the kept customer's contact was linked concurrently: it wins, as above
-        drop_crm_links(session, tenant_id, from_shopify_id)
-        return get_crm_link(session, tenant_id, to_shopify_id)
-    return old
+    """Rule 13 for the CRM: the contact of a Shopify customer merged away now belongs to the kept one (its
+    own contact wins); a moved link is written again at the next sync."""
+    return repoint_or_drop(session, tenant_id, from_shopify_id, to_shopify_id, get=get_crm_link,
+                           drop=drop_crm_links, fingerprint="written_fingerprint")
 
 
 @functools.cache

@@ -13,15 +13,18 @@ None of these functions commit; the caller owns the transaction.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from possync.models.tables import CustomerLink, PosStatus
+from possync.models.tables import CrmLink, CustomerLink, PosStatus
+
+L = TypeVar("L", CustomerLink, CrmLink)  # a link table keyed by (tenant, Shopify customer)
 
 
 def get_link(session: Session, tenant_id: int, shopify_id: str) -> CustomerLink | None:
@@ -149,31 +152,36 @@ def drop_links_to_pos(session: Session, tenant_id: int, pos_id: str) -> int:
 
 
 def move_links(session: Session, tenant_id: int, from_shopify_id: str, to_shopify_id: str) -> CustomerLink | None:
-    """Re-point the link of a Shopify customer merged away to the kept customer (rule 13).
+    """Re-point the link of a Shopify customer merged away to the kept customer (rule 13): the kept
+    customer's own link wins (its POS record is the one its orders have been going to). Returns the kept
+    customer's link afterwards (None when neither had one). Running it twice changes nothing."""
+    return repoint_or_drop(session, tenant_id, from_shopify_id, to_shopify_id, get=get_link, drop=drop_link,
+                           fingerprint="shopify_fingerprint")
 
-    If the kept customer already has a link, that link stays and the merged-away one is dropped:
-    the kept customer's POS record is the one its orders have been going to. Returns the kept
-    customer's link afterwards (None when neither had one). Running it twice changes nothing.
-    """
+
+def repoint_or_drop(session: Session, tenant_id: int, from_shopify_id: str, to_shopify_id: str, *,
+                    get: Callable[[Session, int, str], L | None], drop: Callable[[Session, int, str], object],
+                    fingerprint: str) -> L | None:
+    """Rule 13 over a link table keyed by (tenant, Shopify customer): the merged-away customer's link moves
+    to the kept customer, unless the kept one has its own, which wins (the other is dropped). The moved
+    link forgets its `fingerprint` column: what was written came from the deleted customer."""
     from_shopify_id, to_shopify_id = str(from_shopify_id), str(to_shopify_id)
+    kept = get(session, tenant_id, to_shopify_id)
     if from_shopify_id == to_shopify_id:
-        return get_link(session, tenant_id, to_shopify_id)
-    old = get_link(session, tenant_id, from_shopify_id)
-    kept = get_link(session, tenant_id, to_shopify_id)
+        return kept
+    old = get(session, tenant_id, from_shopify_id)
     if old is None:
         return kept
     if kept is not None:
-        drop_link(session, tenant_id, from_shopify_id)
+        drop(session, tenant_id, from_shopify_id)
         return kept
     try:
         with session.begin_nested():
             old.shopify_customer_id = to_shopify_id
             old.updated_at = datetime.now(UTC)
-            # The fingerprint of what was written to Shopify belongs to the deleted customer.
-            old.shopify_fingerprint = None
+            setattr(old, fingerprint, None)
             session.flush()
-    except IntegrityError:
-        # A link for the kept customer was saved concurrently: it wins, as above.
-        drop_link(session, tenant_id, from_shopify_id)
-        return get_link(session, tenant_id, to_shopify_id)
+    except IntegrityError:  # the kept customer's link was saved concurrently: it wins, as above
+        drop(session, tenant_id, from_shopify_id)
+        return get(session, tenant_id, to_shopify_id)
     return old

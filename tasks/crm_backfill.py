@@ -25,7 +25,7 @@ from possync.models.tables import CrmState
 from possync.models.tenants import TenantContext
 from possync.tasks import jobs
 from possync.tasks.crm import connect, contact_for, crm_state, left_this_hour, missing_labels, refused
-from possync.tasks.preview import read_page
+from possync.tasks.waiting import patiently
 from possync.worker.locks import LockBusyError, customer_locks
 from possync.worker.runtime import redis_client
 from possync.worker.settings import get_settings
@@ -79,16 +79,16 @@ def run_backfill(session: Any, tenant: TenantContext, shopify: Any, adapter: Any
     if restart or row.backfill_status in (None, COMPLETE):
         row.backfill_cursor, row.backfill_done, row.backfill_started_at = None, 0, jobs.now()
     row.backfill_status, row.backfill_error, row.backfill_finished_at = RUNNING, None, None
-    row.backfill_total = read_page(shopify.count_customers, sleep)
+    row.backfill_total = patiently(shopify.count_customers, sleep=sleep)
     session.commit()
     per_hour = int(tenant.crm_config.get("requests_per_hour") or 1000)
     on_start(estimate(row.backfill_total, row.backfill_done, per_hour, left_this_hour(tenant.name, per_hour)))
-    schema, missing = read_page(lambda: connect(session, tenant, adapter), sleep)
+    schema, missing = patiently(lambda: connect(session, tenant, adapter), sleep=sleep)
     counts = Counts()
     try:
         while True:
             after = row.backfill_cursor
-            page = read_page(lambda: shopify.list_customers(after, full=True), sleep)  # noqa: B023
+            page = patiently(lambda: shopify.list_customers(after, full=True), sleep=sleep)  # noqa: B023
             for customer in page.customers:
                 _one(session, tenant, adapter, customer, schema, missing, counts, sleep)
                 row.backfill_done += 1
@@ -120,7 +120,7 @@ def _one(session: Any, tenant: TenantContext, adapter: Any, customer: ShopifyCus
                 if link is not None and link.written_fingerprint == written:
                     counts.unchanged += 1
                     return
-                result = read_page(lambda: adapter.upsert_contact(contact), sleep)  # noqa: B023
+                result = patiently(lambda: adapter.upsert_contact(contact), sleep=sleep)  # noqa: B023
                 save_crm_link(session, tenant.id, customer.id, result.contact_id, written)
                 session.flush()
                 counts.written += 1

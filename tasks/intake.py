@@ -8,10 +8,12 @@ chains. A crash anywhere leaves the event or the jobs stored, and the sweeper pi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from possync.adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
 from possync.models import crm_links, links
 from possync.models.shopify_payloads import (
     ConsentPayload,
@@ -27,9 +29,10 @@ from possync.models.shopify_payloads import (
 )
 from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
 from possync.tasks import destinations, jobs, privacy, serial
+from possync.tasks.sending import enqueue_job
 from possync.worker.celery_app import app
 from possync.worker.logging import bind_job, get_logger
-from possync.worker.routing import INTAKE_QUEUE
+from possync.worker.routing import INTAKE_QUEUE, POLL_QUEUE
 from possync.worker.runtime import TRANSIENT_ERRORS, db_session
 
 log = get_logger("possync.intake")
@@ -112,11 +115,6 @@ def handle_event(session: Session, event_id: int) -> list[JobStart]:
 
 def _lightspeed_x_event(session: Session, event: InboundEvent) -> list[JobStart]:
     """An X-Series `customer.update`: a push job that re-reads the customer (the body is only a hint)."""
-    from urllib.parse import parse_qs
-
-    from possync.adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
-    from possync.worker.routing import POLL_QUEUE
-
     form = {k: v[0] for k, v in parse_qs((event.body or b"").decode("utf-8", "replace")).items()}
     try:
         pos_id = parse_webhook(form)
@@ -154,8 +152,6 @@ def _was_merged_away(session: Session, tenant_id: int, shopify_id: str) -> bool:
 
 
 def start_jobs(starts: list[JobStart]) -> None:
-    from possync.tasks.pipeline import enqueue_job
-
     if not starts:
         return
     with db_session() as session:

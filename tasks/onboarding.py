@@ -390,13 +390,7 @@ def import_here(tenant_name: str, *, on_page: PageDone, restart_import: bool = F
                 lock.reacquire()
                 on_page(done)
 
-            for attempt in range(1, CLI_TRANSIENT_TRIES + 1):
-                try:
-                    return run_import(session, tenant, lambda: pos_adapter_for(tenant), on_wait=sleep,
-                                      on_page=page_done)
-                except RetryableError:
-                    if attempt == CLI_TRANSIENT_TRIES:
-                        raise
-                    waiting.sleep_holding(backoff(attempt, settings.retry_backoff_max_seconds), renew=lock.reacquire)
-    raise AssertionError("unreachable")
+            return waiting.patiently(
+                lambda: run_import(session, tenant, lambda: pos_adapter_for(tenant), on_wait=sleep, on_page=page_done),
+                renew=lock.reacquire, tries=CLI_TRANSIENT_TRIES, backoff_cap=settings.retry_backoff_max_seconds)
 

@@ -27,10 +27,15 @@ from possync.models.tables import (
 )
 from possync.models.tenants import context_by_name, require_tenant
 from possync.tasks import crm, destinations, jobs
+from possync.tasks.clients import pos_adapter_for
 from possync.tasks.intake import queue_for_tenant
+from possync.tasks.onboarding import progress
+from possync.tasks.poll import poll_tenant
 from possync.tasks.runner import run_steps
+from possync.tasks.sending import enqueue_job
 from possync.tasks.step_registry import STEP_FUNCTIONS
 from possync.tasks.waiting import wait_out
+from possync.worker.dispatcher import queue_depth
 from possync.worker.fairqueue import QueueDepth
 from possync.worker.routing import POLL_QUEUE, queues_for
 from possync.worker.runtime import db_session, limiter
@@ -63,8 +68,6 @@ def run_job_inline(job_id: int, deadline: float = INLINE_DEADLINE_SECONDS) -> Sy
 
 def dispatch(job_ids: Iterable[int]) -> None:
     """Hand jobs to the workers (Redis configured) or run them here."""
-    from possync.tasks.pipeline import enqueue_job
-
     if get_settings().redis_url:
         with db_session() as session:
             for job_id in job_ids:
@@ -115,9 +118,6 @@ def resync(tenant_name: str, shopify_customer_id: str) -> list[int]:
 
 def poll_now(tenant_name: str) -> dict[str, Any]:
     """`possync poll`: one POS change poll for the tenant, now, in this process; its pushes dispatched."""
-    from possync.tasks.clients import pos_adapter_for
-    from possync.tasks.poll import poll_tenant
-
     with db_session() as session:
         tenant = context_by_name(session, tenant_name, get_settings().require_secret_key())
         for attempt in range(1, POLL_TRIES + 1):  # a CLI may wait for the tenant's rate-limit budget
@@ -138,8 +138,6 @@ def queue_counts() -> dict[str, QueueDepth]:
     """Every shared queue's messages, in the broker and in its fair lines; {} without Redis or when it is away."""
     if not get_settings().redis_url:
         return {}
-    from possync.worker.dispatcher import queue_depth
-
     try:
         return {q: queue_depth(q) for q in queues_for()}
     except Exception:
@@ -162,8 +160,6 @@ def status_rows(session: Session) -> list[dict[str, Any]]:
     Counts come from the maintained counts (`possync.models.counts`): the cost is the number of tenants, not of
     jobs, and each kind of fact is one statement for all tenants (the console's tenants page reads this too).
     """
-    from possync.tasks.onboarding import progress  # onboarding reaches the adapters: loaded when status is asked
-
     rows = []
     by_tenant: dict[int, list[Count]] = {}
     for count in read_counts(session):

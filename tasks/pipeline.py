@@ -17,15 +17,16 @@ from __future__ import annotations
 from celery import Task
 
 from possync.models.db import get_sessionmaker
-from possync.models.tables import SyncJob
 from possync.tasks import jobs
 from possync.tasks.runner import StepOutcome, run_steps
+from possync.tasks.sending import task_name
 from possync.tasks.step_registry import STEP_FUNCTIONS
 from possync.worker.celery_app import app
-from possync.worker.dispatcher import fair_queues, finish, send
+from possync.worker.dispatcher import finish, send
 from possync.worker.fairqueue import RENEW_EVERY_SECONDS
 from possync.worker.heartbeat import heartbeat
 from possync.worker.logging import get_logger
+from possync.worker.runtime import fair_queues
 from possync.worker.settings import get_settings
 
 log = get_logger("possync.pipeline")
@@ -71,7 +72,7 @@ def _send_again(step: str, job_id: int, route: str | None, tenant: str | None, t
 def _step_task(step: str) -> Task:
     """The task that starts (or resumes) a job at `step`; every step's task runs the same way."""
 
-    @app.task(name=f"possync.pipeline.{step}")
+    @app.task(name=task_name(step))
     def step_task(job_id: int, route: str | None = None, held_turn: float | None = None, tenant: str | None = None,
                   ticket: str | None = None) -> None:
         run(step, job_id, route, held_turn, tenant, ticket)
@@ -81,10 +82,3 @@ def _step_task(step: str) -> Task:
 
 TASKS: dict[str, Task] = {step: _step_task(step) for steps in jobs.STEPS_BY_DIRECTION.values() for step in steps}
 
-
-def enqueue_job(job: SyncJob, queue: str) -> None:
-    """Send the job to `queue` at its current step (a replay resumes at the failed step), in its tenant's line."""
-    steps = jobs.remaining_steps(job)
-    if steps:
-        tenant = str(job.tenant_id)
-        send(TASKS[steps[0]], job.id, {"route": queue, "tenant": tenant}, queue=queue, tenant=tenant)

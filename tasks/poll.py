@@ -28,10 +28,13 @@ from possync.models.sql_time import epoch_ms
 from possync.models.tables import PollCursor, PosImport, SyncJob, Tenant
 from possync.models.tenants import DEFAULT_POLL_INTERVAL_SECONDS, TenantContext, load_context
 from possync.tasks import jobs, readings, serial
+from possync.tasks.clients import held_turn as with_held_turn
+from possync.tasks.clients import pos_adapter_for
 from possync.tasks.intake import JobStart
 from possync.tasks.onboarding import NOT_IMPORTED, resume_imports
 from possync.tasks.rules import echo
 from possync.tasks.runner import WaitError
+from possync.tasks.sending import enqueue_job
 from possync.worker.celery_app import app
 from possync.worker.logging import bind_job, get_logger
 from possync.worker.routing import POLL_QUEUE
@@ -247,8 +250,6 @@ def _jittered(seconds: float) -> float:
 
 def enqueue_starts(session: Session, starts: list[JobStart]) -> None:
     """Send the POS -> Shopify jobs a poll made (their rows are committed with its pages)."""
-    from possync.tasks.pipeline import enqueue_job  # the pipeline's tasks are built over the steps, which use polls
-
     for start in starts:
         enqueue_job(session.get_one(SyncJob, start.job_id), start.queue)
 
@@ -341,8 +342,6 @@ def start_polls(tenant_ids: list[int]) -> None:
 
 @app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)
 def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> None:  # type: ignore[no-untyped-def]
-    from possync.tasks.clients import held_turn as with_held_turn
-    from possync.tasks.clients import pos_adapter_for
 
     settings = get_settings()
     redis_client().delete(f"{settings.redis_key_prefix}poll-queued:{tenant_id}")

@@ -9,7 +9,6 @@ only read (in read-only transactions on PostgreSQL) and Shopify is only asked fo
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from possync.adapters.base import Capabilities
-from possync.adapters.errors import RateLimitedError, RetryableError
 from possync.adapters.shopify.client import ShopifyClient
 from possync.models import links, military
 from possync.models.shopify_values import ShopifyCustomer
@@ -28,11 +26,10 @@ from possync.models.tenants import TenantContext
 from possync.tasks.rules.heartland import create_problems, describe_problems, heartland_capabilities
 from possync.tasks.rules.mapping import desired_pos_customer
 from possync.tasks.rules.matching import find_match
-from possync.tasks.runner import backoff
+from possync.tasks.waiting import patiently
 
 Action = Literal["link", "ambiguous", "create", "refused"]
 ACTIONS: tuple[Action, ...] = ("link", "ambiguous", "create", "refused")
-TRANSIENT_TRIES = 6
 T = TypeVar("T")
 
 
@@ -105,7 +102,7 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
     capabilities = heartland_capabilities(tenant.settings.heartland_custom_fields) if with_address else None
     after: str | None = None
     while True:
-        page = read_page(lambda: shopify.list_customers(after, with_address=with_address), sleep)  # noqa: B023
+        page = patiently(lambda: shopify.list_customers(after, with_address=with_address), sleep=sleep)  # noqa: B023
         _read_only(session)
         for customer in page.customers:
             yield decide(session, tenant, customer, capabilities)
@@ -113,22 +110,6 @@ def preview(session: Session, tenant: TenantContext, shopify: ShopifyClient, *,
         if not page.has_next:
             return
         after = page.end_cursor
-
-
-def read_page(read: Callable[[], T], sleep: Callable[[float], None]) -> T:
-    """A request from a command (a page of the Shopify listing, a CRM upsert in the backfill), waiting out
-    throttling and retrying transient failures with back-off."""
-    failures = 0
-    while True:
-        try:
-            return read()
-        except RateLimitedError as exc:  # the vendor's or possync's limit: wait what it says, then ask again
-            sleep(exc.countdown(jitter=random.uniform(0, 0.1)))
-        except RetryableError:
-            failures += 1
-            if failures >= TRANSIENT_TRIES:
-                raise
-            sleep(backoff(failures, 30))
 
 
 def _read_only(session: Session) -> None:

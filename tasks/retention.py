@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, bindparam, delete, exists, func, select, text
 
 from possync.models.counts import fold_deltas
+from possync.models.db import get_engine
 from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob
 from possync.tasks import jobs
 from possync.worker.celery_app import app
@@ -115,8 +116,6 @@ def _aware(value: datetime) -> datetime:
 def prune_configured(progress: Callable[[PruneResult], None] | None = None,
                      older_than_days: int | None = None) -> PruneResult:
     """Prune with this process's settings (`POSSYNC_RETENTION_DAYS` unless told)."""
-    from possync.models.db import get_engine
-
     settings = get_settings()
     days = settings.retention_days if older_than_days is None else older_than_days
     return prune(get_engine(settings.database_url), days, progress=progress)

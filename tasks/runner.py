@@ -18,9 +18,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from possync.adapters.errors import AdapterError, AuthenticationError, FatalError, RateLimitedError, RetryableError
-from possync.models.tables import JobStatus, SyncJob, Tenant
+from possync.models.tables import InboundEvent, JobStatus, SyncJob, Tenant
 from possync.models.tenants import ContextCache, TenantContext, load_context
 from possync.tasks import clients, jobs
+from possync.worker import metrics
 from possync.worker.celery_app import MAX_COUNTDOWN_SECONDS
 from possync.worker.locks import LockBusyError
 from possync.worker.logging import bind_job, get_logger
@@ -291,9 +292,6 @@ def _retry_later(session: Session, job: SyncJob, outcome: StepOutcome) -> StepOu
 
 def _count_finished(session: Session, job: SyncJob, tenant: TenantContext) -> None:
     """Metrics of a job that just finished: the sync counter, and webhook -> POS latency."""
-    from possync.models.tables import InboundEvent
-    from possync.worker import metrics
-
     outcome = job.outcome or job.status
     pos = tenant.pos_kind.value if tenant.has_pos else "none"
     metrics.SYNCS.labels(tenant=tenant.name, pos=pos, outcome=outcome).inc()

@@ -27,7 +27,8 @@ from possync.models.normalise import email_key, phone_key
 from possync.models.shopify_values import ShopifyCustomer
 from possync.models.tables import CustomerLink
 from possync.models.tenants import TenantContext
-from possync.tasks.preview import read_page
+from possync.tasks.clients import shopify_client_for
+from possync.tasks.waiting import patiently
 
 SAME_POS = "same POS customer"
 REASONS = (SAME_POS, "email", "phone")
@@ -81,7 +82,7 @@ def candidate_groups(session: Session, tenant: TenantContext, shopify: ShopifyCl
     region = tenant.settings.default_phone_region
     after: str | None = None
     while True:
-        page = read_page(lambda: shopify.list_customers(after, with_address=False), sleep)  # noqa: B023
+        page = patiently(lambda: shopify.list_customers(after, with_address=False), sleep=sleep)  # noqa: B023
         for customer in page.customers:
             for key in _keys(customer, region):
                 by_key[key].add(customer.id)
@@ -109,8 +110,6 @@ def find_duplicate_groups(session: Session, tenant: TenantContext, shopify: Shop
                           sleep: Callable[[float], None] = time.sleep) -> list[DuplicateGroup]:
     """Every group of Shopify customers that are one person, with Shopify's merge preview."""
     if shopify is None:
-        from possync.tasks.clients import shopify_client_for
-
         shopify = shopify_client_for(tenant)
     return [_preview_group(shopify, ids, reason)
             for ids, reason in candidate_groups(session, tenant, shopify, sleep=sleep)]
@@ -165,8 +164,6 @@ def merge_customers(session: Session, tenant: TenantContext, merged: str, into: 
     had (`kept_consent`); Shopify's own choice of consent follows only the kept email's record.
     """
     if shopify is None:
-        from possync.tasks.clients import shopify_client_for
-
         shopify = shopify_client_for(tenant)
     if merged == into:
         raise MergeRefusedError("--merge and --into name the same customer")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob, Tenant
 from possync.tasks import jobs
 from possync.tasks.intake import enqueue_event, queue_for_tenant
+from possync.tasks.sending import enqueue_job
 from possync.worker.celery_app import VISIBILITY_TIMEOUT_SECONDS, app
 from possync.worker.dispatcher import queue_length
 from possync.worker.logging import get_logger
@@ -88,8 +89,6 @@ class QueueBacklog:
 
 
 def sweep(after_seconds: float | None = None, event_grace: float = EVENT_GRACE_SECONDS) -> SweepResult:
-    from possync.tasks.pipeline import enqueue_job
-
     after = after_seconds if after_seconds is not None else get_settings().sweep_after_seconds
     result = SweepResult()
     backlog = QueueBacklog()

@@ -73,9 +73,14 @@ def broker_transport(settings: Settings) -> str | None:
     return None
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings | None = None) -> Celery:
+    """With no settings, the process's are read when the app is first configured, not at import: a bad
+    variable is then the failing command's one-line error, and `possync --help` still works."""
     app = Celery("possync", include=TASK_MODULES)
-    app.conf.update(celery_config(settings))
+    if settings is None:
+        app.add_defaults(lambda: celery_config(get_settings()))
+    else:
+        app.conf.update(celery_config(settings))
     return app
 
 
@@ -86,4 +91,4 @@ def reconfigure(settings: Settings) -> None:
     app.amqp._producer_pool = None
 
 
-app = make_celery(get_settings())
+app = make_celery()

@@ -16,26 +16,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from celery import Task
+from celery.canvas import Signature
 from celery.signals import worker_ready, worker_shutdown
 
+from possync.worker.celery_app import app
 from possync.worker.fairqueue import FairQueues, QueueDepth, Turn
 from possync.worker.logging import get_logger
+from possync.worker.runtime import fair_queues, redis_client
 from possync.worker.settings import get_settings
 
 log = get_logger("possync.dispatcher")
 TICK_SECONDS = 0.2
 
 
-def fair_queues() -> FairQueues | None:
-    from possync.worker.runtime import fair_queues as cached
-
-    return cached()
-
-
 def queue_depth(queue: str) -> QueueDepth:
     """Messages for `queue`: in the broker's list and in its fair lines (in line, due later, running)."""
-    from possync.worker.runtime import redis_client
-
     fair = fair_queues()
     broker = int(redis_client().llen(get_settings().redis_key_prefix + queue))
     return QueueDepth(broker, fair.backlog(queue) if fair is not None else None)
@@ -47,17 +42,15 @@ def queue_length(queue: str) -> int:
 
 def publish(queue: str, turn: Turn) -> int:
     """Send the messages a turn took for `queue` to the broker; returns how many."""
-    from possync.worker.celery_app import app
-
     if turn.recovered:
         log.warning("jobs whose lease lapsed put back in line (a worker died, or they waited in the broker "
                     "past their lease)", queue=queue, jobs=turn.recovered)
-    for message in turn.messages:
-        app.tasks[message.task].apply_async((message.job_id,), message.kwargs, queue=queue)
+    for message in turn.messages:  # by name: a sender (the CLI, the receiver) need not have the task loaded
+        app.signature(message.task).apply_async((message.job_id,), message.kwargs, queue=queue)
     return len(turn.messages)
 
 
-def send(task: Task, job_id: int, kwargs: dict[str, Any], *, queue: str | None, tenant: str | None,
+def send(task: Task | Signature, job_id: int, kwargs: dict[str, Any], *, queue: str | None, tenant: str | None,
          countdown: float = 0.0, done_ticket: str | None = None) -> None:
     """Send a step's message to `queue` in `tenant`'s line, `countdown` s from now (durably, in Redis).
 

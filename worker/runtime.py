@@ -18,6 +18,7 @@ from redis.retry import Retry
 from sqlalchemy.orm import Session
 
 from possync.models.db import UNAVAILABLE_ERRORS, session_scope
+from possync.worker.celery_app import reconfigure
 from possync.worker.fairqueue import FairQueues
 from possync.worker.limiter import RateLimiter
 from possync.worker.settings import Settings, get_settings, set_settings
@@ -85,8 +86,6 @@ def db_session() -> Iterator[Session]:
 
 def activate(settings: Settings) -> None:
     """Make `settings` this process's configuration: Celery app, Redis client and limiter follow."""
-    from possync.worker.celery_app import reconfigure
-
     set_settings(settings)
     redis_client.cache_clear()
     limiter.cache_clear()

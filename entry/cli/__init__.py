@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -9,29 +10,33 @@ import click
 from possync.entry.cli.common import fail_cleanly
 from possync.worker.settings import env_file_warning
 
+# Each command and the module (`possync.entry.cli.<module>`) that defines it under that name. A module is
+# loaded when one of its commands runs (or help lists them), so `possync worker` loads no task module
+# that another command needs, and a module's imports stay at its top.
+COMMANDS = {
+    "db": "db", "tenant": "tenant", "shopify": "shopify", "crm": "crm", "shipstation": "shipstation",
+    "serve": "run", "worker": "run", "beat": "run", "flower": "flower", "demo": "demo",
+    "poll": "ops", "sync": "ops", "failed": "ops", "replay": "ops", "status": "ops", "prune": "ops", "privacy": "ops",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(f"possync.entry.cli.{module}"), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="possync", prog_name="possync", message="%(prog)s %(version)s")
 def cli() -> None:
     """possync keeps Shopify customers and POS customers (Lightspeed R-Series, X-Series, Heartland) in sync."""
-
-
-def _register() -> None:
-    from possync.entry.cli import crm, db, demo, flower, ops, run, shipstation, shopify, tenant
-
-    cli.add_command(db.db)
-    cli.add_command(tenant.tenant)
-    cli.add_command(shopify.shopify)
-    for command in (run.serve, run.worker, run.beat, flower.flower):
-        cli.add_command(command)
-    for command in (ops.poll, ops.sync, ops.failed, ops.replay, ops.status, ops.prune, ops.privacy):
-        cli.add_command(command)
-    cli.add_command(shipstation.shipstation)
-    cli.add_command(demo.demo)
-    cli.add_command(crm.crm)
-
-
-_register()
 
 
 def main() -> None:

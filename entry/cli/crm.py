@@ -6,8 +6,15 @@ import sys
 import time
 
 import click
+from tqdm import tqdm
 
+from possync.adapters.errors import AdapterError
 from possync.entry.cli.common import UsageProblem, require_shared_limits, settings
+from possync.models.tables import CrmState
+from possync.models.tenants import context_by_name
+from possync.tasks.clients import crm_adapter_for, shopify_client_for
+from possync.tasks.crm_backfill import Estimate, run_backfill
+from possync.worker.runtime import db_session
 
 PLAIN_PROGRESS_EVERY = 500  # without a terminal: one line per this many customers
 
@@ -22,17 +29,8 @@ def crm() -> None:
 @click.option("--restart", is_flag=True, help="Start again from the first Shopify customer.")
 def backfill(name: str, restart: bool) -> None:
     """Every Shopify customer to the tenant's CRM at its hourly budget (resumable; progress and time left)."""
-    from tqdm import tqdm
-
-    from possync.adapters.errors import AdapterError
-    from possync.tasks.clients import crm_adapter_for, shopify_client_for
-    from possync.tasks.crm_backfill import Estimate, run_backfill
-    from possync.worker.runtime import db_session
-
     key = settings().require_secret_key()
     require_shared_limits("crm backfill")  # its requests take places in the workers' CRM windows
-    from possync.models.tables import CrmState
-    from possync.models.tenants import context_by_name
 
     bar = None
 

@@ -18,6 +18,7 @@ def demo(keep_running: bool, workdir: str | None) -> None:
     if missing:
         raise click.ClickException(f"possync demo needs the demo extra (missing {', '.join(missing)}): "
                                    "pip install 'possync[demo]'")
+    # Deliberately here: the demo imports its extra (fakeredis, cheroot), checked for just above.
     from possync.entry.demo import run_demo
 
     raise SystemExit(run_demo(keep_running=keep_running, workdir=workdir))

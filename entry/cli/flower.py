@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import click
 
 from possync.entry.cli.common import settings
+from possync.worker.celery_app import app
 
 LOOPBACK = "127.0.0.1"
 
@@ -48,6 +49,7 @@ def flower_argv(extra: Sequence[str], auth: str | None, unauthenticated: bool,
 def protect_metrics() -> None:
     """Give Flower's `/metrics` the login check its pages have (`tornado.web.authenticated`, as Flower's
     own views use). Without auth configured Flower lets every request through, as for its pages."""
+    # Flower and tornado load only for `possync flower`, not for every command's help.
     from flower.views import monitor
     from tornado.web import authenticated
 
@@ -67,7 +69,6 @@ def flower(ctx: click.Context, unauthenticated: bool) -> None:
     conf.require_redis("flower")
     argv = flower_argv(ctx.args, conf.flower_basic_auth, unauthenticated, os.environ)
     protect_metrics()
-    from possync.worker.celery_app import app
 
     # Flower finds the broker's queues from the scheme of the connection's URL (redis://, sentinel://), which
     # possync's transport class would replace with its import path: kombu's own transport is used here.

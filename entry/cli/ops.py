@@ -7,14 +7,25 @@ from typing import NoReturn
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from possync.adapters.errors import AdapterError
 from possync.entry.cli.common import UsageProblem, echo_json, require_shared_limits, settings
 from possync.models.tables import SyncAttempt, SyncJob, Tenant
+from possync.models.tenants import get_tenant
+from possync.tasks.destinations import destination_of
+from possync.tasks.jobs import failed_jobs
+from possync.tasks.onboarding import describe_progress, import_state
+from possync.tasks.operations import poll_now, queue_depths, resync
+from possync.tasks.operations import replay as do_replay
+from possync.tasks.operations import status as read_status
+from possync.tasks.poll import PollError, failure_reason
+from possync.tasks.privacy import export_customer
+from possync.tasks.retention import prune_configured
+from possync.worker.runtime import db_session
 
 
 def _job_row(job: SyncJob, tenant_name: str) -> dict[str, object]:
-    from possync.tasks.destinations import destination_of
-
     crm_missing = (job.context or {}).get("crm_missing")
     extra = {"crm_missing": crm_missing} if crm_missing else {}
     return {**extra, "id": job.id, "tenant": tenant_name, "subject": job.subject, "direction": job.direction,
@@ -31,11 +42,7 @@ def poll(tenant: str) -> None:
     """One POS change poll for that tenant, now."""
     settings().require_secret_key()
     require_shared_limits("poll")
-    from sqlalchemy.exc import SQLAlchemyError
 
-    from possync.adapters.errors import AdapterError
-    from possync.tasks.operations import poll_now
-    from possync.tasks.poll import PollError, failure_reason
 
     _require_import(tenant, "poll")  # from no cursor, a poll would read the whole base and push it to Shopify
     try:
@@ -53,8 +60,6 @@ def _poll_failed(tenant: str, reason: str) -> NoReturn:
 
 
 def _require_import(tenant: str, what: str) -> None:
-    from possync.tasks.onboarding import describe_progress, import_state
-
     state = import_state(tenant)
     if state is not None and state.status != "complete":
         raise UsageProblem(f"tenant {tenant}: no {what} before its POS import is complete "
@@ -70,7 +75,6 @@ def sync(tenant: str, customer_id: str) -> None:
     require_shared_limits("sync")
     if not settings().redis_url:  # run here, a create would wait for the import in this process
         _require_import(tenant, "sync")
-    from possync.tasks.operations import resync
 
     job_ids = resync(tenant, customer_id.rsplit("/", 1)[-1])
     for job_id in job_ids:
@@ -89,9 +93,6 @@ def failed() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def failed_list(tenant: str | None, as_json: bool, destination: str | None) -> None:
     """Failed syncs, oldest first."""
-    from possync.tasks.jobs import failed_jobs
-    from possync.worker.runtime import db_session
-
     with db_session() as session:
         names = dict(session.execute(select(Tenant.id, Tenant.name)).all())
         tenant_id = None
@@ -116,8 +117,6 @@ def failed_list(tenant: str | None, as_json: bool, destination: str | None) -> N
 @click.argument("job_id", type=int)
 def failed_show(job_id: int) -> None:
     """One failed sync: event, step, error, attempts."""
-    from possync.worker.runtime import db_session
-
     with db_session() as session:
         job = session.get(SyncJob, job_id)
         if job is None:
@@ -147,9 +146,6 @@ def replay(job_ids: tuple[int, ...], all_failed: bool, tenant: str | None) -> No
         raise click.UsageError("--tenant goes with --all")
     settings().require_secret_key()
     require_shared_limits("replay")
-    from possync.tasks.jobs import failed_jobs
-    from possync.tasks.operations import replay as do_replay
-    from possync.worker.runtime import db_session
 
     total = len(job_ids)
     if all_failed:
@@ -164,9 +160,6 @@ def replay(job_ids: tuple[int, ...], all_failed: bool, tenant: str | None) -> No
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Per tenant: backlog, last poll, failures, rate-limit state."""
-    from possync.tasks.operations import queue_depths
-    from possync.tasks.operations import status as read_status
-
     rows = read_status()
     if as_json:
         echo_json({"tenants": rows, "queues": queue_depths()})
@@ -208,8 +201,6 @@ def _import_line(state: dict[str, object]) -> str:
               help="Age in days (default: POSSYNC_RETENTION_DAYS, 30).")
 def prune(days: int | None) -> None:
     """Delete settled history past its retention: succeeded jobs, processed events (beat runs it hourly)."""
-    from possync.tasks.retention import prune_configured
-
     result = prune_configured(older_than_days=days)
     click.echo(f"pruned {result.jobs} succeeded jobs and {result.events} events in {result.batches} batches")
 
@@ -224,10 +215,6 @@ def privacy() -> None:
 @click.option("--shopify-customer", "customer_id", required=True)
 def privacy_export(tenant: str, customer_id: str) -> None:
     """JSON of everything held about that customer."""
-    from possync.models.tenants import get_tenant
-    from possync.tasks.privacy import export_customer
-    from possync.worker.runtime import db_session
-
     with db_session() as session:
         record = get_tenant(session, tenant)
         if record is None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import click
 
 from possync.entry.cli.common import settings
+from possync.worker.celery_app import app
+from possync.worker.logging import configure_logging
 from possync.worker.routing import queues_for
 from possync.worker.settings import default_processes
 
@@ -18,9 +21,10 @@ def serve(host: str, port: int) -> None:
     """The HTTP receiver (development server; production runs `gunicorn possync.entry.web.wsgi:app`)."""
     conf = settings()
     conf.require_secret_key()
-    from possync.entry.web.wsgi import app
+    # Deliberately here: importing the gunicorn module builds the receiver from the environment.
+    from possync.entry.web.wsgi import app as receiver
 
-    app.run(host=host, port=port, threaded=True)
+    receiver.run(host=host, port=port, threaded=True)
 
 
 @click.command()
@@ -47,8 +51,6 @@ def worker(pos_kinds: tuple[str, ...], tenants: tuple[str, ...], extra_queues: t
         raise click.BadParameter(str(exc), param_hint="--pos") from None
     if metrics_port:
         serve_worker_metrics(metrics_port)
-    from possync.worker.celery_app import app
-    from possync.worker.logging import configure_logging
 
     configure_logging(conf.log_format)
     processes = concurrency or default_processes()
@@ -61,16 +63,13 @@ def beat(loglevel: str) -> None:
     """The scheduler: POS change polls and the sweeper of stuck work. Run exactly one."""
     conf = settings()
     conf.require_redis("beat")
-    from possync.worker.celery_app import app
-
     app.start(["beat", "--loglevel", loglevel])
 
 
 def serve_worker_metrics(port: int) -> None:
     """Prefork children write their metrics to a shared directory; this process serves the sum."""
-    import tempfile
-
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="possync-metrics-"))
+    # After the variable: prometheus-client picks its multi-process values when first imported.
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
     registry = CollectorRegistry()

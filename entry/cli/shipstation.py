@@ -7,6 +7,9 @@ import csv
 import click
 
 from possync.entry.cli.common import echo_json, require_shared_limits, settings
+from possync.tasks.shipstation.columns import TemplateError
+from possync.tasks.shipstation.operations import duplicates_here, export_here, read_here
+from possync.worker.runtime import db_session
 
 
 @click.group()
@@ -21,8 +24,6 @@ def shipstation_read(tenant: str, full: bool) -> None:
     """Read the tenant's ShipStation customers into possync (changed ones since the last read); JSON summary."""
     key = settings().require_secret_key()
     require_shared_limits("shipstation read")
-    from possync.tasks.shipstation.operations import read_here
-    from possync.worker.runtime import db_session
 
     with db_session() as session:
         summary = read_here(session, tenant, key, full=full)
@@ -38,9 +39,6 @@ def shipstation_read(tenant: str, full: bool) -> None:
 def shipstation_export(tenant: str, out: str, template: str | None, as_json: bool) -> None:
     """The customer import CSV: customers ShipStation lacks and manual records out of date."""
     key = settings().require_secret_key()
-    from possync.tasks.shipstation.columns import TemplateError
-    from possync.tasks.shipstation.operations import export_here
-    from possync.worker.runtime import db_session
 
     with db_session() as session:
         try:
@@ -69,8 +67,6 @@ def shipstation_export(tenant: str, out: str, template: str | None, as_json: boo
 def shipstation_duplicates(tenant: str, as_json: bool, csv_path: str | None) -> None:
     """Merge plan: records at one postal address with different emails, the survivor and those to absorb."""
     key = settings().require_secret_key()
-    from possync.tasks.shipstation.operations import duplicates_here
-    from possync.worker.runtime import db_session
 
     with db_session() as session:
         groups = duplicates_here(session, tenant, key)

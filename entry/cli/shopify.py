@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from possync.entry.cli.common import UsageProblem, echo_json, require_shared_limits, settings
+from possync.models.shopify_payloads import shopify_id
 from possync.models.tenants import context_by_name
+from possync.tasks.duplicate_scan import merge, scan
+from possync.tasks.shopify_duplicates import MergeRefusedError
+from possync.worker.runtime import db_session
 
 
 @click.group()
@@ -25,9 +29,6 @@ def duplicates(name: str, as_json: bool, merged: str | None, into: str | None) -
         raise UsageProblem("--merge and --into go together: --merge ID --into ID")
     key = settings().require_secret_key()
     require_shared_limits("shopify duplicates")
-    from possync.tasks.duplicate_scan import merge, scan
-    from possync.tasks.shopify_duplicates import MergeRefusedError
-    from possync.worker.runtime import db_session
 
     with db_session() as session:
         context = context_by_name(session, name, key)
@@ -56,8 +57,6 @@ def duplicates(name: str, as_json: bool, merged: str | None, into: str | None) -
 
 
 def _id(value: str, option: str) -> str:
-    from possync.models.shopify_payloads import shopify_id
-
     try:
         return shopify_id(value)
     except ValueError:

@@ -9,20 +9,27 @@ import json
 import sys
 import textwrap
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import click
+from redis.exceptions import LockError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tqdm import tqdm
 
+from possync.adapters.errors import AdapterError
 from possync.entry.cli.common import UsageProblem, echo_json, require_shared_limits, settings
+from possync.models import webhook_tokens
 from possync.models.db import session_scope
-from possync.models.tables import Tenant
+from possync.models.tables import PosImport, Tenant
 from possync.models.tenant_file import load_tenant_file
 from possync.models.tenants import apply_tenant, context_by_name, describe, get_tenant
+from possync.tasks.clients import shopify_client_for
+from possync.tasks.onboarding import ImportBusyError, describe_progress, enqueue_import, import_here, mark_for_import
+from possync.tasks.preview import ImportNotCompleteError, PreviewRow, preview, summarise
+from possync.worker.runtime import db_session
 
-if TYPE_CHECKING:
-    from possync.tasks.preview import PreviewRow
+NO_POS = "-"  # `tenant list`'s POS column for a tenant without one (a CRM-only tenant)
 
 
 @click.group()
@@ -37,7 +44,6 @@ def tenant_apply(file: str) -> None:
     data = load_tenant_file(file)
     conf = settings()
     key = conf.require_secret_key()
-    from possync.tasks.onboarding import enqueue_import, mark_for_import
 
     with session_scope(conf.database_url) as session:
         record, changed = apply_tenant(session, data, key)
@@ -74,7 +80,7 @@ def tenant_list(as_json: bool) -> None:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['name']}\t{row['shop_domain']}\t{row['pos_kind']}")
+        click.echo(f"{row['name']}\t{row['shop_domain']}\t{row['pos_kind'] or NO_POS}")
 
 
 @tenant.command("show")
@@ -100,8 +106,6 @@ def _named(session: Session, name: str) -> Tenant:
 @click.option("--rotate", is_flag=True, help="Issue a new token: the old URL stops working at once.")
 def tenant_webhook_url(name: str, base_url: str, rotate: bool) -> None:
     """The X-Series webhook URL to register for that tenant (it holds the tenant's secret token)."""
-    from possync.models import webhook_tokens
-
     conf = settings()
     key = conf.require_secret_key()
     with session_scope(conf.database_url) as session:
@@ -117,13 +121,6 @@ def tenant_webhook_url(name: str, base_url: str, rotate: bool) -> None:
 @click.option("--restart", is_flag=True, help="Read every POS customer again, even after a complete import.")
 def tenant_import(name: str, restart: bool) -> None:
     """Read every POS customer into possync's index, here and now (resumable; progress shown)."""
-    from redis.exceptions import LockError
-    from tqdm import tqdm
-
-    from possync.adapters.errors import AdapterError
-    from possync.models.tables import PosImport
-    from possync.tasks.onboarding import ImportBusyError, describe_progress, import_here
-
     settings().require_secret_key()
     require_shared_limits("tenant import")  # without Redis, on a shared database, it would bypass the workers' limiter
     bar = tqdm(unit="customer", desc=f"importing {name}", file=sys.stderr, dynamic_ncols=True) \
@@ -159,10 +156,6 @@ CSV_COLUMNS = ("shopify_customer_id", "action", "pos_customer_id", "matched_on",
               help="Also write one row per Shopify customer to this CSV file.")
 def tenant_preview(name: str, as_json: bool, csv_file: str | None) -> None:
     """Dry run: per Shopify customer, link / ambiguous / create / refused and why; writes nothing."""
-    from possync.tasks.clients import shopify_client_for
-    from possync.tasks.preview import ImportNotCompleteError, preview, summarise
-    from possync.worker.runtime import db_session
-
     key = settings().require_secret_key()
     counts: dict[str, int] = {}
     with db_session() as session, contextlib.ExitStack() as stack:

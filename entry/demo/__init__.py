@@ -16,12 +16,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported lazily below: settings must be activated before the task modules load
-    from possync.entry.demo.crm import CrmShop
-    from possync.entry.demo.shops import DemoShop
-    from possync.entry.demo.stack import EmbeddedStack
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from possync.entry.demo import report
+from possync.entry.demo.crm import CrmShop, check_crm_day, open_crm_shop, run_crm_day
+from possync.entry.demo.keep import keep_serving
+from possync.entry.demo.progress import JobProgress, PipelineStalledError
+from possync.entry.demo.script import Day
+from possync.entry.demo.shops import KINDS, DemoShop, open_shop
+from possync.entry.demo.stack import DB_FILENAME, EmbeddedStack
 
 SUMMARY_FILENAME = "demo-summary.json"
 
@@ -32,8 +36,6 @@ def _out(line: str = "") -> None:
 
 def _workdir(workdir: str | None) -> Path:
     """The given folder (made if missing; an earlier demo database in it is replaced) or a new temp one."""
-    from possync.entry.demo.stack import DB_FILENAME
-
     if workdir is None:
         return Path(tempfile.mkdtemp(prefix="possync-demo-"))
     path = Path(workdir).expanduser().resolve()
@@ -45,8 +47,6 @@ def _workdir(workdir: str | None) -> Path:
 
 def run_demo(keep_running: bool = False, workdir: str | None = None) -> int:
     """Run the scripted day; 0 when every expectation held ("green"), 1 otherwise."""
-    from possync.entry.demo.stack import EmbeddedStack
-
     started = time.monotonic()
     folder = _workdir(workdir)
     _out(f"possync demo: working in {folder}")
@@ -59,8 +59,6 @@ def run_demo(keep_running: bool = False, workdir: str | None = None) -> int:
         crm_shop = _open_crm_shop(stack)
         ok = _play(stack, shops, crm_shop, folder, started)
         if keep_running:
-            from possync.entry.demo.keep import keep_serving
-
             keep_serving(stack, shops)
         return 0 if ok else 1
     finally:
@@ -72,27 +70,16 @@ def run_demo(keep_running: bool = False, workdir: str | None = None) -> int:
 
 
 def _open_shops(stack: EmbeddedStack) -> list[DemoShop]:
-    from possync.entry.demo.shops import KINDS, open_shop
-
     assert stack.receiver is not None
     return [open_shop(kind, stack.database_url, stack.secret_key, stack.receiver.url) for kind in KINDS]
 
 
 def _open_crm_shop(stack: EmbeddedStack) -> CrmShop:
-    from possync.entry.demo.crm import open_crm_shop
-
     assert stack.receiver is not None
     return open_crm_shop(stack.database_url, stack.secret_key, stack.receiver.url)
 
 
 def _play(stack: EmbeddedStack, shops: list[DemoShop], crm_shop: CrmShop, folder: Path, started: float) -> bool:
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    from possync.entry.demo import report
-    from possync.entry.demo.crm import check_crm_day, run_crm_day
-    from possync.entry.demo.progress import JobProgress, PipelineStalledError
-    from possync.entry.demo.script import Day
-
     progress = JobProgress(stack.database_url)
     day = Day(shops, stack.database_url, progress)
     problem = None

@@ -12,16 +12,13 @@ import shlex
 import signal
 import time
 import uuid
-from typing import TYPE_CHECKING
 
 from possync.adapters.shopify.hmac import sign
 from possync.adapters.shopify.webhooks import customer_payload
 from possync.entry.demo.script import OTTAWA
 from possync.entry.demo.shops import DemoShop
+from possync.entry.demo.stack import EmbeddedStack
 from possync.models.shopify_values import SHOPIFY_API_VERSION
-
-if TYPE_CHECKING:
-    from possync.entry.demo.stack import EmbeddedStack
 
 
 def webhook_curl(receiver_url: str, shop: DemoShop, topic: str, payload: dict[str, object]) -> str:

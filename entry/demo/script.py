@@ -24,6 +24,7 @@ from possync.models import links
 from possync.models.db import session_scope
 from possync.models.tables import InboundEvent, SyncAttempt, SyncJob
 from possync.models.tenants import get_tenant
+from possync.tasks.operations import poll_now
 
 POLL_TRIES = 20
 STORM_429S = 3  # injected per POS; each answers with a one-second Retry-After
@@ -237,8 +238,6 @@ class Day:
 
     def pos_edit(self) -> None:
         """The poll sees possync's own writes (echoes, rule 5); a staff edit in the POS reaches Shopify (rule 2)."""
-        from possync.tasks.operations import poll_now
-
         self.progress.phase("Evening: POS edits -> Shopify")
         for day in self.days:
             day.poll_results.append(self._poll(day, poll_now))

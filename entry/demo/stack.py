@@ -2,9 +2,9 @@
 
 Nothing runs outside: the database is a SQLite file in the work folder, the broker is kombu's
 in-memory transport (valid only between threads of one process, hence the worker thread here), and
-Redis is the in-process fakeredis that `possync.worker.runtime` makes when no Redis URL is set. The order of
-`start()` matters: settings are activated before any task module is imported, so the Celery app, the
-limiter and the locks all point at the embedded stack.
+Redis is the in-process fakeredis that `possync.worker.runtime` makes when no Redis URL is set. `start()`
+activates the stack's settings first, so the Celery app (configured on first use), the limiter and the
+locks all point at the embedded stack.
 """
 
 from __future__ import annotations
@@ -16,9 +16,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from celery.contrib.testing.worker import start_worker
+from celery.worker import state
 from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
+import possync.tasks.pipeline  # registers the tasks the in-process worker runs (as poll below)
+import possync.tasks.poll  # noqa: F401
+from possync.entry.web.app import create_app
+from possync.models.migrate import upgrade
+from possync.tasks.intake import enqueue_event
+from possync.worker.celery_app import app as celery_app
+from possync.worker.logging import configure_logging
+from possync.worker.routing import INTAKE_QUEUE, queues_for
+from possync.worker.runtime import activate
 from possync.worker.settings import Settings
 
 DB_FILENAME = "possync-demo.db"
@@ -87,12 +98,8 @@ class EmbeddedStack:
         return self.settings.require_secret_key()
 
     def start(self) -> None:
-        from possync.models.migrate import upgrade
-        from possync.worker.logging import configure_logging
-        from possync.worker.runtime import activate
-
         configure_logging(self.settings.log_format, logging.WARNING)
-        activate(self.settings)  # before any task module is imported
+        activate(self.settings)  # before the Celery app, limiter or locks are first used
         upgrade(self.database_url)
         configure_logging(self.settings.log_format, logging.WARNING)  # Alembic's env may touch logging
         quiet_library_logs()
@@ -100,29 +107,18 @@ class EmbeddedStack:
         self._start_worker()
 
     def _start_receiver(self) -> None:
-        from possync.entry.web.app import create_app
-        from possync.tasks.intake import enqueue_event
-
         # secrets_ttl=0: a tenant applied a moment ago is seen at once.
         app = create_app(self.database_url, self.secret_key, enqueue_event, secrets_ttl=0.0)
         self.receiver = ServedApp(app)
         self._exit.callback(self.receiver.stop)
 
     def _start_worker(self) -> None:
-        from celery.contrib.testing.worker import start_worker
-
-        import possync.tasks.intake
-        import possync.tasks.pipeline
-        import possync.tasks.poll  # noqa: F401
-        from possync.worker.celery_app import app
-        from possync.worker.routing import queues_for
-
-        options = dict(app.conf.broker_transport_options or {})
-        app.conf.broker_transport_options = {**options, "polling_interval": MEMORY_POLLING_INTERVAL}
-        app.conf.worker_send_task_events = False  # nobody listens to events in the demo
-        app.conf.task_send_sent_event = False
+        options = dict(celery_app.conf.broker_transport_options or {})
+        celery_app.conf.broker_transport_options = {**options, "polling_interval": MEMORY_POLLING_INTERVAL}
+        celery_app.conf.worker_send_task_events = False  # nobody listens to events in the demo
+        celery_app.conf.task_send_sent_event = False
         self._exit.enter_context(start_worker(
-            app, pool="threads", concurrency=WORKER_THREADS, perform_ping_check=False, queues=queues_for(),
+            celery_app, pool="threads", concurrency=WORKER_THREADS, perform_ping_check=False, queues=queues_for(),
             loglevel="WARNING", shutdown_timeout=15.0,
         ))
         self._worker_started = True
@@ -140,12 +136,7 @@ class EmbeddedStack:
         `synloop`: `try: maybe_shutdown() finally: _loop_cycle()`): two messages end both waits.
         Celery's built-in `celery.accumulate` (returns its arguments) is harmless to run.
         """
-        from celery.worker import state
-
-        from possync.worker.celery_app import app
-        from possync.worker.routing import INTAKE_QUEUE
-
         state.should_terminate = 0
         with contextlib.suppress(Exception):  # only a shortcut: without it the worker stops ~4 s later
             for _ in range(2):
-                app.send_task("celery.accumulate", queue=INTAKE_QUEUE)
+                celery_app.send_task("celery.accumulate", queue=INTAKE_QUEUE)

@@ -22,12 +22,12 @@ from possync.models.shopify_values import ShopifyCustomer
 from possync.models.tables import ShipStationRead, Tenant
 from possync.models.tenants import context_by_name, get_tenant, shipstation_of
 from possync.tasks.clients import shipstation_client_for, shopify_client_for
-from possync.tasks.preview import read_page
 from possync.tasks.shipstation import export as exporting
 from possync.tasks.shipstation.columns import Header, builtin_header, header_from_template
 from possync.tasks.shipstation.duplicates import Group, merge_plan
 from possync.tasks.shipstation.read import ReadSummary, read_customers
 from possync.tasks.shipstation.tags import tag_key
+from possync.tasks.waiting import patiently
 
 
 class NoShipStationError(LookupError):
@@ -70,7 +70,7 @@ def _shopify_pages(session: Session, name: str, key: str) -> Iterator[list[Shopi
     shopify = shopify_client_for(context_by_name(session, name, key))
     after: str | None = None
     while True:
-        page = read_page(lambda: shopify.list_customers(after, with_address=True, with_tags=True), time.sleep)  # noqa: B023
+        page = patiently(lambda: shopify.list_customers(after, with_address=True, with_tags=True), sleep=time.sleep)  # noqa: B023
         yield page.customers
         if not page.has_next:
             return

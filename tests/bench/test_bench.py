@@ -12,8 +12,8 @@ import types
 import pytest
 
 from bench import __main__ as suite
-from bench.stack import CpuSample
 from bench.table import Result, percentile, render
+from testing.stack import CpuSample
 
 
 @pytest.mark.parametrize("name", sorted(suite.MODULES))
@@ -23,7 +23,7 @@ def test_each_benchmark_module_imports_and_has_run(name: str) -> None:
 
 
 def test_the_helper_modules_import() -> None:
-    for name in ("bench.stack", "bench.noop_tasks"):
+    for name in ("testing.stack", "bench.noop_tasks"):
         importlib.import_module(name)
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from bench import corpus
 from bench.corpus_data import CASES, Person, PosState, make_corpus, tally, verdicts
-from bench.stack import Shop, Stack, stack
+from testing.stack import Shop, Stack, stack
 
 TINY = corpus.SHAPES[0].scaled(0.0)  # the smallest R-Series corpus: 24 Shopify, 16 POS customers, 36 orders
 

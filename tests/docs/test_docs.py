@@ -73,7 +73,9 @@ def missing(cited: dict[int, list[str]], defined: set[int]) -> dict[int, list[st
 
 
 def leaf_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    for name in group.list_commands(click.Context(group)):
+        command = group.get_command(click.Context(group), name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             yield from leaf_commands(command, (*prefix, name))
         else:

@@ -31,4 +31,4 @@ def test_every_product_folder_is_a_layer_and_a_package() -> None:
     for folder in contract_layers():
         assert (ROOT / folder / "__init__.py").exists()
         assert f"possync.{folder.rstrip('/')}" in packages
-    assert not any(p.startswith(("possync.bench", "possync.tests")) for p in packages)
+    assert not any(p.startswith(("possync.bench", "possync.testing", "possync.tests")) for p in packages)

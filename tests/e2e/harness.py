@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 
-import bench.stack as bench_stack
+import testing.stack as shared_stack
 from possync.adapters.fakes.server import FakeVendorServer
 from possync.adapters.shopify.fake import FakeShopify
 from possync.adapters.shopify.webhooks import send_webhook
@@ -21,26 +19,15 @@ from possync.models.db import session_scope
 from possync.models.tenant_file import validate_tenant_data
 from possync.models.tenants import apply_tenant
 
-SHOPIFY_TOKEN = bench_stack.SHOPIFY_TOKEN
-ServedApp = bench_stack.ServedApp
-tenant_file = bench_stack.tenant_file
+SHOPIFY_TOKEN = shared_stack.SHOPIFY_TOKEN
+ServedApp = shared_stack.ServedApp
+tenant_file = shared_stack.tenant_file
+wait_for = shared_stack.wait_for
 KINDS = ("lightspeed-r", "lightspeed-x", "heartland")
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1, what: str = "") -> Any:
-    """Poll until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
-
-
-class WorkerProcess(bench_stack.WorkerProcess):
-    """`possync worker` in a subprocess with the test's environment (bench.stack's, plus SIGKILL)."""
+class WorkerProcess(shared_stack.WorkerProcess):
+    """`possync worker` in a subprocess with the test's environment (testing.stack's, plus SIGKILL)."""
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -73,7 +60,7 @@ VENDOR_LIMITS = {"lightspeed-r": {"bucket_size": 90}, "lightspeed-x": {"rate_lim
 
 
 def make_pos_fake(kind: str, *, rate_limited: bool = False) -> FakeVendorServer:
-    return bench_stack.make_pos_fake(kind, **(VENDOR_LIMITS[kind] if rate_limited else {}))
+    return shared_stack.make_pos_fake(kind, **(VENDOR_LIMITS[kind] if rate_limited else {}))
 
 
 def add_tenant(database_url: str, key: str, data: dict[str, Any]) -> None:

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import importlib, json, sys
-import possync.entry.cli                       # the `possync` command
+from possync.entry.cli import cli             # the `possync` command, every subcommand loaded
+for name in cli.list_commands(None):
+    cli.get_command(None, name)
 import possync.entry.web.wsgi                  # the receiver under gunicorn
 import celery.apps.worker               # what `possync worker` starts
 from possync.worker.celery_app import TASK_MODULES

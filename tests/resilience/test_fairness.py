@@ -13,10 +13,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bench.stack import queue_syncs
 from possync.adapters.shopify.webhooks import customer_payload
 from possync.models.db import session_scope
 from possync.models.tables import JobStatus, SyncAttempt, SyncJob, Tenant
+from testing.stack import queue_syncs
 from tests.e2e.harness import make_pos_fake, wait_for
 from tests.resilience.conftest import ADDRESS, Stack, pos_emails
 

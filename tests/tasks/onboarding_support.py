@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bench.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 from possync.adapters.fakes.server import FakeVendorServer
 from possync.adapters.shopify.fake import FakeShopify
 from possync.models.tenant_file import validate_tenant_data
@@ -18,6 +17,7 @@ from possync.models.tenants import apply_tenant
 from possync.tasks import onboarding
 from possync.tasks.runner import StepOutcome, run_steps
 from possync.tasks.steps import STEP_FUNCTIONS
+from testing.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 
 KINDS = ("lightspeed-r", "lightspeed-x", "heartland")
 CUSTOMERS = 260  # three pages on R-Series and Heartland (100 a page), two on X-Series (200)

@@ -228,7 +228,7 @@ def test_a_rate_limit_wait_waits_and_never_fails(shops, monkeypatch) -> None:  #
     limiter().acquire(f"pos:{shop.name}", DEFAULT_BUCKETS["heartland"], cost=12, on_credit=True)
     waits: list[float] = []
     real_sleep = waiting.sleep_holding
-    monkeypatch.setattr(waiting, "sleep_holding", lambda s, renew: (waits.append(s), real_sleep(s, renew)))
+    monkeypatch.setattr(waiting, "sleep_holding", lambda s, renew, **kw: (waits.append(s), real_sleep(s, renew, **kw)))
     row = onboarding.import_here(shop.name, on_page=lambda _r: None)
     assert row.status == ImportStatus.COMPLETE.value and row.customers_read == CUSTOMERS
     assert waits and all(0 < w < 2 for w in waits)  # Heartland's bucket (5/s): short turns, slept
@@ -242,7 +242,7 @@ def test_customers_added_a_moment_ago_are_read_once_settled_without_asking_in_a_
     ids = shop.pos.seed({"first_name": f"N{i}", "email": f"n{i}@example.com"} for i in range(count))
     waits: list[float] = []
     real_sleep = waiting.sleep_holding
-    monkeypatch.setattr(waiting, "sleep_holding", lambda s, renew: (waits.append(s), real_sleep(s, renew)))
+    monkeypatch.setattr(waiting, "sleep_holding", lambda s, renew, **kw: (waits.append(s), real_sleep(s, renew, **kw)))
     row = onboarding.import_here(shop.name, on_page=lambda _r: None)
     assert row.status == ImportStatus.COMPLETE.value and row.customers_read == count
     assert set(index_rows(session, shop.tenant_id)) == {str(i) for i in ids}

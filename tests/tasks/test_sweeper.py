@@ -41,10 +41,8 @@ def test_events_never_enqueued_are_enqueued_again(session, tenant_id: int, monke
 
 
 def test_stuck_jobs_are_restarted_but_waiting_ones_are_not(session, tenant_id: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import possync.tasks.pipeline
-
     started: list[tuple[int, str]] = []
-    monkeypatch.setattr(possync.tasks.pipeline, "enqueue_job", lambda job, queue: started.append((job.id, queue)))
+    monkeypatch.setattr(sweeper, "enqueue_job", lambda job, queue: started.append((job.id, queue)))
     stuck = jobs.new_job(session, tenant_id=tenant_id)
     stuck.status, stuck.updated_at = JobStatus.RUNNING.value, jobs.now() - timedelta(minutes=10)
     waiting = jobs.new_job(session, tenant_id=tenant_id)

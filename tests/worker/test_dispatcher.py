@@ -112,3 +112,14 @@ def test_a_tick_takes_every_queues_turn_in_one_call(on_redis: str, redis_client,
     finally:
         running.stop()
     assert ticks and set(ticks) == {queues}
+
+
+def test_a_step_sent_by_name_reaches_the_broker_where_its_task_is_not_loaded(on_redis: str, redis_client) -> None:  # type: ignore[no-untyped-def]
+    """`possync poll` and the receiver send steps without loading the pipeline's tasks (`tasks/sending.py`)."""
+    from possync.worker.celery_app import app
+
+    name = "possync.pipeline.a_step_this_process_never_loaded"
+    assert name not in app.tasks
+    dispatcher.send(app.signature(name), 7, {"route": QUEUE, "tenant": "1"}, queue=QUEUE, tenant="1")
+    assert redis_client.llen(on_redis + QUEUE) == 1
+    assert name.encode() in redis_client.lindex(on_redis + QUEUE, 0)

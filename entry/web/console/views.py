@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 from possync.entry.web.console import security
 from possync.models.db import session_scope
 from possync.models.tables import SyncJob, Tenant
+from possync.models.tenants import get_tenant
 from possync.tasks import duplicate_scan, operations
 from possync.tasks.console import audit, customers, failures, matches, tenants
 from possync.tasks.console.masking import mask_customer, mask_email, mask_phone
 from possync.tasks.destinations import destination_of
+from possync.tasks.onboarding import describe_progress, import_state
+from possync.tasks.poll import failure_reason
 
 blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                       static_folder="static")
@@ -55,7 +58,6 @@ def _actor() -> str:
 def _tenant(db: Session, name: str | None) -> Tenant | None:
     if not name:
         return None
-    from possync.models.tenants import get_tenant
 
     return get_tenant(db, name)
 
@@ -89,9 +91,6 @@ def tenants_page() -> str:
 
 @blueprint.post("/tenants/<name>/poll")
 def poll(name: str) -> Response:
-    from possync.tasks.onboarding import describe_progress, import_state
-    from possync.tasks.poll import failure_reason
-
     if (missing := _record(name, "poll")) is not None:
         return missing
     state = import_state(name)

@@ -1,4 +1,4 @@
-"""`possync tenant webhook-url`: the X-Series URL with the tenant's token, and its rotation."""
+"""`possync tenant webhook-url` (the X-Series URL with the tenant's token, and its rotation) and `tenant list`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from pathlib import Path
 from tests.entry.cli.test_commands import possync
 
 
-def apply(tmp_path: Path, env: dict[str, str], name: str, pos: dict[str, str]) -> str:
+def apply(tmp_path: Path, env: dict[str, str], name: str, pos: dict[str, str] | None,
+          **more: object) -> str:
     tenant = {"name": name, "account_name": name,
               "shopify": {"shop_domain": f"{name}.myshopify.com", "access_token": "shpat_x", "client_secret": "x"},
-              "pos": pos}
+              "pos": pos, **more}
     (tmp_path / f"{name}.json").write_text(json.dumps(tenant))
     result = possync("tenant", "apply", str(tmp_path / f"{name}.json"), env=env)
     assert result.returncode == 0, result.stderr
@@ -42,3 +43,15 @@ def test_webhook_url_refuses_a_tenant_without_webhooks(tmp_path: Path, secret_ke
     assert refused.returncode == 1 and refused.stderr.strip().startswith("possync: tenant rs is a lightspeed-r")
     unknown = possync("tenant", "webhook-url", "nobody", env=env)
     assert unknown.returncode == 2 and "no tenant named 'nobody'" in unknown.stderr
+
+
+def test_list_shows_a_dash_for_the_pos_of_a_crm_only_tenant(tmp_path: Path, secret_key: str) -> None:
+    env = {"POSSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "POSSYNC_SECRET_KEY": secret_key}
+    assert possync("db", "upgrade", env=env).returncode == 0
+    apply(tmp_path, env, "rs", {"kind": "lightspeed-r", "account_id": "1", "access_token": "t"})
+    apply(tmp_path, env, "crmonly", None, crm={"kind": "freshsales", "domain": "crmonly", "api_key": "k"})
+    listed = possync("tenant", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == ["crmonly\tcrmonly.myshopify.com\t-", "rs\trs.myshopify.com\tlightspeed-r"]
+    as_json = json.loads(possync("tenant", "list", "--json", env=env).stdout)
+    assert [row["pos_kind"] for row in as_json] == [None, "lightspeed-r"]

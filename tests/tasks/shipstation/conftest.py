@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from bench.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 from possync.adapters.fakes.server import FakeVendorServer
 from possync.adapters.shipstation.fake import FakeShipStation
 from possync.adapters.shopify.fake import FakeShopify
 from possync.models.tenant_file import validate_tenant_data
 from possync.models.tenants import apply_tenant
+from testing.stack import SHOPIFY_TOKEN, make_pos_fake, tenant_file
 
 TAG_RULES = {"vip": "VIP", "Wholesale": "B2B"}
 MADRID = {"address1": "Calle Mayor 1", "city": "Madrid", "provinceCode": "M", "zip": "28013", "countryCode": "ES"}

@@ -1,7 +1,7 @@
-"""The whole stack for benchmarks: a fresh database, a Redis key prefix, `possync worker` processes, the
-receiver and the vendor fakes, all owned by one run and removed at its end.
+"""The process stack of a benchmark or an end-to-end test: a fresh database, a Redis key prefix, `possync
+worker` processes, the receiver and the vendor fakes, all owned by one run and removed at its end.
 
-The generic parts of `tests/e2e/harness.py`, without pytest: a benchmark is a plain function that
+Without pytest (`tests/e2e/harness.py` adds the test's parts): a benchmark is a plain function that
 opens a `Stack`, drives it and reads numbers back. Each `Stack` creates `possync_bench_<random>` on
 the local PostgreSQL (migrated with Alembic) and a `possync-bench:<random>:` Redis prefix, switches
 this process's settings to them (so `enqueue_job` and `app.control` talk to the same broker as its
@@ -10,6 +10,7 @@ workers) and drops both on close, whatever happened.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -33,6 +34,23 @@ from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
 from possync.adapters.fakes.server import FakeVendorServer
+from possync.adapters.heartland.fake import FakeServer as HeartlandFake
+from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
+from possync.adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
+from possync.adapters.shopify.fake import FakeShopify
+from possync.adapters.shopify.webhooks import address_payload, customer_payload, order_payload, send_webhook
+from possync.entry.web.app import create_app
+from possync.models.db import get_engine, session_scope
+from possync.models.migrate import upgrade
+from possync.models.tables import SyncJob, Tenant
+from possync.models.tenant_file import validate_tenant_data
+from possync.models.tenants import apply_tenant
+from possync.tasks import jobs
+from possync.tasks.intake import enqueue_event, queue_for_tenant
+from possync.tasks.sending import enqueue_job
+from possync.worker.celery_app import app as possync_app
+from possync.worker.runtime import activate
+from possync.worker.settings import get_settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SERVER_URL = os.environ.get("POSSYNC_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -58,8 +76,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
 # --- database and Redis ----------------------------------------------------------------------------------
 def create_database() -> tuple[str, str]:
     """A new, migrated database; returns (name, SQLAlchemy URL)."""
-    from possync.models.migrate import upgrade
-
     name = f"possync_bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(f"{PG_SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -71,8 +87,6 @@ def create_database() -> tuple[str, str]:
 
 
 def drop_database(name: str) -> None:
-    from possync.models.db import get_engine
-
     get_engine(f"{PG_SERVER_URL}/{name}").dispose()  # this process's pooled connections
     admin = sa.create_engine(f"{PG_SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -91,6 +105,29 @@ def clean_redis(prefix: str) -> int:
 
 
 # --- processes ---------------------------------------------------------------------------------------------
+_GROUPS: set[int] = set()  # process groups started here and not yet stopped: killed when this process exits
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to a process group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@atexit.register
+def kill_leftover_groups() -> None:
+    """A run that failed, or was stopped, before closing its stack leaves no worker behind."""
+    while _GROUPS:
+        signal_group(_GROUPS.pop(), signal.SIGKILL)
+
+
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)  # so `finally` blocks and `kill_leftover_groups` run
+
+
 class WorkerProcess:
     """A worker in its own process group: `possync worker ARGS` by default, or any `command`."""
 
@@ -112,6 +149,7 @@ class WorkerProcess:
         self._out = self.log.open("wb")
         self.proc = subprocess.Popen(self.command, cwd=REPO, env=full, stdout=self._out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        _GROUPS.add(self.proc.pid)
         return self
 
     def wait_ready(self, app: Any, destination: str | None = None, timeout: float = 60.0) -> None:
@@ -124,14 +162,16 @@ class WorkerProcess:
 
         wait_for(ready, timeout, 0.2, "the worker to answer a ping")
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=20)
+    def stop(self, timeout: float = 20.0) -> None:
+        """TERM, then KILL, the whole process group: pool children outlive a main process that crashed."""
+        if self.proc is not None:
+            if signal_group(self.proc.pid, signal.SIGTERM):
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and (self.proc.poll() is None or signal_group(self.proc.pid, 0)):
+                    time.sleep(0.05)
+                signal_group(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=timeout)
+            _GROUPS.discard(self.proc.pid)
         if self._out is not None:
             self._out.close()
             self._out = None
@@ -236,10 +276,6 @@ class ServedApp:
 # --- fakes and tenants ---------------------------------------------------------------------------------------
 def make_pos_fake(kind: str, **options: Any) -> FakeVendorServer:
     """A POS fake with its vendor limit switched off unless `options` set one (fakes answer at once)."""
-    from possync.adapters.heartland.fake import FakeServer as HeartlandFake
-    from possync.adapters.lightspeed_r.fake import FakeServer as LightspeedRFake
-    from possync.adapters.lightspeed_x.fake import FakeServer as LightspeedXFake
-
     token = POS_TOKENS[kind]
     if kind == "lightspeed-r":
         return LightspeedRFake(**{"access_token": token, "bucket_size": None, **options})
@@ -286,8 +322,6 @@ class Shop:
         return f"rl:pos:{self.name}"  # possync.worker.limiter keys: {prefix}rl:{bucket}, bucket = pos:{tenant}
 
     def send(self, topic: str, payload: dict[str, Any] | bytes, webhook_id: str | None = None) -> requests.Response:
-        from possync.adapters.shopify.webhooks import send_webhook
-
         assert self.receiver_url, "this stack has no receiver"
         return send_webhook(f"{self.receiver_url}/webhooks/shopify", topic, payload, self.secret, self.domain,
                             webhook_id=webhook_id, session=self.session)
@@ -322,24 +356,17 @@ class Stack:
             raise
 
     def _activate(self) -> None:
-        from possync.worker.runtime import activate
-        from possync.worker.settings import get_settings, load_settings
-
         self._previous_settings = get_settings()
         activate(load_settings(self.env))
 
     def settings(self) -> Any:
         """This run's `possync.worker.settings.Settings` (active in this process while the stack is open)."""
-        from possync.worker.settings import load_settings
-
         return load_settings(self.env)
 
     # --- parts ----------------------------------------------------------------------------------------
     def start_worker(self, *args: str, command: Sequence[str] | None = None, app: Any = None,
                      node: str | None = None, env: dict[str, str] | None = None) -> WorkerProcess:
         """Start a worker and wait until it answers a ping (`app`/`node` for a non-possync worker)."""
-        from possync.worker.celery_app import app as possync_app
-
         process = WorkerProcess(self.env | (env or {}), args or ("--concurrency", "2"), command=command,
                                 log_dir=self.log_dir)
         self.workers.append(process.start())
@@ -347,9 +374,6 @@ class Stack:
         return process
 
     def start_receiver(self) -> str:
-        from possync.entry.web.app import create_app
-        from possync.tasks.intake import enqueue_event
-
         self.receiver = ServedApp(create_app(self.database_url, self.secret_key, enqueue_event))
         return self.receiver.url
 
@@ -361,12 +385,6 @@ class Stack:
     def add_shop(self, kind: str, *, pos: FakeVendorServer | None = None, settings: dict[str, Any] | None = None,
                  shopify_limit: float | None = None) -> Shop:
         """A tenant of `kind` with its own Shopify fake (unthrottled unless `shopify_limit`) and POS fake."""
-        from possync.adapters.shopify.fake import FakeShopify
-        from possync.models.db import session_scope
-        from possync.models.tables import Tenant
-        from possync.models.tenant_file import validate_tenant_data
-        from possync.models.tenants import apply_tenant
-
         name = f"{kind.split('-')[-1][0]}{uuid.uuid4().hex[:8]}"
         shopify = self.start_fake(FakeShopify(SHOPIFY_TOKEN, shop_domain=f"{name}.myshopify.com",
                                               maximum_available=shopify_limit))
@@ -395,8 +413,6 @@ class Stack:
 
     # --- teardown -------------------------------------------------------------------------------------
     def close(self) -> None:
-        from possync.worker.runtime import activate
-
         errors: list[BaseException] = []
         for step in ([w.stop for w in self.workers]
                      + ([self.receiver.stop] if self.receiver else [])
@@ -421,21 +437,22 @@ class Stack:
 
 @contextmanager
 def stack(label: str = "bench") -> Iterator[Stack]:
-    opened = Stack(label)
+    """An open `Stack`, closed on any exit: an error, Ctrl-C, or a SIGTERM (in the main thread)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main else None
     try:
-        yield opened
+        opened = Stack(label)
+        try:
+            yield opened
+        finally:
+            opened.close()
     finally:
-        opened.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def queue_syncs(database_url: str, tenant_id: int, customers: list[str]) -> None:
     """New-customer sync jobs created directly and their chains started: a backlog there from the first second."""
-    from possync.models.db import session_scope
-    from possync.models.tables import Tenant
-    from possync.tasks import jobs
-    from possync.tasks.intake import queue_for_tenant
-    from possync.tasks.pipeline import enqueue_job
-
     with session_scope(database_url) as session:
         queue = queue_for_tenant(session.get_one(Tenant, tenant_id))
         created = [jobs.new_job(session, tenant_id=tenant_id, subject=cid,
@@ -446,8 +463,6 @@ def queue_syncs(database_url: str, tenant_id: int, customers: list[str]) -> None
 
 # --- reading jobs back ---------------------------------------------------------------------------------------
 def finished_count(database_url: str, tenant_id: int | None = None) -> int:
-    from possync.models.db import get_engine
-
     query = "SELECT count(*) FROM sync_jobs WHERE status IN ('succeeded', 'failed')"
     params: dict[str, Any] = {}
     if tenant_id is not None:
@@ -459,9 +474,6 @@ def finished_count(database_url: str, tenant_id: int | None = None) -> int:
 
 def jobs_of(database_url: str, tenant_id: int) -> list[Any]:
     """The tenant's job rows, oldest first (detached, attributes loaded)."""
-    from possync.models.db import session_scope
-    from possync.models.tables import SyncJob
-
     with session_scope(database_url) as session:
         return list(session.scalars(sa.select(SyncJob).where(SyncJob.tenant_id == tenant_id).order_by(SyncJob.id)))
 
@@ -482,8 +494,6 @@ def add_customer(shop: Shop, i: int, *, phone: bool = True, tag: str = "") -> st
 
 def order_webhook(customer_id: str, i: int, *, phone: bool = True, tag: str = "", order: int = 0) -> dict[str, Any]:
     """An `orders/create` body for customer number `i` (as `add_customer` stored it), as Shopify sends it."""
-    from possync.adapters.shopify.webhooks import address_payload, customer_payload, order_payload
-
     first, last = f"First{i}", f"Last{i}"
     home = address_payload("150 Elgin St", "Ottawa", "ON", "K2P 1L4", "CA", first_name=first, last_name=last)
     customer = customer_payload(customer_id, f"customer{tag}{i}@example.com", first, last,
