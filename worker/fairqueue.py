@@ -118,4 +118,4 @@ class FairQueues:
         return int(self._run["backlog"](args=[self._base(queue)]))
 
     def queues(self) -> list[str]:
-        return sorted(q.decode() for q in self.client.smembers(self.registry))
+        return sorted(q.decode() if isinstance(q, bytes) else q for q in self.client.smembers(self.registry))

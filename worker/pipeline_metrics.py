@@ -47,7 +47,8 @@ class PipelineCollector(Collector):
             if count.kind == "event":
                 events.add_metric([name, count.status or EventStatus.RECEIVED], count.n)
                 continue
-            key = (name, pos, count.direction, count.status, count.outcome)
+            # pos None: a CRM-only tenant (a None label value fails the whole scrape)
+            key: tuple[str, ...] = (name, pos or "", count.direction, count.status, count.outcome)
             jobs_by_key[key] = jobs_by_key.get(key, 0) + count.n
             if count.status == JobStatus.FAILED.value:
                 failed_by_tenant[count.tenant_id] += count.n
@@ -62,6 +63,6 @@ class PipelineCollector(Collector):
         yield from (jobs, failed, ambiguous, events)
         depth = GaugeMetricFamily("possync_queue_depth", "Messages for a queue: in the broker and in its fair lines",
                                   labels=["queue"])
-        for queue, count in (self.queue_depths() if self.queue_depths else {}).items():
-            depth.add_metric([queue], count)
+        for queue, messages in (self.queue_depths() if self.queue_depths else {}).items():
+            depth.add_metric([queue], messages)
         yield depth

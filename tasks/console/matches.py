@@ -34,6 +34,7 @@ def ambiguous(session: Session, tenant_id: int | None = None, limit: int = PAGE_
         if len(latest) < limit:
             latest.setdefault((job.tenant_id, job.subject), job)
     subjects = {subject for _, subject in latest if subject}
+    linked: dict[tuple[int, str | None], str]
     linked = {(link.tenant_id, link.shopify_customer_id): link.pos_customer_id for link in session.scalars(
         select(CustomerLink).where(CustomerLink.tenant_id.in_({t for t, _ in latest}),
                                    CustomerLink.shopify_customer_id.in_(subjects)))} if subjects else {}

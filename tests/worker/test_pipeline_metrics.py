@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from possync.models.db import get_engine
-from possync.models.tables import EventStatus, JobStatus
+from possync.models.tables import EventStatus, JobStatus, Tenant
 from possync.tasks import jobs
 from possync.tasks.retention import prune
 from possync.worker.pipeline_metrics import PipelineCollector
@@ -40,3 +41,14 @@ def test_counts_by_tenant_and_status_survive_a_prune(session: Session, db_url: s
     result = prune(get_engine(db_url), 30)
     assert (result.jobs, result.events) == (3, 1)
     assert scrape(db_url) == before
+
+
+def test_a_tenant_without_a_pos_is_scraped_with_an_empty_pos_label(session: Session, db_url: str) -> None:
+    # A CRM-only tenant (pos_kind None): a None label value made the whole scrape fail (found by mypy).
+    tenant = make_tenant(session, "crm-only")
+    session.execute(update(Tenant).where(Tenant.id == tenant).values(pos_kind=None))
+    now = jobs.now()
+    add_job(session, tenant, "s", JobStatus.SUCCEEDED.value, now, now)
+    session.commit()
+    assert ('possync_sync_jobs{direction="shopify_to_pos",outcome="",pos="",status="succeeded",'
+            'tenant="crm-only"} 1.0') in scrape(db_url)
