@@ -77,6 +77,7 @@ class PosAdapter(abc.ABC):
     kind: str
     capabilities: Capabilities
     stats: RequestStats
+    client: VendorHttpClient  # the pipeline wires its limiter and request counter to it
 
     @abc.abstractmethod
     def get_customer(self, pos_id: str) -> PosCustomer | None:
@@ -282,7 +283,7 @@ class VendorHttpClient:
         status: int | None,
         info: RateLimitInfo | None,
     ) -> AdapterError:
-        common = {"vendor": self.vendor, "endpoint": endpoint, "http_status": status}
+        common: dict[str, Any] = {"vendor": self.vendor, "endpoint": endpoint, "http_status": status}
         if action is ErrorAction.RATE_LIMITED:
             wait = info.retry_after if info and info.retry_after is not None else 1.0
             return RateLimitedError(reason, retry_after=wait, **common)

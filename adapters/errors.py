@@ -107,7 +107,7 @@ class RateLimitedError(AdapterError):
     action = ErrorAction.RATE_LIMITED
     turn_at: float | None = None  # set by possync's own limiter: the caller's turn (epoch seconds)
 
-    def __init__(self, message: str, *, retry_after: float, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
         self.retry_after = max(0.0, retry_after)
         super().__init__(message, **kwargs)
 

@@ -25,7 +25,7 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(conn: Any, _record: Any) -> None:
             # WAL lets the receiver write while the in-process worker reads (embedded mode).
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy import CursorResult, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -133,21 +133,21 @@ def set_fingerprints(
 
 def drop_link(session: Session, tenant_id: int, shopify_id: str) -> bool:
     """Remove the link of this Shopify customer (its POS customer was archived or deleted, rule 12)."""
-    result = session.execute(
+    result = cast(CursorResult, session.execute(
         delete(CustomerLink)
         .where(CustomerLink.tenant_id == tenant_id, CustomerLink.shopify_customer_id == str(shopify_id))
         .execution_options(synchronize_session="fetch")
-    )
+    ))
     return bool(result.rowcount)
 
 
 def drop_links_to_pos(session: Session, tenant_id: int, pos_id: str) -> int:
     """Remove every link to this POS customer (it is gone for good, or privacy); returns links removed."""
-    result = session.execute(
+    result = cast(CursorResult, session.execute(
         delete(CustomerLink)
         .where(CustomerLink.tenant_id == tenant_id, CustomerLink.pos_customer_id == str(pos_id))
         .execution_options(synchronize_session="fetch")
-    )
+    ))
     return result.rowcount or 0
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -92,6 +92,7 @@ def index_customers(
 @functools.cache
 def _upsert_statement(dialect: str) -> Any:
     """Built once per dialect: building the ON CONFLICT statement cost as much as running it."""
+    stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         stmt = postgresql.insert(_TABLE)
         oldest = func.least(_TABLE.c.age_key, stmt.excluded.age_key)
@@ -168,12 +169,12 @@ def get_entry(session: Session, tenant_id: int, pos_id: str) -> PosIndexEntry | 
 
 def mark_status(session: Session, tenant_id: int, pos_id: str, status: PosStatus | str) -> bool:
     """Record a status seen outside a full read (e.g. a linked customer found archived); False if not indexed."""
-    result = session.execute(
+    result = cast(CursorResult, session.execute(
         update(PosIndexEntry)
         .where(PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id == pos_id)
         .values(status=PosStatus(status).value, last_seen_at=datetime.now(UTC))
         .execution_options(synchronize_session=False)
-    )
+    ))
     return bool(result.rowcount)
 
 
@@ -184,10 +185,10 @@ def forget(session: Session, tenant_id: int, pos_ids: Iterable[str]) -> int:
         return 0
     deleted = 0
     for start in range(0, len(ids), 500):  # stays under SQLite's bound-parameter limit
-        result = session.execute(
+        result = cast(CursorResult, session.execute(
             delete(PosIndexEntry)
             .where(PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id.in_(ids[start : start + 500]))
             .execution_options(synchronize_session=False)
-        )
+        ))
         deleted += result.rowcount or 0
     return deleted

@@ -233,7 +233,7 @@ class CustomerSchema(_Lenient):
             billing_address=data["default_address"],
             email_consent=email_consent[0] if email_consent else None,
             sms_consent=sms_consent[0] if sms_consent else None,
-            tags=data["tags"] or (),
+            tags=TagList(data["tags"] or ()),
         )
         return ShopifyCustomer(
             id=data["id"],

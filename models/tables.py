@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -38,6 +39,9 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
+    if TYPE_CHECKING:  # every model here maps a Table (SQLAlchemy types `__table__` as any FromClause)
+        __table__: ClassVar[Table]
+
     metadata = MetaData(
         naming_convention={
             "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -202,7 +202,7 @@ class ContextCache:
     def __init__(self) -> None:
         self._held: dict[tuple[object, int, str], tuple[datetime, TenantContext]] = {}
 
-    def get(self, session: Session, tenant_id: int, version: datetime, key: str) -> TenantContext:
+    def get(self, session: Session, tenant_id: int, version: datetime | None, key: str) -> TenantContext:
         slot = (session.get_bind(), tenant_id, key)
         held = self._held.get(slot)
         if held is not None and held[0] == version:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from possync.models.tables import PosKind, Tenant
 from possync.models.tenants import TenantSettings
@@ -37,7 +38,7 @@ POS = Destination(
     frozenset({"orders/create", "orders/updated", "refunds/create", "customers/create", "customers/update",
                *CONSENT_TOPICS}),
     present=lambda tenant: bool(tenant.pos_kind),
-    shared_queue=lambda tenant: PosKind(tenant.pos_kind).queue,
+    shared_queue=lambda tenant: PosKind(cast(str, tenant.pos_kind)).queue,  # asked only when `present`
 )
 # Refunds and order edits change nothing the CRM holds (SPEC rule 40).
 CRM = Destination(

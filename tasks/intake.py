@@ -172,7 +172,7 @@ def fail_event(event_id: int, exc: BaseException) -> None:
 
 
 @app.task(name="possync.intake.process_event", bind=True, max_retries=None)
-def process_event(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
+def process_event(self, event_id: int) -> None:
     try:
         with db_session() as session:
             starts = handle_event(session, event_id)

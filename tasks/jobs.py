@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, insert, select, update
+from sqlalchemy import Executable, Insert, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from possync.models.tables import JobStatus, SyncAttempt, SyncJob
@@ -176,7 +176,7 @@ def _save_statements(dialect: str, attempt_count: int, supersede: bool) -> tuple
                   .values({name: bindparam(f"p_{name}") for name in (*_MUTABLE, "updated_at")}))
     # One single-row INSERT per attempt: SQLAlchemy cannot cache the compiled form of a multi-row VALUES,
     # and compiling it anew for every save cost more than all the step's other SQL.
-    others = [insert(_ATTEMPTS).values(job_id=bindparam("p_id"),
+    others: list[Insert | Update] = [insert(_ATTEMPTS).values(job_id=bindparam("p_id"),
                                        **{column: bindparam(f"p_a{index}_{column}") for column in _ATTEMPT_COLUMNS})
               for index in range(attempt_count)]
     if supersede:

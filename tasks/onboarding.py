@@ -142,7 +142,7 @@ def _iso(value: datetime | None) -> str | None:
 
 # --- running it ---------------------------------------------------------------------------------------------
 Wait = Callable[[RateLimitedError], None]
-PageDone = Callable[[PosImport], None]
+PageDone = Callable[[PosImport], object]  # its result is not used
 
 
 def run_import(session: Session, tenant: TenantContext, make_adapter: Callable[[], PosAdapter], *,
@@ -333,7 +333,7 @@ def _give_slot_back(exc: RateLimitedError) -> None:
 
 
 @app.task(bind=True, name="possync.onboarding.import_pos_customers", max_retries=None)
-def import_pos_customers(self, tenant_id: int, held_turn: float | None = None,  # type: ignore[no-untyped-def]
+def import_pos_customers(self, tenant_id: int, held_turn: float | None = None,
                          failures: int = 0) -> None:
     """The import in a worker: a rate-limit wait sends the task again with its turn (the slot is freed)."""
     settings = get_settings()

@@ -200,7 +200,11 @@ def _last_round(tenant_id: int) -> tuple[float, float]:
 
 def _note_round(tenant_id: int, **values: str) -> None:
     key = _round_key(tenant_id)
-    redis_client().pipeline().hset(key, mapping=values).expire(key, 86400).execute()
+    pipe = redis_client().pipeline()
+    for name, value in values.items():
+        pipe.hset(key, name, value)
+    pipe.expire(key, 86400)
+    pipe.execute()
 
 
 def catch_up(session: Session, tenant: TenantContext, adapter: PosAdapter, since: float) -> None:
@@ -341,7 +345,7 @@ def start_polls(tenant_ids: list[int]) -> None:
 
 
 @app.task(bind=True, name="possync.poll.poll_pos_changes", max_retries=None)
-def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> None:  # type: ignore[no-untyped-def]
+def poll_pos_changes(self, tenant_id: int, held_turn: float | None = None) -> None:
 
     settings = get_settings()
     redis_client().delete(f"{settings.redis_key_prefix}poll-queued:{tenant_id}")

@@ -100,4 +100,4 @@ def claim(tenant_id: int, shopify_id: str, job_id: int) -> bool:
     if client.set(key, str(job_id), nx=True, ex=CLAIM_SECONDS):
         return True
     holder = client.get(key)
-    return holder is not None and holder.decode() == str(job_id)
+    return holder is not None and (holder.decode() if isinstance(holder, bytes) else holder) == str(job_id)

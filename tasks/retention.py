@@ -80,7 +80,7 @@ def prune(engine: Engine, older_than_days: int, *, batch: int = BATCH_IDS, now: 
     return result
 
 
-def _walk(engine: Engine, table, statement, born, cutoff: datetime, batch: int):  # type: ignore[no-untyped-def]
+def _walk(engine: Engine, table, statement, born, cutoff: datetime, batch: int):
     """(rows deleted, seconds) per batch, over id ranges from the oldest row to the first one born after `cutoff`.
 
     Ids grow with the row's creation time, so no older row sits past that one. Empty ranges are skipped

@@ -292,7 +292,7 @@ def upsert_pos_customer(ctx: StepContext) -> dict[str, Any]:
         contradicted = bool(link.contradicted) if link is not None and link.pos_customer_id == pos_id \
             else bool(context.get(CONTRADICTED))
         read_at = float(context.get(POS_READ_AT) or 0.0)
-        if current is not None and (kept := _newer_reading(ctx, pos_id, read_at)) is not None:
+        if current is not None and pos_id is not None and (kept := _newer_reading(ctx, pos_id, read_at)) is not None:
             # possync wrote this customer (or another job read it) after this job's reading, which is stale:
             # the newer one is current. Nothing left to write on it costs nothing; else read again, here.
             current, vendor_state, read_at = kept.pos.customer, kept.pos.vendor_state, kept.at

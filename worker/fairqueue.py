@@ -146,7 +146,7 @@ class FairQueues:
         return Backlog(int(in_line), int(waiting), int(running))
 
     def queues(self) -> list[str]:
-        return sorted(q.decode() for q in self.client.smembers(self.registry))
+        return sorted(q.decode() if isinstance(q, bytes) else q for q in self.client.smembers(self.registry))
 
 
 @dataclass(frozen=True)

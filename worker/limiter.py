@@ -119,7 +119,7 @@ class RateLimiter:
         whatever the windows say (the later requests of one operation); it still counts.
         """
         keys = [self._window_key(bucket, w) for w in windows] + [self._keys(bucket)[1]]
-        args: list[object] = [self._now_ms(), uuid.uuid4().hex, "1" if on_credit else "0"]
+        args: list[int | str] = [self._now_ms(), uuid.uuid4().hex, "1" if on_credit else "0"]
         for window in windows:
             args += [window.limit, round((window.seconds + window.margin) * 1000)]
         wait_ms = int(self._windows(keys=keys, args=args))

@@ -48,7 +48,8 @@ class PipelineCollector(Collector):
             if count.kind == "event":
                 events.add_metric([name, count.status or EventStatus.RECEIVED], count.n)
                 continue
-            key = (name, pos, count.direction, count.status, count.outcome)
+            # pos None: a CRM-only tenant (a None label value fails the whole scrape)
+            key: tuple[str, ...] = (name, pos or "", count.direction, count.status, count.outcome)
             jobs_by_key[key] = jobs_by_key.get(key, 0) + count.n
             if count.status == JobStatus.FAILED.value:
                 failed_by_tenant[count.tenant_id] += count.n
@@ -66,8 +67,8 @@ class PipelineCollector(Collector):
         # What KEDA scales on (deploy/k8s/3*-scaledobject.yaml): steps waiting on a due time are left out.
         ready = GaugeMetricFamily("possync_queue_ready", "Messages for a queue ready to run now: in the broker's "
                                   "list and in line in its fair lines", labels=["queue"])
-        for queue, count in (self.queue_depths() if self.queue_depths else {}).items():
-            depth.add_metric([queue], count.total)
-            ready.add_metric([queue], count.ready)
+        for queue, messages in (self.queue_depths() if self.queue_depths else {}).items():
+            depth.add_metric([queue], messages.total)
+            ready.add_metric([queue], messages.ready)
         yield depth
         yield ready

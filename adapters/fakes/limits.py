@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -22,7 +23,7 @@ class LeakyBucket:
     requests after it get 429 until the level has dropped.
     """
 
-    def __init__(self, capacity: float, drip_per_second: float, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, capacity: float, drip_per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = capacity
         self.drip = drip_per_second
         self.level = 0.0
@@ -48,7 +49,7 @@ class LeakyBucket:
 class WindowLimit:
     """X-Series style: at most `limit` requests per fixed window of `window_seconds`."""
 
-    def __init__(self, limit: int, window_seconds: float, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, limit: int, window_seconds: float, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
         self.window = window_seconds
         self._clock = clock

@@ -120,8 +120,8 @@ class FreshsalesAdapter:
                         if s.get("lifecycle_stage_id") == stage_id]
             by_name = {str(s.get("name", "")).lower(): s.get("id") for s in statuses}
             for status in STATUSES:
-                if by_name.get(status.lower()) is not None:
-                    status_ids[status] = by_name[status.lower()]
+                if (status_id := by_name.get(status.lower())) is not None:
+                    status_ids[status] = status_id
                 else:
                     missing.append({"what": "contact status", "label": f"{LIFECYCLE_STAGE}: {status}",
                                     "type": "contact status"})

@@ -130,7 +130,7 @@ def contact_payload(customer: ShopifyCustomer, schema: CrmSchema, *, store_name:
     values[contract.SMS_SUBSCRIPTION_KEY] = sms
     values[contract.WHATSAPP_SUBSCRIPTION_KEY] = sms
     status = contact_status(customer)
-    if schema.lifecycle_stage_id is not None and status in schema.status_ids:
+    if schema.lifecycle_stage_id is not None and status is not None and status in schema.status_ids:
         values["lifecycle_stage_id"] = schema.lifecycle_stage_id
         values["contact_status_id"] = schema.status_ids[status]
     if first_write and schema.lead_source_id is not None:

@@ -52,7 +52,7 @@ class HeartlandAdapter(PosAdapter):
         *,
         per_page: int = DEFAULT_PER_PAGE,
     ) -> None:
-        self.client = client
+        self.client: HeartlandClient = client
         self.fields = custom_fields or CustomFields()
         self.capabilities: Capabilities = mapping.capabilities_for(self.fields)
         self.per_page = per_page
@@ -277,8 +277,7 @@ class HeartlandAdapter(PosAdapter):
         move the other kind too): a new address is created and linked instead. The main address follows
         billing, as the Shopify default address is the POS main (billing) address (SPEC rule 16).
         """
-        wanted = {k: _present(changes.get(k)) for k in ADDRESS_KINDS}
-        wanted = {k: v for k, v in wanted.items() if v is not None}
+        wanted = {k: v for k in ADDRESS_KINDS if (v := _present(changes.get(k))) is not None}
         if not wanted:
             return False
         main_id = mapping.optional_id(record.get("address_id"), "address_id")

@@ -155,7 +155,7 @@ def customer_from_record(record: Any, fields: CustomFields) -> PosCustomer:
         shipping_address=address_from_json(shipping, "shipping_address"),
         email_consent=consent(fields.email_opt_in),
         sms_consent=consent(fields.sms_opt_in),
-        tags=parse_tags(custom.get(fields.tags)) if fields.tags else (),
+        tags=parse_tags(custom.get(fields.tags)) if fields.tags else Tags(),
     )
     return PosCustomer(pos_id=pos_id, status=status, customer=customer, created_at=created_at, updated_at=updated_at)
 

@@ -50,7 +50,7 @@ class LightspeedRAdapter(PosAdapter):
     capabilities = CAPABILITIES
 
     def __init__(self, client: LightspeedRClient, settings: TenantSettings) -> None:
-        self.client = client
+        self.client: LightspeedRClient = client
         self.settings = settings
         self.stats = client.stats
 

@@ -123,7 +123,7 @@ class LightspeedRClient(VendorHttpClient):
             resolution = resolve(self.error_table, exc)
             raise RetryableError(f"token refresh: {resolution.reason}", vendor=self.vendor, endpoint=endpoint) from exc
         self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
-        common = {"vendor": self.vendor, "endpoint": endpoint, "http_status": response.status_code}
+        common: dict[str, Any] = {"vendor": self.vendor, "endpoint": endpoint, "http_status": response.status_code}
         if response.status_code in (400, 401, 403):
             code = _oauth_error_code(response)
             raise AuthenticationError(

@@ -115,7 +115,7 @@ class ShopifyClient(VendorHttpClient):
         cost = _cost(payload)
         self.refund = self._refund(cost, response.status_code)
         status = cost.get("throttleStatus") if cost else None
-        if not isinstance(status, dict):
+        if not cost or not isinstance(status, dict):
             return RateLimitInfo(retry_after=retry_after) if retry_after is not None else None
         try:
             maximum = float(status["maximumAvailable"])
@@ -160,7 +160,7 @@ class ShopifyClient(VendorHttpClient):
         return data
 
     def _graphql_error(self, errors: Any, payload: dict[str, Any], endpoint: str) -> Exception:
-        common = {"vendor": self.vendor, "endpoint": endpoint, "http_status": 200}
+        common: dict[str, Any] = {"vendor": self.vendor, "endpoint": endpoint, "http_status": 200}
         if not isinstance(errors, list):  # REST-style `{"errors": "..."}` (e.g. an invalid token with 200)
             return FatalError(str(errors)[:200], **common)
         codes = [str(((e or {}).get("extensions") or {}).get("code") or "") for e in errors if isinstance(e, dict)]

@@ -56,7 +56,7 @@ def protect_metrics() -> None:
     if not getattr(monitor.Metrics.get, "possync_protected", False):
         protected = authenticated(monitor.Metrics.get)
         protected.possync_protected = True  # type: ignore[attr-defined]
-        monitor.Metrics.get = protected  # type: ignore[method-assign]
+        monitor.Metrics.get = protected
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -151,7 +151,7 @@ def replay(job_ids: tuple[int, ...], all_failed: bool, tenant: str | None) -> No
     if all_failed:
         with db_session() as session:
             total = len(failed_jobs(session))
-    with click.progressbar(length=max(total, 1), label="replaying", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=max(total, 1), label="replaying", file=sys.stderr) as bar:
         counts = do_replay(job_ids, all_failed=all_failed, tenant=tenant, progress=bar.update)
     click.echo(f"replayed {counts['replayed']}, skipped {counts['skipped']} (not failed), missing {counts['missing']}")
 

@@ -233,7 +233,8 @@ class Day:
         for day in self.days:
             job = self.expect_outcome(day, "Ava orders after archive", "created")
             new_id = job.context.get("pos_id") if job else None
-            self.check(day, "Ava's new POS customer is not the archived one", new_id and new_id != day.pos_ids["Ava"],
+            fresh = bool(new_id and new_id != day.pos_ids["Ava"])
+            self.check(day, "Ava's new POS customer is not the archived one", fresh,
                        f"{day.pos_ids['Ava']} -> {new_id}")
 
     def pos_edit(self) -> None:

@@ -65,7 +65,7 @@ class RequestFraming:
         self._chunked = False
         self._chunk = 0  # the next chunk's size line
         self._chunk_total = 0
-        self._state = INCOMPLETE, None
+        self._state: tuple[str, bytes | None] = INCOMPLETE, None
         if data:
             self.feed(data)
 

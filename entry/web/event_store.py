@@ -25,7 +25,7 @@ from possync.models.db import UNAVAILABLE_ERRORS, get_engine
 from possync.models.tables import EventStatus, InboundEvent
 
 # Any refusal of the database answers 503 here, not only the transient ones (the sender retries).
-DB_ERRORS = (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS)
+DB_ERRORS: tuple[type[Exception], ...] = (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS)
 _TABLE = InboundEvent.__table__
 
 

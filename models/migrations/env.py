@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -19,7 +21,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    connectable = config.attributes.get("connection")
+    connectable: Any = config.attributes.get("connection")  # a Connection (tests, `migrate`) or None
     if connectable is None:
         connectable = engine_from_config(config.get_section(config.config_ini_section, {}),
                                          prefix="sqlalchemy.", poolclass=pool.NullPool, hide_parameters=True)

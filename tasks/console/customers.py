@@ -103,7 +103,7 @@ def search(session: Session, query: str) -> list[Found]:
     return list(found.values())
 
 
-def _pos_of(session: Session, tenant_id: int, shopify_id: str) -> str | None:
+def _pos_of(session: Session, tenant_id: int, shopify_id: str | None) -> str | None:
     return session.scalar(select(CustomerLink.pos_customer_id).where(
         CustomerLink.tenant_id == tenant_id, CustomerLink.shopify_customer_id == shopify_id))
 

@@ -36,6 +36,7 @@ def ambiguous(session: Session, tenant_id: int | None = None, limit: int = PAGE_
         if len(latest) < limit:
             latest.setdefault((job_tenant, subject), (job_id, [str(c) for c in candidates or []]))
     subjects = {subject for _, subject in latest if subject}
+    linked: dict[tuple[int, str | None], str]
     linked = {(t, shopify_id): pos_id for t, shopify_id, pos_id in session.execute(
         select(CustomerLink.tenant_id, CustomerLink.shopify_customer_id, CustomerLink.pos_customer_id)
         .where(CustomerLink.tenant_id.in_({t for t, _ in latest}), CustomerLink.shopify_customer_id.in_(subjects)))

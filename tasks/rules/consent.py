@@ -21,7 +21,7 @@ from possync.models.customer import Consent, ConsentState
 # Shopify consent state -> the POS opt-in flag. Only a confirmed subscription is an opt-in: `pending`
 # is an unconfirmed double opt-in; `redacted` (privacy erasure) and `invalid` (undeliverable) are never
 # marketed to.
-POS_OPT_IN: dict[ConsentState, bool] = {
+POS_OPT_IN: dict[str, bool] = {  # keyed by ConsentState, a StrEnum: plain strings find it too
     ConsentState.SUBSCRIBED: True,
     ConsentState.PENDING: False,
     ConsentState.NOT_SUBSCRIBED: False,

@@ -176,7 +176,8 @@ def find_match(
         return NO_MATCH  # no email and no phone: nothing to look up or search for, so a new customer
     wanted = email_key(customer.email)
     near: NearMatch | None = None
-    rows = lookup(session, tenant_id, **{f"{kind}_key": key for kind, key in keys})
+    by_kind = dict(keys)
+    rows = lookup(session, tenant_id, email_key=by_kind.get("email"), phone_key=by_kind.get("phone"))
     for kind, key in keys:
         entries = [row for row in rows if getattr(row, f"{kind}_key") == key]
         result = choose_with_conflicts(entries, via="index", matched_on=kind, wanted_email_key=wanted,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row
+from sqlalchemy import Row as StoredRow
 from sqlalchemy.orm import Session
 
 from possync.models import military
@@ -30,7 +30,7 @@ from possync.tasks.shipstation import tags as tag_rules
 from possync.tasks.shipstation.columns import ONE_NAME, RECORD_FIELDS, REQUIRED, TAG_SEPARATOR, Header
 
 Action = Literal["create", "update"]
-Held = ShipStationRecord | Row[Any]  # a record as stored: an ORM object or a plain row of its columns
+Held = ShipStationRecord | StoredRow[Any]  # a record as stored: an ORM object or a plain row of its columns
 
 
 @dataclass(frozen=True)

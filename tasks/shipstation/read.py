@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import methodcaller
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -79,7 +80,7 @@ def _read(session: Session, state: ShipStationRead, since: datetime | None, summ
     newest = since
     page_number, done = 1, False
     while not done:
-        page = call(lambda client, n=page_number: client.list_customers(n, page_size))
+        page = call(methodcaller("list_customers", page_number, page_size))
         fresh = [c for c in page.customers if since is None or c.modify_date is None or c.modify_date >= since]
         shipstation.store(session, tenant_id, fresh, region)
         stamps = [c.modify_date for c in fresh if c.modify_date is not None]

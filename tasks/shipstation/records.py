@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, String, any_, bindparam, delete, or_, select
+from sqlalchemy import CursorResult, Row, String, any_, bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -156,6 +156,6 @@ def forget(session: Session, tenant_id: int, customer_ids: Iterable[str]) -> int
     ids = list(customer_ids)
     if not ids:
         return 0
-    result = session.execute(delete(ShipStationRecord).where(ShipStationRecord.tenant_id == tenant_id,
-                                                             ShipStationRecord.customer_id.in_(ids)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = cast(CursorResult, session.execute(delete(ShipStationRecord).where(
+        ShipStationRecord.tenant_id == tenant_id, ShipStationRecord.customer_id.in_(ids))))
+    return int(result.rowcount or 0)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from possync.models.db import get_engine
-from possync.models.tables import EventStatus, JobStatus
+from possync.models.tables import EventStatus, JobStatus, Tenant
 from possync.tasks import jobs
 from possync.tasks.retention import prune
 from possync.worker.pipeline_metrics import PipelineCollector
@@ -60,3 +61,14 @@ def test_queue_ready_counts_the_fair_lines_that_keda_scales_on(db_url: str, acti
     assert f'possync_queue_ready{{queue="{queue}"}} 10.0' in text
     assert f'possync_queue_depth{{queue="{queue}"}} 15.0' in text  # the three dispatched count as running too
     assert 'possync_queue_ready{queue="pos.lightspeed_r"} 0.0' in text
+
+
+def test_a_tenant_without_a_pos_is_scraped_with_an_empty_pos_label(session: Session, db_url: str) -> None:
+    # A CRM-only tenant (pos_kind None): a None label value made the whole scrape fail (found by mypy).
+    tenant = make_tenant(session, "crm-only")
+    session.execute(update(Tenant).where(Tenant.id == tenant).values(pos_kind=None))
+    now = jobs.now()
+    add_job(session, tenant, "s", JobStatus.SUCCEEDED.value, now, now)
+    session.commit()
+    assert ('possync_sync_jobs{direction="shopify_to_pos",outcome="",pos="",status="succeeded",'
+            'tenant="crm-only"} 1.0') in scrape(db_url)

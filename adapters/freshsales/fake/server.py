@@ -83,7 +83,7 @@ class FakeFreshsales(FakeVendorServer):
 
     def add_stage(self, name: str, statuses: Iterable[str]) -> int:
         with self.lock:
-            stage = {"id": next(self._ids), "name": name}
+            stage: dict[str, Any] = {"id": next(self._ids), "name": name}
             self.stages.append(stage)
             for status in statuses:
                 self.statuses.append({"id": next(self._ids), "name": status, "lifecycle_stage_id": stage["id"]})

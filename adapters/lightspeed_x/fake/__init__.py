@@ -458,7 +458,7 @@ class FakeServer(FakeVendorServer):
         with self.lock:
             if any(w["url"] == body["url"] and w["type"] == body["type"] for w in self.webhooks.values()):
                 return _error(409, "Conflict", message="A webhook with this type and url already exists")
-            hook = {
+            hook: dict[str, Any] = {
                 "id": self._new_id(),
                 "retailer_id": DEFAULT_GROUP_ID,
                 "type": body["type"],

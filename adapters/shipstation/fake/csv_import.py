@@ -75,8 +75,8 @@ def _apply(fake: FakeShipStation, row: dict[str, str], update_existing: bool, re
             report.not_updatable.append(username)
             return
         name = row["Full Name"] or " ".join(p for p in (row["First Name"], row["Last Name"]) if p) or None
-        customer_id = fake.add_customer(name=name, username=username, tags=_tags(row["Tags"]),
-                                        **{_arg(f): row[c] or None for c, f in COLUMN_FIELD.items()})
+        columns: dict[str, Any] = {_arg(f): row[c] or None for c, f in COLUMN_FIELD.items()}
+        customer_id = fake.add_customer(name=name, username=username, tags=_tags(row["Tags"]), **columns)
         report.created.append(customer_id)
 
 

@@ -393,7 +393,7 @@ class FakeShopify(FakeVendorServer):
         """One GraphQL request: dispatch, cost accounting and the response envelope."""
         name = operation or _root_operation(query)
         handler = getattr(self, f"_op_{name}", None) if name else None
-        if handler is None:
+        if handler is None or not name:
             error = GraphQLError(
                 f"Field '{name or '?'}' doesn't exist on type 'QueryRoot'", "undefinedField", fieldName=name
             )
@@ -505,11 +505,12 @@ class FakeShopify(FakeVendorServer):
         try:
             if value.get("id"):
                 raise RefusedError(user_error(["id"], "Id must not be given when creating a customer"))
-            record = {"id": None, "orders_count": 0, "amount_spent": "0.0", "state": "DISABLED", "tags": [],
-                      "addresses": [], "metafields": {}, "note": None, "merge_blockers": [],
-                      "first_name": None, "last_name": None, "email": None,
-                      "phone": None, "email_consent": _consent_record("NOT_SUBSCRIBED", None),
-                      "sms_consent": _consent_record("NOT_SUBSCRIBED", None)}
+            record: dict[str, Any] = {
+                "id": None, "orders_count": 0, "amount_spent": "0.0", "state": "DISABLED", "tags": [],
+                "addresses": [], "metafields": {}, "note": None, "merge_blockers": [],
+                "first_name": None, "last_name": None, "email": None,
+                "phone": None, "email_consent": _consent_record("NOT_SUBSCRIBED", None),
+                "sms_consent": _consent_record("NOT_SUBSCRIBED", None)}
             self._apply_input(record, value)
             if not (record["email"] or record["phone"] or record["first_name"] or record["last_name"]):
                 raise RefusedError(user_error(None, "A name, phone number, or email address must be present"))

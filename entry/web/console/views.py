@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response  # what redirect() returns; Flask's own Response derives from it
 
 from possync.entry.web.console import security
 from possync.models.db import session_scope
@@ -165,7 +166,8 @@ def replay_all() -> Response:
         filters, shown = _filters(db, request.form)
         ids = failures.failed_ids(db, filters)
     _replay(ids, "replay of every failed sync shown")
-    return redirect(url_for("console.failed_page", **{k: v for k, v in shown.items() if v}))
+    query: dict[str, Any] = {k: v for k, v in shown.items() if v}
+    return redirect(url_for("console.failed_page", **query))
 
 
 # --- a customer's story ------------------------------------------------------------------------------
