@@ -15,10 +15,12 @@ from possync.worker.logging import bind_job, configure_logging, get_logger, mask
 
 @pytest.fixture(autouse=True)
 def unconfigured() -> Iterator[None]:
-    """Each test sees only what its own `configure_logging` set (structlog's configuration is process-wide)."""
+    """Each test sees only what its own `configure_logging` set (structlog's configuration is process-wide);
+    the tests after it get back what was there before."""
+    saved = structlog.get_config()
     structlog.reset_defaults()
     yield
-    structlog.reset_defaults()
+    structlog.configure(**saved)
     structlog.contextvars.clear_contextvars()
 
 
