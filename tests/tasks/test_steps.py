@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from possync.adapters.shopify.webhooks import customer_payload, order_payload, refund_payload
 from possync.models import links
 from possync.models.customer import Consent, ConsentState, Customer
+from possync.models.near_matches import near_matches
 from possync.models.tables import CustomerLink, InboundEvent, PosIndexEntry, SyncJob, Tenant
 from possync.models.tenants import load_context
 from possync.tasks import intake, jobs, onboarding, readings, steps
@@ -174,6 +175,21 @@ def test_rule_11_an_ambiguous_match_takes_the_oldest_and_is_recorded_and_counted
     assert resolved.context["pos_id"] == oldest and sorted(resolved.context["candidates"]) == sorted([oldest, newer])
     [row] = [r for r in status() if r["tenant"] == shop.name]
     assert row["ambiguous_matches"] == 1
+
+
+@pytest.mark.parametrize("decision", ["new", "update"])
+def test_rule_10_a_phone_match_with_another_email_is_recorded_and_shown_on_the_job(  # type: ignore[no-untyped-def]
+        shops, session: Session, db_url: str, decision: str) -> None:
+    shop, [victim] = imported(shops, records=[{"first_name": "Vic", "last_name": "Tim", "email": "victim@example.com",
+                                               "phone": "(613) 555-1212"}], settings={"conflicting_match": decision})
+    customer_id = shop.shopify.add_customer("Mal", "Lory", "attacker@evil.test", "+16135551212")
+    job_id = job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+    run(db_url, job_id, "fetch_customer", "resolve_match")
+    shown = {"pos_id": victim, "matched_on": "phone", "differs": "email", "decision": decision}
+    assert job(session, job_id).context["near_match"] == shown
+    [near] = near_matches(session, shop.tenant_id)
+    assert (near.direction, near.shopify_customer_id, near.pos_customer_id, near.matched_on, near.differs,
+            near.decision, near.job_id) == ("shopify_to_pos", customer_id, victim, "phone", "email", decision, job_id)
 
 
 # --- default_customer_fallback -------------------------------------------------------------------

@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from possync.worker.logging import bind_job, configure_logging, get_logger, mask_text
+
+
+@pytest.fixture(autouse=True)
+def unconfigured() -> Iterator[None]:
+    """Each test sees only what its own `configure_logging` set (structlog's configuration is process-wide);
+    the tests after it get back what was there before."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    structlog.configure(**saved)
+    structlog.contextvars.clear_contextvars()
+
+
+def last_line(capsys) -> str:  # type: ignore[no-untyped-def]
+    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_emails_and_phones_are_masked() -> None:
@@ -70,3 +88,46 @@ def test_an_email_and_a_phone_in_the_message_itself_are_masked(capsys) -> None: 
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert json.loads(line)["event"] == "no POS customer for j***@e***.com or ***1212"
     assert "jane.doe" not in line and "613-555" not in line
+
+
+@pytest.mark.parametrize(("phone", "masked"), [("+1 613 555 12 12", "***1212"), ("(613) 555-12.12", "***1212")])
+def test_a_phone_keeps_only_its_last_four_digits_whatever_separates_them(phone: str, masked: str) -> None:
+    assert mask_text(f"phone {phone}") == f"phone {masked}"
+
+
+def test_lists_are_masked_item_by_item_and_an_empty_name_stays_empty(capsys) -> None:  # type: ignore[no-untyped-def]
+    configure_logging("json", logging.INFO)
+    get_logger("possync.test").info("candidates", emails=["jane@example.com", "joe@example.org"], first_name="")
+    record = json.loads(last_line(capsys))
+    assert record["emails"] == ["j***@e***.com", "j***@e***.org"] and record["first_name"] == ""
+
+
+def test_by_default_lines_are_json_stamped_in_utc_iso(capsys) -> None:  # type: ignore[no-untyped-def]
+    configure_logging()
+    get_logger("possync.test").info("started")
+    record = json.loads(last_line(capsys))
+    assert record["event"] == "started" and record["level"] == "info" and record["logger"] == "possync.test"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", record["timestamp"]), record["timestamp"]
+
+
+def test_the_console_format_is_not_json_and_still_masked(capsys) -> None:  # type: ignore[no-untyped-def]
+    configure_logging("console", logging.INFO)
+    get_logger("possync.test").info("matched", email="jane@example.com")
+    line = last_line(capsys)
+    assert not line.startswith("{") and "matched" in line and "j***@e***.com" in line and "jane@" not in line
+
+
+def test_a_library_logging_through_the_standard_library_is_masked_too(capsys) -> None:  # type: ignore[no-untyped-def]
+    """Rule 30 holds for lines possync does not write itself (celery, kombu, sqlalchemy use `logging`)."""
+    configure_logging("json", logging.INFO)
+    logging.getLogger("celery.worker").info("task for %s failed", "jane@example.com")
+    record = json.loads(last_line(capsys))
+    assert record["event"] == "task for j***@e***.com failed" and record["logger"] == "celery.worker"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", record["timestamp"])
+
+
+def test_the_level_given_filters_lines(capsys) -> None:  # type: ignore[no-untyped-def]
+    configure_logging("json", logging.WARNING)
+    get_logger("possync.test").info("quiet")
+    get_logger("possync.test").warning("loud")
+    assert [json.loads(line)["event"] for line in capsys.readouterr().err.strip().splitlines()] == ["loud"]

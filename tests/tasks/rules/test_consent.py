@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -102,3 +102,11 @@ def test_rule_26_a_tie_of_consent_updated_at_opts_out_never_in() -> None:
     assert merge_consent(Consent(S.SUBSCRIBED, T0), pos_flag_consent(False, T0)) is None
     assert consent_for_shopify(pos_flag_consent(False, T0), Consent(S.SUBSCRIBED, T0)) == Consent(S.UNSUBSCRIBED, T0)
     assert consent_for_shopify(pos_flag_consent(True, T0), Consent(S.UNSUBSCRIBED, T0)) is None
+
+
+def test_rule_26_stamps_are_compared_as_instants_whatever_their_offset() -> None:
+    """10:00 in Ottawa (15:00 UTC) is newer than 12:00 UTC; a naive stamp is taken as UTC."""
+    ottawa = timezone(timedelta(hours=-5))
+    subscribed = Consent(S.SUBSCRIBED, datetime(2025, 1, 1, 10, tzinfo=ottawa))
+    assert merge_consent(subscribed, pos_flag_consent(False, datetime(2025, 1, 1, 12, tzinfo=UTC))) == subscribed
+    assert merge_consent(subscribed, pos_flag_consent(False, datetime(2025, 1, 1, 16))) is None

@@ -103,3 +103,26 @@ def test_rule_25_consent_goes_through_merge_consent() -> None:
     assert diff(unsub, STORED) == {"email_consent": Consent(ConsentState.UNSUBSCRIBED, later)}
     stale_sub = DESIRED.replace(sms_consent=Consent(ConsentState.SUBSCRIBED, T0 - timedelta(days=1)))
     assert diff(stale_sub, STORED) == {}  # rule 26: older data never re-subscribes
+
+
+def test_rules_20_21_a_skipped_field_never_stops_the_fields_after_it() -> None:
+    """Kept names (rule 20), a blank value (rule 21) and agreeing tags are skipped, each field on its own."""
+    moved = Address("9 Elm St", None, "Kanata", "ON", "K2K 1A1", "CA")
+    changed = Customer(first_name="Janet", last_name="Smith", email="jane.roe@example.com", phone=None,
+                       birthday=date(1991, 6, 1), billing_address=moved, shipping_address=moved,
+                       tags=("shopify",), sms_consent=Consent(ConsentState.SUBSCRIBED, T0 + timedelta(days=1)))
+    assert diff(changed, STORED, update_names=False) == {
+        "email": "jane.roe@example.com", "birthday": date(1991, 6, 1), "billing_address": moved,
+        "shipping_address": moved, "sms_consent": Consent(ConsentState.SUBSCRIBED, T0 + timedelta(days=1))}
+
+
+def test_rule_19_an_email_that_is_no_address_is_compared_as_typed() -> None:
+    """A POS may hold anything in its email field: the same text (up to case and spacing) is no change."""
+    assert diff(DESIRED.replace(email="Jane at Example"), STORED.replace(email=" jane  at example")) == {}
+    assert diff(DESIRED.replace(email="jane at example"), STORED.replace(email="jane@example")) == {
+        "email": "jane at example"}
+
+
+def test_rule_19_the_shipping_address_is_compared_like_the_billing_address() -> None:
+    restyled = Address("1  main st", "APT 4", "ottawa", "on", "k1a 0b1", "ca")
+    assert diff(DESIRED, STORED.replace(shipping_address=restyled)) == {}

@@ -60,3 +60,10 @@ def test_rule_50_a_full_shopify_tag_list_drops_the_new_tags_and_says_so() -> Non
     tags, dropped = shopify_tags_from_pos(POS.replace(tags=("Gold", "x" * 300)), full, account_name="acme")
     assert tags is None  # nothing Shopify could take: no write
     assert [d["reason"] for d in dropped] == ["more than 250 tags", "longer than 255 characters"]
+
+
+def test_rule_2_phones_are_compared_in_the_tenants_region() -> None:
+    """A London shop's `020 7946 0958` is Shopify's `+44 20 7946 0958`: nothing to send."""
+    pos, shopify = Customer(phone="020 7946 0958"), Customer(phone="+44 20 7946 0958")
+    assert shopify_changes_from_pos(pos, shopify, region="GB") == {}
+    assert shopify_changes_from_pos(pos, shopify, region="US") == {"phone": "020 7946 0958"}
