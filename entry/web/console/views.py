@@ -14,13 +14,14 @@ from werkzeug.wrappers import Response  # what redirect() returns; Flask's own R
 from possync.entry.web.console import security
 from possync.models.db import session_scope
 from possync.models.tables import SyncJob, Tenant
-from possync.models.tenants import get_tenant
+from possync.models.tenants import get_tenant, load_context
 from possync.tasks import duplicate_scan, operations
 from possync.tasks.console import audit, customers, failures, matches, tenants
 from possync.tasks.console.masking import mask_customer, mask_email, mask_phone
 from possync.tasks.destinations import destination_of
 from possync.tasks.onboarding import describe_progress, import_state
 from possync.tasks.poll import failure_reason
+from possync.tasks.shopify_duplicates import MergeRefusedError
 
 blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                       static_folder="static")
@@ -274,9 +275,6 @@ def scan_duplicates(tenant_name: str) -> Response:
 @blueprint.post("/matches/shopify-duplicates/<tenant_name>/merge")
 def merge_duplicates(tenant_name: str) -> Response:
     """`possync shopify duplicates --merge ID --into ID`: the same checks, merge and consent kept."""
-    from possync.models.tenants import load_context
-    from possync.tasks.shopify_duplicates import MergeRefusedError
-
     merged, into = request.form.get("merge", ""), request.form.get("into", "")
     with _db() as db:
         tenant = _tenant(db, tenant_name)
