@@ -78,6 +78,9 @@ class PosAdapter(abc.ABC):
     capabilities: Capabilities
     stats: RequestStats
     client: VendorHttpClient  # the pipeline wires its limiter and request counter to it
+    # Whether a change-poll customer carrying `vendor_state` is a reading an update may start from, so the
+    # POS index keeps it (issue #14). Off unless the adapter checked its list rows say so (Heartland).
+    change_rows_are_readings: bool = False
 
     @abc.abstractmethod
     def get_customer(self, pos_id: str) -> PosCustomer | None:

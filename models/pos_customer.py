@@ -32,3 +32,21 @@ class PosCustomer:
             return self.pos_id.rjust(20, "0")
         stamp = self.created_at.isoformat() if self.created_at else "9999"
         return f"~{stamp}|{self.pos_id}"[:64]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form, `vendor_state` included (kept readings, the index's whole records)."""
+        return {"pos_id": self.pos_id, "status": PosStatus(self.status).value, "customer": self.customer.to_json(),
+                "created_at": _stamp(self.created_at), "updated_at": _stamp(self.updated_at),
+                "vendor_state": self.vendor_state}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PosCustomer:
+        return cls(pos_id=str(data["pos_id"]), status=PosStatus(data["status"]),
+                   customer=Customer.from_json(data["customer"]),
+                   created_at=datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None,
+                   updated_at=datetime.fromisoformat(data["updated_at"]) if data.get("updated_at") else None,
+                   vendor_state=data.get("vendor_state"))
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

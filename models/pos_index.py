@@ -36,8 +36,14 @@ _EMAIL_KEY_MAX = 320
 _PHONE_KEY_MAX = 32
 
 
-def index_row(tenant_id: int, pos_customer: PosCustomer, region: str, seen_at: datetime) -> dict[str, Any]:
-    """The index row of one POS customer (exposed for bulk loaders and benchmarks)."""
+def index_row(tenant_id: int, pos_customer: PosCustomer, region: str, seen_at: datetime, *,
+              whole: bool = False) -> dict[str, Any]:
+    """The index row of one POS customer (exposed for bulk loaders and benchmarks).
+
+    `whole`: the reading comes in the order of the POS's changes (the import, the change poll): the row
+    keeps the record when the adapter marked it whole (`vendor_state`), else none. Other writers leave the
+    kept record as it is (`index_customers`).
+    """
     customer = pos_customer.customer
     email = make_email_key(customer.email)
     phone = make_phone_key(customer.phone, region)
@@ -49,6 +55,7 @@ def index_row(tenant_id: int, pos_customer: PosCustomer, region: str, seen_at: d
         "phone_key": phone if phone and len(phone) <= _PHONE_KEY_MAX else None,
         "status": PosStatus(pos_customer.status).value,
         "last_seen_at": seen_at,
+        "reading": pos_customer.to_json() if whole and pos_customer.vendor_state is not None else None,
     }
 
 
@@ -59,18 +66,19 @@ def index_customers(
     region: str,
     *,
     seen_at: datetime | None = None,
+    whole: bool = False,
 ) -> int:
     """Insert or refresh the index rows of these POS customers; returns how many rows were written.
 
-    The last reading of a customer wins for keys and status. The age key only ever moves to the
-    older value: a search result may lack `created_at` (age key `~9999|id`) and must not make an
-    old record look new, which would change which duplicate is "the oldest" (rule 11).
+    The last reading of a customer wins for keys and status (the whole record: see `index_row`). The age
+    key only ever moves to the older value: a search result may lack `created_at` (age key `~9999|id`)
+    and must not make an old record look new, which would change which duplicate is "the oldest" (rule 11).
     """
     seen_at = seen_at or datetime.now(UTC)
     rows: dict[str, dict[str, Any]] = {}
     for pos_customer in pos_customers:
         # One row per id per statement: PostgreSQL refuses to upsert the same key twice in one INSERT.
-        rows[pos_customer.pos_id] = index_row(tenant_id, pos_customer, region, seen_at)
+        rows[pos_customer.pos_id] = index_row(tenant_id, pos_customer, region, seen_at, whole=whole)
     if not rows:
         return 0
     # Rows in id order: two pages upserting overlapping customers then lock them in the same order
@@ -78,20 +86,25 @@ def index_customers(
     ordered = [rows[pos_id] for pos_id in sorted(rows)]
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):
-        _upsert_one_by_one(session, ordered)
+        _upsert_one_by_one(session, ordered, whole)
         return len(rows)
     if dialect == "postgresql":
         # With RETURNING, SQLAlchemy's "insertmanyvalues" sends the page as one multi-row INSERT, one round
         # trip (tests/models/test_pos_index.py); a plain executemany is a statement per row.
-        session.execute(_upsert_statement(dialect), ordered).all()
+        session.execute(_upsert_statement(dialect, whole), ordered).all()
     else:
-        session.execute(_upsert_statement(dialect), ordered)  # sqlite3's executemany stays in process
+        session.execute(_upsert_statement(dialect, whole), ordered)  # sqlite3's executemany stays in process
     return len(rows)
 
 
 @functools.cache
-def _upsert_statement(dialect: str) -> Any:
-    """Built once per dialect: building the ON CONFLICT statement cost as much as running it."""
+def _upsert_statement(dialect: str, whole: bool) -> Any:
+    """Built once per dialect: building the ON CONFLICT statement cost as much as running it.
+
+    Only the import and the change poll (`whole`) replace the kept record: a reading by id or a write's
+    answer may be older than the poll's (a slow read) and would make the index claim a stale record as
+    current. Theirs stays until the next poll, which sees any later write as a change.
+    """
     stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         stmt = postgresql.insert(_TABLE)
@@ -107,12 +120,13 @@ def _upsert_statement(dialect: str) -> Any:
             "phone_key": stmt.excluded.phone_key,
             "status": stmt.excluded.status,
             "last_seen_at": stmt.excluded.last_seen_at,
+            **({"reading": stmt.excluded.reading} if whole else {}),
         },
     )
     return stmt.returning(_TABLE.c.id) if dialect == "postgresql" else stmt
 
 
-def _upsert_one_by_one(session: Session, rows: list[dict[str, Any]]) -> None:
+def _upsert_one_by_one(session: Session, rows: list[dict[str, Any]], whole: bool) -> None:
     """Portable fallback for databases without ON CONFLICT (not used by PostgreSQL or SQLite)."""
     for row in rows:
         entry = session.scalar(
@@ -125,6 +139,8 @@ def _upsert_one_by_one(session: Session, rows: list[dict[str, Any]]) -> None:
             session.add(PosIndexEntry(**row))
             continue
         row = dict(row, age_key=min(entry.age_key, row["age_key"]))
+        if not whole:
+            row.pop("reading")
         for name, value in row.items():
             setattr(entry, name, value)
     session.flush()
@@ -159,6 +175,15 @@ def _lookup_statement(active_only: bool) -> Select[Any]:
     return stmt.order_by(_TABLE.c.age_key, _TABLE.c.pos_customer_id)
 
 
+def indexed_reading(session: Session, tenant_id: int, pos_id: str) -> PosCustomer | None:
+    """The whole record the import or the change poll last read of this customer, if the row keeps one."""
+    entry = get_entry(session, tenant_id, pos_id)
+    if entry is None or entry.reading is None or entry.status != PosStatus.ACTIVE.value:
+        return None
+    pos = PosCustomer.from_json(entry.reading)
+    return pos if pos.status is PosStatus.ACTIVE else None
+
+
 def get_entry(session: Session, tenant_id: int, pos_id: str) -> PosIndexEntry | None:
     return session.scalar(
         select(PosIndexEntry)
@@ -172,7 +197,7 @@ def mark_status(session: Session, tenant_id: int, pos_id: str, status: PosStatus
     result = cast(CursorResult, session.execute(
         update(PosIndexEntry)
         .where(PosIndexEntry.tenant_id == tenant_id, PosIndexEntry.pos_customer_id == pos_id)
-        .values(status=PosStatus(status).value, last_seen_at=datetime.now(UTC))
+        .values(status=PosStatus(status).value, last_seen_at=datetime.now(UTC), reading=None)
         .execution_options(synchronize_session=False)
     ))
     return bool(result.rowcount)

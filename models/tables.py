@@ -188,6 +188,9 @@ class PosIndexEntry(Base):
     phone_key: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=PosStatus.ACTIVE.value)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The whole record as the import or the change poll read it (`pos_index.index_row`), where an update
+    # can start from it; None: read the customer by id first. Any other write of the row clears it.
+    reading: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class InboundEvent(Base):

@@ -185,12 +185,12 @@ def run_import(session: Session, tenant: TenantContext, make_adapter: Callable[[
             session.commit()
         region = tenant.settings.default_phone_region
         while row.status != ImportStatus.COMPLETE.value:
-            page = call(lambda adapter: adapter.changes_since(row.cursor))
+            page, whole = call(lambda adapter: (adapter.changes_since(row.cursor), adapter.change_rows_are_readings))
             if page.has_more and not page.customers and page.next_cursor == row.cursor:
                 on_wait(ChangesSettling())  # come back when they have settled, rather than ask again at once
                 continue
             # The page's index rows and the import's cursor commit together: resuming never skips a page.
-            pos_index.index_customers(session, tenant.id, page.customers, region)
+            pos_index.index_customers(session, tenant.id, page.customers, region, whole=whole)
             row.cursor = page.next_cursor or row.cursor
             row.pages_read += 1
             row.customers_read += len(page.customers)

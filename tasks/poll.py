@@ -123,7 +123,8 @@ def _poll_pages(session: Session, tenant: TenantContext, adapter: PosAdapter, ma
     for _ in range(max_pages):
         before = row.cursor
         page = adapter.changes_since(row.cursor)
-        pos_index.index_customers(session, tenant.id, page.customers, region)
+        pos_index.index_customers(session, tenant.id, page.customers, region,
+                                  whole=adapter.change_rows_are_readings)
         readings.forget_changed(tenant.id, page.customers)
         new_jobs = []
         echoes = 0

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from possync.adapters.base import PosCustomer
 from possync.models.customer import Customer
@@ -44,15 +42,9 @@ def _key(tenant_id: int, pos_id: str) -> str:
     return f"{get_settings().redis_key_prefix}pos-reading:{tenant_id}:{pos_id}"
 
 
-def _stamp(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def remember(tenant_id: int, pos: PosCustomer, at: float) -> None:
     """Keep `pos`, read from the POS (or as written to it) at `at`, unless a newer reading is kept."""
-    body = json.dumps({"pos_id": pos.pos_id, "status": PosStatus(pos.status).value, "customer": pos.customer.to_json(),
-                       "created_at": _stamp(pos.created_at), "updated_at": _stamp(pos.updated_at),
-                       "vendor_state": pos.vendor_state})
+    body = json.dumps(pos.to_json())
     redis_client().eval(_SET_IF_NEWER, 1, _key(tenant_id, pos.pos_id), repr(at), body, KEPT_SECONDS)
 
 
@@ -61,13 +53,7 @@ def recall(tenant_id: int, pos_id: str) -> Reading | None:
     at, raw = redis_client().hmget(_key(tenant_id, pos_id), "at", "reading")
     if not at or not raw:
         return None
-    data: dict[str, Any] = json.loads(raw)
-    pos = PosCustomer(pos_id=str(data["pos_id"]), status=PosStatus(data["status"]),
-                      customer=Customer.from_json(data["customer"]),
-                      created_at=datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None,
-                      updated_at=datetime.fromisoformat(data["updated_at"]) if data.get("updated_at") else None,
-                      vendor_state=data.get("vendor_state"))
-    return Reading(pos, float(at))
+    return Reading(PosCustomer.from_json(json.loads(raw)), float(at))
 
 
 def forget_changed(tenant_id: int, seen: Iterable[PosCustomer]) -> None:

@@ -6,6 +6,7 @@ decisions are the rules in `possync.tasks.rules`; this module only fetches, call
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC
 from typing import Any
@@ -169,13 +170,16 @@ def _reading(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer,
     """The POS customer by id and when it was read; None: leave the reading to the upsert, under the lock.
 
     With the index complete, a reading another job took or wrote moments ago is this job's own (the
-    catch-up since its time guards a write on it, rule 37), and while another job of the same customer
-    is on its way, that job reads: the upsert here, after it, usually finds nothing left to write.
+    catch-up since its time guards a write on it, rule 37), else the record the index keeps once caught
+    up, and while another job of the same customer is on its way, that job reads: the upsert here, after
+    it, usually finds nothing left to write.
     """
     if index_complete(_pos_import(ctx)):
         kept = readings.recall(ctx.tenant.id, pos_id)
         if kept is not None and kept.pos.status is PosStatus.ACTIVE:
             return kept.pos, kept.at
+        if (indexed := _indexed_reading(ctx, adapter, pos_id)) is not None:
+            return indexed
         if not readings.claim(ctx.tenant.id, customer.id, ctx.job.id):
             return None
     pos = adapter.get_customer(pos_id)
@@ -183,6 +187,20 @@ def _reading(ctx: StepContext, adapter: PosAdapter, customer: ShopifyCustomer,
     if pos is not None:
         readings.remember(ctx.tenant.id, pos, read_at)
     return pos, read_at
+
+
+def _indexed_reading(ctx: StepContext, adapter: PosAdapter, pos_id: str) -> tuple[PosCustomer, float] | None:
+    """The whole record the import or the change poll kept in the index, once a catch-up begun after this
+    job's event has run: every POS change before that catch-up began is then in the index, so the record
+    is as current as a read by id then, and that is its time (a write on it waits for a catch-up begun
+    later, rule 37, as after a read by id). None where the index keeps no whole record: read by id."""
+    if pos_index.indexed_reading(ctx.session, ctx.tenant.id, pos_id) is None:
+        return None  # no catch-up for nothing: without a kept record the read by id is needed anyway
+    poll.catch_up(ctx.session, ctx.tenant, adapter, since=_arrived(ctx))
+    as_of = poll.index_current_since(ctx.tenant.id)  # taken before the row: the row is at least this fresh
+    pos = pos_index.indexed_reading(ctx.session, ctx.tenant.id, pos_id)
+    # Read the instant that catch-up began: the write needs one begun after it, not the same one again.
+    return None if pos is None else (pos, math.nextafter(as_of, math.inf))
 
 
 def _unread(pos_id: str, via: str, contradicted: bool) -> dict[str, Any]:

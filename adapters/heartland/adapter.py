@@ -4,7 +4,8 @@ Request budget (benchmarks rely on it): get by id 1, search 1, create 1 without 
 one (customer -> address -> PUT the address ids onto the customer; 4 when billing and shipping differ),
 an idle change poll 1. Updates read the customer once first: addresses are separate records whose ids
 only the customer knows, and the merchant's other custom fields must survive a `custom` write; given a
-reading by id (`update_customer_as_read`, its record kept as `vendor_state`), that read is skipped.
+reading by id (`update_customer_as_read`, its record kept as `vendor_state`), that read is skipped; a
+change-poll row carrying the linked addresses and `custom` is kept the same way (`_whole`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def _ep(method: str, template: str) -> str:
 
 class HeartlandAdapter(PosAdapter):
     kind = "heartland"
+    change_rows_are_readings = True  # a row is kept only when it carries its addresses and `custom` (`_whole`)
 
     def __init__(
         self,
@@ -109,7 +111,7 @@ class HeartlandAdapter(PosAdapter):
             stamp_read, changes = len(kept) < len(changes) or not page.has_more, kept
         start = (position.stamp, position.last_id)
         handed = position.take(changes, vendor_time(page.served_at), SETTLE)
-        customers = [self._read(page.results[i], endpoint) for i in handed]
+        customers = [self._read(page.results[i], endpoint, keep=_whole(page.results[i])) for i in handed]
 
         if state.by_id:
             if stamp_read:
@@ -372,6 +374,25 @@ class HeartlandAdapter(PosAdapter):
         except RecordError as exc:
             raise self.client.bad_field(endpoint, exc.field, exc.problem) from None
         return dataclasses.replace(customer, vendor_state=copy.deepcopy(dict(record))) if keep else customer
+
+
+def _whole(record: Mapping[str, Any]) -> bool:
+    """Whether a list row carries what an update resends: `custom` and every linked address embedded.
+
+    pos-apis.md 3.3 lists `address` and `custom` on the customer object, but whether the list endpoint
+    embeds them is unverified; a row without them is kept as a partial reading (the update reads by id).
+    """
+    if not isinstance(record.get("custom"), Mapping):
+        return False
+    main = record.get("address")
+    for kind in ("address", *ADDRESS_KINDS):
+        link = record.get(f"{kind}_id")
+        if link is None:
+            continue
+        embedded = [obj for obj in (record.get(kind), main) if isinstance(obj, Mapping)]
+        if not any(str(obj.get("id")) == str(link) for obj in embedded):
+            return False
+    return True
 
 
 def _present(address: Address | None) -> Address | None:

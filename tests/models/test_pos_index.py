@@ -13,7 +13,7 @@ from possync.adapters.base import PosCustomer
 from possync.models.customer import Customer
 from possync.models.db import get_sessionmaker
 from possync.models.normalise import email_key, phone_key
-from possync.models.pos_index import forget, get_entry, index_customers, lookup, mark_status
+from possync.models.pos_index import forget, get_entry, index_customers, indexed_reading, lookup, mark_status
 from possync.models.tables import PosIndexEntry, PosStatus, Tenant
 
 
@@ -158,6 +158,34 @@ def test_rule_12_mark_status_hides_an_archived_customer_until_it_is_active_again
     assert mark_status(any_session, tid, "7", "active") is True
     assert len(lookup(any_session, tid, email_key="a@example.com")) == 1
     assert mark_status(any_session, tid, "404", PosStatus.ARCHIVED) is False
+
+
+def whole(pos_id: str, last_name: str, status: PosStatus = PosStatus.ACTIVE) -> PosCustomer:
+    return PosCustomer(pos_id, status, Customer(last_name=last_name, email="a@example.com"),
+                       vendor_state={"address_id": 3, "custom": {"tier": last_name}})
+
+
+def test_only_the_import_and_the_change_poll_keep_the_whole_record(any_session: Session) -> None:
+    """Issue #14: a reading by id or a write's answer may be older than the poll's, so it refreshes the keys
+    but leaves the poll's record; a reading the adapter did not mark whole is not kept at all."""
+    tid = _tenant(any_session, "acme")
+    index_customers(any_session, tid, [whole("7", "Poll")], "US", whole=True)
+    assert indexed_reading(any_session, tid, "7") == whole("7", "Poll")
+    assert indexed_reading(any_session, tid, "7").vendor_state == {"address_id": 3, "custom": {"tier": "Poll"}}
+    index_customers(any_session, tid, [whole("7", "Slow read")], "US")
+    assert indexed_reading(any_session, tid, "7") == whole("7", "Poll")
+    index_customers(any_session, tid, [pc("7", "a@example.com")], "US", whole=True)  # a partial row
+    assert indexed_reading(any_session, tid, "7") is None
+
+
+def test_a_status_seen_outside_the_poll_drops_the_whole_record(any_session: Session) -> None:
+    tid = _tenant(any_session, "acme")
+    index_customers(any_session, tid, [whole("7", "Poll"), whole("8", "Gone", PosStatus.ARCHIVED)], "US",
+                    whole=True)
+    assert indexed_reading(any_session, tid, "8") is None  # archived: nothing an update may start from
+    mark_status(any_session, tid, "7", PosStatus.ARCHIVED)
+    mark_status(any_session, tid, "7", PosStatus.ACTIVE)
+    assert indexed_reading(any_session, tid, "7") is None
 
 
 def test_rule_27_forget_deletes_index_rows(any_session: Session) -> None:

@@ -86,6 +86,18 @@ def test_a_bulk_import_in_one_second_fills_the_index(
     assert again.seen == 0 and again.pages == 1
 
 
+def test_the_index_keeps_no_record_of_a_pos_whose_change_rows_are_not_readings(
+    session: Session, tenant: TenantContext, adapter: LightspeedRAdapter, fake: FakeServer
+) -> None:
+    """Issue #14: only an adapter that vouches for its list rows (Heartland) has the poll keep the whole
+    record; R-Series rows carry their contact collections too, but its jobs still read by id."""
+    fake.seed([{"first_name": "Ann", "email": "ann@example.com", "time_stamp": T0}])
+    assert adapter.changes_since(None).customers[0].vendor_state is not None
+    poll_tenant(session, tenant, adapter)
+    [entry] = session.scalars(sa.select(PosIndexEntry).where(PosIndexEntry.tenant_id == tenant.id)).all()
+    assert entry.email_key == "ann@example.com" and entry.reading is None
+
+
 def test_a_database_error_on_the_cursor_is_one_line_and_stored(
     session: Session, tenant: TenantContext, adapter: LightspeedRAdapter, fake: FakeServer,
     narrow_cursor_column: None

@@ -507,3 +507,47 @@ def test_a_merchants_edit_seen_by_the_change_poll_drops_the_kept_reading(  # typ
         shop.shopify._customers[customer_id]["last_name"] = "Fox-Hill"
     run(db_url, job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id)))
     assert gets_of(shop, pos_id) == before + 1
+
+
+# --- Heartland: the record the change poll keeps in the index is the reading (issue #14) -------------
+IDA = {"first_name": "Ida", "last_name": "Wells", "email": "ida@example.com", "custom": {"tier": "gold"},
+       "address": {"line_1": "150 Elgin St", "city": "Ottawa", "state": "ON", "postal_code": "K2P 1L4",
+                   "country": "CA", "phone": "6135550100"}}
+TAGS_IN_CUSTOM = {"heartland_custom_fields": {"tags": "shopify_tags"}}
+
+
+def heartland_update(session: Session, shops, left_out: tuple[str, ...] = ()) -> tuple[Shop, str, int]:  # type: ignore[no-untyped-def]
+    """An imported Heartland record the merchant edits (`custom`) after the import, then a Shopify
+    update of the same customer (a new phone, and possync's tags, which this tenant keeps in `custom`)."""
+    shop = shops("heartland", customers=0, settings=TAGS_IN_CUSTOM)
+    shop.pos.list_leaves_out = left_out
+    [pos_id] = [str(i) for i in shop.pos.seed([IDA])]
+    onboarding.import_here(shop.name, on_page=lambda _r: None)
+    customer_id = shop.shopify.add_customer("Ida", "Wells", "ida@example.com", "+1 613-555-0199", address=ADDRESS)
+    shop.pos.edit(pos_id, custom={"tier": "platinum"})  # the merchant, at the till, before the event
+    shop.pos.reset()
+    return shop, pos_id, job_from_webhook(session, shop, "customers/update", customer_payload(id=customer_id))
+
+
+def test_a_heartland_update_starts_from_the_record_the_catch_up_indexed(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                         db_url: str) -> None:
+    """No read by id: a catch-up begun after the event puts the merchant's edit in the index, and the
+    update resends that record's `custom` (the merchant's tier stays platinum, not the import's gold)."""
+    shop, pos_id, job_id = heartland_update(session, shops)
+    run(db_url, job_id)
+    assert job(session, job_id).outcome == "updated", job(session, job_id).last_error
+    assert shop.pos.count_requests("GET", f"/customers/{pos_id}") == 0
+    record = shop.pos.record(pos_id)
+    assert record["custom"]["tier"] == "platinum" and "Shopify" in record["custom"]["shopify_tags"]
+    assert "0199" in shop.pos.address(pos_id, record["address_id"])["phone"]
+
+
+def test_a_heartland_list_row_without_custom_leaves_the_read_by_id(shops, session: Session,  # type: ignore[no-untyped-def]
+                                                                   db_url: str) -> None:
+    """Whether Heartland's list rows embed `custom` is unverified: a row without it is no reading an update
+    may start from, so the job reads the record by id as before."""
+    shop, pos_id, job_id = heartland_update(session, shops, left_out=("custom",))
+    run(db_url, job_id)
+    assert job(session, job_id).outcome == "updated", job(session, job_id).last_error
+    assert shop.pos.count_requests("GET", f"/customers/{pos_id}") == 1
+    assert shop.pos.record(pos_id)["custom"]["tier"] == "platinum"

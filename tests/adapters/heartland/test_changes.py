@@ -254,3 +254,37 @@ def test_a_version_1_cursor_with_thousands_of_seen_records_goes_on_from_its_posi
                       "seen": {i: [PAST, "0123456789abcdef"] for i in ids[:1350]}})
     delivered, cursor, _ = drain(adapter, old)
     assert delivered == ids[1350:] and len(cursor or "") < CURSOR_BOUND
+
+
+# --- change rows as readings an update can start from (issue #14) ------------------------------------
+ADDRESSED = {"first_name": "Ida", "last_name": "Wells", "email": "ida@example.com", "custom": {"tier": "gold"},
+             "address": {"line_1": "1 Main St", "city": "Austin", "state": "TX", "postal_code": "78701",
+                         "country": "US", "phone": "5125550100"}}
+
+
+def test_a_change_row_with_its_addresses_and_custom_is_a_reading_an_update_starts_from(
+        adapter: HeartlandAdapter, fake: FakeServer) -> None:
+    """The row carries what an update resends (the address ids, `custom`): the phone change goes to the
+    main address the row names, with no read by id first."""
+    [cid] = fake.seed([ADDRESSED])
+    [pos] = adapter.changes_since(None).customers
+    assert pos.vendor_state is not None and pos.vendor_state["custom"] == {"tier": "gold"}
+    seen = fake.count_requests()
+    adapter.update_customer_as_read(pos, {"phone": "+15125550199"})
+    assert fake.count_requests("GET") == seen  # the poll's one list read, nothing since
+    main = fake.record(cid)["address_id"]
+    assert "0199" in fake.address(cid, main)["phone"]
+
+
+@pytest.mark.parametrize("left_out", ["address", "custom"])
+def test_a_change_row_without_its_address_or_custom_is_no_reading_an_update_trusts(
+        adapter: HeartlandAdapter, fake: FakeServer, left_out: str) -> None:
+    """pos-apis.md 3.3 does not say list rows embed `address` and `custom`: a row without them is kept
+    as a partial reading, and the update reads the record by id first."""
+    [cid] = fake.seed([ADDRESSED])
+    fake.list_leaves_out = (left_out,)
+    [pos] = adapter.changes_since(None).customers
+    assert pos.vendor_state is None
+    adapter.update_customer_as_read(pos, {"phone": "+15125550199"})
+    assert fake.count_requests("GET", f"/customers/{cid}") == 1
+    assert "0199" in fake.address(cid, fake.record(cid)["address_id"])["phone"]
