@@ -19,11 +19,11 @@ from possync.worker.settings import Settings, get_settings
 BROKER_PING_TIMEOUT = 2.0  # seconds; readiness must answer well inside a probe's timeout
 
 
-def enqueue_event(event_id: int) -> None:
+def enqueue_event(event_id: int, tenant_id: int | None) -> None:
     """Hand a stored event to the pipeline. Imported on first use: the task module loads Celery."""
     from possync.tasks.intake import enqueue_event as enqueue
 
-    enqueue(event_id)
+    enqueue(event_id, tenant_id)
 
 
 def redis_ping(settings: Settings) -> Callable[[], None]:
