@@ -3,12 +3,12 @@
 `bench.fairness` queues tenant A's backlog as sync jobs directly; here A's backlog arrives as webhooks,
 the way a Shopify bulk import or a replay of missed deliveries does: `A_WEBHOOKS` `orders/create`
 deliveries for new customers, posted to the real receiver by `FLOOD_THREADS` threads as fast as it
-takes them. Each becomes an `intake` message, which (unlike a sync step) goes straight onto the broker's
-`intake` list, first in first out, not through a fair line (README, "Fairness between tenants").
+takes them. Each becomes an `intake` message in A's fair line of the `intake` queue (before issue 20's
+intake change: straight onto the broker's `intake` list, first in first out).
 Once A's last delivery is stored, tenant B sends `B_WEBHOOKS` webhooks one a second, as in
 `bench.fairness`; the same worker (`--pos lightspeed-r --queue intake`) serves both queues. Measured: B's
-delivery stored -> job finished, p50 / p99, and how many of A's intake messages were still ahead of B's
-first. The question it answers: whether intake needs fair lines too (docs/RELIABILITY.md, promise 8).
+delivery stored -> job finished, p50 / p99, and how many of A's intake messages were still queued (in
+the broker's list or in A's line) when B's first arrived: whether intake is fair (docs/RELIABILITY.md, promise 8).
 
 Full size: `python -m bench fairness_flood` (A = 20,000 webhooks); `--small`: A = 2,000.
 """
@@ -25,8 +25,8 @@ import requests
 
 from bench.fairness import B_INTERVAL_SECONDS, B_TIMEOUT_SECONDS, B_WEBHOOKS, P99_TARGET_SECONDS, WORKER_PROCESSES
 from bench.fairness import _latencies as latencies_of
-from bench.stack import REDIS_URL, Shop, add_customer, finished_count, make_pos_fake, order_webhook, stack, wait_for
 from bench.table import Result, percentile, render
+from testing.stack import REDIS_URL, Shop, add_customer, finished_count, make_pos_fake, order_webhook, stack, wait_for
 
 A_WEBHOOKS = 20_000
 A_WEBHOOKS_SMALL = 2_000
@@ -75,7 +75,9 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         _flood(big, customers)
         flood_seconds = time.monotonic() - flood_started
         client = redis.Redis.from_url(REDIS_URL)
-        ahead = int(client.llen(s.redis_prefix + "intake"))  # A's intake messages still waiting
+        # A's intake messages still waiting: in the broker's list and in A's fair line of `intake`
+        ahead = int(client.llen(s.redis_prefix + "intake")) + int(client.llen(
+            f"{s.redis_prefix}fq:intake:t:{big.tenant_id}"))
         client.close()
         for i, cid in enumerate(b_customers):
             response = small_shop.send("orders/create", order_webhook(cid, i, tag="b"))

@@ -36,7 +36,8 @@ import requests
 import sqlalchemy as sa
 
 from bench.cleanup import exit_on_signals
-from bench.stack import (
+from bench.table import Result, percentile, render
+from testing.stack import (
     REPO,
     Shop,
     Stack,
@@ -48,7 +49,6 @@ from bench.stack import (
     stack,
     wait_for,
 )
-from bench.table import Result, percentile, render
 
 FORGED = 10_000
 FORGED_SMALL = 1_000

@@ -87,7 +87,7 @@ def lpush_app() -> Flask:
     client = redis.Redis.from_url(os.environ["POSSYNC_REDIS_URL"])
     key = os.environ.get("POSSYNC_REDIS_KEY_PREFIX", "") + LPUSH_LIST
 
-    def enqueue(event_id: int) -> None:
+    def enqueue(event_id: int, _tenant_id: int | None) -> None:
         client.lpush(key, event_id)
 
     return create_app(

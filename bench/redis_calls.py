@@ -22,8 +22,8 @@ from collections.abc import Callable
 import redis
 
 from bench.pipeline import _one_sync
-from bench.stack import REDIS_URL, stack
 from bench.table import Result, render
+from testing.stack import REDIS_URL, stack
 
 SYNCS = 40
 WARMUP = 5

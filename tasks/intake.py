@@ -3,6 +3,8 @@
 The receiver stores the delivery and enqueues its id; `process_event` parses it, creates the jobs
 in the same transaction that marks the event processed, and only after that commit starts their
 chains. A crash anywhere leaves the event or the jobs stored, and the sweeper picks them up.
+Intake messages wait in their tenant's fair line of the intake queue, as sync steps do in theirs
+(`possync.worker.dispatcher`), so one tenant's flood of webhooks does not hold up another's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from possync.models.tables import EventStatus, InboundEvent, JobStatus, SyncJob,
 from possync.tasks import destinations, jobs, privacy, serial
 from possync.tasks.sending import enqueue_job
 from possync.worker.celery_app import app
+from possync.worker.dispatcher import fair_queues, finish, send
+from possync.worker.fairqueue import RENEW_EVERY_SECONDS
+from possync.worker.heartbeat import heartbeat
 from possync.worker.logging import bind_job, get_logger
 from possync.worker.routing import INTAKE_QUEUE, POLL_QUEUE
 from possync.worker.runtime import TRANSIENT_ERRORS, db_session
@@ -38,6 +43,7 @@ from possync.worker.runtime import TRANSIENT_ERRORS, db_session
 log = get_logger("possync.intake")
 
 SYNC_TOPICS = destinations.SYNC_TOPICS
+UNKNOWN_TENANT_LINE = "unknown"  # the line of an event enqueued without its tenant: still processed, in turn
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,11 @@ class JobStart:
     queue: str
 
 
-def enqueue_event(event_id: int) -> None:
-    """Called by the receiver after its commit; raises when the broker is unreachable."""
-    process_event.apply_async(args=[event_id], queue=INTAKE_QUEUE, retry=False)
+def enqueue_event(event_id: int, tenant_id: int | None = None) -> None:
+    """Called by the receiver after its commit (and by the sweeper), in the event's tenant's line of the
+    intake queue; raises when the broker is unreachable."""
+    line = str(tenant_id) if tenant_id is not None else UNKNOWN_TENANT_LINE
+    send(process_event, event_id, {}, queue=INTAKE_QUEUE, tenant=line)
 
 
 def queue_for_tenant(tenant: Tenant, direction: str = "shopify_to_pos") -> str:
@@ -172,7 +180,22 @@ def fail_event(event_id: int, exc: BaseException) -> None:
 
 
 @app.task(name="possync.intake.process_event", bind=True, max_retries=None)
-def process_event(self, event_id: int) -> None:
+def process_event(self, event_id: int, ticket: str | None = None) -> None:
+    """Claim the message's ticket and finish it like a sync step's (`possync.tasks.pipeline.run`)."""
+    fair = fair_queues() if ticket else None
+    if fair is None or ticket is None:  # sent straight to the broker (embedded mode)
+        _process_event(event_id)
+        return
+    if not fair.claim(INTAKE_QUEUE, ticket):
+        log.info("stale message dropped: its event was sent again after its lease lapsed", event_id=event_id)
+        return
+    # A transient error leaves the ticket to lapse: the dispatcher puts the event back in line.
+    with heartbeat(lambda: fair.claim(INTAKE_QUEUE, ticket), RENEW_EVERY_SECONDS, "event ticket"):
+        _process_event(event_id)
+    finish(INTAKE_QUEUE, ticket, fair)
+
+
+def _process_event(event_id: int) -> None:
     try:
         with db_session() as session:
             starts = handle_event(session, event_id)

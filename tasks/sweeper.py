@@ -96,7 +96,7 @@ def sweep(after_seconds: float | None = None, event_grace: float = EVENT_GRACE_S
         for event in stale_events(session, event_grace, enqueued_after=after):
             if event.status == EventStatus.ENQUEUED.value and backlog.may_hold(INTAKE_QUEUE, event.enqueued_at):
                 continue
-            enqueue_event(event.id)
+            enqueue_event(event.id, event.tenant_id)
             event.status = EventStatus.ENQUEUED.value
             event.enqueued_at = jobs.now()
             result.events += 1

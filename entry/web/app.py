@@ -1,6 +1,6 @@
 """The HTTP receiver (INTERFACE.md, "HTTP"): Shopify webhooks, health, readiness, metrics and the console.
 
-`create_app` takes its collaborators as arguments (database URL, secret key, an `enqueue(event_id)`
+`create_app` takes its collaborators as arguments (database URL, secret key, an `enqueue(event_id, tenant_id)`
 function, an optional broker ping) so tests, `possync serve`, gunicorn (`possync.entry.web.wsgi`) and the
 benchmark each wire the same app to what they have.
 """
@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from possync.entry.web import console, lightspeed_x_webhooks
-from possync.entry.web.event_store import DB_ERRORS
+from possync.entry.web.event_store import DB_ERRORS, Enqueue
 from possync.entry.web.shopify_webhooks import MAX_BODY_BYTES, ShopifyWebhookReceiver
 from possync.entry.web.tenant_cache import DEFAULT_TTL_SECONDS, TenantSecretsCache
 from possync.models.db import get_engine
@@ -28,7 +28,7 @@ from possync.worker.pipeline_metrics import PipelineCollector
 def create_app(
     database_url: str,
     secret_key: str,
-    enqueue: Callable[[int], None],
+    enqueue: Enqueue,
     *,
     broker_ping: Callable[[], None] | None = None,
     secrets_ttl: float = DEFAULT_TTL_SECONDS,

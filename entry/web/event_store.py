@@ -27,6 +27,7 @@ from possync.models.tables import EventStatus, InboundEvent
 # Any refusal of the database answers 503 here, not only the transient ones (the sender retries).
 DB_ERRORS: tuple[type[Exception], ...] = (sa_exc.DBAPIError, *UNAVAILABLE_ERRORS)
 _TABLE = InboundEvent.__table__
+Enqueue = Callable[[int, int | None], None]  # (event id, tenant id): hand a stored event to the broker
 
 
 class DatabaseUnavailable(Exception):  # noqa: N818 - a condition, raised to answer 503
@@ -49,10 +50,11 @@ class EventStore:
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
 
-    def store(self, values: dict[str, Any], enqueue: Callable[[int], None] | None = None) -> StoreOutcome:
-        """Insert and commit the event; then, when `enqueue` is given, call it with the new id and
-        mark the row `enqueued`. Raises `DatabaseUnavailable` when the row could not be committed;
-        nothing after the commit can fail the delivery."""
+    def store(self, values: dict[str, Any], enqueue: Enqueue | None = None) -> StoreOutcome:
+        """Insert and commit the event; then, when `enqueue` is given, call it with the new id and its
+        tenant (whose fair line of the intake queue it waits in) and mark the row `enqueued`. Raises
+        `DatabaseUnavailable` when the row could not be committed; nothing after the commit can fail the
+        delivery."""
         engine = get_engine(self._database_url)
         try:
             conn = engine.connect()
@@ -63,7 +65,7 @@ class EventStore:
             if event_id is None or enqueue is None:
                 return StoreOutcome(event_id)
             try:
-                enqueue(event_id)
+                enqueue(event_id, values.get("tenant_id"))
             except Exception as exc:  # broker unreachable: the row stays `received` for the sweeper
                 return StoreOutcome(event_id, enqueued=False, enqueue_error=exc)
             self._mark_enqueued(conn, event_id)

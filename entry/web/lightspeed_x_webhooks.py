@@ -17,14 +17,13 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import func, select
 
 from possync.adapters.lightspeed_x.webhook import WebhookPayloadError, parse_webhook
-from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, EventStore
+from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, Enqueue, EventStore
 from possync.models import webhook_tokens
 from possync.models.crypto import SecretsError
 from possync.models.db import session_scope
@@ -97,7 +96,7 @@ _PENDING = InboundEvent.hint_subject.is_not(None) & InboundEvent.status.in_(
     [EventStatus.RECEIVED.value, EventStatus.ENQUEUED.value])
 
 
-def register(app: Flask, database_url: str, secret_key: str, enqueue: Callable[[int], None]) -> None:
+def register(app: Flask, database_url: str, secret_key: str, enqueue: Enqueue) -> None:
     store = EventStore(database_url)
     tokens = TokenCache(database_url, secret_key)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ from flask import Request, Response, jsonify
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from possync.adapters.shopify.hmac import verify
-from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, EventStore
+from possync.entry.web.event_store import DB_ERRORS, DatabaseUnavailable, Enqueue, EventStore
 from possync.entry.web.tenant_cache import TenantSecretsCache
 from possync.models.crypto import SecretsError
 from possync.models.shopify_payloads import ACTED_TOPICS, PayloadError, parse_payload
@@ -76,7 +75,7 @@ class ShopifyWebhookReceiver:
         self,
         database_url: str,
         secrets: TenantSecretsCache,
-        enqueue: Callable[[int], None],
+        enqueue: Enqueue,
         max_body: int = MAX_BODY_BYTES,
     ) -> None:
         self._events = EventStore(database_url)

@@ -150,3 +150,27 @@ def test_rule_13_a_completed_merge_moves_the_pos_link_and_the_crm_contact(sessio
     assert get_link(session, tenant_id, "1001") is None and get_link(session, tenant_id, "2002").pos_customer_id == "55"
     assert get_crm_link(session, tenant_id, "1001") is None
     assert get_crm_link(session, tenant_id, "2002").contact_id == "c1"
+
+
+def test_a_tenants_queued_intake_does_not_delay_anothers(db_url: str, redis_server_url: str, redis_prefix: str,  # type: ignore[no-untyped-def]
+                                                         redis_client, activate_env) -> None:
+    """Intake messages wait in their tenant's fair line: B's webhook, sent after A's backlog, is next but few."""
+    import base64
+
+    from possync.worker.dispatcher import queue_length
+    from possync.worker.routing import INTAKE_QUEUE
+
+    activate_env(POSSYNC_DATABASE_URL=db_url, POSSYNC_REDIS_URL=redis_server_url, POSSYNC_REDIS_KEY_PREFIX=redis_prefix,
+                 POSSYNC_QUEUE_DEPTH="3")
+    for event_id in range(1, 21):  # tenant A's backlog (ids with no row: processing them is a no-op)
+        intake.enqueue_event(event_id, 1)
+    intake.enqueue_event(100, 2)  # then one webhook of tenant B
+    intake.enqueue_event(200)  # and one whose tenant was not known: its own line
+    order = []
+    while (raw := redis_client.rpop(redis_prefix + INTAKE_QUEUE)) is not None:  # a worker, one message at a time
+        [event_id], kwargs, _ = json.loads(base64.b64decode(json.loads(raw)["body"]))
+        order.append(event_id)
+        intake.process_event(event_id, **kwargs)  # claims its ticket; finishing it publishes the next turn
+    assert sorted(order) == [*range(1, 21), 100, 200]
+    assert order.index(100) <= 4 and order.index(200) <= 5  # the broker's 3 of A's, then one line at a time
+    assert queue_length(INTAKE_QUEUE) == 0  # every ticket finished

@@ -25,8 +25,8 @@ def tenant_id(session, secret_key: str, activate_env, db_url: str) -> int:  # ty
 
 
 def test_events_never_enqueued_are_enqueued_again(session, tenant_id: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    sent: list[int] = []
-    monkeypatch.setattr(sweeper, "enqueue_event", sent.append)
+    sent: list[tuple[int, int | None]] = []  # (event id, tenant id): the tenant picks the event's fair line
+    monkeypatch.setattr(sweeper, "enqueue_event", lambda *args: sent.append(args))
     old = InboundEvent(tenant_id=tenant_id, webhook_id="old", topic="customers/update", body=b"{}",
                        received_at=jobs.now() - timedelta(minutes=5))
     fresh = InboundEvent(tenant_id=tenant_id, webhook_id="fresh", topic="customers/update", body=b"{}")
@@ -35,7 +35,7 @@ def test_events_never_enqueued_are_enqueued_again(session, tenant_id: int, monke
     session.add_all([old, fresh, done])
     session.commit()
     result = sweeper.sweep(after_seconds=60)
-    assert sent == [old.id] and result.events == 1
+    assert sent == [(old.id, tenant_id)] and result.events == 1
     session.refresh(old)
     assert old.status == EventStatus.ENQUEUED.value
 
@@ -62,8 +62,8 @@ def test_enqueued_events_whose_message_was_lost_are_enqueued_again_unless_a_back
         session, tenant_id: int, monkeypatch) -> None:
     from possync.worker.runtime import redis_client
 
-    sent: list[int] = []
-    monkeypatch.setattr(sweeper, "enqueue_event", sent.append)
+    sent: list[tuple[int, int | None]] = []  # (event id, tenant id): the tenant picks the event's fair line
+    monkeypatch.setattr(sweeper, "enqueue_event", lambda *args: sent.append(args))
     lost = InboundEvent(tenant_id=tenant_id, webhook_id="lost", topic="customers/update", body=b"{}",
                         status=EventStatus.ENQUEUED.value, received_at=jobs.now() - timedelta(minutes=5),
                         enqueued_at=jobs.now() - timedelta(minutes=5))
@@ -72,4 +72,4 @@ def test_enqueued_events_whose_message_was_lost_are_enqueued_again_unless_a_back
     redis_client().rpush("intake", b"a message still waiting")  # the intake queue has a backlog
     assert sweeper.sweep(after_seconds=60).events == 0 and sent == []
     redis_client().delete("intake")  # the backlog drained and the event is still not processed: lost
-    assert sweeper.sweep(after_seconds=60).events == 1 and sent == [lost.id]
+    assert sweeper.sweep(after_seconds=60).events == 1 and sent == [(lost.id, tenant_id)]

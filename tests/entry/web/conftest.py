@@ -54,7 +54,7 @@ class Recorder:
         self.fail: Exception | None = None
         self.check: Callable[[int], None] | None = None
 
-    def __call__(self, event_id: int) -> None:
+    def __call__(self, event_id: int, tenant_id: int | None = None) -> None:
         if self.check is not None:
             self.check(event_id)
         if self.fail is not None:

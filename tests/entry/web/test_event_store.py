@@ -25,10 +25,10 @@ def status_of(db_url: str, event_id: int) -> str:
 
 def test_duplicate_returns_no_id_and_does_not_enqueue(db_url: str, tenant_id: int) -> None:
     store, calls = EventStore(db_url), []
-    first = store.store(values(tenant_id), calls.append)
-    second = store.store(values(tenant_id), calls.append)
+    first = store.store(values(tenant_id), lambda *args: calls.append(args))
+    second = store.store(values(tenant_id), lambda *args: calls.append(args))
     assert first.event_id is not None and first.enqueued and second.event_id is None
-    assert calls == [first.event_id]
+    assert calls == [(first.event_id, tenant_id)]  # the tenant names the event's fair line at intake
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
@@ -65,7 +65,7 @@ def test_a_row_the_database_refuses_is_unavailable_not_a_duplicate(db_url: str, 
 
 
 def test_enqueue_failure_leaves_the_row_received(db_url: str, tenant_id: int) -> None:
-    def broken(event_id: int) -> None:
+    def broken(event_id: int, _tenant_id: int | None) -> None:
         raise ConnectionError("broker down")
 
     outcome = EventStore(db_url).store(values(tenant_id), broken)
@@ -74,7 +74,7 @@ def test_enqueue_failure_leaves_the_row_received(db_url: str, tenant_id: int) ->
 
 
 def test_mark_never_steps_a_processed_event_back(db_url: str, tenant_id: int) -> None:
-    def fast_worker(event_id: int) -> None:  # the worker finishes before the receiver marks the row
+    def fast_worker(event_id: int, _tenant_id: int | None) -> None:  # it finishes before the receiver marks the row
         with get_engine(db_url).begin() as conn:
             conn.execute(sa.update(InboundEvent).where(InboundEvent.id == event_id)
                          .values(status=EventStatus.PROCESSED.value))
