@@ -87,7 +87,7 @@ def export_customer(session: Session, tenant_id: int, shopify_id: str) -> dict[s
         "link": None if link is None else {"pos_customer_id": link.pos_customer_id, "pos_status": link.pos_status,
                                            "created_at": link.created_at.isoformat()},
         "pos_index": [{"pos_customer_id": r.pos_customer_id, "email_key": r.email_key, "phone_key": r.phone_key,
-                       "status": r.status} for r in index_rows],
+                       "status": r.status, "reading": r.reading} for r in index_rows],
         "sync_jobs": [{"id": j.id, "step": j.step, "status": j.status, "outcome": j.outcome, "context": j.context,
                        "last_error": j.last_error, "created_at": j.created_at.isoformat()} for j in jobs],
         "events": [{"id": e.id, "topic": e.topic, "received_at": e.received_at.isoformat(),

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from possync.adapters.base import PosCustomer
 from possync.adapters.shopify.webhooks import customer_redact_payload, merge_payload, order_payload
 from possync.models import links, pos_index
-from possync.models.customer import Customer
+from possync.models.customer import Address, Customer
 from possync.models.near_matches import record_near_match
 from possync.models.tables import (
     Base,
@@ -57,6 +57,20 @@ def test_rule_28_export_holds_everything_about_the_customer(session, secret_key:
     assert data["pos_index"][0]["email_key"] == "jane@example.com"
     assert len(data["sync_jobs"]) == 1 and len(data["events"]) == 1
     assert "jane@example.com" in json.dumps(data)
+
+
+def test_rule_28_export_holds_the_pos_record_the_index_keeps(session, secret_key: str) -> None:  # type: ignore[no-untyped-def]
+    """A Heartland record kept whole in the index (issue #14: the poll's reading) is personal data too."""
+    tenant = seed(session, secret_key)
+    kept = Customer(email="jane@example.com", phone="6135551212", billing_address=Address(address1="1 Main St"))
+    record = PosCustomer("7", PosStatus.ACTIVE, kept, vendor_state={"address_id": 3})
+    pos_index.index_customers(session, tenant.id, [record], "US", whole=True)
+    session.commit()
+    exported = json.dumps(export_customer(session, tenant.id, "42")["pos_index"])
+    assert "1 Main St" in exported
+    erase_customer(session, tenant.id, "42")
+    session.commit()
+    assert held_anywhere(session, "1 Main St") == []
 
 
 def held_anywhere(session, text: str) -> list[str]:  # type: ignore[no-untyped-def]
