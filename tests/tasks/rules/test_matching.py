@@ -157,6 +157,31 @@ def test_rule_8_other_countries_match_in_the_tenant_region(db: Session, tid: int
     assert match(db, tid, customer=uk, order=("phone",), region="GB").pos_id == "1"
 
 
+def test_rule_8_a_local_number_from_shopify_matches_in_the_tenant_region(db: Session, tid: int) -> None:
+    """The Shopify side typed locally ("020 ..."): only the tenant's region makes it the same number."""
+    index_customers(db, tid, [pc("1", phone="+44 20 7946 0958")], "GB")
+    uk = Customer(phone="020 7946 0958")
+    assert match(db, tid, customer=uk, order=("phone",), region="GB").pos_id == "1"
+
+
+def test_rule_9_a_vendor_result_is_confirmed_and_indexed_in_the_tenant_region(db: Session, tid: int) -> None:
+    adapter = MemoryAdapter()
+    pos_id = adapter.add(Customer(phone="020 7946 0958"))  # the vendor's exact-text search finds it as typed
+    uk = Customer(phone="020 7946 0958")
+    assert match(db, tid, customer=uk, order=("phone",), adapter=adapter, region="GB").pos_id == pos_id
+    again = match(db, tid, customer=Customer(phone="+44 20 7946 0958"), order=("phone",), adapter=adapter,
+                  region="GB")
+    assert (again.pos_id, again.via) == (pos_id, "index")  # indexed under the GB key, not a US reading
+
+
+def test_rule_10_the_setting_holds_for_a_vendor_search_too(db: Session, tid: int) -> None:
+    adapter = MemoryAdapter()
+    pos_id = adapter.add(Customer(email="victim@example.com", phone="+16135551212"))
+    result = find_match(MAL, order=("phone",), region="US", session=db, tenant_id=tid, adapter=adapter,
+                        conflicting="link")
+    assert (result.pos_id, result.via, result.contradicted) == (pos_id, "vendor", True)
+
+
 # --- rule 9: index first, then a confirming vendor search ------------------------------------------
 
 
