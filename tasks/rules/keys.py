@@ -23,7 +23,7 @@ _PLAIN_NANP = re.compile(r"(?:\+?1)?([2-9]\d{9})")
 _NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
 
 
-def fast_phone_key(phone: str | None, region: str = "US") -> str | None:
+def fast_phone_key(phone: str | None, region: str) -> str | None:
     """Same result as `phone_key(phone, region)`, without parsing plainly typed NANP numbers."""
     if phone and (region or "US").upper() in _NANP_REGIONS:
         plain = _PLAIN_NANP.fullmatch(_FORMATTING.sub("", phone))
@@ -32,7 +32,7 @@ def fast_phone_key(phone: str | None, region: str = "US") -> str | None:
     return phone_key(phone, region)
 
 
-def same_phone(a: str | None, b: str | None, region: str = "US") -> bool:
+def same_phone(a: str | None, b: str | None, region: str) -> bool:
     """Whether two typed phones are one number (rule 8); identical text needs no parsing at all."""
     if a == b:
         return True

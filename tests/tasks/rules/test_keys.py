@@ -35,8 +35,8 @@ def test_rule_8_fast_phone_key_on_known_shapes(phone: str | None, region: str) -
 
 
 def test_rule_8_same_phone() -> None:
-    assert same_phone("(613) 555-1212", "+1 613 555 1212")
-    assert same_phone(None, None)
-    assert not same_phone("6135551212", "6135551213")
-    assert not same_phone("6135551212", None)
+    assert same_phone("(613) 555-1212", "+1 613 555 1212", "US")
+    assert same_phone(None, None, "US")
+    assert not same_phone("6135551212", "6135551213", "US")
+    assert not same_phone("6135551212", None, "US")
     assert same_phone("020 7946 0958", "+44 20 7946 0958", "GB")

@@ -179,7 +179,13 @@ def test_rule_10_the_setting_holds_for_a_vendor_search_too(db: Session, tid: int
     pos_id = adapter.add(Customer(email="victim@example.com", phone="+16135551212"))
     result = find_match(MAL, order=("phone",), region="US", session=db, tenant_id=tid, adapter=adapter,
                         conflicting="link")
-    assert (result.pos_id, result.via, result.contradicted) == (pos_id, "vendor", True)
+    assert (result.pos_id, result.via, result.matched_on, result.contradicted) == (pos_id, "vendor", "phone", True)
+
+
+def test_rule_10_update_with_no_record_on_that_phone_creates(db: Session, tid: int) -> None:
+    result = find_match(MAL, order=("phone",), region="US", session=db, tenant_id=tid, adapter=None,
+                        conflicting="update")
+    assert result == NO_MATCH
 
 
 # --- rule 9: index first, then a confirming vendor search ------------------------------------------
