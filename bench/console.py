@@ -148,7 +148,8 @@ def console_enabled() -> Iterator[None]:
 
 
 def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: float = 100.0, small: bool = False,
-        progress: Callable[[str], None] | None = None, workers: int = WORKERS) -> list[Result]:
+        progress: Callable[[str], None] | None = None, workers: int = WORKERS,
+        console_rate: float = 0.0) -> list[Result]:
     say = progress or (lambda _text: None)
     if small:
         jobs, repeat, seconds = 50_000, 10, 5.0
@@ -181,17 +182,20 @@ def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: fl
             paths = list(pages(sample).values())
             while not stop.is_set():
                 fetched.append(fetch(reader, env.base_url, paths[len(fetched) % len(paths)]))
+                if console_rate:  # an operator's pace; 0: back to back, the worst a script could do
+                    stop.wait(1 / console_rate)
 
         thread = threading.Thread(target=operator, daemon=True)
         thread.start()
         busy = run_phase(env.port, Phase("webhook", seconds, rate=rate), "busy")
         stop.set()
         thread.join()
+    pace = f"at {console_rate:g}/s" if console_rate else "back to back"
     same = busy.p99_ms <= max(alone.p99_ms * 1.5, alone.p99_ms + 20)
     results.append(Result(f"receiver p99 at {rate:.0f}/s with the console in use", busy.p99_ms, "ms",
                           "unchanged (within 1.5x or +20 ms)", same and busy.other == 0,
                           f"alone: p99 {alone.p99_ms:.1f} ms (p50 {alone.p50_ms:.1f}); with {len(fetched)} console "
-                          f"pages fetched back to back meanwhile: p50 {busy.p50_ms:.1f} ms; {jobs:,} jobs"))
+                          f"pages fetched {pace} meanwhile: p50 {busy.p50_ms:.1f} ms; {jobs:,} jobs"))
     return results
 
 
@@ -202,8 +206,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0, help="paced webhooks per second")
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn worker processes")
+    parser.add_argument("--console-rate", type=float, default=0.0, help="console pages a second (0: back to back)")
     args = parser.parse_args(argv)
     print(render(run(args.jobs, args.repeat, args.seconds, args.rate, workers=args.workers,
+                     console_rate=args.console_rate,
                      progress=lambda text: print(text, file=sys.stderr, flush=True))))
 
 
