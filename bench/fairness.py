@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from bench.cleanup import exit_on_signals
 from bench.table import Result, percentile, render
-from testing.stack import add_customer, finished_count, make_pos_fake, order_webhook, queue_syncs, stack, wait_for
+from testing.stack import Shop, add_customer, finished_count, make_pos_fake, order_webhook, queue_syncs, stack, wait_for
 
 A_JOBS = 20_000
 A_JOBS_SMALL = 2_000
@@ -44,6 +44,22 @@ def _latencies(database_url: str, tenant_id: int) -> list[float]:
         return [float(v) for v in conn.execute(query, {"tenant": tenant_id}).scalars()]
 
 
+def tenant_b_sends(database_url: str, small_shop: Shop, b_customers: list[str]) -> tuple[list[float], bool, float]:
+    """B's webhooks, one a second; then its latencies, whether waiting for them timed out, and how long it took."""
+    for i, cid in enumerate(b_customers):
+        response = small_shop.send("orders/create", order_webhook(cid, i, tag="b"))
+        assert response.status_code == 200, response.text
+        time.sleep(B_INTERVAL_SECONDS)
+    started = time.monotonic()
+    try:
+        wait_for(lambda: finished_count(database_url, small_shop.tenant_id) >= B_WEBHOOKS, B_TIMEOUT_SECONDS, 1.0,
+                 "tenant B's jobs to finish")
+        timed_out = False
+    except TimeoutError:
+        timed_out = True
+    return _latencies(database_url, small_shop.tenant_id), timed_out, time.monotonic() - started
+
+
 def run(progress: Callable[[str], None] | None = None, small: bool = False) -> list[Result]:
     say = progress or (lambda _text: None)
     a_jobs = A_JOBS_SMALL if small else A_JOBS
@@ -59,19 +75,7 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
             f"B sends {B_WEBHOOKS} webhooks, one a second")
         queue_syncs(s.database_url, big.tenant_id, customers)
         time.sleep(2.0)
-        for i, cid in enumerate(b_customers):
-            response = small_shop.send("orders/create", order_webhook(cid, i, tag="b"))
-            assert response.status_code == 200, response.text
-            time.sleep(B_INTERVAL_SECONDS)
-        started = time.monotonic()
-        try:
-            wait_for(lambda: finished_count(s.database_url, small_shop.tenant_id) >= B_WEBHOOKS, B_TIMEOUT_SECONDS, 1.0,
-                     "tenant B's jobs to finish")
-            timed_out = False
-        except TimeoutError:
-            timed_out = True
-        waited = time.monotonic() - started
-        latencies = _latencies(s.database_url, small_shop.tenant_id)
+        latencies, timed_out, waited = tenant_b_sends(s.database_url, small_shop, b_customers)
         a_done = finished_count(s.database_url, big.tenant_id)
         b_requests = len(small_shop.pos.vendor_requests())
     p99 = percentile(latencies, 99) if latencies else float("inf")

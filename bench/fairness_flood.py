@@ -23,10 +23,9 @@ from collections.abc import Callable
 import redis
 import requests
 
-from bench.fairness import B_INTERVAL_SECONDS, B_TIMEOUT_SECONDS, B_WEBHOOKS, P99_TARGET_SECONDS, WORKER_PROCESSES
-from bench.fairness import _latencies as latencies_of
+from bench.fairness import B_WEBHOOKS, P99_TARGET_SECONDS, WORKER_PROCESSES, tenant_b_sends
 from bench.table import Result, percentile, render
-from testing.stack import REDIS_URL, Shop, add_customer, finished_count, make_pos_fake, order_webhook, stack, wait_for
+from testing.stack import REDIS_URL, Shop, add_customer, finished_count, make_pos_fake, order_webhook, stack
 
 A_WEBHOOKS = 20_000
 A_WEBHOOKS_SMALL = 2_000
@@ -79,17 +78,7 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         ahead = int(client.llen(s.redis_prefix + "intake")) + int(client.llen(
             f"{s.redis_prefix}fq:intake:t:{big.tenant_id}"))
         client.close()
-        for i, cid in enumerate(b_customers):
-            response = small_shop.send("orders/create", order_webhook(cid, i, tag="b"))
-            assert response.status_code == 200, response.text
-            time.sleep(B_INTERVAL_SECONDS)
-        try:
-            wait_for(lambda: finished_count(s.database_url, small_shop.tenant_id) >= B_WEBHOOKS, B_TIMEOUT_SECONDS, 1.0,
-                     "tenant B's jobs to finish")
-            timed_out = False
-        except TimeoutError:
-            timed_out = True
-        latencies = latencies_of(s.database_url, small_shop.tenant_id)
+        latencies, timed_out, _waited = tenant_b_sends(s.database_url, small_shop, b_customers)
         a_done = finished_count(s.database_url, big.tenant_id)
     p99 = percentile(latencies, 99) if latencies else float("inf")
     p50 = percentile(latencies, 50) if latencies else float("inf")
