@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 import requests
 import sqlalchemy as sa
 
-from bench.intake import WORKERS, Phase, environment, run_phase
+from bench.intake import WORKERS, Measured, Phase, another_receiver, environment, run_phase
 from bench.table import Result, percentile, render
 from possync.models.counts import fold_deltas
 from possync.models.db import session_scope
@@ -35,6 +35,11 @@ LOGIN = ("bench", "bench-console-password")
 TENANTS = 3
 CUSTOMER_BASE = 7_208_000_000_000
 DUPLICATE_GROUPS = 200  # per tenant, as the last Shopify duplicate search stored them
+# The console's own receiver as docker-compose.yml and deploy/k8s run it: one process; `nice 6` gives it about
+# a quarter of a default process's CPU weight under contention, as compose's `cpu_shares: 256` does.
+CONSOLE_WORKERS = 1
+CONSOLE_THREADS = 4
+CONSOLE_NICE = 6
 
 
 def load(database_url: str, jobs: int) -> dict[str, str]:
@@ -148,55 +153,87 @@ def console_enabled() -> Iterator[None]:
 
 
 def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: float = 100.0, small: bool = False,
-        progress: Callable[[str], None] | None = None, workers: int = WORKERS,
-        console_rate: float = 0.0) -> list[Result]:
+        progress: Callable[[str], None] | None = None, workers: int = WORKERS, console_rate: float = 0.0,
+        layout: str = "separate", rounds: int = 3, console_nice: int = CONSOLE_NICE) -> list[Result]:
+    """`layout`: `separate` (the console as its own receiver, as the deployments run it) or `shared` (the
+    console on the webhook receiver). The webhook phases alternate alone / with the console for `rounds`
+    rounds (ABBA, so a drift of the machine weighs on both) and each condition's latencies are pooled."""
     say = progress or (lambda _text: None)
     if small:
-        jobs, repeat, seconds = 50_000, 10, 5.0
+        jobs, repeat, seconds, rounds = 50_000, 10, 5.0, 1
     results: list[Result] = []
-    with console_enabled(), environment(workers) as env:
+    console_env = {"POSSYNC_CONSOLE_BASIC_AUTH": ":".join(LOGIN)}
+    with contextlib.ExitStack() as servers:
+        if layout == "shared":
+            servers.enter_context(console_enabled())
+        env = servers.enter_context(environment(workers))
         say(f"loading {jobs:,} jobs ...")
         started = time.monotonic()
         sample = load(env.database_url, jobs)
         loaded = time.monotonic() - started
+        console = env if layout == "shared" else servers.enter_context(
+            another_receiver(env, CONSOLE_WORKERS, CONSOLE_THREADS, console_env, console_nice))
         session = requests.Session()
         session.auth = LOGIN
         checks = {"a customer's story": "timeline", "search by phone": sample["shopify_id"],
                   "search by email": sample["shopify_id"], "search by Shopify id": sample["shopify_id"]}
         for name, path in pages(sample).items():
-            fetch(session, env.base_url, path, checks.get(name))  # warm: the first request of a process
-            times = [fetch(session, env.base_url, path, checks.get(name)) for _ in range(repeat)]
+            fetch(session, console.base_url, path, checks.get(name))  # warm: the first request of a process
+            times = [fetch(session, console.base_url, path, checks.get(name)) for _ in range(repeat)]
             p95 = percentile(times, 95)
             results.append(Result(f"console: {name}", p95, "ms", f"< {TARGET_MS:.0f} ms", p95 < TARGET_MS,
                                   f"p95 of {repeat} (median {percentile(times, 50):.1f} ms), {jobs:,} jobs "
                                   f"(loaded in {loaded:.0f} s)"))
-        say(f"webhooks paced at {rate:.0f}/s for {seconds:.0f} s, alone ...")
-        alone = run_phase(env.port, Phase("webhook", seconds, rate=rate), "alone")
-        say("... and while an operator uses the console ...")
-        stop = threading.Event()
+        alone: list[Measured] = []
+        busy: list[Measured] = []
         fetched: list[float] = []
+        for index in range(2 * rounds):
+            with_console = index % 4 in (1, 2)  # alone, busy, busy, alone, alone, busy, ...
+            say(f"webhooks paced at {rate:.0f}/s for {seconds:.0f} s, {'with' if with_console else 'without'} "
+                f"an operator on the console ({index + 1}/{2 * rounds}) ...")
+            browsing = operator(console.base_url, sample, console_rate, fetched)
+            with browsing if with_console else contextlib.nullcontext():
+                measured = run_phase(env.port, Phase("webhook", seconds, rate=rate), f"r{index}")
+            (busy if with_console else alone).append(measured)
+    pace = f"at {console_rate:g}/s" if console_rate else "back to back"
+    where = ("on the webhook receiver (shared)" if layout == "shared" else
+             f"on its own receiver ({CONSOLE_WORKERS} process x {CONSOLE_THREADS} threads"
+             f"{f', nice {console_nice}' if console_nice else ''})")
+    alone_p99 = percentile([x for m in alone for x in m.latencies_ms], 99)
+    busy_p99 = percentile([x for m in busy for x in m.latencies_ms], 99)
+    same = busy_p99 <= max(alone_p99 * 1.5, alone_p99 + 20)
+    failed = sum(m.other for m in alone + busy)
+    results.append(Result(
+        f"receiver p99 at {rate:.0f}/s, console {pace} {where}", busy_p99, "ms",
+        "unchanged (within 1.5x or +20 ms)", same and failed == 0,
+        f"pooled over {rounds} x {seconds:.0f} s per condition, alternated: alone p99 {alone_p99:.1f} ms "
+        f"(rounds {', '.join(f'{m.p99_ms:.1f}' for m in alone)}), with the console "
+        f"(rounds {', '.join(f'{m.p99_ms:.1f}' for m in busy)}); {len(fetched)} pages fetched; "
+        f"{failed} webhooks not 2xx; {jobs:,} jobs"))
+    return results
 
-        def operator() -> None:
-            reader = requests.Session()
-            reader.auth = LOGIN
-            paths = list(pages(sample).values())
-            while not stop.is_set():
-                fetched.append(fetch(reader, env.base_url, paths[len(fetched) % len(paths)]))
-                if console_rate:  # an operator's pace; 0: back to back, the worst a script could do
-                    stop.wait(1 / console_rate)
 
-        thread = threading.Thread(target=operator, daemon=True)
-        thread.start()
-        busy = run_phase(env.port, Phase("webhook", seconds, rate=rate), "busy")
+@contextlib.contextmanager
+def operator(base: str, sample: dict[str, str], console_rate: float, fetched: list[float]) -> Iterator[None]:
+    """A thread fetching the console's pages in turn while the block runs; each page's time goes to `fetched`."""
+    stop = threading.Event()
+
+    def browse() -> None:
+        reader = requests.Session()
+        reader.auth = LOGIN
+        paths = list(pages(sample).values())
+        while not stop.is_set():
+            fetched.append(fetch(reader, base, paths[len(fetched) % len(paths)]))
+            if console_rate:  # an operator's pace; 0: back to back, the worst a script could do
+                stop.wait(1 / console_rate)
+
+    thread = threading.Thread(target=browse, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
         stop.set()
         thread.join()
-    pace = f"at {console_rate:g}/s" if console_rate else "back to back"
-    same = busy.p99_ms <= max(alone.p99_ms * 1.5, alone.p99_ms + 20)
-    results.append(Result(f"receiver p99 at {rate:.0f}/s with the console in use", busy.p99_ms, "ms",
-                          "unchanged (within 1.5x or +20 ms)", same and busy.other == 0,
-                          f"alone: p99 {alone.p99_ms:.1f} ms (p50 {alone.p50_ms:.1f}); with {len(fetched)} console "
-                          f"pages fetched {pace} meanwhile: p50 {busy.p50_ms:.1f} ms; {jobs:,} jobs"))
-    return results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -207,9 +244,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="paced webhooks per second")
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn worker processes")
     parser.add_argument("--console-rate", type=float, default=0.0, help="console pages a second (0: back to back)")
+    parser.add_argument("--layout", choices=["separate", "shared"], default="separate",
+                        help="the console on its own receiver (as deployed) or on the webhook receiver")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds of webhooks alone / with the console")
+    parser.add_argument("--console-nice", type=int, default=CONSOLE_NICE, help="nice of the console's own receiver")
     args = parser.parse_args(argv)
     print(render(run(args.jobs, args.repeat, args.seconds, args.rate, workers=args.workers,
-                     console_rate=args.console_rate,
+                     console_rate=args.console_rate, layout=args.layout, rounds=args.rounds,
+                     console_nice=args.console_nice,
                      progress=lambda text: print(text, file=sys.stderr, flush=True))))
 
 

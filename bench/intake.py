@@ -154,7 +154,21 @@ def environment(workers: int = WORKERS, threads: int = THREADS, enqueue: str = "
         admin.dispose()
 
 
-def _start_gunicorn(env: Environment, workers: int, threads: int) -> None:
+@contextlib.contextmanager
+def another_receiver(env: Environment, workers: int, threads: int, variables: dict[str, str],
+                     nice: int = 0) -> Iterator[Environment]:
+    """A second gunicorn on the same database and Redis prefix (own port), with `variables` added to its
+    environment and started under `nice` (the operator console as its own receiver, `bench.console`)."""
+    other = Environment(env.database_url, env.redis_prefix, env.secret_key, env.real_enqueue)
+    try:
+        _start_gunicorn(other, workers, threads, variables, nice)
+        yield other
+    finally:
+        _stop_gunicorn(other)
+
+
+def _start_gunicorn(env: Environment, workers: int, threads: int, extra: dict[str, str] | None = None,
+                    nice: int = 0) -> None:
     env.port = _free_port()
     env.metrics_dir = tempfile.TemporaryDirectory(prefix="possync-bench-metrics-")
     app = "possync.entry.web.wsgi:app" if env.real_enqueue else "bench.intake:lpush_app()"
@@ -166,8 +180,10 @@ def _start_gunicorn(env: Environment, workers: int, threads: int) -> None:
         "POSSYNC_SECRET_KEY": env.secret_key,
         "POSSYNC_LOG_FORMAT": "json",
         "PROMETHEUS_MULTIPROC_DIR": env.metrics_dir.name,
+        **(extra or {}),
     }
     command = [
+        *(["nice", "-n", str(nice)] if nice else []),
         str(Path(sys.executable).parent / "gunicorn"), "-c", "python:possync.entry.web.gunicorn_conf",
         "--bind", f"127.0.0.1:{env.port}", "--workers", str(workers), "--threads", str(threads), app,
     ]
@@ -303,6 +319,7 @@ class Measured:
     rate: float  # 2xx per second over the measured window
     p50_ms: float
     p99_ms: float
+    latencies_ms: list[float] = field(default_factory=list)  # of the 2xx answers, for pooling phases
 
 
 def run_phase(port: int, phase: Phase, run: str) -> Measured:
@@ -318,7 +335,7 @@ def run_phase(port: int, phase: Phase, run: str) -> Measured:
     # rate over the time they really took.
     span = max([phase.seconds, *(s[0] + s[1] - phase.warmup for s in ok)])
     return Measured(len(ok), len(samples) - len(ok), len(ok) / span, percentile(latencies, 50),
-                    percentile(latencies, 99))
+                    percentile(latencies, 99), latencies)
 
 
 # --- the benchmark --------------------------------------------------------------------------------------------

@@ -482,6 +482,9 @@ def test_a_reading_older_than_possyncs_own_write_is_replaced_by_that_write(  # t
     done = job(session, second)
     assert done.outcome == "unchanged" and done.context["pos_id"] == pos_id and writes(shop) == 1
     assert link_of(session, shop, ids[1]) is not None
+    # Nothing written: its reading is the first job's answer and keeps that answer's time, so a later step
+    # relying on it waits for a catch-up that began after that write (rule 37), not after this job.
+    assert done.context[steps.POS_READ_AT] == job(session, first).context[steps.POS_READ_AT]
 
 
 def test_a_merchants_edit_seen_by_the_change_poll_drops_the_kept_reading(  # type: ignore[no-untyped-def]
