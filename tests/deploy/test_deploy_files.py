@@ -757,6 +757,7 @@ def test_the_console_is_not_reachable_from_the_ingress_controller() -> None:
 
 @pytest.mark.parametrize(
     ("component", "ports"),
+    # The console's 443: its Shopify duplicates merge calls Shopify from the page's request.
     [("receiver", {53, 5432, 6379}), ("console", {53, 443, 5432, 6379}), ("worker", {53, 443, 5432, 6379}),
      ("beat", {53, 5432, 6379}), ("flower", {53, 6379}), ("migrate", {53, 5432})],
 )
