@@ -18,6 +18,7 @@ import itertools
 import json
 import re
 import shlex
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,6 +257,48 @@ def test_flower_requires_basic_auth_and_listens_on_loopback_only() -> None:
     assert all(str(p).startswith("127.0.0.1:") for p in flower["ports"])
 
 
+def test_the_public_receiver_never_serves_the_console_in_compose() -> None:
+    """The console's login in .env reaches the console service only, never the internet-facing receiver."""
+    assert load_compose()["services"]["receiver"]["environment"]["POSSYNC_CONSOLE_BASIC_AUTH"] == ""
+    env = service_settings_env(REAL_VALUES | {"POSSYNC_CONSOLE_BASIC_AUTH": CONSOLE_LOGIN})
+    assert env["receiver"]["POSSYNC_CONSOLE_BASIC_AUTH"] == ""
+    assert load_settings(env["receiver"]).console_basic_auth is None
+    assert load_settings(env["console"]).console_basic_auth == CONSOLE_LOGIN
+
+
+def test_compose_console_is_the_receiver_on_loopback_with_a_smaller_cpu_weight() -> None:
+    services = load_compose()["services"]
+    receiver, console = services["receiver"], services["console"]
+    assert console["command"] == receiver["command"]
+    assert console["image"] == receiver["image"]
+    assert console["healthcheck"] == receiver["healthcheck"]
+    assert console["profiles"] == ["console"]  # opt-in: a plain `docker compose up` leaves it out
+    assert console["ports"] and all(str(p).startswith("127.0.0.1:") for p in console["ports"])
+    assert console["cpu_shares"] < receiver.get("cpu_shares", 1024)  # 1024: Docker's default weight
+    assert console["environment"]["WEB_CONCURRENCY"] in ("1", "${POSSYNC_CONSOLE_CONCURRENCY:-1}")
+    assert console["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    assert console["environment"]["POSSYNC_METRICS_BASIC_AUTH"].startswith("${POSSYNC_METRICS_BASIC_AUTH:?")
+
+
+def run_console_entrypoint(login: str) -> subprocess.CompletedProcess[str]:
+    """The console service's entrypoint as its container runs it, with `echo started` as the command."""
+    console = load_compose(interpolate(compose_text(), env_example()))["services"]["console"]
+    return subprocess.run([*console["entrypoint"], "echo", "started"], capture_output=True, text=True, timeout=10,
+                          env={"PATH": "/usr/bin:/bin", "POSSYNC_CONSOLE_BASIC_AUTH": login})
+
+
+def test_compose_console_refuses_to_start_without_its_login() -> None:
+    """Not `${...:?}`: compose interpolates services of inactive profiles too, so that would stop a plain
+    `docker compose up` with .env.example's empty login; the console's own entrypoint refuses instead."""
+    assert "${POSSYNC_CONSOLE_BASIC_AUTH:?" not in compose_text()
+    assert env_example()["POSSYNC_CONSOLE_BASIC_AUTH"] == ""
+    refused = run_console_entrypoint("")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "set POSSYNC_CONSOLE_BASIC_AUTH=user:password in .env" in refused.stderr
+    started = run_console_entrypoint(CONSOLE_LOGIN)
+    assert (started.returncode, started.stdout) == (0, "started\n")
+
+
 def test_every_variable_used_is_documented_in_env_example() -> None:
     used = {m.group(1) for m in INTERPOLATION.finditer(compose_text()) if m.group(1)}
     assert used, "no ${VAR} found: the pattern is broken"
@@ -339,6 +382,7 @@ def service_settings_env(overrides: dict[str, str]) -> dict[str, dict[str, str]]
 REAL_VALUES = {"POSTGRES_PASSWORD": "4f1c9e2a77d0b3", "REDIS_PASSWORD": "9b8e7c6d5a4f3e",
                "POSSYNC_SECRET_KEY": Fernet.generate_key().decode(), "POSSYNC_FLOWER_BASIC_AUTH": "ops:Wq8-Zr2-Lp5",
                "POSSYNC_METRICS_BASIC_AUTH": "prom:Hy3-Tq9-Vb1"}
+CONSOLE_LOGIN = "operator:Kx4-Pm7-Rd2"
 
 
 @pytest.mark.parametrize(
@@ -606,6 +650,47 @@ def test_flower_is_behind_basic_auth_and_sees_no_database_secret() -> None:
     assert flower["spec"]["replicas"] == 1
 
 
+def deployment(component: str) -> dict[str, Any]:
+    (found,) = [d for d in of_kind("Deployment")
+                if d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == component]
+    return found
+
+
+def cpu(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def test_the_public_receiver_never_serves_the_console_in_kubernetes() -> None:
+    container = pod_spec(deployment("receiver"))["containers"][0]
+    assert "POSSYNC_CONSOLE_BASIC_AUTH" not in {e["name"] for e in container["env"]}
+    # Nor through envFrom: the receiver takes the ConfigMap only, which holds no login.
+    assert all("configMapRef" in source for source in container["envFrom"])
+    assert "POSSYNC_CONSOLE_BASIC_AUTH" not in of_kind("ConfigMap")[0]["data"]
+
+
+def test_kubernetes_console_is_the_receiver_with_its_login_and_a_cpu_limit() -> None:
+    receiver, console = deployment("receiver"), deployment("console")
+    assert console["spec"]["replicas"] == 1
+    rc, cc = pod_spec(receiver)["containers"][0], pod_spec(console)["containers"][0]
+    assert command_of(cc) == command_of(rc)
+    for key in ("image", "ports", "startupProbe", "livenessProbe", "readinessProbe", "securityContext",
+                "volumeMounts", "envFrom"):
+        assert cc[key] == rc[key], key
+    for key in ("securityContext", "volumes", "automountServiceAccountToken"):
+        assert pod_spec(console)[key] == pod_spec(receiver)[key], key
+    env = {e["name"]: e for e in cc["env"]}
+    login = env["POSSYNC_CONSOLE_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]
+    assert login["key"] == "POSSYNC_CONSOLE_BASIC_AUTH" and not login.get("optional", False)
+    assert env["WEB_CONCURRENCY"]["value"] == "1"
+    assert env["POSSYNC_METRICS_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]["key"] == "POSSYNC_METRICS_BASIC_AUTH"
+    assert cpu(cc["resources"]["limits"]["cpu"]) < cpu(rc["resources"]["limits"]["cpu"])
+    (service,) = [s for s in of_kind("Service") if s["metadata"]["name"] == "console"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert [p["port"] for p in service["spec"]["ports"]] == [8000]
+    assert service["spec"]["selector"].items() <= console["spec"]["template"]["metadata"]["labels"].items()
+    assert not service["spec"]["selector"].items() <= receiver["spec"]["template"]["metadata"]["labels"].items()
+
+
 # --- NetworkPolicies ----------------------------------------------------------------------------
 
 
@@ -652,10 +737,29 @@ def test_only_the_receiver_is_reachable_and_only_from_the_ingress_controller() -
             assert all(set(peer) == {"namespaceSelector"} for peer in rule["from"])  # no ipBlock, no open rule
 
 
+def test_the_console_is_not_reachable_from_the_ingress_controller() -> None:
+    """As shipped it admits no peer (port-forward only), even without the namespace-wide deny; opened to an
+    internal ingress later, never to the public controller's namespace nor to everyone."""
+    (public,) = [p for p in of_kind("NetworkPolicy") if p["metadata"]["name"] == "receiver-from-ingress"]
+    controllers = [peer["namespaceSelector"] for rule in public["spec"]["ingress"] for peer in rule["from"]]
+    assert controllers
+    console = pod_labels()["console"]
+    rules = policies_for(console, "Ingress")
+    for rule in rules:
+        assert rule.get("from"), "a rule without `from` admits every peer"
+        for peer in rule["from"]:
+            assert set(peer) == {"namespaceSelector"} and peer["namespaceSelector"] not in controllers, peer
+    assert rules == []
+    own = [p for p in of_kind("NetworkPolicy") if p["spec"]["podSelector"] != {}
+           and selects(p["spec"]["podSelector"], console) and "Ingress" in p["spec"]["policyTypes"]]
+    assert own, "no NetworkPolicy of the console's own: only the namespace-wide deny keeps it closed"
+
+
 @pytest.mark.parametrize(
     ("component", "ports"),
-    [("receiver", {53, 5432, 6379}), ("worker", {53, 443, 5432, 6379}), ("beat", {53, 5432, 6379}),
-     ("flower", {53, 6379}), ("migrate", {53, 5432})],
+    # The console's 443: its Shopify duplicates merge calls Shopify from the page's request.
+    [("receiver", {53, 5432, 6379}), ("console", {53, 443, 5432, 6379}), ("worker", {53, 443, 5432, 6379}),
+     ("beat", {53, 5432, 6379}), ("flower", {53, 6379}), ("migrate", {53, 5432})],
 )
 def test_each_process_reaches_only_what_it_needs(component: str, ports: set[int]) -> None:
     rules = policies_for(pod_labels()[component], "Egress")
