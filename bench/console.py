@@ -7,7 +7,9 @@ the local Redis) with `POSSYNC_CONSOLE_BASIC_AUTH` set, and three tenants whose 
 pending, 0.5% ambiguous), one attempt per job, one link and one POS-index row per customer, 500 near matches,
 200 stored Shopify duplicate groups per tenant (a quarter blocked); the counts' deltas folded as beat does.
 Each page is fetched over HTTP (basic auth, keep-alive) REPEAT times; the row is its p95 and median. Then
-webhooks paced at RATE/s for SECONDS, alone and again while a thread fetches console pages back to back.
+webhooks paced at RATE/s to the webhook receiver in 2 x ROUNDS windows of SECONDS, alternately alone and
+while a thread fetches console pages (back to back, or CONSOLE_RATE a second), the console served by its own
+receiver as the deployments run it (or, `--layout shared`, by the webhook receiver itself).
 
 Run alone: `.venv/bin/python -m bench.console --jobs 1000000` (the size of the target; loading takes minutes).
 """

@@ -7,7 +7,8 @@ thousand failed) and runs each part of `PARTS` on it, in order. A part is a func
 
 Sizes: `POSSYNC_BENCH_SCALE_JOBS` jobs of history (default 200,000, what CI affords; `--small`
 20,000). The README's full-size rows come from `POSSYNC_BENCH_SCALE_JOBS=10000000 python -m bench scale`.
-`POSSYNC_BENCH_SCALE_PARTS=load,metrics` runs some parts only (names in `PARTS`).
+`POSSYNC_BENCH_SCALE_PARTS=load,metrics` runs some parts only (names in `PARTS`);
+`POSSYNC_BENCH_SCALE_PRUNE_LIMIT_S=0` lets prune run to the end (else it stops after 600 s).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ HISTORY_DAYS = 365
 # Above this size the old status queries run once, cut at the limit; prune stops at its limit too.
 BASELINE_FULL_JOBS = 3_000_000
 BASELINE_LIMIT_S = 300.0
-PRUNE_LIMIT_S = 600.0
+# Prune stops after this many seconds (`POSSYNC_BENCH_SCALE_PRUNE_LIMIT_S`; 0: runs to the end).
+PRUNE_LIMIT_S = float(os.environ.get("POSSYNC_BENCH_SCALE_PRUNE_LIMIT_S", "600"))
 QUIET_SECONDS = 60.0  # the receiver's quiet p99 before prune: long enough to span the machine's swings
 
 
@@ -336,7 +338,7 @@ def prune_part(scale: Scale) -> list[Result]:
 
     def bounded(progress: PruneResult) -> None:
         seen[:] = [progress]
-        if time.perf_counter() - started > PRUNE_LIMIT_S:
+        if PRUNE_LIMIT_S and time.perf_counter() - started > PRUNE_LIMIT_S:
             raise _TimeLimitError  # between batches: each batch has committed
 
     with _paced(deliver, 50) as during:
