@@ -1,7 +1,7 @@
 """The operator console at scale: each page's render time with many jobs in the database, and the receiver's
 webhook p99 with and without an operator using the console (side by side, same server).
 
-What runs: the real receiver under gunicorn (`bench.intake.environment`, a throwaway PostgreSQL database and
+What runs: the real receiver under gunicorn (`testing.receiver.environment`, a throwaway PostgreSQL database and
 the local Redis) with `POSSYNC_CONSOLE_BASIC_AUTH` set, and three tenants whose history is loaded in SQL
 (`generate_series`): JOBS sync jobs (one customer per three jobs; 2% failed under two error classes, 1%
 pending, 0.5% ambiguous), one attempt per job, one link and one POS-index row per customer, 500 near matches,
@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterator
 import requests
 import sqlalchemy as sa
 
-from bench.intake import WORKERS, Measured, Phase, another_receiver, environment, run_phase
+from bench.intake import Measured, Phase, run_phase
 from bench.table import Result, percentile, render
 from possync.models.counts import fold_deltas
 from possync.models.db import session_scope
+from testing.receiver import WORKERS, another_receiver, environment
 
 TARGET_MS = 200.0
 LOGIN = ("bench", "bench-console-password")
@@ -49,7 +50,7 @@ def load(database_url: str, jobs: int) -> dict[str, str]:
     customers = max(1, jobs // 3)
     engine = sa.create_engine(database_url)
     with engine.begin() as conn:
-        for n in range(2, TENANTS + 1):  # copies of bench.intake's tenant, under other names and shops
+        for n in range(2, TENANTS + 1):  # copies of testing.receiver's tenant, under other names and shops
             conn.execute(sa.text(
                 "INSERT INTO tenants (name, account_name, shop_domain, pos_kind, shopify_config, pos_config, settings,"
                 " shopify_secrets, pos_secrets, created_at, updated_at) SELECT :name, account_name, :shop, 'heartland',"
@@ -142,7 +143,7 @@ def fetch(session: requests.Session, base: str, path: str, check: str | None = N
 
 @contextlib.contextmanager
 def console_enabled() -> Iterator[None]:
-    """gunicorn inherits this process's environment (`bench.intake._start_gunicorn`)."""
+    """gunicorn inherits this process's environment (`testing.receiver`)."""
     previous = os.environ.get("POSSYNC_CONSOLE_BASIC_AUTH")
     os.environ["POSSYNC_CONSOLE_BASIC_AUTH"] = ":".join(LOGIN)
     try:

@@ -32,3 +32,14 @@ def test_every_product_folder_is_a_layer_and_a_package() -> None:
         assert (ROOT / folder / "__init__.py").exists()
         assert f"possync.{folder.rstrip('/')}" in packages
     assert not any(p.startswith(("possync.bench", "possync.testing", "possync.tests")) for p in packages)
+
+
+def test_tests_outside_tests_bench_import_the_shared_stacks_from_testing_not_bench() -> None:
+    """Benchmarks may change their helpers at will: what tests and benches share lives in `testing/`."""
+    found = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        if path.is_relative_to(ROOT / "tests" / "bench"):
+            continue
+        if re.search(r"^\s*(from|import) bench\b", path.read_text(), re.M):
+            found.append(str(path.relative_to(ROOT)))
+    assert found == []

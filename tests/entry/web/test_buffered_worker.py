@@ -1,6 +1,6 @@
 """The receiver under gunicorn with slow clients: a request is read whole before a thread runs it.
 
-The real receiver (`possync.entry.web.wsgi`'s app with a Redis LPUSH enqueue, `bench.intake.environment`) under
+The real receiver (`possync.entry.web.wsgi`'s app with a Redis LPUSH enqueue, `testing.receiver.environment`) under
 gunicorn with `possync.entry.web.gunicorn_conf` (2 processes x 4 threads), a fresh PostgreSQL database, and
 raw sockets for the clients: trickling bodies and headers, `Expect: 100-continue`, chunked bodies.
 """
@@ -16,7 +16,6 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from bench.intake import CLIENT_SECRET, SHOP, Environment, _delivery_body, environment
 from possync.adapters.shopify.webhooks import webhook_headers
 from possync.entry.web.buffered_worker import (
     BODY_TOO_LARGE,
@@ -28,10 +27,11 @@ from possync.entry.web.buffered_worker import (
     REQUEST_READ_SECONDS,
     RequestFraming,
 )
+from testing.receiver import CLIENT_SECRET, SHOP, Environment, delivery_body, environment
 
 MAX = 1024 * 1024
 TRICKLERS = 32
-BODY = _delivery_body()
+BODY = delivery_body()
 
 
 # --- framing, without a server ------------------------------------------------------------------------------
