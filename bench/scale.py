@@ -279,17 +279,20 @@ def _tenant(scale: Scale, name: str, pos: dict[str, str]) -> int:
         return tenant.id
 
 
-def _receiver(scale: Scale) -> tuple[Any, Callable[[], float], int]:
-    """A receiver app with a Shopify tenant: the app's client, a function timing one signed delivery (ms) and
-    the tenant's id."""
+def _receiver(scale: Scale) -> tuple[list[int], Callable[[], float], int]:
+    """A receiver app with a Shopify tenant: the event ids it handed to its (recording) enqueue, a function
+    timing one signed delivery (ms) and the tenant's id."""
     import json
 
     from possync.adapters.shopify.webhooks import webhook_headers
     from possync.entry.web.app import create_app
 
     tenant_id = _tenant(scale, "live", {"kind": "heartland", "subdomain": "live", "access_token": "t"})
-    client = create_app(scale.url, scale.key, lambda _id: None).test_client()
-    counter = iter(range(10**9))
+    enqueued: list[int] = []
+    # The broker is left out (prune is measured, not intake), but the enqueue is still called as the receiver
+    # calls it: a delivery whose enqueue failed would take the receiver's error path and skew its p99.
+    client = create_app(scale.url, scale.key, lambda event_id, _tenant_id: enqueued.append(event_id)).test_client()
+    counter = iter(range(1, 10**9))  # order ids are positive (an id 0 is stored as invalid, not enqueued)
 
     def deliver() -> float:
         body = json.dumps({"id": next(counter), "customer": {"id": 1}}).encode()
@@ -301,7 +304,7 @@ def _receiver(scale: Scale) -> tuple[Any, Callable[[], float], int]:
         assert answer.status_code == 200, answer.data
         return elapsed
 
-    return client, deliver, tenant_id
+    return enqueued, deliver, tenant_id
 
 
 @contextlib.contextmanager
@@ -327,7 +330,7 @@ def _paced(deliver: Callable[[], float], per_second: float) -> Iterator[list[flo
 def prune_part(scale: Scale) -> list[Result]:
     from possync.tasks.retention import PruneResult, prune
 
-    _, deliver, live = _receiver(scale)
+    enqueued, deliver, live = _receiver(scale)
     for _ in range(50):
         deliver()  # warm
     with _paced(deliver, 50) as quiet:
@@ -349,6 +352,7 @@ def prune_part(scale: Scale) -> list[Result]:
             result = seen[0]
             cut = f" (stopped at the {PRUNE_LIMIT_S:g} s limit, not finished)"
     seconds = time.perf_counter() - started
+    delivered = 50 + len(quiet) + len(during)
     kept = _counts(scale, live) == before
     longest = result.slowest[0] if result.slowest else 0.0
     quiet_p99, during_p99 = percentile(quiet, 99), percentile(during, 99)
@@ -363,9 +367,9 @@ def prune_part(scale: Scale) -> list[Result]:
                f"batches of 2,000 ids, {seconds:.0f} s in all{cut}, "
                f"{(result.jobs + result.events) / seconds:,.0f} rows/s; counts unchanged: {kept}"),
         Result("scale: receiver p99 while prune runs", during_p99, "ms", f"<= 2 x quiet ({2 * quiet_p99:.1f} ms)",
-               during_p99 <= 2 * max(quiet_p99, 1.0),
+               during_p99 <= 2 * max(quiet_p99, 1.0) and len(enqueued) == delivered,
                f"signed Shopify deliveries at 50/s through the app in a thread; quiet p99 {quiet_p99:.1f} ms "
-               f"({len(quiet)} deliveries), during {len(during)}"),
+               f"({len(quiet)} deliveries), during {len(during)}; {len(enqueued):,} of {delivered:,} enqueued"),
     ]
 
 
