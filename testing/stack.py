@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import kombu.exceptions
 import redis
 import requests
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ from possync.tasks import jobs
 from possync.tasks.intake import enqueue_event, queue_for_tenant
 from possync.tasks.sending import enqueue_job
 from possync.worker.celery_app import app as possync_app
+from possync.worker.celery_app import drop_pooled_connections
 from possync.worker.runtime import activate
 from possync.worker.settings import get_settings, load_settings
 
@@ -157,7 +159,12 @@ class WorkerProcess:
         def ready() -> bool:
             if self.proc is None or self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.tail()}")
-            replies = app.control.ping(timeout=0.5, destination=[destination] if destination else None)
+            try:
+                replies = app.control.ping(timeout=0.5, destination=[destination] if destination else None)
+            except (redis.exceptions.ConnectionError, kombu.exceptions.OperationalError):
+                # A pooled connection to a Redis that an earlier test restarted: drop the pool, ping again.
+                drop_pooled_connections(app)
+                return False
             return bool(replies)
 
         wait_for(ready, timeout, 0.2, "the worker to answer a ping")

@@ -87,8 +87,14 @@ def make_celery(settings: Settings | None = None) -> Celery:
 def reconfigure(settings: Settings) -> None:
     """Point the process's app at other settings (tests, the demo) and drop pooled broker connections."""
     app.conf.update(celery_config(settings))
-    app._pool = None  # made again from the new broker_url on next use
-    app.amqp._producer_pool = None
+    drop_pooled_connections(app)
+
+
+def drop_pooled_connections(celery: Celery) -> None:
+    """Forget `celery`'s pooled broker connections, made again on next use: after a new broker URL, or when
+    one of them met a broker restarted since it was opened."""
+    celery._pool = None
+    celery.amqp._producer_pool = None
 
 
 app = make_celery()

@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
+
+import redis
 
 from testing.stack import WorkerProcess, signal_group
 
@@ -45,3 +48,30 @@ def test_a_process_that_exits_without_closing_kills_its_groups(tmp_path: Path) -
     if alive:
         os.killpg(pgid, signal.SIGKILL)
     assert not alive
+
+
+class RestartedBroker:
+    """A Celery app's stand-in whose first ping meets a pooled connection to a Redis restarted since."""
+
+    def __init__(self) -> None:
+        self.pings = 0
+        self.control = self
+        self._pool: object = "the pool of the Redis before its restart"
+        self.amqp = types.SimpleNamespace(_producer_pool="its producers")
+
+    def ping(self, timeout: float, destination: list[str] | None = None) -> list[dict[str, object]]:
+        self.pings += 1
+        if self.pings == 1:
+            raise redis.exceptions.ConnectionError("Connection closed by server.")
+        assert self._pool is None and self.amqp._producer_pool is None  # the second ping gets a new connection
+        return [{"celery@worker": {"ok": "pong"}}]
+
+
+def test_waiting_for_a_worker_outlasts_a_broker_connection_closed_by_a_restart(tmp_path: Path) -> None:
+    worker = WorkerProcess({}, command=["sleep", "30"], log_dir=str(tmp_path)).start()
+    broker = RestartedBroker()
+    try:
+        worker.wait_ready(broker, timeout=10)
+    finally:
+        worker.stop(timeout=5)
+    assert broker.pings == 2
