@@ -11,6 +11,7 @@ takes the stricter reading. Custom fields are addressed as `custom@<key>` [C-off
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -66,8 +67,12 @@ def field_value(record: Mapping[str, Any], key: str) -> Any:
 
 
 def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+    return _parsed_stamp(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=200_000)
+def _parsed_stamp(value: str) -> datetime | None:
+    """Cached: a list request compares every record's fields, and a soak's fake holds tens of thousands."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -98,6 +103,14 @@ def _equal(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _among(value: Any, choices: Sequence[Any]) -> bool:
+    """`_equal` to any of `choices`. A string that is no timestamp equals only the same string, which a
+    list's own `in` finds without comparing each pair (a phone's `$in` spellings, against every record)."""
+    if isinstance(value, str) and _when(value) is None:
+        return value in choices
+    return any(_equal(value, a) for a in choices)
+
+
 def _like(value: Any, pattern: Any) -> bool:
     if not isinstance(value, str) or not isinstance(pattern, str):
         return False
@@ -118,9 +131,9 @@ def _holds(value: Any, op: str, arg: Any) -> bool:
     if op == "$ne":
         return not _equal(value, arg)
     if op == "$in":
-        return any(_equal(value, a) for a in arg)
+        return _among(value, arg)
     if op == "$nin":
-        return not any(_equal(value, a) for a in arg)
+        return not _among(value, arg)
     if op == "$like":
         return _like(value, arg)
     pair = _comparable(value, arg)

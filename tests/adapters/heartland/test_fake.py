@@ -119,9 +119,14 @@ def people(fake: FakeServer) -> list[int]:
         ({"_filter[]": ['{"active":true}', '{"first_name":"Ann"}']}, ["ann@example.com"]),
         ({"_filter": '{"$or":[{"first_name":"Ann"},{"first_name":"Cy"}]}'}, ["ann@example.com", "cy@example.org"]),
         ({"_filter": '{"$and":[{"active":true},{"email":{"$like":"B%"}}]}'}, ["Bob@Example.com"]),
+        ({"_filter": '{"email":{"$in":["bob@example.com","x"]}}'}, []),
+        ({"_filter": '{"email":{"$nin":["cy@example.org","ann@example.com"]}}'}, ["Bob@Example.com"]),
+        ({"_filter": '{"updated_at":{"$in":["2024-01-01T15:00:00Z","x"]}}'}, ["ann@example.com"]),
+        ({"_filter": '{"id":{"$in":["1"]}}'}, ["ann@example.com"]),
     ],
     ids=["eq", "eq-is-case-sensitive", "like", "in", "gte-as-instants", "gt-across-offsets", "bool", "custom-at",
-         "array-is-and", "repeated-filter-brackets", "or", "and"],
+         "array-is-and", "repeated-filter-brackets", "or", "and", "in-is-case-sensitive", "nin",
+         "in-compares-instants", "in-takes-an-id-as-text"],
 )
 def test_filter_json(fake: FakeServer, people: list[int], params: dict, expected: list[str]) -> None:
     response = get(fake, "/api/customers", params)
