@@ -10,6 +10,8 @@ end, and the children's growth per 1,000 syncs between the two.
 Full size (the issue's): `python -m bench soak` (200,000 syncs). `python -m bench soak --small` runs
 5,000. `POSSYNC_BENCH_SOAK_SYNCS=N` sets the size, `POSSYNC_BENCH_SOAK_SECONDS=S` stops the run after S
 seconds with what it reached (the row then says how many of the syncs finished).
+`POSSYNC_BENCH_SOAK_TENANTS_PER_POS=N` (default 1) spreads the syncs over N tenants of each POS kind: each
+tenant has fakes of its own, whose searches scan the customers they hold (README, "worker memory").
 
 Also reported: where the pool children's time went (/proc/PID/schedstat): on a CPU, runnable but
 waiting for one (the machine's other programs), or blocked (PostgreSQL, Redis, the fakes, waits).
@@ -109,7 +111,8 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
     syncs = SYNCS_SMALL if small else int(os.environ.get("POSSYNC_BENCH_SOAK_SYNCS", SYNCS))
     samples: list[Sample] = []
     with exit_on_signals(), stack("soak") as s:
-        shops = [s.add_shop(kind) for kind in KINDS]
+        per_kind = int(os.environ.get("POSSYNC_BENCH_SOAK_TENANTS_PER_POS", "1"))
+        shops = [s.add_shop(kind) for _ in range(per_kind) for kind in KINDS]
         for shop in shops:
             s.lift_limiter(shop)
         worker = s.start_worker("--concurrency", str(WORKER_PROCESSES))
@@ -136,10 +139,11 @@ def run(progress: Callable[[str], None] | None = None, small: bool = False) -> l
         samples.append(sample(worker.proc.pid, done))
         seconds = time.monotonic() - started
         split = _time_split(children_before, _schedstat(_children(worker.proc.pid)), seconds)
-    return _results(samples, syncs, done, seconds, split)
+    return _results(samples, syncs, done, seconds, split, len(shops))
 
 
-def _results(samples: list[Sample], syncs: int, done: int, seconds: float, split: str = "n/a") -> list[Result]:
+def _results(samples: list[Sample], syncs: int, done: int, seconds: float, split: str = "n/a",
+             tenants: int = 3) -> list[Result]:
     # The warm-up is a share of what finished, so a run stopped at its time limit still has one.
     warm = next((x for x in samples if x.finished >= done * WARMUP_SHARE), samples[0])
     last = samples[-1]
@@ -149,9 +153,9 @@ def _results(samples: list[Sample], syncs: int, done: int, seconds: float, split
                  default=float("nan"))
     curve = "; ".join(f"{x.finished:,}: " + "/".join(f"{v:.0f}" for v in x.rss_mb.values())
                       for x in _spread(samples, 12))
-    note = (f"possync worker --concurrency {WORKER_PROCESSES}; {done:,} of {syncs:,} new-customer syncs over 3 "
-            f"tenants (R-Series, X-Series, Heartland fakes, unthrottled) in {seconds:.0f} s; RSS MB main/children "
-            f"by syncs finished: {curve}; children replaced during the run: "
+    note = (f"possync worker --concurrency {WORKER_PROCESSES}; {done:,} of {syncs:,} new-customer syncs over "
+            f"{tenants} tenants (R-Series, X-Series, Heartland fakes, unthrottled) in {seconds:.0f} s; "
+            f"RSS MB main/children by syncs finished: {curve}; children replaced during the run: "
             f"{len([p for p in last.rss_mb if p != main and p not in warm.rss_mb])}; {done / seconds:.1f} syncs/s; "
             f"pool children's time: {split}")
     reached = f"{syncs:,} syncs" if done >= syncs else f"{done:,} of {syncs:,} syncs (stopped at the time limit)"
