@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import threading
 import time
@@ -141,20 +140,6 @@ def fetch(session: requests.Session, base: str, path: str, check: str | None = N
     return elapsed
 
 
-@contextlib.contextmanager
-def console_enabled() -> Iterator[None]:
-    """gunicorn inherits this process's environment (`testing.receiver`)."""
-    previous = os.environ.get("POSSYNC_CONSOLE_BASIC_AUTH")
-    os.environ["POSSYNC_CONSOLE_BASIC_AUTH"] = ":".join(LOGIN)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("POSSYNC_CONSOLE_BASIC_AUTH", None)
-        else:
-            os.environ["POSSYNC_CONSOLE_BASIC_AUTH"] = previous
-
-
 def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: float = 100.0, small: bool = False,
         progress: Callable[[str], None] | None = None, workers: int = WORKERS, console_rate: float = 0.0,
         layout: str = "separate", rounds: int = 3, console_nice: int = CONSOLE_NICE) -> list[Result]:
@@ -167,9 +152,7 @@ def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: fl
     results: list[Result] = []
     console_env = {"POSSYNC_CONSOLE_BASIC_AUTH": ":".join(LOGIN)}
     with contextlib.ExitStack() as servers:
-        if layout == "shared":
-            servers.enter_context(console_enabled())
-        env = servers.enter_context(environment(workers))
+        env = servers.enter_context(environment(workers, variables=console_env if layout == "shared" else None))
         say(f"loading {jobs:,} jobs ...")
         started = time.monotonic()
         sample = load(env.database_url, jobs)

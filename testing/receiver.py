@@ -85,10 +85,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def environment(workers: int = WORKERS, threads: int = THREADS, enqueue: str = "auto") -> Iterator[Environment]:
+def environment(workers: int = WORKERS, threads: int = THREADS, enqueue: str = "auto",
+                variables: dict[str, str] | None = None) -> Iterator[Environment]:
     """A fresh database with one tenant, and gunicorn serving the receiver; all removed afterwards.
 
-    `enqueue`: `celery` (possync.tasks.intake), `lpush` (a Redis list) or `auto` (celery when importable)."""
+    `enqueue`: `celery` (possync.tasks.intake), `lpush` (a Redis list) or `auto` (celery when importable);
+    `variables` are added to gunicorn's environment."""
     from possync.models.db import get_engine, get_sessionmaker
     from possync.models.migrate import upgrade
     from possync.models.tenant_file import validate_tenant_data
@@ -117,7 +119,7 @@ def environment(workers: int = WORKERS, threads: int = THREADS, enqueue: str = "
         session.commit()
         session.close()
         get_engine(env.database_url).dispose()
-        _start_gunicorn(env, workers, threads)
+        _start_gunicorn(env, workers, threads, variables)
         yield env
     finally:
         _stop_gunicorn(env)
