@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import requests
 import sqlalchemy as sa
 
 from bench.intake import Measured, Phase, run_phase
+from bench.paced import paced
 from bench.table import Result, percentile, render
 from possync.models.counts import fold_deltas
 from possync.models.db import session_scope
@@ -177,9 +179,10 @@ def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: fl
             with_console = index % 4 in (1, 2)  # alone, busy, busy, alone, alone, busy, ...
             say(f"webhooks paced at {rate:.0f}/s for {seconds:.0f} s, {'with' if with_console else 'without'} "
                 f"an operator on the console ({index + 1}/{2 * rounds}) ...")
-            browsing = operator(console.base_url, sample, console_rate, fetched)
-            with browsing if with_console else contextlib.nullcontext():
+            browsing = operator(console.base_url, sample, console_rate) if with_console else contextlib.nullcontext([])
+            with browsing as pages_fetched:
                 measured = run_phase(env.port, Phase("webhook", seconds, rate=rate), f"r{index}")
+            fetched.extend(pages_fetched)
             (busy if with_console else alone).append(measured)
     pace = f"at {console_rate:g}/s" if console_rate else "back to back"
     where = ("on the webhook receiver (shared)" if layout == "shared" else
@@ -199,27 +202,12 @@ def run(jobs: int = 1_000_000, repeat: int = 20, seconds: float = 10.0, rate: fl
     return results
 
 
-@contextlib.contextmanager
-def operator(base: str, sample: dict[str, str], console_rate: float, fetched: list[float]) -> Iterator[None]:
-    """A thread fetching the console's pages in turn while the block runs; each page's time goes to `fetched`."""
-    stop = threading.Event()
-
-    def browse() -> None:
-        reader = requests.Session()
-        reader.auth = LOGIN
-        paths = list(pages(sample).values())
-        while not stop.is_set():
-            fetched.append(fetch(reader, base, paths[len(fetched) % len(paths)]))
-            if console_rate:  # an operator's pace; 0: back to back, the worst a script could do
-                stop.wait(1 / console_rate)
-
-    thread = threading.Thread(target=browse, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+def operator(base: str, sample: dict[str, str], console_rate: float) -> AbstractContextManager[list[float]]:
+    """Console pages fetched in turn in a thread while the block runs (0: back to back); yields their times."""
+    reader = requests.Session()
+    reader.auth = LOGIN
+    paths = itertools.cycle(pages(sample).values())
+    return paced(lambda: fetch(reader, base, next(paths)), console_rate)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
-import threading
 import time
 import uuid
 import zlib
@@ -32,6 +31,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.orm import Session
 
 from bench.cleanup import exit_on_signals
+from bench.paced import paced
 from bench.table import Result, percentile
 from testing.stack import REDIS_URL, clean_redis, create_database, drop_database
 
@@ -307,33 +307,13 @@ def _receiver(scale: Scale) -> tuple[list[int], Callable[[], float], int]:
     return enqueued, deliver, tenant_id
 
 
-@contextlib.contextmanager
-def _paced(deliver: Callable[[], float], per_second: float) -> Iterator[list[float]]:
-    """Deliveries at a steady pace in a thread while the block runs; yields their latencies (ms)."""
-    timings: list[float] = []
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            timings.append(deliver())
-            stop.wait(1 / per_second)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield timings
-    finally:
-        stop.set()
-        thread.join()
-
-
 def prune_part(scale: Scale) -> list[Result]:
     from possync.tasks.retention import PruneResult, prune
 
     enqueued, deliver, live = _receiver(scale)
     for _ in range(50):
         deliver()  # warm
-    with _paced(deliver, 50) as quiet:
+    with paced(deliver, 50) as quiet:
         time.sleep(QUIET_SECONDS)
     before = _counts(scale, live)
     started = time.perf_counter()
@@ -344,7 +324,7 @@ def prune_part(scale: Scale) -> list[Result]:
         if PRUNE_LIMIT_S and time.perf_counter() - started > PRUNE_LIMIT_S:
             raise _TimeLimitError  # between batches: each batch has committed
 
-    with _paced(deliver, 50) as during:
+    with paced(deliver, 50) as during:
         try:
             result = prune(scale.engine, 30, progress=bounded)
             cut = ""

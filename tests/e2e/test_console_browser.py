@@ -40,9 +40,14 @@ def _failed_heartland_sync(make_shop, db_url: str) -> tuple[Shop, str, SyncJob]:
 
 
 def _click(browser: WebDriver, element: WebElement) -> None:
-    """Click and wait for the page it leads to (a click returns before a form's navigation ends)."""
+    """Click and wait for the page it leads to (a click returns before a form's navigation ends).
+
+    The click is the element's own `click()` run in the page: chromedriver's native click, racing the
+    navigation it starts, sometimes answered HTTP 500 "unhandled inspector error" (and a retry could submit
+    twice). What a native click checks for the operator, that the element is shown and enabled, is asserted."""
+    assert element.is_displayed() and element.is_enabled(), element.get_attribute("outerHTML")
     page = browser.find_element(By.TAG_NAME, "html")
-    element.click()
+    browser.execute_script("arguments[0].click()", element)
     WebDriverWait(browser, 30).until(staleness_of(page))
 
 
