@@ -20,6 +20,7 @@ from possync.models.tables import ConsoleAction, JobStatus, SyncJob
 from tests.e2e.browser import chromium, screenshot, statuses
 from tests.e2e.conftest import CONSOLE_LOGIN
 from tests.e2e.harness import Shop, wait_for
+from tests.e2e.port_forward import outside_address, port_forward
 from tests.e2e.test_shopify_to_pos import finished
 
 
@@ -149,6 +150,20 @@ def test_no_action_without_the_csrf_token(make_shop, db_url: str, receiver, brow
     assert _job(db_url, job.id).status == JobStatus.FAILED.value
     with session_scope(db_url) as session:
         assert session.query(ConsoleAction).count() == 0
+
+
+def test_the_console_works_through_a_published_port(make_shop, db_url: str, receiver, browser: WebDriver) -> None:  # type: ignore[no-untyped-def]
+    """Compose's console: the browser at http://127.0.0.1:8001, the container seeing the bridge's address. The
+    session cookie is then Secure; the browser must still keep it over that plain-http loopback URL, or no
+    action passes its CSRF check."""
+    _, _, job = _failed_heartland_sync(make_shop, db_url)
+    with port_forward(receiver.server.port, outside_address()) as port:
+        browser.get(f"http://127.0.0.1:{port}/console/failed")
+        [cookie] = browser.get_cookies()
+        assert cookie["secure"] and cookie["httpOnly"], cookie  # what compose's operator gets
+        row = browser.find_element(By.ID, f"job-{job.id}")
+        _click(browser, row.find_element(By.CSS_SELECTOR, "button.replay-one"))
+        assert f"replay of job {job.id}: replayed 1" in _text(browser), _text(browser)
 
 
 def test_no_page_without_the_login(receiver) -> None:  # type: ignore[no-untyped-def]
