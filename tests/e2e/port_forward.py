@@ -41,17 +41,19 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
 
 @contextlib.contextmanager
 def port_forward(target_port: int, source_address: str) -> Iterator[int]:
-    """Listen on 127.0.0.1; each connection is relayed to 127.0.0.1:`target_port` from `source_address`."""
+    """Listen on 127.0.0.1; each connection is relayed to 127.0.0.1:`target_port` from `source_address`.
+    At the end every socket is closed, which also ends the relaying threads."""
     listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
+    opened: list[socket.socket] = []
 
     def accept() -> None:
-        while not stop.is_set():
+        while True:
             try:
                 client, _ = listener.accept()
             except OSError:
-                return
+                return  # the listener was shut down
             upstream = socket.create_connection(("127.0.0.1", target_port), source_address=(source_address, 0))
+            opened.extend((client, upstream))
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
 
@@ -59,5 +61,7 @@ def port_forward(target_port: int, source_address: str) -> Iterator[int]:
     try:
         yield listener.getsockname()[1]
     finally:
-        stop.set()
-        listener.close()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not on Linux
+        for sock in [listener, *opened]:
+            sock.close()
